@@ -1,0 +1,45 @@
+# Fieldsafe: `make run` serves the demo on http://127.0.0.1:5000; `make test` runs the suite.
+VENV ?= .venv
+BIN := $(VENV)/bin
+PYTHON ?= python3
+
+.PHONY: run test lint format migrations-check bench venv clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+run: venv
+	$(BIN)/fieldsafe db upgrade
+	$(BIN)/fieldsafe checklists load
+	$(BIN)/fieldsafe demo
+	$(BIN)/fieldsafe serve
+
+test: venv
+	$(BIN)/pytest
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy sync media app/*/services.py
+
+format: venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+# Upgrade a scratch database to head, then fail if the models have drifted from the migrations.
+# Uses FIELDSAFE_DATABASE_URL when set (CI points it at PostgreSQL), else a throwaway SQLite file.
+migrations-check: venv
+	@url="$${FIELDSAFE_DATABASE_URL:-sqlite:///$$(mktemp -d)/drift.db}"; \
+	FIELDSAFE_DATABASE_URL="$$url" $(BIN)/alembic upgrade head && \
+	FIELDSAFE_DATABASE_URL="$$url" $(BIN)/alembic check
+
+bench: venv
+	@for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,212 @@
+"""Fieldsafe: the Flask application factory."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response, g, jsonify, request
+from sqlalchemy import text
+
+from app.config import load_config
+from app.errors import DomainError, register_error_handlers
+
+API_VERSION_PREFIX = "/api/v1"
+
+DOCS_HTML = """<!doctype html><html><head><meta charset="utf-8"><title>Fieldsafe API</title>
+<link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css">
+</head><body><div id="ui"></div>
+<script src="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
+<script>SwaggerUIBundle({url: "/api/v1/openapi.json", dom_id: "#ui"});</script>
+</body></html>"""
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Create the app: config, database, extensions, blueprints, request boundary, CLI."""
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.update(load_config(app.instance_path, config))
+    app.config.update(
+        API_TITLE="Fieldsafe",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX=API_VERSION_PREFIX,
+        OPENAPI_JSON_PATH="openapi.json",
+        RATELIMIT_STORAGE_URI=app.config["RATELIMIT_STORAGE_URI"],
+        RATELIMIT_HEADERS_ENABLED=True,
+        API_SPEC_OPTIONS={
+            "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+            "security": [{"bearer": []}],
+        },
+    )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+
+    from app.db import Database, close_session
+
+    # Tests hand in a Database bound to their rolled-back connection through config["DATABASE"].
+    app.extensions["db"] = app.config.pop("DATABASE", None) or Database(app.config["DATABASE_URL"])
+    app.teardown_appcontext(close_session)
+
+    from app.extensions import api, limiter
+
+    limiter.init_app(app)
+    api.init_app(app)
+    register_error_handlers(app)
+    _register_blueprints(api)
+    _register_boundary(app)
+    _register_cors(app)
+    _register_health(app)
+
+    from app.cli import register_cli
+
+    register_cli(app)
+    return app
+
+
+def _register_blueprints(api: Any) -> None:
+    from app.audit.routes import blp as audit_blp
+    from app.auth.routes import blp as auth_blp
+    from app.org.routes import blp as org_blp
+
+    for blp in (auth_blp, org_blp, audit_blp):
+        api.register_blueprint(blp, url_prefix=API_VERSION_PREFIX)
+
+
+def _is_public(view: Any) -> bool:
+    if getattr(view, "_public", False):
+        return True
+    cls = getattr(view, "view_class", None)
+    if cls is None:
+        return False
+    if getattr(cls, "_public", False):
+        return True
+    method = getattr(cls, request.method.lower(), None)
+    return bool(getattr(method, "_public", False))
+
+
+def _register_boundary(app: Flask) -> None:
+    """Authenticate API calls, and commit each request once (only when it succeeded)."""
+    from app.auth.services import authenticate_request
+    from app.db import session
+
+    @app.before_request
+    def _authenticate() -> None:
+        if request.method == "OPTIONS" or not request.path.startswith(API_VERSION_PREFIX):
+            return
+        view = app.view_functions.get(request.endpoint or "")
+        if view is None or _is_public(view) or request.endpoint == "api-docs.openapi_json":
+            return
+        authenticate_request()
+
+    @app.after_request
+    def _commit(response: Response) -> Response:
+        etag = g.pop("response_etag", None)
+        if etag and response.status_code < 300:
+            response.headers["ETag"] = etag
+        if "db_session" not in g:
+            return response
+        if response.status_code < 400 or g.get("commit_on_error"):
+            try:
+                session.commit()
+            except Exception:  # noqa: BLE001 - a commit failure must become a clean 503
+                session.rollback()
+                app.logger.exception("commit failed")
+                err = jsonify(
+                    {
+                        "code": "server.busy",
+                        "status": 503,
+                        "message": "The server could not save this; retry shortly.",
+                    }
+                )
+                err.status_code = 503
+                err.headers["Retry-After"] = "1"
+                return err
+        else:
+            session.rollback()
+        return response
+
+
+def _register_cors(app: Flask) -> None:
+    origins = [o.strip() for o in app.config["CORS_ORIGINS"].split(",") if o.strip()]
+    if not origins:
+        return
+    from flask_cors import CORS
+
+    CORS(
+        app,
+        origins=origins,
+        supports_credentials=False,
+        expose_headers=[
+            "ETag",
+            "Location",
+            "X-Pagination",
+            "Retry-After",
+            "Upload-Offset",
+            "Upload-Length",
+            "Upload-Expires",
+            "Tus-Version",
+            "Tus-Resumable",
+            "Tus-Extension",
+            "Tus-Max-Size",
+            "Tus-Checksum-Algorithm",
+            "Upload-Metadata",
+        ],
+        allow_headers=[
+            "Authorization",
+            "Content-Type",
+            "If-Match",
+            "If-None-Match",
+            "Upload-Offset",
+            "Upload-Length",
+            "Upload-Metadata",
+            "Upload-Checksum",
+            "Tus-Resumable",
+            "Upload-Defer-Length",
+            "X-HTTP-Method-Override",
+        ],
+        methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"],
+    )
+
+
+def _register_health(app: Flask) -> None:
+    from app.db import session
+
+    @app.get("/healthz")
+    def healthz() -> Any:
+        """Tell a load balancer the process is alive."""
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    def readyz() -> Any:
+        """Tell a load balancer the database is reachable, migrated, and storage is writable."""
+        checks: dict[str, str] = {}
+        try:
+            session.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception:  # noqa: BLE001
+            checks["database"] = "unreachable"
+        if checks["database"] == "ok":
+            from app.migrate import is_at_head
+
+            checks["migrations"] = "ok" if is_at_head(session.connection()) else "pending"
+        checks["storage"] = "ok" if _storage_writable(app) else "not writable"
+        ok = all(v == "ok" for v in checks.values())
+        return {"status": "ok" if ok else "unavailable", "checks": checks}, (200 if ok else 503)
+
+    @app.get("/docs")
+    def docs() -> Any:
+        """Serve the API docs UI for /api/v1/openapi.json."""
+        return Response(DOCS_HTML, mimetype="text/html")
+
+
+def _storage_writable(app: Flask) -> bool:
+    """Ask the media storage backend, or check the local media folder, whether we can write."""
+    import os
+
+    storage = app.extensions.get("storage")
+    if storage is not None and hasattr(storage, "writable"):
+        return bool(storage.writable())
+    root = app.config["MEDIA_ROOT"]
+    os.makedirs(root, exist_ok=True)
+    return os.access(root, os.W_OK)
+
+
+__all__ = ["create_app", "DomainError"]

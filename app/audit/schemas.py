@@ -1,0 +1,29 @@
+"""Schemas for the audit log."""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+from marshmallow import Schema, fields
+
+
+class AuditEntrySchema(Schema):
+    seq = fields.Integer()
+    at = fields.DateTime()
+    actor_id = fields.UUID(allow_none=True)
+    actor = fields.String(allow_none=True)
+    action = fields.String()
+    entity_type = fields.String(allow_none=True)
+    entity_id = fields.String(allow_none=True)
+    data = fields.Dict()
+    prev_hash = fields.String()
+    hash = fields.String()
+
+
+class AuditQueryArgsSchema(Schema):
+    entity_type = fields.String()
+    entity_id = fields.String()
+    action = fields.String()
+    actor = fields.String()
+    since = fields.AwareDateTime(default_timezone=UTC)
+    until = fields.AwareDateTime(default_timezone=UTC)

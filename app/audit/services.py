@@ -1,0 +1,172 @@
+"""Append to and verify the hash-chained audit log."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from flask import g, has_request_context
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from app.audit.models import AuditEntry, AuditHead
+from app.clock import isoformat, utcnow
+from app.db import session
+
+GENESIS = "0" * 64
+
+
+def _entry_hash(
+    seq: int,
+    at: datetime,
+    actor_id: uuid.UUID | None,
+    action: str,
+    entity_type: str | None,
+    entity_id: str | None,
+    data: Any,
+    prev_hash: str,
+) -> str:
+    canonical = json.dumps(
+        {
+            "seq": seq,
+            "at": isoformat(at),
+            "actor_id": str(actor_id) if actor_id else None,
+            "action": action,
+            "entity_type": entity_type,
+            "entity_id": entity_id,
+            "data": data,
+            "prev_hash": prev_hash,
+        },
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+        default=str,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _json_safe(data: Any) -> Any:
+    return json.loads(json.dumps(data, default=str, ensure_ascii=False))
+
+
+def record(
+    action: str,
+    entity_type: str | None = None,
+    entity_id: Any = None,
+    data: dict[str, Any] | None = None,
+    actor: Any = None,
+    db: Session | None = None,
+) -> AuditEntry:
+    """Append an audit entry chained to the previous one (actor defaults to the caller)."""
+    db = db if db is not None else session
+    if actor is None and has_request_context():
+        actor = g.get("user")
+    # Locking the head row serialises appends, so the chain never forks; on PostgreSQL the
+    # lock waits for a concurrent append to commit and then reads its new hash.
+    head = db.execute(
+        select(AuditHead).where(AuditHead.id == 1).with_for_update()
+    ).scalar_one_or_none()
+    if head is None:
+        head = AuditHead(id=1, seq=0, hash=GENESIS)
+        db.add(head)
+        db.flush()
+    at = utcnow()
+    seq = head.seq + 1
+    payload = _json_safe(data or {})
+    eid = str(entity_id) if entity_id is not None else None
+    actor_id = getattr(actor, "id", None)
+    digest = _entry_hash(seq, at, actor_id, action, entity_type, eid, payload, head.hash)
+    entry = AuditEntry(
+        seq=seq,
+        at=at,
+        actor_id=actor_id,
+        actor=getattr(actor, "username", None),
+        action=action,
+        entity_type=entity_type,
+        entity_id=eid,
+        data=payload,
+        prev_hash=head.hash,
+        hash=digest,
+    )
+    db.add(entry)
+    head.seq, head.hash = seq, digest
+    db.flush()
+    return entry
+
+
+@dataclass
+class VerifyResult:
+    ok: bool
+    checked: int
+    broken_seq: int | None = None
+    reason: str | None = None
+
+
+def verify_chain(db: Session, batch: int = 5000) -> VerifyResult:
+    """Walk the chain in order and report the first entry that was altered, removed or inserted."""
+    prev_hash, expected_seq, checked = GENESIS, 1, 0
+    last_seq = 0
+    while True:
+        rows = (
+            db.execute(
+                select(AuditEntry)
+                .where(AuditEntry.seq > last_seq)
+                .order_by(AuditEntry.seq)
+                .limit(batch)
+            )
+            .scalars()
+            .all()
+        )
+        if not rows:
+            break
+        for e in rows:
+            if e.seq != expected_seq:
+                return VerifyResult(
+                    False, checked, expected_seq, f"entry {expected_seq} is missing"
+                )
+            if e.prev_hash != prev_hash:
+                return VerifyResult(
+                    False, checked, e.seq, "its prev_hash does not match the entry before"
+                )
+            if (
+                _entry_hash(
+                    e.seq,
+                    e.at,
+                    e.actor_id,
+                    e.action,
+                    e.entity_type,
+                    e.entity_id,
+                    e.data,
+                    e.prev_hash,
+                )
+                != e.hash
+            ):
+                return VerifyResult(False, checked, e.seq, "its content does not match its hash")
+            prev_hash, expected_seq, checked = e.hash, e.seq + 1, checked + 1
+            last_seq = e.seq
+        db.expunge_all()
+    head = db.get(AuditHead, 1)
+    if head is not None and (head.seq != expected_seq - 1 or head.hash != prev_hash):
+        return VerifyResult(
+            False, checked, expected_seq, "entries after it were removed (head mismatch)"
+        )
+    return VerifyResult(True, checked)
+
+
+def list_entries(filters: dict[str, Any]) -> Select[tuple[AuditEntry]]:
+    """Build the admin's filtered audit query, newest first."""
+    stmt = select(AuditEntry).order_by(AuditEntry.seq.desc())
+    for name in ("entity_type", "entity_id", "action"):
+        if filters.get(name):
+            stmt = stmt.where(getattr(AuditEntry, name) == filters[name])
+    if filters.get("actor"):
+        stmt = stmt.where(AuditEntry.actor == filters["actor"])
+    if filters.get("since"):
+        stmt = stmt.where(AuditEntry.at >= filters["since"])
+    if filters.get("until"):
+        stmt = stmt.where(AuditEntry.at < filters["until"])
+    return stmt

@@ -1,0 +1,1 @@
+"""Authentication: passwords, devices, bearer tokens."""

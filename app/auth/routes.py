@@ -1,0 +1,74 @@
+"""Routes: log in, refresh, log out; devices."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import current_app
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from app.auth import services
+from app.auth.schemas import (
+    DeviceQueryArgsSchema,
+    DeviceSchema,
+    RefreshRequestSchema,
+    TokenRequestSchema,
+    TokenSchema,
+)
+from app.extensions import limiter, username_key
+from app.http import paginate
+
+blp = Blueprint("auth", __name__, description="Tokens and devices")
+
+
+def _login_limit() -> str:
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+@blp.route("/auth/token", methods=["POST"])
+@services.public
+@limiter.limit(_login_limit)
+@limiter.limit(_login_limit, key_func=username_key)
+@blp.arguments(TokenRequestSchema)
+@blp.response(200, TokenSchema)
+def token(args: dict[str, Any]) -> Any:
+    """Log in with username and password; returns an access and a refresh token."""
+    return services.login(args["username"], args["password"], args.get("device_name"))
+
+
+@blp.route("/auth/refresh", methods=["POST"])
+@services.public
+@limiter.limit(_login_limit)
+@blp.arguments(RefreshRequestSchema)
+@blp.response(200, TokenSchema)
+def refresh(args: dict[str, Any]) -> Any:
+    """Exchange a refresh token for a new pair (the old one stops working)."""
+    return services.refresh(args["refresh_token"])
+
+
+@blp.route("/auth/logout", methods=["POST"])
+@blp.response(204)
+def logout() -> None:
+    """Revoke the tokens of this login."""
+    services.logout()
+
+
+@blp.route("/devices")
+class Devices(MethodView):
+    @blp.arguments(DeviceQueryArgsSchema, location="query")
+    @blp.response(200, DeviceSchema(many=True))
+    @blp.paginate()
+    def get(self, args: dict[str, Any], pagination_parameters: Any) -> Any:
+        """List devices (admins)."""
+        services.require_role("admin")
+        return paginate(services.list_devices(args.get("user_id")), pagination_parameters)
+
+
+@blp.route("/devices/<uuid:device_id>/revoke", methods=["POST"])
+@blp.response(200, DeviceSchema)
+def revoke_device(device_id: uuid.UUID) -> Any:
+    """Revoke a lost device: its tokens stop working at once (admins)."""
+    services.require_role("admin")
+    return services.revoke_device(device_id)

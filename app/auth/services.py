@@ -1,0 +1,257 @@
+"""Passwords, tokens, devices and the request's caller: who may call what."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app, g, request
+from sqlalchemy import select, update
+
+from app.audit.services import record
+from app.auth.models import Device, Token
+from app.clock import utcnow
+from app.db import session
+from app.errors import DomainError, not_found
+from app.org.models import User
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def public(func: F) -> F:
+    """Mark a view (function, MethodView class or method) as callable without a token."""
+    func._public = True  # type: ignore[attr-defined]
+    return func
+
+
+def _hasher() -> PasswordHasher:
+    params = current_app.config.get("ARGON2_PARAMS") or {}
+    return PasswordHasher(**params)
+
+
+def hash_password(password: str) -> str:
+    """Return the Argon2id hash of `password`."""
+    return _hasher().hash(password)
+
+
+def _check_password(user: User | None, password: str) -> bool:
+    if user is None:
+        # Spend the same time as a real check, so response times do not reveal usernames.
+        _hasher().hash(password)
+        return False
+    try:
+        return _hasher().verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _issue_pair(user: User, device: Device, family_id: uuid.UUID) -> dict[str, Any]:
+    now = utcnow()
+    access, refresh = secrets.token_urlsafe(32), secrets.token_urlsafe(48)
+    access_ttl = current_app.config["ACCESS_TOKEN_TTL"]
+    session.add_all(
+        [
+            Token(
+                token_hash=_token_hash(access),
+                kind="access",
+                user_id=user.id,
+                device_id=device.id,
+                family_id=family_id,
+                issued_at=now,
+                expires_at=now + timedelta(seconds=access_ttl),
+            ),
+            Token(
+                token_hash=_token_hash(refresh),
+                kind="refresh",
+                user_id=user.id,
+                device_id=device.id,
+                family_id=family_id,
+                issued_at=now,
+                expires_at=now + timedelta(seconds=current_app.config["REFRESH_TOKEN_TTL"]),
+            ),
+        ]
+    )
+    session.flush()
+    return {
+        "access_token": access,
+        "refresh_token": refresh,
+        "token_type": "Bearer",
+        "expires_in": access_ttl,
+        "user": user,
+    }
+
+
+def issue_tokens(user: User, device_name: str = "") -> dict[str, Any]:
+    """Register a device for `user` and issue its first token pair."""
+    device = Device(user_id=user.id, name=device_name or "", last_seen_at=utcnow())
+    session.add(device)
+    session.flush()
+    return _issue_pair(user, device, uuid.uuid4())
+
+
+def login(username: str, password: str, device_name: str | None) -> dict[str, Any]:
+    """Check a password and issue tokens for a new device session."""
+    user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    if not _check_password(user, password) or user is None or not user.active:
+        record(
+            "auth.login_failed",
+            "user",
+            getattr(user, "id", None),
+            {"username": username[:80]},
+            actor=user,
+        )
+        raise DomainError(
+            "auth.invalid_credentials", 401, "Wrong username or password.", persist=True
+        )
+    result = issue_tokens(user, device_name or "")
+    record("auth.login", "user", user.id, {"device": device_name or ""}, actor=user)
+    return result
+
+
+def refresh(refresh_token: str) -> dict[str, Any]:
+    """Rotate a refresh token; reuse of an already-rotated one revokes the whole family."""
+    now = utcnow()
+    tok = session.execute(
+        select(Token)
+        .where(Token.token_hash == _token_hash(refresh_token), Token.kind == "refresh")
+        .with_for_update()
+    ).scalar_one_or_none()
+    invalid = DomainError(
+        "auth.invalid_token", 401, "The refresh token is not valid; log in again."
+    )
+    if tok is None or tok.revoked_at is not None or tok.expires_at <= now:
+        raise invalid
+    device = session.get(Device, tok.device_id)
+    user = session.get(User, tok.user_id)
+    if device is None or device.revoked_at is not None or user is None or not user.active:
+        raise invalid
+    if tok.rotated_at is not None:
+        _revoke_family(tok.family_id, now)
+        record(
+            "auth.refresh_reused",
+            "device",
+            device.id,
+            {"family_id": str(tok.family_id)},
+            actor=user,
+        )
+        raise DomainError(
+            "auth.refresh_reused",
+            401,
+            "This refresh token was already used; every session of this device "
+            "login is revoked. Log in again.",
+            persist=True,
+        )
+    tok.rotated_at = now
+    # The access token issued with it is superseded too.
+    pair = _issue_pair(user, device, tok.family_id)
+    record("auth.refresh", "device", device.id, actor=user)
+    return pair
+
+
+def _revoke_family(family_id: uuid.UUID, now: Any) -> None:
+    session.execute(
+        update(Token)
+        .where(Token.family_id == family_id, Token.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
+def logout() -> None:
+    """Revoke every token of the caller's login (its family)."""
+    tok: Token = g.token
+    _revoke_family(tok.family_id, utcnow())
+    record("auth.logout", "device", tok.device_id)
+
+
+def authenticate_request() -> None:
+    """Resolve the bearer token into g.user; raise 401 when missing or invalid."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise DomainError(
+            "auth.required",
+            401,
+            "Send 'Authorization: Bearer <access_token>'.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    now = utcnow()
+    row = session.execute(
+        select(Token, Device, User)
+        .join(Device, Device.id == Token.device_id)
+        .join(User, User.id == Token.user_id)
+        .where(Token.token_hash == _token_hash(value.strip()), Token.kind == "access")
+    ).one_or_none()
+    if row is None:
+        raise DomainError(
+            "auth.invalid_token",
+            401,
+            "The access token is not valid; refresh it or log in again.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    tok, device, user = row
+    if tok.revoked_at is not None or device.revoked_at is not None or not user.active:
+        raise DomainError(
+            "auth.revoked",
+            401,
+            "This token was revoked; log in again.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    if tok.expires_at <= now:
+        raise DomainError(
+            "auth.token_expired",
+            401,
+            "The access token expired; refresh it.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    g.user, g.token, g.device = user, tok, device
+
+
+def current_user() -> User:
+    """Return the authenticated caller."""
+    return g.user
+
+
+def require_role(*roles: str) -> User:
+    """Return the caller if their role is one of `roles`, else refuse with 403."""
+    user: User = g.user
+    if user.role not in roles:
+        raise DomainError(
+            "auth.forbidden", 403, f"This needs one of the roles: {', '.join(roles)}."
+        )
+    return user
+
+
+def list_devices(user_id: uuid.UUID | None) -> Any:
+    """Query devices (all, or one user's), newest first."""
+    stmt = select(Device).order_by(Device.created_at.desc())
+    if user_id:
+        stmt = stmt.where(Device.user_id == user_id)
+    return stmt
+
+
+def revoke_device(device_id: uuid.UUID) -> Device:
+    """Revoke a lost device: its tokens stop working at once."""
+    device = session.get(Device, device_id)
+    if device is None:
+        raise not_found("device")
+    now = utcnow()
+    if device.revoked_at is None:
+        device.revoked_at = now
+        session.execute(
+            update(Token)
+            .where(Token.device_id == device.id, Token.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+        record("device.revoke", "device", device.id, {"user_id": str(device.user_id)})
+    session.flush()
+    return device

@@ -1,0 +1,28 @@
+"""Published checklist versions: immutable once stored."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.clock import utcnow
+from app.db import Base, UTCDateTime, new_id
+
+
+class ChecklistVersion(Base):
+    __tablename__ = "checklist_versions"
+    __table_args__ = (UniqueConstraint("industry", "version"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    industry: Mapped[str] = mapped_column(String(40), index=True)
+    version: Mapped[int]
+    name: Mapped[str] = mapped_column(String(100))
+    #: SHA-256 hex of the canonical JSON of `content`; the ETag.
+    digest: Mapped[str] = mapped_column(String(64))
+    #: The whole checklist file as loaded (industry, name, description, items …).
+    content: Mapped[dict[str, Any]] = mapped_column(JSON)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

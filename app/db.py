@@ -1,0 +1,122 @@
+"""Database plumbing: the declarative base, column types, and the per-request session."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import current_app, g, has_app_context
+from sqlalchemy import DateTime, MetaData, create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.types import TypeDecorator
+from werkzeug.local import LocalProxy
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored as naive UTC and returned timezone-aware (UTC), on every backend."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTCDateTime column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC)
+
+
+def new_id() -> uuid.UUID:
+    """Return a new random UUID for a primary key."""
+    return uuid.uuid4()
+
+
+def make_engine(url: str) -> Engine:
+    """Create the engine for `url`; SQLite gets foreign keys, WAL and a busy timeout."""
+    kwargs: dict[str, Any] = {}
+    if url.startswith("sqlite"):
+        kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+    else:
+        kwargs["pool_pre_ping"] = True
+    engine = create_engine(url, **kwargs)
+    if engine.dialect.name == "sqlite":
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            # pysqlite's own transaction handling defers BEGIN; take it over so that
+            # SAVEPOINT and "BEGIN IMMEDIATE" behave as on a real database.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Any) -> None:
+            # Writers serialise at BEGIN, not at first write: commit order is id order.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+class Database:
+    """The engine and session factory bound to one app (kept in app.extensions["db"])."""
+
+    def __init__(self, url: str) -> None:
+        self.engine = make_engine(url)
+        self.sessionmaker = sessionmaker(bind=self.engine, expire_on_commit=False)
+
+    def new_session(self) -> Session:
+        """Open a session outside a request (CLI, worker)."""
+        return self.sessionmaker()
+
+
+def get_db() -> Database:
+    """Return the current app's database."""
+    return current_app.extensions["db"]
+
+
+def get_session() -> Session:
+    """Return the session of the current request or app context, opening it on first use."""
+    if not has_app_context():
+        raise RuntimeError("no app context: use Database.new_session() outside requests")
+    if "db_session" not in g:
+        g.db_session = get_db().sessionmaker()
+    return g.db_session
+
+
+def close_session(exc: BaseException | None = None) -> None:
+    """Close the context's session; anything not committed is rolled back."""
+    sess = g.pop("db_session", None)
+    if sess is not None:
+        sess.close()
+
+
+session: Session = LocalProxy(get_session)  # type: ignore[assignment]
+
+
+def iter_chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+    """Yield consecutive slices of `items` of at most `size` elements."""
+    for i in range(0, len(items), size):
+        yield items[i : i + size]

@@ -1,0 +1,112 @@
+"""One error vocabulary: DomainError, and the one handler that shapes every error response."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, g, jsonify
+from werkzeug.exceptions import HTTPException
+
+
+class DomainError(Exception):
+    """A refusal with a stable dotted code, an HTTP status and a message that says what to do."""
+
+    def __init__(
+        self,
+        code: str,
+        status: int,
+        message: str,
+        errors: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        persist: bool = False,
+        **extra: Any,
+    ) -> None:
+        super().__init__(message)
+        #: Commit what the request wrote before refusing (e.g. revoking a token family on reuse).
+        self.persist = persist
+        self.code = code
+        self.status = status
+        self.message = message
+        self.errors = errors
+        self.headers = headers or {}
+        self.extra = extra
+
+
+def not_found(what: str = "resource") -> DomainError:
+    """Return the 404 used for anything missing or outside the caller's scope."""
+    return DomainError(f"{what}.not_found", 404, f"No such {what}, or it is outside your scope.")
+
+
+HTTP_CODES = {
+    400: "bad_request",
+    401: "auth.required",
+    403: "auth.forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    412: "precondition_failed",
+    413: "request_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    428: "precondition_required",
+    429: "rate_limited",
+}
+
+
+def _body(code: str, status: int, message: str, errors: Any = None, **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"code": code, "status": status, "message": message}
+    if errors:
+        body["errors"] = errors
+    body.update(extra)
+    return body
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Shape DomainError, HTTP errors and anything unexpected into the one JSON error body."""
+
+    @app.errorhandler(DomainError)
+    def _domain(err: DomainError) -> Any:
+        if err.persist:
+            g.commit_on_error = True
+        resp = jsonify(_body(err.code, err.status, err.message, err.errors, **err.extra))
+        resp.status_code = err.status
+        resp.headers.update(err.headers)
+        return resp
+
+    @app.errorhandler(HTTPException)
+    def _http(err: HTTPException) -> Any:
+        status = err.code or 500
+        errors = None
+        code = HTTP_CODES.get(status, "http_error")
+        message = err.description or err.name
+        data = getattr(err, "data", None)  # flask-smorest/webargs attach parsing messages here
+        if isinstance(data, dict) and "messages" in data:
+            messages = data["messages"]
+            # webargs nests messages by location ("json", "query"); flatten one location.
+            if isinstance(messages, dict) and len(messages) == 1:
+                errors = next(iter(messages.values()))
+            else:
+                errors = messages
+            message = "The request has invalid fields; see errors."
+        if status == 400 and errors is None:
+            message = "The request body is not valid JSON." if "JSON" in str(message) else message
+        if status == 422:
+            code = "validation_error"
+        resp = jsonify(_body(code, status, message, errors))
+        resp.status_code = status
+        if status == 405 and hasattr(err, "valid_methods") and err.valid_methods:
+            resp.headers["Allow"] = ", ".join(err.valid_methods)
+        retry_after = getattr(err, "retry_after", None)
+        if retry_after:
+            resp.headers["Retry-After"] = str(retry_after)
+        return resp
+
+    @app.errorhandler(Exception)
+    def _unexpected(err: Exception) -> Any:
+        app.logger.exception("unhandled error")
+        resp = jsonify(
+            _body("server_error", 500, "Something went wrong on the server; retry later.")
+        )
+        resp.status_code = 500
+        return resp

@@ -1,0 +1,1 @@
+"""Jurisdictions, departments, users and scopes."""

@@ -1,0 +1,82 @@
+"""Routes: the caller, users (admins, planners), jurisdictions and departments."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from app.auth.services import current_user, require_role
+from app.http import paginate
+from app.org import services
+from app.org.schemas import (
+    DepartmentSchema,
+    JurisdictionSchema,
+    MeSchema,
+    UserCreateSchema,
+    UserQueryArgsSchema,
+    UserSchema,
+    UserUpdateSchema,
+)
+
+blp = Blueprint("org", __name__, description="Users, jurisdictions and departments")
+
+
+@blp.route("/me")
+class Me(MethodView):
+    @blp.response(200, MeSchema)
+    def get(self) -> Any:
+        """Return the caller's identity, role and scope."""
+        return current_user()
+
+
+@blp.route("/users")
+class Users(MethodView):
+    @blp.arguments(UserQueryArgsSchema, location="query")
+    @blp.response(200, UserSchema(many=True))
+    @blp.paginate()
+    def get(self, args: dict[str, Any], pagination_parameters: Any) -> Any:
+        """List users (admins and planners), optionally by role."""
+        require_role("admin", "planner")
+        return paginate(services.list_users(args), pagination_parameters)
+
+    @blp.arguments(UserCreateSchema)
+    @blp.response(201, UserSchema)
+    def post(self, data: dict[str, Any]) -> Any:
+        """Create a user (admins)."""
+        require_role("admin")
+        return services.create_user(data)
+
+
+@blp.route("/users/<uuid:user_id>")
+class UserById(MethodView):
+    @blp.response(200, UserSchema)
+    def get(self, user_id: uuid.UUID) -> Any:
+        """Return one user (admins and planners)."""
+        require_role("admin", "planner")
+        return services.get_user(user_id)
+
+    @blp.arguments(UserUpdateSchema)
+    @blp.response(200, UserSchema)
+    def patch(self, data: dict[str, Any], user_id: uuid.UUID) -> Any:
+        """Change a user, including the inspector registry fields (admins)."""
+        require_role("admin")
+        return services.update_user(services.get_user(user_id), data)
+
+
+@blp.route("/jurisdictions")
+class Jurisdictions(MethodView):
+    @blp.response(200, JurisdictionSchema(many=True))
+    def get(self) -> Any:
+        """List the district and its streets/towns."""
+        return services.list_jurisdictions()
+
+
+@blp.route("/departments")
+class Departments(MethodView):
+    @blp.response(200, DepartmentSchema(many=True))
+    def get(self) -> Any:
+        """List the departments."""
+        return services.list_departments()

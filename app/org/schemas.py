@@ -1,0 +1,83 @@
+"""Schemas for users, jurisdictions and departments."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from app.org.models import ROLES
+
+
+class UserSchema(Schema):
+    id = fields.UUID(dump_only=True)
+    username = fields.String()
+    name = fields.String()
+    role = fields.String()
+    jurisdiction = fields.String(attribute="jurisdiction_code")
+    department = fields.String(attribute="department_code", allow_none=True)
+    enterprise_id = fields.UUID(allow_none=True)
+    phone = fields.String(allow_none=True)
+    certificate_no = fields.String(allow_none=True)
+    certificate_expires = fields.Date(allow_none=True)
+    conflicts = fields.List(fields.String())
+    active = fields.Boolean()
+
+
+class MeSchema(Schema):
+    id = fields.UUID()
+    username = fields.String()
+    name = fields.String()
+    role = fields.String()
+    jurisdiction = fields.String(attribute="jurisdiction_code")
+    department = fields.String(attribute="department_code", allow_none=True)
+    enterprise_id = fields.UUID(allow_none=True)
+
+
+class UserCreateSchema(Schema):
+    username = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_.-]{3,80}$"))
+    password = fields.String(
+        required=True, load_only=True, validate=validate.Length(min=10, max=200)
+    )
+    name = fields.String(validate=validate.Length(max=100))
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+    jurisdiction = fields.String(required=True)
+    department = fields.String(allow_none=True)
+    enterprise_id = fields.UUID(allow_none=True)
+    phone = fields.String(allow_none=True, validate=validate.Length(max=40))
+    certificate_no = fields.String(allow_none=True, validate=validate.Length(max=60))
+    certificate_expires = fields.Date(allow_none=True)
+    conflicts = fields.List(fields.UUID(), load_default=list)
+
+
+class UserUpdateSchema(Schema):
+    password = fields.String(load_only=True, validate=validate.Length(min=10, max=200))
+    name = fields.String(validate=validate.Length(max=100))
+    role = fields.String(validate=validate.OneOf(ROLES))
+    jurisdiction = fields.String()
+    department = fields.String(allow_none=True)
+    enterprise_id = fields.UUID(allow_none=True)
+    phone = fields.String(allow_none=True, validate=validate.Length(max=40))
+    certificate_no = fields.String(allow_none=True, validate=validate.Length(max=60))
+    certificate_expires = fields.Date(allow_none=True)
+    conflicts = fields.List(fields.UUID())
+    active = fields.Boolean()
+
+
+class UserQueryArgsSchema(Schema):
+    role = fields.String(validate=validate.OneOf(ROLES))
+    jurisdiction = fields.String()
+    department = fields.String()
+
+
+class JurisdictionSchema(Schema):
+    code = fields.String()
+    name = fields.String()
+    level = fields.String()
+    parent = fields.String(attribute="parent_code", allow_none=True)
+    lat = fields.Float(allow_none=True)
+    lon = fields.Float(allow_none=True)
+
+
+class DepartmentSchema(Schema):
+    code = fields.String()
+    name = fields.String()
+    jurisdiction = fields.String(attribute="jurisdiction_code")

@@ -1,0 +1,170 @@
+"""Scopes (who sees which jurisdiction or enterprise) and user administration."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import ColumnElement, Select, false, select, true
+from sqlalchemy.exc import IntegrityError
+
+from app.audit.services import record
+from app.db import session
+from app.errors import DomainError, not_found
+from app.org.models import ROLES, Department, Jurisdiction, User
+
+STAFF_ROLES = ("inspector", "supervisor", "coordinator", "planner", "admin")
+
+
+def is_district_level(user: User) -> bool:
+    """District-level staff (of the district itself, not a street) see the whole district."""
+    return (
+        user.role != "enterprise" and user.jurisdiction_code == current_app.config["DISTRICT_CODE"]
+    )
+
+
+def can_see_jurisdiction(user: User, code: str) -> bool:
+    """Tell whether staff `user` may see records of jurisdiction `code`."""
+    if user.role == "enterprise":
+        return False
+    return is_district_level(user) or user.jurisdiction_code == code
+
+
+def jurisdiction_filter(user: User, column: Any) -> ColumnElement[bool]:
+    """Return a SQL condition limiting `column` (a jurisdiction code) to the user's scope."""
+    if user.role == "enterprise":
+        return false()
+    if is_district_level(user):
+        return true()
+    return column == user.jurisdiction_code
+
+
+def scope_filter(user: User, jurisdiction_col: Any, enterprise_col: Any) -> ColumnElement[bool]:
+    """Limit a query of enterprise-owned records: own enterprise, own street, or the district."""
+    if user.role == "enterprise":
+        return enterprise_col == user.enterprise_id if user.enterprise_id else false()
+    return jurisdiction_filter(user, jurisdiction_col)
+
+
+def get_user(user_id: uuid.UUID) -> User:
+    """Return a user or 404."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise not_found("user")
+    return user
+
+
+def list_users(args: dict[str, Any]) -> Select[tuple[User]]:
+    """Query users with optional role and jurisdiction filters."""
+    stmt = select(User).order_by(User.username)
+    if args.get("role"):
+        stmt = stmt.where(User.role == args["role"])
+    if args.get("jurisdiction"):
+        stmt = stmt.where(User.jurisdiction_code == args["jurisdiction"])
+    if args.get("department"):
+        stmt = stmt.where(User.department_code == args["department"])
+    return stmt
+
+
+def _check_refs(data: dict[str, Any]) -> None:
+    errors: dict[str, list[str]] = {}
+    if "role" in data and data["role"] not in ROLES:
+        errors["role"] = [f"Must be one of: {', '.join(ROLES)}."]
+    if data.get("jurisdiction") and session.get(Jurisdiction, data["jurisdiction"]) is None:
+        errors["jurisdiction"] = ["Unknown jurisdiction code."]
+    if data.get("department") and session.get(Department, data["department"]) is None:
+        errors["department"] = ["Unknown department code."]
+    if data.get("role") == "enterprise" and not data.get("enterprise_id"):
+        errors["enterprise_id"] = ["An enterprise account needs its enterprise."]
+    if data.get("enterprise_id"):
+        from app.registry.models import Enterprise
+
+        if session.get(Enterprise, data["enterprise_id"]) is None:
+            errors["enterprise_id"] = ["Unknown enterprise."]
+    if errors:
+        raise DomainError("validation_error", 422, "Some fields are not valid; see errors.", errors)
+
+
+def create_user(data: dict[str, Any]) -> User:
+    """Create a user account (admins only)."""
+    from app.auth.services import hash_password
+
+    _check_refs(data)
+    user = User(
+        username=data["username"],
+        password_hash=hash_password(data["password"]),
+        name=data.get("name", ""),
+        role=data["role"],
+        jurisdiction_code=data["jurisdiction"],
+        department_code=data.get("department"),
+        enterprise_id=data.get("enterprise_id"),
+        phone=data.get("phone"),
+        certificate_no=data.get("certificate_no"),
+        certificate_expires=data.get("certificate_expires"),
+        conflicts=[str(c) for c in data.get("conflicts", [])],
+    )
+    session.add(user)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError as exc:
+        raise DomainError(
+            "user.username_taken", 409, "That username is taken; choose another."
+        ) from exc
+    record("user.create", "user", user.id, {"username": user.username, "role": user.role})
+    return user
+
+
+def update_user(user: User, data: dict[str, Any]) -> User:
+    """Change a user's profile, role, scope or inspector registry fields (admins only)."""
+    from app.auth.services import hash_password
+
+    _check_refs(
+        {**data, "enterprise_id": data.get("enterprise_id", user.enterprise_id)}
+        if data.get("role") == "enterprise"
+        else data
+    )
+    changes: dict[str, Any] = {}
+    mapping = {
+        "name": "name",
+        "role": "role",
+        "jurisdiction": "jurisdiction_code",
+        "department": "department_code",
+        "enterprise_id": "enterprise_id",
+        "phone": "phone",
+        "certificate_no": "certificate_no",
+        "certificate_expires": "certificate_expires",
+        "active": "active",
+    }
+    for key, attr in mapping.items():
+        if key in data and getattr(user, attr) != data[key]:
+            changes[key] = [getattr(user, attr), data[key]]
+            setattr(user, attr, data[key])
+    if "conflicts" in data:
+        new = sorted({str(c) for c in data["conflicts"]})
+        if new != sorted(user.conflicts or []):
+            changes["conflicts"] = [user.conflicts, new]
+            user.conflicts = new
+    if data.get("password"):
+        user.password_hash = hash_password(data["password"])
+        changes["password"] = ["***", "***"]
+    if changes:
+        user.version += 1
+        record("user.update", "user", user.id, {"changes": changes})
+    session.flush()
+    return user
+
+
+def list_jurisdictions() -> list[Jurisdiction]:
+    """Return the district and its streets/towns."""
+    return list(
+        session.execute(
+            select(Jurisdiction).order_by(Jurisdiction.level, Jurisdiction.code)
+        ).scalars()
+    )
+
+
+def list_departments() -> list[Department]:
+    """Return the departments."""
+    return list(session.execute(select(Department).order_by(Department.code)).scalars())

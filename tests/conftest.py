@@ -1,0 +1,146 @@
+"""Test fixtures: one database per run, one rolled-back transaction per test, a fresh app per test.
+
+SQLite (a file under pytest's tmp dir) by default; PostgreSQL when TEST_DATABASE_URL is set.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from app import create_app
+from app.db import Database, make_engine
+from app.models import metadata
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+FAST_ARGON2 = {"time_cost": 1, "memory_cost": 8, "parallelism": 1}
+
+
+def is_postgres() -> bool:
+    """Tell whether the suite runs on PostgreSQL."""
+    return bool(TEST_DATABASE_URL and TEST_DATABASE_URL.startswith("postgresql"))
+
+
+requires_postgres = pytest.mark.skipif(
+    not is_postgres(), reason="needs TEST_DATABASE_URL (PostgreSQL)"
+)
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Return the URL of the run's test database."""
+    if TEST_DATABASE_URL:
+        return TEST_DATABASE_URL
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    """Create the schema once for the run (dropping what a previous run left)."""
+    eng = make_engine(database_url)
+    metadata.drop_all(eng)
+    metadata.create_all(eng)
+    yield eng
+    eng.dispose()
+
+
+class TestDatabase(Database):
+    """A Database whose sessions all join one connection's outer, rolled-back transaction."""
+
+    def __init__(self, engine: Engine, connection: Any) -> None:
+        self.engine = engine
+        self.connection = connection
+        self.sessionmaker = sessionmaker(
+            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+        )
+
+
+@pytest.fixture
+def test_db(engine: Engine) -> Iterator[TestDatabase]:
+    """Open the per-test connection and transaction; roll it back afterwards."""
+    conn = engine.connect()
+    trans = conn.begin()
+    yield TestDatabase(engine, conn)
+    trans.rollback()
+    conn.close()
+
+
+def make_test_app(test_db: TestDatabase, tmp_path: Any, **overrides: Any) -> Flask:
+    """Create an app bound to the test transaction, with fast password hashing."""
+    config: dict[str, Any] = {
+        "TESTING": True,
+        "DATABASE": test_db,
+        "DATABASE_URL": str(test_db.engine.url.render_as_string(hide_password=False)),
+        "SECRET_KEY": "test-secret",
+        "ARGON2_PARAMS": FAST_ARGON2,
+        "LOGIN_RATE_LIMIT": "1000 per minute",
+        "MEDIA_ROOT": str(tmp_path / "media"),
+        "MEDIA_SPOOL": str(tmp_path / "spool"),
+    }
+    config.update(overrides)
+    return create_app(config)
+
+
+@pytest.fixture
+def app(test_db: TestDatabase, tmp_path: Any) -> Flask:
+    """A fresh app per test, on the rolled-back transaction, with the demo org loaded."""
+    app = make_test_app(test_db, tmp_path)
+    with app.app_context():
+        from app.db import session
+        from app.demo import load_org
+
+        load_org()
+        session.commit()
+    return app
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """The app's test client."""
+    return app.test_client()
+
+
+@pytest.fixture
+def db_session(test_db: TestDatabase) -> Iterator[Session]:
+    """A session on the test transaction for arranging and checking data (commit after writes)."""
+    sess = test_db.sessionmaker()
+    yield sess
+    sess.close()
+
+
+@pytest.fixture
+def login(app: Flask) -> Callable[..., dict[str, str]]:
+    """Return a function giving Authorization headers for a user (by object or username)."""
+
+    def _login(user: Any) -> dict[str, str]:
+        from sqlalchemy import select
+
+        from app.auth.services import issue_tokens
+        from app.db import session
+        from app.org.models import User
+
+        with app.app_context():
+            if isinstance(user, str):
+                user = session.execute(select(User).where(User.username == user)).scalar_one()
+            else:
+                user = session.get(User, user.id)
+            pair = issue_tokens(user, "pytest")
+            session.commit()
+        return {"Authorization": f"Bearer {pair['access_token']}"}
+
+    return _login
+
+
+@pytest.fixture
+def make(app: Flask) -> Any:
+    """The factories of tests/factories.py, bound to this test's app."""
+    from tests.factories import Factories
+
+    return Factories(app)

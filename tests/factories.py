@@ -1,0 +1,72 @@
+"""Factories for test data; each commits (to the test's savepoint) and returns a detached object."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from datetime import date
+from typing import Any
+
+from flask import Flask
+
+from app.auth.services import hash_password
+from app.db import session
+from app.org.models import User
+from app.registry.models import Enterprise
+from app.registry.uscc import make_uscc
+
+_counter = itertools.count(1)
+_rng = random.Random(7)
+
+
+class Factories:
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+
+    def _save(self, obj: Any) -> Any:
+        with self.app.app_context():
+            session.add(obj)
+            session.commit()
+            session.refresh(obj)
+            session.expunge(obj)
+        return obj
+
+    def user(self, role: str = "inspector", jurisdiction: str = "changning", **kw: Any) -> User:
+        """Create a user; password 'password-123'."""
+        n = next(_counter)
+        with self.app.app_context():
+            pw = hash_password(kw.pop("password", "password-123"))
+        defaults: dict[str, Any] = {
+            "username": f"{role}{n}",
+            "password_hash": pw,
+            "role": role,
+            "jurisdiction_code": jurisdiction,
+            "name": f"{role} {n}",
+            "conflicts": [],
+        }
+        if role == "inspector":
+            defaults.update(
+                certificate_no=f"CERT{n:06d}",
+                certificate_expires=date(2030, 1, 1),
+                department_code="emergency",
+            )
+        defaults.update(kw)
+        return self._save(User(**defaults))
+
+    def enterprise(
+        self, jurisdiction: str = "huayanglu", industry: str = "gas_catering", **kw: Any
+    ) -> Enterprise:
+        """Create an enterprise inside Changning."""
+        n = next(_counter)
+        defaults: dict[str, Any] = {
+            "name": f"测试企业{n}",
+            "uscc": make_uscc(_rng),
+            "industry": industry,
+            "jurisdiction_code": jurisdiction,
+            "address": f"长宁路{n}号",
+            "lat": 31.2195,
+            "lon": 121.4265,
+            "risk_level": "medium",
+        }
+        defaults.update(kw)
+        return self._save(Enterprise(**defaults))
