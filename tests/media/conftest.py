@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from media.storage import LocalStorage, Storage
-
-BUCKET = "fieldsafe-test"
+from tests.media.moto_s3 import BUCKET, S3_CREDENTIALS, make_s3_storage
 
 
 @pytest.fixture
@@ -44,18 +42,6 @@ def s3_endpoint() -> Iterator[str]:
         yield endpoint
     finally:
         server.stop()
-
-
-S3_CREDENTIALS = {"region": "us-east-1", "access_key": "testing", "secret_key": "testing"}
-
-
-def make_s3_storage(endpoint: str) -> Storage:
-    """An S3Storage on the moto bucket with a prefix unique to the test."""
-    from media.s3 import S3Storage
-
-    return S3Storage(
-        BUCKET, prefix=f"t-{uuid.uuid4().hex[:8]}/media", endpoint_url=endpoint, **S3_CREDENTIALS
-    )
 
 
 @pytest.fixture(params=["local", "s3"])

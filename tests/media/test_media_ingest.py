@@ -6,12 +6,12 @@ import hashlib
 import io
 
 import pytest
-from media_samples import HTML, SVG, bomb_png, encode, jpeg, picture, zip_bytes
 from PIL import Image
 
 from media.errors import MediaError
 from media.ingest import ingest, sha256_file
 from media.storage import Storage, original_key, thumbnail_key
+from tests.media.media_samples import HTML, SVG, bomb_png, encode, jpeg, picture, zip_bytes
 
 
 def sha(data: bytes) -> str:

@@ -6,7 +6,13 @@ import io
 from datetime import UTC, datetime
 
 import pytest
-from media_samples import (
+from PIL import Image, JpegImagePlugin
+
+from media.errors import MediaError
+from media.evidence import distance_m, seconds_apart
+from media.phash import hamming, is_near_duplicate, phash
+from media.processing import GPS, ExifInfo, process
+from tests.media.media_samples import (
     HTML,
     SVG,
     bomb_png,
@@ -18,12 +24,6 @@ from media_samples import (
     with_app1,
     zip_bytes,
 )
-from PIL import Image, JpegImagePlugin
-
-from media.errors import MediaError
-from media.evidence import distance_m, seconds_apart
-from media.phash import hamming, is_near_duplicate, phash
-from media.processing import GPS, ExifInfo, process
 
 
 def test_jpeg_exif_evidence_is_extracted(write):

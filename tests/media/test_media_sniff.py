@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from media_samples import HTML, SVG, bomb_png, encode, jpeg, picture, zip_bytes
 
 from media.errors import MediaError
 from media.sniff import HEIC, JPEG, PNG, WEBP, sniff, sniff_path
+from tests.media.media_samples import HTML, SVG, bomb_png, encode, jpeg, picture, zip_bytes
 
 
 @pytest.mark.parametrize(

@@ -86,7 +86,7 @@ def test_url_grants_read_access(storage: Storage, tmp_path):
 
 
 def test_s3_url_is_presigned_for_the_requested_lifetime(s3_endpoint):
-    from conftest import make_s3_storage
+    from tests.media.moto_s3 import make_s3_storage
 
     storage = make_s3_storage(s3_endpoint)
     key = thumbnail_key(SHA, "small")
@@ -99,7 +99,7 @@ def test_s3_url_is_presigned_for_the_requested_lifetime(s3_endpoint):
 
 
 def test_s3_objects_carry_the_content_type_and_prefix(s3_endpoint, write):
-    from conftest import BUCKET, make_s3_storage
+    from tests.media.moto_s3 import BUCKET, make_s3_storage
 
     storage = make_s3_storage(s3_endpoint)
     key = original_key(SHA)
