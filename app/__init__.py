@@ -64,10 +64,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 def _register_blueprints(api: Any) -> None:
     from app.audit.routes import blp as audit_blp
     from app.auth.routes import blp as auth_blp
+    from app.checklists.routes import blp as checklists_blp
     from app.org.routes import blp as org_blp
 
-    for blp in (auth_blp, org_blp, audit_blp):
+    for blp in (auth_blp, org_blp, audit_blp, checklists_blp):
         api.register_blueprint(blp, url_prefix=API_VERSION_PREFIX)
+    from app.registry.routes import blp as registry_blp
+
+    api.register_blueprint(registry_blp, url_prefix=API_VERSION_PREFIX)
 
 
 def _is_public(view: Any) -> bool:

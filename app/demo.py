@@ -177,9 +177,11 @@ def load_accounts(enterprises: list[Enterprise]) -> list[User]:
 
 def load_demo() -> dict[str, int]:
     """Load everything the demo needs; safe to run again."""
+    from app.checklists.services import load_library
     from app.db import session as s
 
     load_org()
+    load_library()
     enterprises = load_enterprises()
     users = load_accounts(enterprises)
     summary = {

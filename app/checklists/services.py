@@ -1,0 +1,201 @@
+"""The checklist library: validate the files, publish changed ones as new versions, serve them."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator
+from sqlalchemy import func, select
+
+from app.audit.services import record
+from app.checklists.models import ChecklistVersion
+from app.clock import utcnow
+from app.db import session
+from app.errors import DomainError
+
+LIBRARY_DIR = Path(__file__).resolve().parents[2] / "checklists"
+
+
+class ChecklistLoadError(Exception):
+    """Invalid files; nothing was imported. `problems` names each file, item and field."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass
+class LoadReport:
+    published: list[tuple[str, int]] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+
+def canonical_digest(content: dict[str, Any]) -> str:
+    """Return the SHA-256 hex of the canonical JSON of a checklist."""
+    canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _validator(directory: Path) -> Draft202012Validator:
+    schema = json.loads((directory / "schema.json").read_text(encoding="utf-8"))
+    return Draft202012Validator(schema)
+
+
+def _where(data: Any, path: list[Any]) -> str:
+    """Name the place of a schema error: the item's code when inside an item, then the field."""
+    if len(path) >= 2 and path[0] == "items" and isinstance(path[1], int):
+        items = data.get("items") if isinstance(data, dict) else None
+        item = items[path[1]] if isinstance(items, list) and path[1] < len(items) else None
+        code = item.get("code") if isinstance(item, dict) else None
+        label = f"item {code}" if code else f"item #{path[1] + 1}"
+        rest = ".".join(str(p) for p in path[2:])
+        return f"{label}, field {rest}" if rest else label
+    return "field " + ".".join(str(p) for p in path) if path else "file"
+
+
+def read_library(directory: Path = LIBRARY_DIR) -> dict[str, dict[str, Any]]:
+    """Parse and validate every checklist file; raise ChecklistLoadError listing every problem."""
+    validator = _validator(directory)
+    problems: list[str] = []
+    library: dict[str, dict[str, Any]] = {}
+    for path in sorted(directory.glob("*.yaml")):
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            problems.append(f"{path.name}: not valid YAML: {exc}")
+            continue
+        errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+        for err in errors:
+            problems.append(f"{path.name}: {_where(data, list(err.absolute_path))}: {err.message}")
+        if errors:
+            continue
+        if data["industry"] != path.stem:
+            problems.append(
+                f"{path.name}: field industry: '{data['industry']}' must equal the "
+                f"file name '{path.stem}'"
+            )
+        seen: set[str] = set()
+        for item in data["items"]:
+            if item["code"] in seen:
+                problems.append(f"{path.name}: item {item['code']}, field code: duplicate code")
+            seen.add(item["code"])
+        library[path.stem] = data
+    if not library and not problems:
+        problems.append(f"{directory}: no checklist files (*.yaml)")
+    if problems:
+        raise ChecklistLoadError(problems)
+    return library
+
+
+def load_library(directory: Path = LIBRARY_DIR) -> LoadReport:
+    """Publish every changed checklist file as a new immutable version; all or nothing."""
+    library = read_library(directory)
+    report = LoadReport()
+    latest = {cv.industry: cv for cv in _latest_versions()}
+    for industry, content in library.items():
+        digest = canonical_digest(content)
+        current = latest.get(industry)
+        if current is not None and current.digest == digest:
+            report.unchanged.append(industry)
+            continue
+        version = (current.version + 1) if current else 1
+        cv = ChecklistVersion(
+            industry=industry,
+            version=version,
+            name=content["name"],
+            digest=digest,
+            content=content,
+            published_at=utcnow(),
+        )
+        session.add(cv)
+        session.flush()
+        record(
+            "checklist.publish",
+            "checklist",
+            f"{industry}@{version}",
+            {"digest": digest, "items": len(content["items"])},
+        )
+        _publish_to_feed(cv)
+        report.published.append((industry, version))
+    session.flush()
+    return report
+
+
+def _publish_to_feed(cv: ChecklistVersion) -> None:
+    """Put a new checklist version into the devices' sync feed."""
+    try:
+        from app.sync.services import record_change
+    except ImportError:  # the sync engine is optional for the library itself
+        return
+    record_change(session, "checklist", cv, "put")
+
+
+def _latest_versions() -> list[ChecklistVersion]:
+    newest = (
+        select(ChecklistVersion.industry, func.max(ChecklistVersion.version).label("v"))
+        .group_by(ChecklistVersion.industry)
+        .subquery()
+    )
+    stmt = (
+        select(ChecklistVersion)
+        .join(
+            newest,
+            (ChecklistVersion.industry == newest.c.industry)
+            & (ChecklistVersion.version == newest.c.v),
+        )
+        .order_by(ChecklistVersion.industry)
+    )
+    return list(session.execute(stmt).scalars())
+
+
+def list_latest() -> list[ChecklistVersion]:
+    """Return the latest version of each industry's checklist."""
+    return _latest_versions()
+
+
+def get_checklist(industry: str, version: int | None = None) -> ChecklistVersion:
+    """Return one published version (the latest when `version` is None), or 404."""
+    stmt = select(ChecklistVersion).where(ChecklistVersion.industry == industry)
+    if version is None:
+        stmt = stmt.order_by(ChecklistVersion.version.desc()).limit(1)
+    else:
+        stmt = stmt.where(ChecklistVersion.version == version)
+    cv = session.execute(stmt).scalars().first()
+    if cv is None:
+        what = (
+            f"version {version} of the '{industry}' checklist"
+            if version
+            else f"checklist for industry '{industry}'"
+        )
+        raise DomainError("checklist.not_found", 404, f"There is no {what}.")
+    return cv
+
+
+def checklist_item(cv: ChecklistVersion, code: str) -> dict[str, Any] | None:
+    """Return the item `code` of a checklist version, or None."""
+    return next((i for i in cv.content["items"] if i["code"] == code), None)
+
+
+def etag_of(cv: ChecklistVersion) -> str:
+    """Return the ETag of a checklist version: its digest, quoted."""
+    return f'"{cv.digest}"'
+
+
+def serialize(cv: ChecklistVersion) -> dict[str, Any]:
+    """Return the full representation of a checklist version (also used by the sync feed)."""
+    content = cv.content
+    return {
+        "industry": cv.industry,
+        "version": cv.version,
+        "name": cv.name,
+        "digest": cv.digest,
+        "published_at": cv.published_at,
+        "description": content.get("description", ""),
+        "standards": content.get("standards", []),
+        "items": content["items"],
+    }
