@@ -125,6 +125,10 @@ def load_enterprises(count: int = ENTERPRISE_COUNT) -> list[Enterprise]:
         lat = round(street[2] + rng.uniform(-0.004, 0.004), 6)
         lon = round(street[3] + rng.uniform(-0.004, 0.004), 6)
         risk = rng.choices(("high", "medium", "low"), weights=(2, 5, 3))[0]
+        # Draw every value whether or not the row exists, so each run sees the same sequence.
+        address = f"上海市长宁区{street[1]}{rng.choice(NAME_PREFIXES)}路{rng.randint(1, 1500)}号"
+        principal = f"{rng.choice('张王李赵陈刘杨黄周吴')}{rng.choice('伟芳娜敏静丽强磊军洋')}"
+        phone = f"138{rng.randint(10_000_000, 99_999_999)}"
         ent = existing.get(uscc)
         if ent is None:
             ent = Enterprise(
@@ -132,13 +136,12 @@ def load_enterprises(count: int = ENTERPRISE_COUNT) -> list[Enterprise]:
                 name=name,
                 industry=industry,
                 jurisdiction_code=street[0],
-                address=f"上海市长宁区{street[1]}{rng.choice(NAME_PREFIXES)}路"
-                f"{rng.randint(1, 1500)}号",
+                address=address,
                 lat=lat,
                 lon=lon,
                 risk_level=risk,
-                principal_name=f"{rng.choice('张王李赵陈刘杨黄周吴')}{rng.choice('伟芳娜敏静丽强磊军洋')}",
-                principal_phone=f"138{rng.randint(10_000_000, 99_999_999)}",
+                principal_name=principal,
+                principal_phone=phone,
             )
             session.add(ent)
         result.append(ent)
