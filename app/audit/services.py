@@ -157,7 +157,7 @@ def verify_chain(db: Session, batch: int = 5000) -> VerifyResult:
     return VerifyResult(True, checked)
 
 
-def list_entries(filters: dict[str, Any]) -> Select[tuple[AuditEntry]]:
+def list_entries(filters: dict[str, Any]) -> Select[AuditEntry]:
     """Build the admin's filtered audit query, newest first."""
     stmt = select(AuditEntry).order_by(AuditEntry.seq.desc())
     for name in ("entity_type", "entity_id", "action"):

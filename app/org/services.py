@@ -55,7 +55,7 @@ def get_user(user_id: uuid.UUID) -> User:
     return user
 
 
-def list_users(args: dict[str, Any]) -> Select[tuple[User]]:
+def list_users(args: dict[str, Any]) -> Select[User]:
     """Query users with optional role and jurisdiction filters."""
     stmt = select(User).order_by(User.username)
     if args.get("role"):
