@@ -100,6 +100,14 @@ class S3Storage:
             raise
         return int(head["ContentLength"])
 
+    def writable(self) -> bool:
+        """Tell a readiness probe whether the bucket answers (HEAD bucket)."""
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except Exception:  # any failure means not ready; the probe needs no detail
+            return False
+        return True
+
     def url(self, key: str, expires_in: int) -> str:
         """Return a presigned GET URL valid for ``expires_in`` seconds."""
         return str(

@@ -156,6 +156,14 @@ class LocalStorage:
         """Return the stored size of ``key``."""
         return self.path(key).stat().st_size
 
+    def writable(self) -> bool:
+        """Tell a readiness probe whether the media root can be written."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            return False
+        return os.access(self.root, os.W_OK)
+
     def url(self, key: str, expires_in: int) -> str:
         """Return a signed relative URL valid for ``expires_in`` seconds."""
         expires = int(self._clock()) + int(expires_in)

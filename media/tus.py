@@ -57,6 +57,8 @@ class UploadSession:
     created_at: datetime
     expires_at: datetime
     owner: str | None = None
+    #: Set once the complete upload was processed; the spool file may be gone by then.
+    completed: bool = False
 
     @property
     def complete(self) -> bool:
@@ -361,6 +363,9 @@ class TusUploads:
         session = self.get(upload_id)
         if claimed != session.offset:
             raise _offset_mismatch(session.offset)
+        if session.completed:
+            # A retried final PATCH whose answer was lost: nothing left to append.
+            return session
         remaining = session.length - session.offset
         if content_length is not None and content_length > remaining:
             raise _bad(

@@ -169,3 +169,7 @@ def test_local_failed_write_keeps_the_old_object(tmp_path):
     with storage.open(key) as fp:
         assert fp.read() == b"old"
     assert os.listdir(storage.path(key).parent) == [SHA]
+
+
+def test_storage_reports_writable(storage):
+    assert storage.writable()

@@ -339,3 +339,12 @@ def test_expired_upload_is_410_and_cleaned_up(tus, clock, tmp_path):
 
 def test_http_date_format():
     assert http_date(datetime(2026, 11, 29, 8, 0, tzinfo=UTC)) == "Sun, 29 Nov 2026 08:00:00 GMT"
+
+
+def test_retried_final_patch_of_a_completed_upload_is_answered(tus):
+    session = create(tus, length=10)
+    patch(tus, session.id, 0, DATA[:10])
+    tus.store.sessions[session.id].completed = True
+    tus.spool_path(session.id).unlink()
+    again = patch(tus, session.id, 10, b"")
+    assert again.offset == 10 and again.completed
