@@ -72,6 +72,12 @@ def _register_blueprints(api: Any) -> None:
     from app.registry.routes import blp as registry_blp
 
     api.register_blueprint(registry_blp, url_prefix=API_VERSION_PREFIX)
+    from app.planning.routes import blp as planning_blp
+
+    api.register_blueprint(planning_blp, url_prefix=API_VERSION_PREFIX)
+    from app.inspections.routes import blp as inspections_blp
+
+    api.register_blueprint(inspections_blp, url_prefix=API_VERSION_PREFIX)
 
 
 def _is_public(view: Any) -> bool:

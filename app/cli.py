@@ -131,3 +131,6 @@ def register_cli(app: Flask) -> None:
     """Attach every command to the app's CLI group."""
     for command in (serve_command, db_group, demo_command, audit_group, checklists_group):
         app.cli.add_command(command)
+    from app.planning.cli import sampling_group
+
+    app.cli.add_command(sampling_group)

@@ -19,6 +19,7 @@ PUBLIC = {
     ("/api/v1/auth/token", "POST"),
     ("/api/v1/auth/refresh", "POST"),
     ("/api/v1/public/sampling-results", "GET"),
+    ("/api/v1/public/sampling-results/<uuid:plan_id>/draws/<int:number>", "GET"),  # once disclosed
     ("/api/v1/public/reports", "POST"),
     ("/api/v1/media/uploads", "OPTIONS"),
     ("/api/v1/media/files/<path:key>", "GET"),  # local signed URLs: the signature is the credential

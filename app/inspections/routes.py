@@ -1,0 +1,69 @@
+"""Routes: planners create and edit inspections; reads follow the confidentiality rule."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from app.auth.services import current_user, require_role
+from app.http import check_if_match, set_etag, version_etag
+from app.inspections import services
+from app.inspections.schemas import (
+    FindingSchema,
+    InspectionCreateSchema,
+    InspectionQueryArgsSchema,
+    InspectionSchema,
+    InspectionUpdateSchema,
+)
+
+blp = Blueprint("inspections", __name__, description="Inspections (四不两直, 双随机) and findings")
+
+
+@blp.route("/inspections")
+class Inspections(MethodView):
+    @blp.arguments(InspectionQueryArgsSchema, location="query")
+    @blp.response(200, InspectionSchema(many=True))
+    @blp.paginate()
+    def get(self, args: dict[str, Any], pagination_parameters: Any) -> Any:
+        """List the inspections you may see (before check-in: only their planner and team)."""
+        return services.list_inspections(current_user(), args, pagination_parameters)
+
+    @blp.arguments(InspectionCreateSchema)
+    @blp.response(201, InspectionSchema)
+    def post(self, data: dict[str, Any]) -> Any:
+        """Create an unannounced, routine, complaint or recheck inspection (planners)."""
+        insp = services.create_inspection(require_role("planner"), data)
+        set_etag(version_etag("inspection", insp.id, insp.version))
+        return insp
+
+
+@blp.route("/inspections/<uuid:inspection_id>")
+class InspectionById(MethodView):
+    @blp.response(200, InspectionSchema)
+    def get(self, inspection_id: uuid.UUID) -> Any:
+        """Return one inspection you may see."""
+        insp = services.get_inspection(current_user(), inspection_id)
+        set_etag(version_etag("inspection", insp.id, insp.version))
+        return insp
+
+    @blp.arguments(InspectionUpdateSchema)
+    @blp.response(200, InspectionSchema)
+    def patch(self, data: dict[str, Any], inspection_id: uuid.UUID) -> Any:
+        """Change the team, window or dispatch time before check-in (its planner)."""
+        user = require_role("planner")
+        insp = services.get_own_planned(user, inspection_id)
+        check_if_match(version_etag("inspection", insp.id, insp.version), required=False)
+        insp = services.update_inspection(user, insp, data)
+        set_etag(version_etag("inspection", insp.id, insp.version))
+        return insp
+
+
+@blp.route("/inspections/<uuid:inspection_id>/findings")
+class InspectionFindings(MethodView):
+    @blp.response(200, FindingSchema(many=True))
+    def get(self, inspection_id: uuid.UUID) -> Any:
+        """List an inspection's findings."""
+        return services.list_findings(current_user(), inspection_id)

@@ -1,0 +1,131 @@
+"""Schemas for inspections and their findings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from app.inspections.models import INSPECTION_STATES, INSPECTION_TYPES
+
+
+def _window(obj: Any) -> dict[str, Any] | None:
+    if obj.window_start is None and obj.window_end is None:
+        return None
+    return {"start": _rfc3339(obj.window_start), "end": _rfc3339(obj.window_end)}
+
+
+def _rfc3339(value: Any) -> str | None:
+    from app.clock import isoformat
+
+    return isoformat(value)
+
+
+def _status(obj: Any) -> str:
+    from app.inspections.services import effective_status
+
+    return effective_status(obj)
+
+
+def _enterprise(obj: Any) -> dict[str, Any] | None:
+    from app.inspections.services import enterprise_summary
+
+    return enterprise_summary(obj)
+
+
+def _check_in(obj: Any) -> dict[str, Any] | None:
+    if obj.check_in_received_at is None and obj.check_in_at is None:
+        return None
+    location = None
+    if obj.check_in_lat is not None and obj.check_in_lon is not None:
+        location = {
+            "lat": obj.check_in_lat,
+            "lon": obj.check_in_lon,
+            "accuracy": obj.check_in_accuracy,
+        }
+    return {
+        "at": _rfc3339(obj.check_in_at),
+        "received_at": _rfc3339(obj.check_in_received_at),
+        "by": str(obj.check_in_by) if obj.check_in_by else None,
+        "location": location,
+        "distance_m": obj.check_in_distance_m,
+        "far": obj.check_in_far,
+    }
+
+
+class InspectionSchema(Schema):
+    id = fields.UUID()
+    type = fields.String()
+    status = fields.Function(_status)
+    enterprise_id = fields.UUID()
+    enterprise = fields.Function(_enterprise)
+    jurisdiction = fields.String(attribute="jurisdiction_code")
+    industry = fields.String()
+    checklist_version = fields.Integer(allow_none=True)
+    inspector_ids = fields.List(fields.UUID())
+    planner_id = fields.UUID(allow_none=True)
+    sampling_plan_id = fields.UUID(allow_none=True)
+    window = fields.Function(_window)
+    dispatch_at = fields.DateTime(allow_none=True)
+    check_in = fields.Function(_check_in)
+    submitted_at = fields.DateTime(allow_none=True)
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    version = fields.Integer()
+
+
+class WindowSchema(Schema):
+    start = fields.AwareDateTime(required=True, default_timezone=None)
+    end = fields.AwareDateTime(required=True, default_timezone=None)
+
+    @validates_schema
+    def _ordered(self, data: dict[str, Any], **_: Any) -> None:
+        if data["end"] <= data["start"]:
+            raise ValidationError("The window must end after it starts.", "end")
+
+
+class InspectionCreateSchema(Schema):
+    type = fields.String(
+        required=True, validate=validate.OneOf(("unannounced", "routine", "complaint", "recheck"))
+    )
+    enterprise_id = fields.UUID(required=True)
+    inspector_ids = fields.List(
+        fields.UUID(), required=True, validate=validate.Length(min=2, max=20)
+    )
+    industry = fields.String(validate=validate.Length(min=1, max=40))
+    window = fields.Nested(WindowSchema, allow_none=True)
+    dispatch_at = fields.AwareDateTime(allow_none=True)
+
+
+class InspectionUpdateSchema(Schema):
+    inspector_ids = fields.List(fields.UUID(), validate=validate.Length(min=2, max=20))
+    window = fields.Nested(WindowSchema)
+    dispatch_at = fields.AwareDateTime(allow_none=True)
+
+
+class InspectionQueryArgsSchema(Schema):
+    status = fields.String(validate=validate.OneOf(INSPECTION_STATES))
+    type = fields.String(validate=validate.OneOf(INSPECTION_TYPES))
+    enterprise_id = fields.UUID()
+    sampling_plan_id = fields.UUID()
+    industry = fields.String()
+    jurisdiction = fields.String()
+    assigned_to_me = fields.Boolean()
+
+
+class FindingSchema(Schema):
+    id = fields.UUID()
+    inspection_id = fields.UUID()
+    item_code = fields.String()
+    checklist_version = fields.Integer(allow_none=True)
+    result = fields.String()
+    note = fields.String()
+    grade = fields.String()
+    photos = fields.List(fields.String())
+    location = fields.Dict(allow_none=True)
+    recorded_at = fields.DateTime()
+    received_at = fields.DateTime()
+    recorded_by = fields.UUID(allow_none=True)
+    review_status = fields.String()
+    media_pending = fields.Boolean()
+    version = fields.Integer()

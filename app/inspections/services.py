@@ -1,0 +1,423 @@
+"""Inspections: planner creation and edits, reads, and the one confidentiality rule.
+
+四不两直: until check-in an inspection is visible only to its planner and to its assigned
+inspectors, and to those only from ``dispatch_at``; never to the target enterprise. Every read
+goes through ``visible_inspections(user)`` (lists, detail, findings, counts, statistics, the sync
+feed), and every read of a not-yet-started inspection is written to the audit log with its reader.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select
+
+from app.audit.services import record
+from app.clock import utcnow
+from app.db import session
+from app.errors import DomainError, not_found
+from app.http import paginate
+from app.inspections.models import Finding, Inspection, InspectionInspector
+from app.org.models import User
+from app.org.services import jurisdiction_filter
+from app.registry.models import Enterprise
+
+#: Inspection types a planner creates by hand; ``double_random`` ones come from a draw.
+PLANNER_TYPES = ("unannounced", "routine", "complaint", "recheck")
+#: States after check-in: the inspection is no longer confidential.
+STARTED_STATES = ("in_progress", "submitted", "reviewed", "closed")
+#: Findings an enterprise account may see: those of inspections that were reviewed.
+ENTERPRISE_FINDINGS_STATES = ("reviewed", "closed")
+CHINA_TZ = timezone(timedelta(hours=8))
+
+
+def china_today(now: datetime | None = None) -> date:
+    """Return today's date in China (the date certificates and windows are judged on)."""
+    return (now or utcnow()).astimezone(CHINA_TZ).date()
+
+
+# --------------------------------------------------------------------------- confidentiality
+
+
+def started_clause() -> ColumnElement[bool]:
+    """SQL: the inspection was checked in (it is no longer confidential)."""
+    return or_(Inspection.check_in_received_at.is_not(None), Inspection.status.in_(STARTED_STATES))
+
+
+def is_started(insp: Inspection) -> bool:
+    """Tell whether the inspection was checked in (no longer confidential)."""
+    return insp.check_in_received_at is not None or insp.status in STARTED_STATES
+
+
+def visibility_clause(user: User, now: datetime | None = None) -> ColumnElement[bool]:
+    """SQL condition: the inspections `user` may see at `now` (see the module docstring).
+
+    - its planner, always;
+    - an assigned inspector, from ``dispatch_at`` on (no dispatch time: at once);
+    - after check-in, staff whose jurisdiction scope covers the inspection;
+    - after check-in, the inspected enterprise's own account;
+    - nobody else — administrators included — before check-in.
+    """
+    now = now or utcnow()
+    started = started_clause()
+    if user.role == "enterprise":
+        if user.enterprise_id is None:
+            return false()
+        return and_(started, Inspection.enterprise_id == user.enterprise_id)
+    assigned = exists().where(
+        InspectionInspector.inspection_id == Inspection.id,
+        InspectionInspector.user_id == user.id,
+    )
+    dispatched = or_(Inspection.dispatch_at.is_(None), Inspection.dispatch_at <= now)
+    return or_(
+        Inspection.planner_id == user.id,
+        and_(assigned, dispatched),
+        and_(started, jurisdiction_filter(user, Inspection.jurisdiction_code)),
+    )
+
+
+def visible_inspections(user: User, now: datetime | None = None) -> Select[Any]:
+    """Return ``select(Inspection)`` limited to what `user` may see; every read starts here."""
+    return select(Inspection).where(visibility_clause(user, now))
+
+
+def can_see_inspection(user: User, inspection_id: uuid.UUID, now: datetime | None = None) -> bool:
+    """Tell whether `user` may see one inspection now."""
+    stmt = select(Inspection.id).where(Inspection.id == inspection_id, visibility_clause(user, now))
+    return session.execute(stmt).first() is not None
+
+
+def log_confidential_reads(
+    user: User, inspections: Iterable[Inspection], via: str, now: datetime | None = None
+) -> None:
+    """Audit-log each read of an inspection that is not yet started (undispatched or in window)."""
+    now = now or utcnow()
+    for insp in inspections:
+        if is_started(insp):
+            continue
+        dispatched = insp.dispatch_at is None or insp.dispatch_at <= now
+        record(
+            "inspection.confidential_read",
+            "inspection",
+            insp.id,
+            {"via": via, "reader_role": user.role, "dispatched": dispatched},
+            actor=user,
+        )
+
+
+# --------------------------------------------------------------------------- reads
+
+
+def effective_status(insp: Inspection, now: datetime | None = None) -> str:
+    """Return the status, reading a planned inspection past its dispatch time as dispatched."""
+    now = now or utcnow()
+    if insp.status == "planned" and (insp.dispatch_at is None or insp.dispatch_at <= now):
+        return "dispatched"
+    return insp.status
+
+
+def list_inspections(user: User, args: dict[str, Any], pagination_parameters: Any) -> list[Any]:
+    """Return one page of the inspections the caller may see, filtered; log confidential reads."""
+    stmt = visible_inspections(user)
+    if args.get("status"):
+        wanted = args["status"]
+        now = utcnow()
+        if wanted == "dispatched":
+            stmt = stmt.where(
+                or_(
+                    Inspection.status == "dispatched",
+                    and_(
+                        Inspection.status == "planned",
+                        or_(Inspection.dispatch_at.is_(None), Inspection.dispatch_at <= now),
+                    ),
+                )
+            )
+        elif wanted == "planned":
+            stmt = stmt.where(Inspection.status == "planned", Inspection.dispatch_at > now)
+        else:
+            stmt = stmt.where(Inspection.status == wanted)
+    for key in ("type", "enterprise_id", "sampling_plan_id", "industry"):
+        if args.get(key):
+            stmt = stmt.where(getattr(Inspection, key) == args[key])
+    if args.get("jurisdiction"):
+        stmt = stmt.where(Inspection.jurisdiction_code == args["jurisdiction"])
+    if args.get("assigned_to_me"):
+        stmt = stmt.where(
+            exists().where(
+                InspectionInspector.inspection_id == Inspection.id,
+                InspectionInspector.user_id == user.id,
+            )
+        )
+    stmt = stmt.order_by(Inspection.created_at.desc(), Inspection.id)
+    items = paginate(stmt, pagination_parameters)
+    log_confidential_reads(user, items, "list")
+    return items
+
+
+def count_visible(user: User) -> int:
+    """Count the inspections the caller may see (for statistics: never count past the rule)."""
+    sub = visible_inspections(user).subquery()
+    return int(session.scalar(select(func.count()).select_from(sub)) or 0)
+
+
+def get_inspection(user: User, inspection_id: uuid.UUID, via: str = "detail") -> Inspection:
+    """Return an inspection the caller may see, or 404; log the read if it is confidential."""
+    insp = session.execute(
+        visible_inspections(user).where(Inspection.id == inspection_id)
+    ).scalar_one_or_none()
+    if insp is None:
+        raise not_found("inspection")
+    log_confidential_reads(user, [insp], via)
+    return insp
+
+
+def list_findings(user: User, inspection_id: uuid.UUID) -> list[Finding]:
+    """Return the findings of an inspection the caller may see."""
+    insp = get_inspection(user, inspection_id, via="findings")
+    if user.role == "enterprise" and insp.status not in ENTERPRISE_FINDINGS_STATES:
+        return []
+    stmt = select(Finding).where(Finding.inspection_id == insp.id, Finding.deleted.is_(False))
+    if user.role == "enterprise":
+        stmt = stmt.where(Finding.review_status == "confirmed")
+    return list(session.execute(stmt.order_by(Finding.item_code, Finding.id)).scalars())
+
+
+def enterprise_summary(insp: Inspection) -> dict[str, Any] | None:
+    """Return the inspected enterprise's name, address and location for the inspection view."""
+    ent = session.get(Enterprise, insp.enterprise_id)
+    if ent is None:
+        return None
+    loc = {"lat": ent.lat, "lon": ent.lon} if ent.lat is not None and ent.lon is not None else None
+    return {"name": ent.name, "address": ent.address, "location": loc}
+
+
+# --------------------------------------------------------------------------- writes
+
+
+def latest_checklist_versions() -> dict[str, int]:
+    """Return the newest published checklist version per industry."""
+    from app.checklists.models import ChecklistVersion
+
+    rows = session.execute(
+        select(ChecklistVersion.industry, func.max(ChecklistVersion.version)).group_by(
+            ChecklistVersion.industry
+        )
+    )
+    return {industry: int(version) for industry, version in rows}
+
+
+def check_team(inspector_ids: Sequence[uuid.UUID], enterprise: Enterprise, on: date) -> list[User]:
+    """Return the team, or refuse (422) naming each ineligible inspector and why."""
+    ids = list(dict.fromkeys(inspector_ids))
+    if len(ids) != len(inspector_ids):
+        raise DomainError(
+            "validation_error",
+            422,
+            "An inspector is listed twice; list each once.",
+            {"inspector_ids": ["Duplicate inspector."]},
+        )
+    users = {u.id: u for u in session.execute(select(User).where(User.id.in_(ids))).scalars()}
+    problems: dict[str, list[str]] = {}
+    named: list[str] = []
+    for uid in ids:
+        user = users.get(uid)
+        if user is None or user.role != "inspector" or not user.active:
+            reason = "not an active inspector"
+        elif user.certificate_expires is None:
+            reason = "has no enforcement certificate (执法证) on record"
+        elif user.certificate_expires < on:
+            reason = (
+                f"certificate {user.certificate_no or ''} expired on {user.certificate_expires}"
+            )
+        elif str(enterprise.id) in (user.conflicts or []):
+            reason = "declared a conflict of interest with this enterprise (回避)"
+        else:
+            continue
+        problems[str(uid)] = [reason.replace("  ", " ")]
+        who = f"{user.name} ({user.username})" if user is not None else str(uid)
+        named.append(f"{who}: {reason}")
+    if problems:
+        raise DomainError(
+            "inspection.ineligible_inspector",
+            422,
+            "These inspectors may not take part: " + "; ".join(named) + ". Choose others.",
+            {"inspector_ids": problems},
+        )
+    if len(ids) < 2:
+        raise DomainError(
+            "inspection.team_too_small",
+            422,
+            "An inspection needs at least two inspectors (两人以上执法).",
+            {"inspector_ids": ["At least two inspectors."]},
+        )
+    return [users[uid] for uid in ids]
+
+
+def new_inspection(
+    *,
+    type: str,
+    enterprise: Enterprise,
+    industry: str,
+    planner_id: uuid.UUID | None,
+    inspector_ids: Sequence[uuid.UUID],
+    window_start: datetime | None,
+    window_end: datetime | None,
+    dispatch_at: datetime | None,
+    checklist_version: int | None,
+    sampling_plan_id: uuid.UUID | None = None,
+    now: datetime | None = None,
+) -> Inspection:
+    """Add an inspection with its team to the session (no checks: callers check)."""
+    now = now or utcnow()
+    insp = Inspection(
+        id=uuid.uuid4(),
+        type=type,
+        status="planned" if dispatch_at is not None and dispatch_at > now else "dispatched",
+        enterprise_id=enterprise.id,
+        jurisdiction_code=enterprise.jurisdiction_code,
+        industry=industry,
+        checklist_version=checklist_version,
+        planner_id=planner_id,
+        sampling_plan_id=sampling_plan_id,
+        window_start=window_start,
+        window_end=window_end,
+        dispatch_at=dispatch_at,
+        created_at=now,
+        updated_at=now,
+        version=1,
+    )
+    insp.assignments = [InspectionInspector(user_id=uid) for uid in inspector_ids]
+    session.add(insp)
+    return insp
+
+
+def _check_times(
+    window_start: datetime | None, window_end: datetime | None, dispatch_at: datetime | None
+) -> None:
+    errors: dict[str, list[str]] = {}
+    if window_start and window_end and window_end <= window_start:
+        errors["window"] = ["The window must end after it starts."]
+    if dispatch_at and window_end and dispatch_at > window_end:
+        errors["dispatch_at"] = ["Dispatch before the window ends."]
+    if errors:
+        raise DomainError("validation_error", 422, "Some fields are not valid; see errors.", errors)
+
+
+def _judged_on(window_end: datetime | None) -> date:
+    """Certificates must be valid through the window's last day (or today without a window)."""
+    today = china_today()
+    return max(today, china_today(window_end)) if window_end else today
+
+
+def create_inspection(user: User, data: dict[str, Any]) -> Inspection:
+    """Create a planner's inspection (四不两直 unannounced, routine, complaint or recheck)."""
+    from app.registry.services import INDUSTRY_NAMES, get_enterprise
+
+    try:
+        enterprise = get_enterprise(user, data["enterprise_id"])
+    except DomainError:
+        raise DomainError(
+            "validation_error",
+            422,
+            "Unknown enterprise, or outside your scope.",
+            {"enterprise_id": ["Unknown enterprise, or outside your scope."]},
+        ) from None
+    industry = data.get("industry") or enterprise.industry
+    if industry not in INDUSTRY_NAMES:
+        raise DomainError(
+            "validation_error", 422, "Unknown industry.", {"industry": ["Unknown industry."]}
+        )
+    window = data.get("window") or {}
+    start, end = window.get("start"), window.get("end")
+    dispatch_at = data.get("dispatch_at") or utcnow()
+    _check_times(start, end, dispatch_at)
+    team = check_team(data["inspector_ids"], enterprise, _judged_on(end))
+    insp = new_inspection(
+        type=data["type"],
+        enterprise=enterprise,
+        industry=industry,
+        planner_id=user.id,
+        inspector_ids=[u.id for u in team],
+        window_start=start,
+        window_end=end,
+        dispatch_at=dispatch_at,
+        checklist_version=latest_checklist_versions().get(industry),
+    )
+    session.flush()
+    record(
+        "inspection.create",
+        "inspection",
+        insp.id,
+        {
+            "type": insp.type,
+            "enterprise_id": str(enterprise.id),
+            "inspector_ids": [str(u.id) for u in team],
+            "dispatch_at": dispatch_at,
+        },
+    )
+    return insp
+
+
+def get_own_planned(user: User, inspection_id: uuid.UUID) -> Inspection:
+    """Return an inspection the caller planned, for editing (others: 404)."""
+    insp = session.execute(
+        select(Inspection).where(Inspection.id == inspection_id, Inspection.planner_id == user.id)
+    ).scalar_one_or_none()
+    if insp is None:
+        raise not_found("inspection")
+    return insp
+
+
+def update_inspection(user: User, insp: Inspection, data: dict[str, Any]) -> Inspection:
+    """Change the team, window or dispatch time of an inspection not yet checked in."""
+    if is_started(insp):
+        raise DomainError(
+            "inspection.already_started",
+            409,
+            "The inspection was checked in; its team and window can no longer change.",
+        )
+    if insp.status == "cancelled":
+        raise DomainError("inspection.cancelled", 409, "The inspection was cancelled.")
+    changes: dict[str, Any] = {}
+    window = data.get("window")
+    start = window.get("start") if window is not None else insp.window_start
+    end = window.get("end") if window is not None else insp.window_end
+    dispatch_at = data.get("dispatch_at", insp.dispatch_at)
+    _check_times(start, end, dispatch_at)
+    if "inspector_ids" in data:
+        enterprise = session.get(Enterprise, insp.enterprise_id)
+        assert enterprise is not None
+        team = check_team(data["inspector_ids"], enterprise, _judged_on(end))
+        old = [a.user_id for a in insp.assignments]
+        new = [u.id for u in team]
+        if set(old) != set(new):
+            keep = {a.user_id: a for a in insp.assignments}
+            insp.assignments = [keep.get(uid) or InspectionInspector(user_id=uid) for uid in new]
+            changes["inspector_ids"] = {
+                "added": [str(u) for u in new if u not in old],
+                "removed": [str(u) for u in old if u not in new],
+            }
+    elif window is not None and end != insp.window_end:
+        enterprise = session.get(Enterprise, insp.enterprise_id)
+        assert enterprise is not None
+        check_team(insp.inspector_ids, enterprise, _judged_on(end))
+    if (start, end) != (insp.window_start, insp.window_end):
+        changes["window"] = [[insp.window_start, insp.window_end], [start, end]]
+        insp.window_start, insp.window_end = start, end
+    if dispatch_at != insp.dispatch_at:
+        changes["dispatch_at"] = [insp.dispatch_at, dispatch_at]
+        insp.dispatch_at = dispatch_at
+    if changes:
+        now = utcnow()
+        if insp.status in ("planned", "dispatched"):
+            insp.status = (
+                "planned" if dispatch_at is not None and dispatch_at > now else "dispatched"
+            )
+        insp.version += 1
+        insp.updated_at = now
+        session.flush()
+        record("inspection.update", "inspection", insp.id, {"changes": changes})
+    return insp

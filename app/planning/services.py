@@ -1,0 +1,592 @@
+"""双随机 sampling plans: create, commit (freeze + seed commitment), draw, verify, publish.
+
+The draw itself is ``app.planning.draw`` (a pure function); this module freezes its inputs from
+the registries, keeps the record, turns teams into ``double_random`` inspections, and decides what
+the public may see.
+
+Confidentiality meets disclosure (一公开 versus 四不两直): revealing the seed together with the
+frozen population lets anyone recompute the targets, so the public endpoint shows a draw's
+commitment and digests at once, and its seed, record and per-target outcomes only once none of
+the plan's inspections is still confidential (every one checked in or cancelled, or its window
+over). Planners see everything of their own plans at once.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from flask import current_app, has_app_context
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session, undefer
+
+from app.audit.services import record
+from app.clock import utcnow
+from app.db import session
+from app.errors import DomainError, not_found
+from app.inspections.models import Finding, Inspection
+from app.inspections.services import (
+    STARTED_STATES,
+    china_today,
+    latest_checklist_versions,
+    new_inspection,
+)
+from app.org.models import Department, Jurisdiction, User
+from app.org.services import can_see_jurisdiction, jurisdiction_filter
+from app.planning import draw as drawlib
+from app.planning.models import SamplingDraw, SamplingPlan
+from app.registry.models import Enterprise
+
+SEED_BYTES = 32
+
+
+def _default_seed_source(n: int) -> bytes:
+    return secrets.token_bytes(n)
+
+
+def seed_source() -> Callable[[int], bytes]:
+    """Return the RNG seam: app.config["SEED_SOURCE"] (tests) or secrets.token_bytes."""
+    if has_app_context():
+        source = current_app.config.get("SEED_SOURCE")
+        if source is not None:
+            return source  # type: ignore[no-any-return]
+    return _default_seed_source
+
+
+def _invalid(errors: dict[str, list[str]]) -> DomainError:
+    return DomainError("validation_error", 422, "Some fields are not valid; see errors.", errors)
+
+
+# --------------------------------------------------------------------------- plans
+
+
+def create_plan(user: User, data: dict[str, Any]) -> SamplingPlan:
+    """Create a draft sampling plan after checking its filters and parameters."""
+    from app.registry.services import INDUSTRY_NAMES
+
+    errors: dict[str, list[str]] = {}
+    try:
+        params = drawlib.DrawParams(
+            rates=data["rates"],
+            as_of=china_today(),
+            team_size=data.get("team_size", 2),
+            cross_jurisdiction=data.get("cross_jurisdiction", False),
+            exclude_inspected_within_days=data.get("exclude_inspected_within_days", 0),
+        )
+    except drawlib.DrawInputError as exc:
+        field = str(exc).split(":", 1)[0].split(".")[0]
+        errors[field if field in data or field == "rates" else "rates"] = [str(exc)]
+        params = None
+    unknown = [i for i in data.get("industries", []) if i not in INDUSTRY_NAMES]
+    if unknown:
+        errors["industries"] = [f"Unknown industry: {', '.join(unknown)}."]
+    for code in data.get("jurisdictions", []):
+        if session.get(Jurisdiction, code) is None:
+            errors.setdefault("jurisdictions", []).append(f"Unknown jurisdiction: {code}.")
+        elif not can_see_jurisdiction(user, code):
+            errors.setdefault("jurisdictions", []).append(f"Outside your scope: {code}.")
+    for code in data.get("departments", []):
+        if session.get(Department, code) is None:
+            errors.setdefault("departments", []).append(f"Unknown department: {code}.")
+    window = data.get("window") or {}
+    if data.get("dispatch_at") and window.get("end") and data["dispatch_at"] > window["end"]:
+        errors["dispatch_at"] = ["Dispatch before the window ends."]
+    if errors or params is None:
+        raise _invalid(errors)
+    plan = SamplingPlan(
+        name=data["name"],
+        status="draft",
+        created_by=user.id,
+        jurisdiction_code=user.jurisdiction_code,
+        industries=sorted(set(data.get("industries", []))),
+        jurisdictions=sorted(set(data.get("jurisdictions", []))),
+        departments=sorted(set(data.get("departments", []))),
+        rates=dict(params.rates),
+        team_size=params.team_size,
+        cross_jurisdiction=params.cross_jurisdiction,
+        exclude_inspected_within_days=params.exclude_inspected_within_days,
+        window_start=window.get("start"),
+        window_end=window.get("end"),
+        dispatch_at=data.get("dispatch_at"),
+    )
+    session.add(plan)
+    session.flush()
+    record("sampling_plan.create", "sampling_plan", plan.id, {"name": plan.name})
+    return plan
+
+
+def list_plans(user: User) -> Select[Any]:
+    """Query the caller's own plans, newest first (a plan's targets are its planner's secret)."""
+    return (
+        select(SamplingPlan)
+        .where(SamplingPlan.created_by == user.id)
+        .order_by(SamplingPlan.created_at.desc(), SamplingPlan.id)
+    )
+
+
+def get_plan(user: User, plan_id: uuid.UUID) -> SamplingPlan:
+    """Return one of the caller's plans, or 404."""
+    plan = session.get(SamplingPlan, plan_id)
+    if plan is None or plan.created_by != user.id:
+        raise not_found("sampling_plan")
+    return plan
+
+
+# --------------------------------------------------------------------------- commit
+
+
+def _freeze_population(plan: SamplingPlan, user: User) -> list[dict[str, Any]]:
+    last_check_in = (
+        select(Inspection.enterprise_id, func.max(Inspection.check_in_received_at).label("last"))
+        .group_by(Inspection.enterprise_id)
+        .subquery()
+    )
+    stmt = (
+        select(
+            Enterprise.id,
+            Enterprise.risk_level,
+            Enterprise.jurisdiction_code,
+            Enterprise.last_inspected_at,
+            last_check_in.c.last,
+        )
+        .outerjoin(last_check_in, last_check_in.c.enterprise_id == Enterprise.id)
+        .where(jurisdiction_filter(user, Enterprise.jurisdiction_code))
+    )
+    if plan.industries:
+        stmt = stmt.where(Enterprise.industry.in_(plan.industries))
+    if plan.jurisdictions:
+        stmt = stmt.where(Enterprise.jurisdiction_code.in_(plan.jurisdictions))
+    records = []
+    for ent_id, risk, jur, last_registry, last_check in session.execute(stmt):
+        if last_check is not None and last_check.tzinfo is None:
+            last_check = last_check.replace(tzinfo=utcnow().tzinfo)
+        dates = [d for d in (last_registry, last_check) if d is not None]
+        last = china_today(max(dates)) if dates else None
+        records.append(drawlib.Enterprise(str(ent_id), risk, jur, last))
+    return drawlib.freeze_population(records)
+
+
+def _freeze_pool(plan: SamplingPlan) -> list[dict[str, Any]]:
+    stmt = select(User).where(User.role == "inspector", User.active.is_(True))
+    if plan.departments:
+        stmt = stmt.where(User.department_code.in_(plan.departments))
+    inspectors = [
+        drawlib.Inspector(
+            id=str(u.id),
+            jurisdiction=u.jurisdiction_code,
+            department=u.department_code,
+            certificate_expires=u.certificate_expires,
+            conflicts=frozenset(str(c) for c in (u.conflicts or [])),
+        )
+        for u in session.execute(stmt).scalars()
+    ]
+    return drawlib.freeze_pool(inspectors)
+
+
+def _params(plan: SamplingPlan, as_of: Any) -> drawlib.DrawParams:
+    return drawlib.DrawParams(
+        rates=plan.rates,
+        as_of=as_of,
+        team_size=plan.team_size,
+        cross_jurisdiction=plan.cross_jurisdiction,
+        exclude_inspected_within_days=plan.exclude_inspected_within_days,
+    )
+
+
+def commit_plan(user: User, plan: SamplingPlan, reason: str | None = None) -> SamplingPlan:
+    """Freeze population and pool, pick the secret seed and publish its commitment.
+
+    A drawn plan may be committed again for a redraw, which needs a reason; the earlier draw
+    stays on the record (it is superseded when the new one is drawn).
+    """
+    current = plan.current_draw
+    if current is not None and current.status == "committed":
+        raise DomainError(
+            "sampling_plan.already_committed",
+            409,
+            "This plan is committed and waits for its draw; draw it.",
+        )
+    if current is not None and not (reason and reason.strip()):
+        raise DomainError(
+            "sampling_plan.reason_required",
+            422,
+            "This plan was drawn; a redraw needs a reason, which stays on the record.",
+            {"reason": ["Required for a redraw."]},
+        )
+    now = utcnow()
+    as_of = china_today(now)
+    population = _freeze_population(plan, user)
+    pool = _freeze_pool(plan)
+    seed = seed_source()(SEED_BYTES)
+    if not isinstance(seed, bytes) or len(seed) < drawlib.MIN_SEED_BYTES:
+        raise RuntimeError("the seed source returned too few bytes")
+    params = _params(plan, as_of)
+    draw_row = SamplingDraw(
+        plan_id=plan.id,
+        number=(current.number + 1) if current else 1,
+        status="committed",
+        reason=reason.strip() if current is not None and reason else None,
+        algorithm_version=drawlib.ALGORITHM_VERSION,
+        as_of=as_of,
+        params=params.to_dict(),
+        population=population,
+        pool=pool,
+        population_digest=drawlib.records_digest(population),
+        pool_digest=drawlib.records_digest(pool),
+        population_count=len(population),
+        pool_count=len(pool),
+        seed=seed.hex(),
+        seed_commitment=drawlib.seed_commitment(seed),
+        committed_at=now,
+        committed_by=user.id,
+    )
+    session.add(draw_row)
+    plan.draws.append(draw_row)
+    plan.status = "committed"
+    plan.version += 1
+    session.flush()
+    record(
+        "sampling_plan.commit",
+        "sampling_plan",
+        plan.id,
+        {
+            "draw": draw_row.number,
+            "reason": draw_row.reason,
+            "seed_commitment": draw_row.seed_commitment,
+            "population_digest": draw_row.population_digest,
+            "pool_digest": draw_row.pool_digest,
+            "population_count": draw_row.population_count,
+            "pool_count": draw_row.pool_count,
+            "as_of": as_of,
+        },
+    )
+    return plan
+
+
+# --------------------------------------------------------------------------- draw
+
+
+def _summary(result: drawlib.DrawResult) -> dict[str, Any]:
+    return {
+        "eligible": dict(result.eligible),
+        "targets": {lvl: len(ids) for lvl, ids in result.selected.items()},
+        "teams": len(result.teams),
+        "exclusions": dict(sorted(Counter(x.reason for x in result.exclusions).items())),
+    }
+
+
+def _supersede(plan: SamplingPlan, previous: SamplingDraw, reason: str, now: datetime) -> None:
+    previous.status = "superseded"
+    previous.superseded_at = now
+    stale = session.execute(
+        select(Inspection).where(
+            Inspection.sampling_plan_id == plan.id,
+            Inspection.status.in_(("planned", "dispatched")),
+            Inspection.check_in_received_at.is_(None),
+        )
+    ).scalars()
+    for insp in stale:
+        insp.status = "cancelled"
+        insp.cancel_reason = f"redraw {previous.number + 1}: {reason}"[:500]
+        insp.version += 1
+        insp.updated_at = now
+
+
+def draw_plan(user: User, plan: SamplingPlan) -> SamplingPlan:
+    """Draw targets and teams from the committed seed, create the inspections, reveal the seed."""
+    current = plan.current_draw
+    if current is None:
+        raise DomainError(
+            "sampling_plan.not_committed",
+            409,
+            "Commit the plan first (that publishes the seed commitment); then draw.",
+        )
+    if current.status != "committed":
+        raise DomainError(
+            "sampling_plan.already_drawn",
+            409,
+            "This plan was drawn. To redraw, commit it again with a reason, then draw.",
+        )
+    seed = bytes.fromhex(current.seed)
+    result = drawlib.draw(
+        seed,
+        current.population,
+        current.pool,
+        drawlib.DrawParams.from_dict(current.params),
+        current.algorithm_version,
+    )
+    now = utcnow()
+    previous = next((d for d in reversed(plan.draws[:-1]) if d.status == "drawn"), None)
+    if previous is not None:
+        _supersede(plan, previous, current.reason or "", now)
+    current.status = "drawn"
+    current.drawn_at = now
+    current.drawn_by = user.id
+    current.result = result.to_dict()
+    current.result_digest = result.result_digest
+    current.summary = _summary(result)
+    _create_inspections(plan, result, now)
+    plan.status = "drawn"
+    plan.version += 1
+    session.flush()
+    record(
+        "sampling_plan.draw",
+        "sampling_plan",
+        plan.id,
+        {
+            "draw": current.number,
+            "seed": current.seed,
+            "seed_commitment": current.seed_commitment,
+            "result_digest": result.result_digest,
+            "summary": current.summary,
+        },
+    )
+    return plan
+
+
+def _create_inspections(plan: SamplingPlan, result: drawlib.DrawResult, now: datetime) -> None:
+    if not result.teams:
+        return
+    ids = [uuid.UUID(t.enterprise_id) for t in result.teams]
+    enterprises: dict[uuid.UUID, Enterprise] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        for ent in session.execute(select(Enterprise).where(Enterprise.id.in_(chunk))).scalars():
+            enterprises[ent.id] = ent
+    versions = latest_checklist_versions()
+    dispatch_at = plan.dispatch_at or now
+    for team in result.teams:
+        ent = enterprises[uuid.UUID(team.enterprise_id)]
+        new_inspection(
+            type="double_random",
+            enterprise=ent,
+            industry=ent.industry,
+            planner_id=plan.created_by,
+            inspector_ids=[uuid.UUID(i) for i in team.inspector_ids],
+            window_start=plan.window_start,
+            window_end=plan.window_end,
+            dispatch_at=dispatch_at,
+            checklist_version=versions.get(ent.industry),
+            sampling_plan_id=plan.id,
+            now=now,
+        )
+
+
+# --------------------------------------------------------------------------- verify
+
+
+def draw_record(d: SamplingDraw) -> dict[str, Any]:
+    """Return the self-contained record ``app.planning.draw.verify`` checks."""
+    return {
+        "algorithm_version": d.algorithm_version,
+        "seed": d.seed,
+        "seed_commitment": d.seed_commitment,
+        "population_digest": d.population_digest,
+        "pool_digest": d.pool_digest,
+        "params": d.params,
+        "population": d.population,
+        "pool": d.pool,
+        "result": d.result,
+    }
+
+
+def verify_plan(db: Session, plan_id: uuid.UUID) -> list[str]:
+    """Recompute every draw of a plan from its record; list every difference (CLI)."""
+    plan = db.get(SamplingPlan, plan_id)
+    if plan is None:
+        return [f"no sampling plan {plan_id}"]
+    diffs: list[str] = []
+    drawn = [d for d in plan.draws if d.status in ("drawn", "superseded")]
+    if not drawn:
+        return [f"plan {plan_id} has not been drawn"]
+    for d in drawn:
+        db.refresh(d, ["population", "pool", "result"])
+        for line in drawlib.verify(draw_record(d)):
+            diffs.append(f"draw {d.number}: {line}")
+    # The live draw's teams must be the inspections that exist.
+    live = drawn[-1]
+    if live.status == "drawn" and live.result is not None:
+        expected = {t["enterprise_id"]: sorted(t["inspector_ids"]) for t in live.result["teams"]}
+        actual: dict[str, list[str]] = {}
+        rows = db.execute(
+            select(Inspection).where(
+                Inspection.sampling_plan_id == plan.id,
+                Inspection.type == "double_random",
+                Inspection.created_at >= live.drawn_at,
+            )
+        ).scalars()
+        for insp in rows:
+            if insp.status == "cancelled" and insp.cancel_reason and "redraw" in insp.cancel_reason:
+                continue
+            actual[str(insp.enterprise_id)] = sorted(str(i) for i in insp.inspector_ids)
+        for ent_id in sorted(set(expected) | set(actual)):
+            if ent_id not in actual:
+                diffs.append(f"draw {live.number}: no inspection for drawn target {ent_id}")
+            elif ent_id not in expected:
+                diffs.append(f"draw {live.number}: inspection for {ent_id}, which was not drawn")
+            elif expected[ent_id] != actual[ent_id]:
+                diffs.append(
+                    f"draw {live.number}: inspection of {ent_id} has inspectors {actual[ent_id]}, "
+                    f"drawn {expected[ent_id]}"
+                )
+    return diffs
+
+
+# --------------------------------------------------------------------------- 一公开
+
+
+def _plan_disclosed(plan: SamplingPlan, now: datetime) -> bool:
+    """Tell whether none of the plan's inspections is confidential any more."""
+    pending = session.scalar(
+        select(func.count())
+        .select_from(Inspection)
+        .where(
+            Inspection.sampling_plan_id == plan.id,
+            Inspection.status.not_in((*STARTED_STATES, "cancelled")),
+            Inspection.check_in_received_at.is_(None),
+            (Inspection.window_end.is_(None)) | (Inspection.window_end > now),
+        )
+    )
+    return not pending
+
+
+def _public_draw(d: SamplingDraw, disclosed: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "number": d.number,
+        "status": d.status,
+        "reason": d.reason,
+        "algorithm_version": d.algorithm_version,
+        "as_of": d.as_of.isoformat(),
+        "params": d.params,
+        "committed_at": d.committed_at,
+        "seed_commitment": d.seed_commitment,
+        "population_digest": d.population_digest,
+        "pool_digest": d.pool_digest,
+        "population_count": d.population_count,
+        "pool_count": d.pool_count,
+        "drawn_at": d.drawn_at,
+        "result_digest": d.result_digest,
+        "summary": d.summary if d.status != "committed" else None,
+        "disclosed": disclosed and d.status != "committed",
+        "seed": d.seed if disclosed and d.status != "committed" else None,
+    }
+    return out
+
+
+def _outcomes(plan: SamplingPlan) -> list[dict[str, Any]]:
+    """Per started inspection of the plan: target, type of outcome, counts (no personal data)."""
+    rows = session.execute(
+        select(Inspection, Enterprise)
+        .join(Enterprise, Enterprise.id == Inspection.enterprise_id)
+        .where(Inspection.sampling_plan_id == plan.id)
+        .where(
+            (Inspection.check_in_received_at.is_not(None)) | Inspection.status.in_(STARTED_STATES)
+        )
+        .order_by(Enterprise.name, Inspection.id)
+    ).all()
+    if not rows:
+        return []
+    counts: dict[uuid.UUID, Counter[str]] = {}
+    ids = [insp.id for insp, _ in rows]
+    finding_rows = session.execute(
+        select(Finding.inspection_id, Finding.result, Finding.review_status, func.count())
+        .where(Finding.inspection_id.in_(ids), Finding.deleted.is_(False))
+        .group_by(Finding.inspection_id, Finding.result, Finding.review_status)
+    )
+    for insp_id, result, review, n in finding_rows:
+        c = counts.setdefault(insp_id, Counter())
+        c["items"] += n
+        if result == "fail" and review == "confirmed":
+            c["confirmed_failures"] += n
+    out = []
+    for insp, ent in rows:
+        c = counts.get(insp.id, Counter())
+        finished = insp.status in ("reviewed", "closed")
+        out.append(
+            {
+                "inspection_id": insp.id,
+                "enterprise": {
+                    "name": ent.name,
+                    "uscc": ent.uscc,
+                    "jurisdiction": ent.jurisdiction_code,
+                    "industry": ent.industry,
+                    "risk_level": ent.risk_level,
+                },
+                "status": insp.status,
+                "checked_in_on": (
+                    china_today(insp.check_in_received_at).isoformat()
+                    if insp.check_in_received_at
+                    else None
+                ),
+                "items_checked": c["items"] if finished else None,
+                "hazards_confirmed": c["confirmed_failures"] if finished else None,
+            }
+        )
+    return out
+
+
+def public_results() -> list[dict[str, Any]]:
+    """Return the published plans: commitments at once; seeds and outcomes once disclosed."""
+    now = utcnow()
+    plans = session.execute(
+        select(SamplingPlan)
+        .where(SamplingPlan.status.in_(("committed", "drawn")))
+        .order_by(SamplingPlan.created_at.desc(), SamplingPlan.id)
+    ).scalars()
+    out = []
+    for plan in plans:
+        disclosed = plan.status == "drawn" and _plan_disclosed(plan, now)
+        out.append(
+            {
+                "id": plan.id,
+                "name": plan.name,
+                "status": plan.status,
+                "jurisdiction": plan.jurisdiction_code,
+                "population_filter": {
+                    "industries": plan.industries,
+                    "jurisdictions": plan.jurisdictions,
+                },
+                "rates": plan.rates,
+                "team_size": plan.team_size,
+                "cross_jurisdiction": plan.cross_jurisdiction,
+                "exclude_inspected_within_days": plan.exclude_inspected_within_days,
+                "draws": [_public_draw(d, disclosed) for d in plan.draws],
+                "outcomes": _outcomes(plan),
+                "record_url": (
+                    f"/api/v1/public/sampling-results/{plan.id}/draws/{{number}}"
+                    if disclosed
+                    else None
+                ),
+            }
+        )
+    return out
+
+
+def public_draw_record(plan_id: uuid.UUID, number: int) -> dict[str, Any]:
+    """Return a disclosed draw's full record, enough to recompute it (404 until disclosed)."""
+    d = session.execute(
+        select(SamplingDraw)
+        .options(
+            undefer(SamplingDraw.population),
+            undefer(SamplingDraw.pool),
+            undefer(SamplingDraw.result),
+        )
+        .where(SamplingDraw.plan_id == plan_id, SamplingDraw.number == number)
+    ).scalar_one_or_none()
+    if d is None or d.status == "committed" or not _plan_disclosed(d.plan, utcnow()):
+        raise not_found("sampling_draw")
+    return draw_record(d)
+
+
+def plan_detail_draws(plan: SamplingPlan) -> list[dict[str, Any]]:
+    """Return the plan's draws for its planner, with the seed once drawn and the full result."""
+    out = []
+    for d in plan.draws:
+        item = _public_draw(d, True)
+        item["result"] = d.result if d.status != "committed" else None
+        out.append(item)
+    return out
