@@ -78,6 +78,9 @@ def _register_blueprints(api: Any) -> None:
     from app.inspections.routes import blp as inspections_blp
 
     api.register_blueprint(inspections_blp, url_prefix=API_VERSION_PREFIX)
+    from app.media.routes import blp as media_blp
+
+    api.register_blueprint(media_blp, url_prefix=API_VERSION_PREFIX)
 
 
 def _is_public(view: Any) -> bool:

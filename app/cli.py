@@ -131,6 +131,9 @@ def register_cli(app: Flask) -> None:
     """Attach every command to the app's CLI group."""
     for command in (serve_command, db_group, demo_command, audit_group, checklists_group):
         app.cli.add_command(command)
+    from app.media.cli import media_group
+
+    app.cli.add_command(media_group)
     from app.planning.cli import sampling_group
 
     app.cli.add_command(sampling_group)

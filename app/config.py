@@ -30,10 +30,14 @@ DEFAULTS: dict[str, Any] = {
     "MEDIA_SPOOL": "",  # default: <instance>/spool
     "MEDIA_MAX_BYTES": 30 * 1024 * 1024,
     "MEDIA_MAX_PIXELS": 60_000_000,
+    "MEDIA_URL_TTL": 300,  # seconds a signed photo URL stays valid
+    "MEDIA_UPLOAD_TTL": 24 * 3600,  # an idle tus upload expires after this many seconds
     "S3_BUCKET": "",
     "S3_ENDPOINT_URL": "",
     "S3_PREFIX": "",
     "S3_REGION": "us-east-1",
+    "S3_ACCESS_KEY": "",  # empty: boto3's usual credential chain (env, profile, IAM role)
+    "S3_SECRET_KEY": "",
     "SYNC_RETENTION_DAYS": 90,
     "WEBHOOK_URLS": "",
     "WEBHOOK_SECRET": "",

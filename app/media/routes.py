@@ -1,0 +1,97 @@
+"""Routes: tus uploads, one-shot PUT, photo metadata, and local signed-URL file serving."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, request, send_file
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from app.auth.services import public
+from app.http import if_none_match, set_etag
+from app.media import services
+from app.media.schemas import MediaSchema, SignedFileArgsSchema
+from media.tus import UploadSession, session_headers
+
+blp = Blueprint("media", __name__, description="Photo evidence: uploads and signed URLs")
+
+
+def _tus_response(status: int, upload: UploadSession | None = None, **headers: str) -> Response:
+    response = Response(status=status)
+    response.headers["Tus-Resumable"] = "1.0.0"
+    if upload is not None:
+        response.headers.update(session_headers(upload))
+    response.headers.update(headers)
+    return response
+
+
+@blp.route("/media/uploads")
+class Uploads(MethodView):
+    @public
+    @blp.response(204)
+    def options(self) -> Response:
+        """Discover the tus server: version, extensions, size limit, checksum algorithms."""
+        response = Response(status=204)
+        response.headers.update(services.tus_discovery())
+        return response
+
+    @blp.response(201)
+    def post(self) -> Response:
+        """Create a tus upload (Upload-Length, Upload-Metadata with sha256 and filename)."""
+        upload = services.create_upload(request.headers)
+        response = _tus_response(201, upload, Location=f"{request.path.rstrip('/')}/{upload.id}")
+        del response.headers["Upload-Offset"]
+        return response
+
+
+@blp.route("/media/uploads/<upload_id>")
+class Upload(MethodView):
+    @blp.response(200)
+    def head(self, upload_id: str) -> Response:
+        """Tell the offset to resume from."""
+        return _tus_response(200, services.upload_status(upload_id, request.headers))
+
+    @blp.response(204)
+    def patch(self, upload_id: str) -> Response:
+        """Append bytes at Upload-Offset (Content-Type application/offset+octet-stream)."""
+        upload = services.append_upload(upload_id, request.headers, request.stream)
+        return _tus_response(204, upload)
+
+    @blp.response(204)
+    def delete(self, upload_id: str) -> Response:
+        """Abandon an upload and delete its bytes."""
+        services.terminate_upload(upload_id, request.headers)
+        return _tus_response(204)
+
+
+@blp.route("/media/<sha256>")
+class Media(MethodView):
+    @blp.response(200, MediaSchema)
+    def get(self, sha256: str) -> Any:
+        """Read a photo's metadata with short-lived signed URLs (uploader or record in scope)."""
+        media = services.get_media(sha256)
+        etag = f'"{media["sha256"]}"'
+        if if_none_match(etag):
+            return Response(status=304, headers={"ETag": etag})
+        set_etag(etag)
+        return media
+
+    @blp.response(201, MediaSchema)
+    @blp.alt_response(200, schema=MediaSchema, description="The same bytes were already stored")
+    def put(self, sha256: str) -> Any:
+        """Upload a photo in one request; the body must hash to the SHA-256 in the path."""
+        obj, created = services.put_media(sha256, request.stream, request.content_length)
+        return services.media_view(obj), 201 if created else 200
+
+
+@blp.route("/media/files/<path:key>")
+@public
+@blp.arguments(SignedFileArgsSchema, location="query")
+def signed_file(args: dict[str, Any], key: str) -> Any:
+    """Serve a local-storage file named by a signed URL (the signature is the credential)."""
+    path, content_type = services.signed_file(key, args["expires"], args["signature"])
+    response = send_file(path, mimetype=content_type, max_age=300, conditional=False)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'"
+    return response
