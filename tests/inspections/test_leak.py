@@ -1,0 +1,143 @@
+"""The leak test: before check-in, no GET route in the OpenAPI spec shows an inspection's id to
+the target enterprise or to an inspector not assigned to it (nor to the anonymous public)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from app.inspections.models import Inspection
+
+
+def _arrange(client, make, login, app, db_session):
+    ent = make.enterprise(jurisdiction="huayanglu", risk_level="high")
+    team = [
+        make.user("inspector", jurisdiction="xinhualu"),
+        make.user("inspector", jurisdiction="jiangsulu"),
+    ]
+    planner_user = make.user("planner")
+    planner = login(planner_user)
+    now = datetime.now(UTC)
+    window = {
+        "start": (now - timedelta(hours=1)).isoformat().replace("+00:00", "Z"),
+        "end": (now + timedelta(days=3)).isoformat().replace("+00:00", "Z"),
+    }
+    # A dispatched, in-window 四不两直 inspection.
+    unannounced = client.post(
+        "/api/v1/inspections",
+        headers=planner,
+        json={
+            "type": "unannounced",
+            "enterprise_id": str(ent.id),
+            "inspector_ids": [str(u.id) for u in team],
+            "window": window,
+        },
+    )
+    assert unannounced.status_code == 201, unannounced.json
+    # A not yet dispatched one.
+    later = client.post(
+        "/api/v1/inspections",
+        headers=planner,
+        json={
+            "type": "routine",
+            "enterprise_id": str(ent.id),
+            "inspector_ids": [str(u.id) for u in team],
+            "window": window,
+            "dispatch_at": (now + timedelta(days=1)).isoformat().replace("+00:00", "Z"),
+        },
+    )
+    assert later.status_code == 201, later.json
+    # A 双随机 draw over a population of just this enterprise (rate 1 for its level).
+    app.config["SEED_SOURCE"] = lambda n: hashlib.sha256(b"leak-test").digest()[:n]
+    plan = client.post(
+        "/api/v1/sampling-plans",
+        headers=planner,
+        json={
+            "name": "leak",
+            "rates": {"high": "1", "medium": "1", "low": "1"},
+            "jurisdictions": ["huayanglu"],
+            "window": window,
+        },
+    ).json
+    client.post(f"/api/v1/sampling-plans/{plan['id']}/commit", headers=planner, json={})
+    drawn = client.post(f"/api/v1/sampling-plans/{plan['id']}/draw", headers=planner)
+    assert drawn.status_code == 200, drawn.json
+    drawn_ids = [
+        str(i.id)
+        for i in db_session.execute(
+            select(Inspection).where(Inspection.sampling_plan_id == uuid.UUID(plan["id"]))
+        ).scalars()
+    ]
+    assert drawn_ids
+    secret_ids = [unannounced.json["id"], later.json["id"], *drawn_ids]
+    return ent, team, planner_user, plan, secret_ids
+
+
+def _get_paths(client) -> list[str]:
+    spec = client.get("/api/v1/openapi.json").json
+    return sorted(p for p, ops in spec["paths"].items() if "get" in ops)
+
+
+def _fill(path: str, values: dict[str, str]) -> str:
+    def sub(m: re.Match[str]) -> str:
+        name = m.group(1)
+        if name in values:
+            return values[name]
+        if name.endswith("id"):
+            return str(uuid.uuid4())
+        return "1" if name in ("version", "number") else "x"
+
+    return re.sub(r"\{([^}]+)\}", sub, path)
+
+
+def test_no_get_route_leaks_an_unstarted_inspection(client, make, login, app, db_session):
+    ent, team, planner_user, plan, secret_ids = _arrange(client, make, login, app, db_session)
+    target_account = make.user("enterprise", jurisdiction="huayanglu", enterprise_id=ent.id)
+    street_inspector = make.user("inspector", jurisdiction="huayanglu")
+    district_inspector = make.user("inspector", jurisdiction="changning")
+    readers = {
+        "enterprise": (target_account, login(target_account)),
+        "street inspector": (street_inspector, login(street_inspector)),
+        "district inspector": (district_inspector, login(district_inspector)),
+        "anonymous": (None, {}),
+    }
+    paths = _get_paths(client)
+    assert "/api/v1/inspections/{inspection_id}" in paths
+    checked = 0
+    for label, (user, headers) in readers.items():
+        for secret in secret_ids:
+            values = {
+                "inspection_id": secret,
+                "enterprise_id": str(ent.id),
+                "plan_id": plan["id"],
+                "user_id": str(user.id) if user else str(team[0].id),
+                "industry": ent.industry,
+                "number": "1",
+                "version": "1",
+            }
+            for path in paths:
+                url = _fill(path, values)
+                queries = [
+                    "",
+                    f"?enterprise_id={ent.id}&page_size=100",
+                    f"?sampling_plan_id={plan['id']}&page_size=100",
+                ]
+                for query in queries:
+                    resp = client.get(url + query, headers=headers)
+                    assert resp.status_code < 500, (label, url, resp.status_code)
+                    body = resp.get_data(as_text=True)
+                    for sid in secret_ids:
+                        assert sid not in body and uuid.UUID(sid).hex not in body, (
+                            f"{label} sees inspection {sid} at GET {url}{query}"
+                        )
+                    checked += 1
+    assert checked > 50
+    # Sanity: the assigned inspector does see the dispatched one, so the walk can find ids.
+    seen = client.get("/api/v1/inspections?page_size=100", headers=login(team[0])).get_data(
+        as_text=True
+    )
+    assert secret_ids[0] in seen and secret_ids[1] not in seen
