@@ -194,5 +194,8 @@ def load_demo() -> dict[str, int]:
     }
     # Other domains' demo loaders go here, in dependency order; each is idempotent and
     # returns counts for the summary.
+    from app.planning.demo import load_planning_demo
+
+    summary.update(load_planning_demo())
     s.commit()
     return summary
