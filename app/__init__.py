@@ -81,6 +81,9 @@ def _register_blueprints(api: Any) -> None:
     from app.media.routes import blp as media_blp
 
     api.register_blueprint(media_blp, url_prefix=API_VERSION_PREFIX)
+    from app.sync.routes import blp as sync_blp
+
+    api.register_blueprint(sync_blp, url_prefix=API_VERSION_PREFIX)
 
 
 def _is_public(view: Any) -> bool:

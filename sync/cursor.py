@@ -21,6 +21,9 @@ What a cursor carries:
     responses this cursor's lineage has produced.
 ``issued_at``
     When the cursor was made; a cursor older than the change-log retention is expired.
+``last_mutation_id``
+    The client's mutation counter as of ``position``: every change of a push with a
+    mutation id at or below it lies at or before the position.
 ``bind``
     What the cursor was issued to (the client id); a cursor presented by another client
     is refused.
@@ -109,6 +112,7 @@ class Cursor:
     issued_at: datetime
     gen: int = 0
     bind: str = ""
+    last_mutation_id: int = 0
 
 
 @dataclass(frozen=True)
@@ -152,6 +156,7 @@ class CursorCodec:
             "g": cursor.gen,
             "t": int(cursor.issued_at.timestamp()),
             "b": cursor.bind,
+            "m": cursor.last_mutation_id,
         }
         body = _b64encode(json.dumps(payload, separators=(",", ":")).encode("utf-8"))
         signed = f"{_PREFIX}.{body}"
@@ -214,19 +219,21 @@ class CursorCodec:
         # either way the only safe answer is a reset.
         try:
             data: Any = json.loads(body)
-            epoch, xid, id_, gen, issued, bind = (
+            epoch, xid, id_, gen, issued, bind, lml = (
                 data["e"],
                 data["x"],
                 data["i"],
                 data["g"],
                 data["t"],
                 data["b"],
+                data["m"],
             )
             if not (
                 isinstance(epoch, str)
                 and (xid is None or type(xid) is int)
                 and type(id_) is int
                 and type(gen) is int
+                and type(lml) is int
                 and type(issued) is int
                 and isinstance(bind, str)
             ):
@@ -237,7 +244,12 @@ class CursorCodec:
                 "malformed", "The sync cursor is not valid; pull again from scratch."
             ) from exc
         return Cursor(
-            epoch=epoch, position=Position(xid, id_), issued_at=issued_at, gen=gen, bind=bind
+            epoch=epoch,
+            position=Position(xid, id_),
+            issued_at=issued_at,
+            gen=gen,
+            bind=bind,
+            last_mutation_id=lml,
         )
 
 

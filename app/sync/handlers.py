@@ -1,0 +1,748 @@
+"""The mutation handlers: the rules of each mutation, applied set-based per run.
+
+Each handler gets a run of consecutive mutations of one name and returns one result per
+mutation. Rules are checked in memory against rows loaded once for the whole run, so a
+rejected mutation is found out before anything is written; then the run's writes go out
+as bulk statements (one INSERT for new findings, one UPDATE executemany for changed ones,
+one INSERT for the change rows).
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session
+
+from app.audit.services import record
+from app.checklists.models import ChecklistVersion
+from app.inspections.models import Finding, Inspection, InspectionInspector
+from app.org.models import User
+from app.registry.models import Enterprise
+from app.sync.services import change_row
+from sync.feed import ChangeRow
+from sync.protocol import (
+    CheckIn,
+    FindingDelete,
+    FindingPut,
+    HazardComment,
+    HazardRecheck,
+    InspectionCreate,
+    InspectionSubmit,
+)
+from sync.push import ApplyContext, Handler, Item, MutationRejected, applied, rejected
+
+#: Before check-in: findings wait for it; after submit: findings are locked.
+NOT_STARTED = ("planned", "dispatched")
+LOCKED = ("submitted", "reviewed", "closed")
+EARTH_RADIUS_M = 6_371_008.8
+
+
+def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Return the great-circle distance in metres between two WGS84 points."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
+
+
+def _is_pg(db: Session) -> bool:
+    return db.get_bind().dialect.name == "postgresql"
+
+
+def _load_inspections(db: Session, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Inspection]:
+    """Load (and on PostgreSQL lock, in id order) the inspections a run touches."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    stmt = select(Inspection).where(Inspection.id.in_(wanted)).order_by(Inspection.id)
+    if _is_pg(db):
+        stmt = stmt.with_for_update(of=Inspection)
+    return {i.id: i for i in db.execute(stmt).scalars()}
+
+
+def _visible_ids(db: Session, user: User, ids: Iterable[uuid.UUID], now: Any) -> set[uuid.UUID]:
+    from app.inspections.services import visibility_clause
+
+    wanted = list(set(ids))
+    if not wanted:
+        return set()
+    return set(
+        db.execute(
+            select(Inspection.id).where(Inspection.id.in_(wanted), visibility_clause(user, now))
+        ).scalars()
+    )
+
+
+def _assigned(inspection: Inspection, user: User) -> bool:
+    return user.id in inspection.inspector_ids
+
+
+def _not_found(item: Item) -> dict[str, Any]:
+    return rejected(
+        item,
+        "inspection.not_found",
+        "No such inspection, or it is not assigned to you; refresh and check your assignments.",
+    )
+
+
+def _status_refusal(item: Item, inspection: Inspection) -> dict[str, Any] | None:
+    if inspection.status == "cancelled":
+        return rejected(
+            item, "inspection.cancelled", "This inspection was cancelled; nothing more is recorded."
+        )
+    if inspection.status in LOCKED:
+        return rejected(
+            item,
+            "inspection.locked",
+            "This inspection was submitted; its findings can no longer change.",
+        )
+    if inspection.status in NOT_STARTED:
+        return rejected(
+            item, "inspection.not_checked_in", "Check in on site before recording findings."
+        )
+    return None
+
+
+def _checklist_grades(
+    db: Session, inspections: Iterable[Inspection]
+) -> dict[uuid.UUID, dict[str, str] | None]:
+    """Map each inspection to ``{item_code: grade}`` of its checklist (None: no checklist)."""
+    keys = {(i.industry, i.checklist_version) for i in inspections}
+    if not keys:
+        return {}
+    industries = sorted({k[0] for k in keys})
+    latest = dict(
+        db.execute(
+            select(ChecklistVersion.industry, func.max(ChecklistVersion.version))
+            .where(ChecklistVersion.industry.in_(industries))
+            .group_by(ChecklistVersion.industry)
+        ).all()
+    )
+    wanted = {(ind, ver if ver is not None else latest.get(ind)) for ind, ver in keys}
+    versions = {v for _, v in wanted if v is not None}
+    items: dict[tuple[str, int], dict[str, str]] = {}
+    if versions:
+        for cv in db.execute(
+            select(ChecklistVersion).where(
+                ChecklistVersion.industry.in_(industries), ChecklistVersion.version.in_(versions)
+            )
+        ).scalars():
+            items[(cv.industry, cv.version)] = {
+                it["code"]: it.get("grade", "general") for it in cv.content.get("items", [])
+            }
+    out: dict[uuid.UUID, dict[str, str] | None] = {}
+    for insp in inspections:
+        ver = (
+            insp.checklist_version
+            if insp.checklist_version is not None
+            else latest.get(insp.industry)
+        )
+        out[insp.id] = items.get((insp.industry, ver)) if ver is not None else None
+    return out
+
+
+def _present_media(db: Session, digests: Iterable[str]) -> set[str]:
+    """Return which photo hashes the media store already holds."""
+    wanted = sorted(set(digests))
+    if not wanted:
+        return set()
+    try:
+        from app.media.models import MediaObject
+    except ImportError:  # no media store yet: nothing is present
+        return set()
+    return set(
+        db.execute(select(MediaObject.sha256).where(MediaObject.sha256.in_(wanted))).scalars()
+    )
+
+
+def _location_json(location: Any) -> dict[str, Any] | None:
+    return None if location is None else location.as_dict()
+
+
+# --------------------------------------------------------------------------- finding.put
+
+
+@dataclass
+class _Draft:
+    """A finding as it will be written: a new row or the changed fields of an existing one."""
+
+    values: dict[str, Any]
+    new: bool
+    changed: set[str] = field(default_factory=set)
+    overwritten: dict[str, Any] = field(default_factory=dict)
+    stale_base: list[int] = field(default_factory=list)
+
+
+_MERGED = ("result", "note", "grade", "photos", "location", "recorded_at")
+
+
+def _value_of(put: FindingPut, name: str) -> Any:
+    value = getattr(put, name)
+    if name == "photos":
+        return list(value)
+    if name == "location":
+        return _location_json(value)
+    if name == "note":
+        return value or ""
+    return value
+
+
+def _comparable(name: str, value: Any) -> Any:
+    if name == "recorded_at" and value is not None:
+        return value.isoformat()
+    return value
+
+
+def put_findings(db: Session, ctx: ApplyContext, items: Sequence[Item]) -> list[dict[str, Any]]:
+    """Create or merge findings: per-field last writer wins; a delete beats an edit."""
+    user: User = ctx.actor
+    puts = [(item, item.args) for item in items if isinstance(item.args, FindingPut)]
+    inspections = _load_inspections(db, (a.inspection_id for _, a in puts))
+    visible = _visible_ids(db, user, inspections, ctx.now)
+    grades = _checklist_grades(db, inspections.values())
+    ids = sorted({a.id for _, a in puts})
+    stmt = select(Finding).where(Finding.id.in_(ids)).order_by(Finding.id)
+    if _is_pg(db):
+        stmt = stmt.with_for_update()
+    existing = {f.id: f for f in db.execute(stmt).scalars()}
+    drafts: dict[uuid.UUID, _Draft] = {}
+    results: list[dict[str, Any]] = []
+
+    for item, put in puts:
+        assert isinstance(put, FindingPut)
+        insp = inspections.get(put.inspection_id)
+        if insp is None or insp.id not in visible or not _assigned(insp, user):
+            results.append(_not_found(item))
+            continue
+        current = existing.get(put.id)
+        draft = drafts.get(put.id)
+        if current is not None and current.inspection_id != put.inspection_id:
+            results.append(
+                rejected(
+                    item,
+                    "finding.conflict",
+                    "A finding with this id belongs to another inspection; use a new id.",
+                )
+            )
+            continue
+        if draft is not None and draft.values["inspection_id"] != put.inspection_id:
+            results.append(
+                rejected(item, "finding.conflict", "This finding id is used in two inspections.")
+            )
+            continue
+        if current is not None and current.deleted:
+            results.append(
+                rejected(item, "finding.deleted", "This finding was deleted; record a new finding.")
+            )
+            continue
+        review = current.review_status if current is not None else "pending"
+        refusal = _status_refusal(item, insp)
+        if refusal is not None and not (insp.status in LOCKED and review == "needs_info"):
+            results.append(refusal)
+            continue
+        codes = grades.get(insp.id)
+        if codes is not None and put.item_code not in codes:
+            results.append(
+                rejected(
+                    item,
+                    "finding.unknown_item",
+                    f"{put.item_code} is not an item of this inspection's checklist.",
+                    {"item_code": ["Not an item of this inspection's checklist."]},
+                )
+            )
+            continue
+        if current is not None and current.item_code != put.item_code:
+            results.append(
+                rejected(
+                    item,
+                    "finding.conflict",
+                    "A finding cannot move to another checklist item; record a new finding.",
+                    {"item_code": ["Differs from the stored finding."]},
+                )
+            )
+            continue
+
+        if current is None and draft is None:
+            grade = put.grade or (codes or {}).get(put.item_code) or "general"
+            draft = _Draft(
+                values={
+                    "id": put.id,
+                    "inspection_id": put.inspection_id,
+                    "item_code": put.item_code,
+                    "checklist_version": insp.checklist_version,
+                    "result": put.result,
+                    "note": put.note or "",
+                    "grade": grade,
+                    "photos": list(put.photos),
+                    "location": _location_json(put.location),
+                    "recorded_at": put.recorded_at,
+                    "received_at": ctx.now,
+                    "recorded_by": user.id,
+                    "review_status": "pending",
+                    "media_pending": False,
+                    "deleted": False,
+                    "updated_at": ctx.now,
+                    "version": 1,
+                },
+                new=True,
+            )
+            drafts[put.id] = draft
+        else:
+            if draft is None:
+                assert current is not None
+                draft = _Draft(
+                    values={name: getattr(current, name) for name in _MERGED}
+                    | {
+                        "id": current.id,
+                        "inspection_id": current.inspection_id,
+                        "version": current.version,
+                    },
+                    new=False,
+                )
+                drafts[put.id] = draft
+            if put.base_version is not None and put.base_version < draft.values["version"]:
+                draft.stale_base.append(put.base_version)
+            bumped = False
+            for name in _MERGED:
+                if name not in put.fields_set:
+                    continue
+                value = _value_of(put, name)
+                old = draft.values[name]
+                if _comparable(name, old) == _comparable(name, value):
+                    continue
+                if not draft.new and name not in draft.overwritten:
+                    draft.overwritten[name] = _comparable(name, old)
+                draft.values[name] = value
+                draft.changed.add(name)
+                bumped = True
+            if bumped and not draft.new:
+                draft.values["version"] = (current.version if current else 0) + 1
+            elif bumped:
+                draft.values["version"] += 1
+        results.append(applied(item, "finding", put.id, draft.values["version"]))
+
+    # media: a finding stays media_pending until all its photos are stored
+    photos = {p for d in drafts.values() for p in d.values["photos"]}
+    present = _present_media(db, photos)
+    for draft in drafts.values():
+        missing = [p for p in draft.values["photos"] if p not in present]
+        ctx.missing_media.update(missing)
+        pending = bool(missing)
+        if draft.new:
+            draft.values["media_pending"] = pending
+        elif "photos" in draft.changed:
+            draft.values["media_pending"] = pending
+            draft.changed.add("media_pending")
+
+    # results carry the final version of each finding in this run
+    final = {fid: d.values["version"] for fid, d in drafts.items()}
+    for res in results:
+        if res["status"] == "applied":
+            res["entity"]["version"] = final[uuid.UUID(res["entity"]["id"])]
+
+    new_rows = [d.values for d in drafts.values() if d.new]
+    if new_rows:
+        db.execute(insert(Finding), new_rows)
+    updates = []
+    for fid, draft in drafts.items():
+        if draft.new or not draft.changed:
+            continue
+        row = {name: draft.values[name] for name in draft.changed}
+        row.update(id=fid, version=draft.values["version"], updated_at=ctx.now)
+        if "media_pending" in draft.changed:
+            row["media_pending"] = draft.values["media_pending"]
+        updates.append(row)
+    if updates:
+        # Group by column set: one executemany per shape.
+        shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for row in updates:
+            shapes.setdefault(tuple(sorted(row)), []).append(row)
+        for rows in shapes.values():
+            db.execute(update(Finding), rows)
+    for fid, draft in drafts.items():
+        if draft.new or draft.changed:
+            insp = inspections[draft.values["inspection_id"]]
+            ctx.changes.append(
+                ChangeRow(
+                    "finding",
+                    fid,
+                    "put",
+                    draft.values["version"],
+                    insp.jurisdiction_code,
+                    insp.enterprise_id,
+                    insp.id,
+                )
+            )
+        if draft.overwritten:
+            record(
+                "finding.merge",
+                "finding",
+                fid,
+                {
+                    "overwritten": draft.overwritten,
+                    "client_id": str(ctx.client_id),
+                    "stale_base_versions": draft.stale_base,
+                },
+                actor=user,
+                db=db,
+            )
+    created = [str(fid) for fid, d in drafts.items() if d.new]
+    if created:
+        ctx.summary.setdefault("created_findings", []).extend(created)
+    if existing:
+        # the ORM copies are stale after the bulk UPDATE
+        for f in existing.values():
+            db.expire(f)
+    return results
+
+
+# --------------------------------------------------------------------------- finding.delete
+
+
+def delete_findings(db: Session, ctx: ApplyContext, items: Sequence[Item]) -> list[dict[str, Any]]:
+    """Delete findings (a tombstone: a later edit of the same finding is rejected)."""
+    user: User = ctx.actor
+    ids = sorted({item.args.id for item in items if isinstance(item.args, FindingDelete)})
+    stmt = select(Finding).where(Finding.id.in_(ids)).order_by(Finding.id)
+    if _is_pg(db):
+        stmt = stmt.with_for_update()
+    findings = {f.id: f for f in db.execute(stmt).scalars()}
+    inspections = _load_inspections(db, (f.inspection_id for f in findings.values()))
+    visible = _visible_ids(db, user, inspections, ctx.now)
+    results = []
+    for item in items:
+        args = item.args
+        assert isinstance(args, FindingDelete)
+        finding = findings.get(args.id)
+        if finding is None:
+            # Never synced (or someone else's id): nothing to delete.
+            results.append(applied(item, "finding", args.id, None))
+            continue
+        insp = inspections.get(finding.inspection_id)
+        if insp is None or insp.id not in visible or not _assigned(insp, user):
+            results.append(_not_found(item))
+            continue
+        if finding.deleted:
+            results.append(applied(item, "finding", finding.id, finding.version))
+            continue
+        refusal = _status_refusal(item, insp)
+        if refusal is not None and not (
+            insp.status in LOCKED and finding.review_status == "needs_info"
+        ):
+            results.append(refusal)
+            continue
+        finding.deleted = True
+        finding.version += 1
+        finding.updated_at = ctx.now
+        ctx.changes.append(
+            ChangeRow(
+                "finding",
+                finding.id,
+                "delete",
+                finding.version,
+                insp.jurisdiction_code,
+                insp.enterprise_id,
+                insp.id,
+            )
+        )
+        ctx.summary.setdefault("deleted_findings", []).append(str(finding.id))
+        results.append(applied(item, "finding", finding.id, finding.version))
+    db.flush()
+    return results
+
+
+# --------------------------------------------------------------------------- inspections
+
+
+def _one_inspection(
+    db: Session, ctx: ApplyContext, item: Item, inspection_id: uuid.UUID
+) -> Inspection:
+    insp = _load_inspections(db, [inspection_id]).get(inspection_id)
+    user: User = ctx.actor
+    if insp is None or not _visible_ids(db, user, [insp.id], ctx.now) or not _assigned(insp, user):
+        raise MutationRejected(
+            "inspection.not_found",
+            "No such inspection, or it is not assigned to you; refresh and check your assignments.",
+        )
+    return insp
+
+
+def _bump(db: Session, ctx: ApplyContext, insp: Inspection) -> None:
+    insp.version += 1
+    insp.updated_at = ctx.now
+    db.flush()
+    ctx.changes.append(change_row(db, "inspection", insp, "put"))
+
+
+def check_in(db: Session, ctx: ApplyContext, items: Sequence[Item]) -> list[dict[str, Any]]:
+    """Record arrival on site: device and server time, GPS, distance, far-from-site flag."""
+    results = []
+    for item in items:
+        args = item.args
+        assert isinstance(args, CheckIn)
+        insp = _one_inspection(db, ctx, item, args.inspection_id)
+        if insp.status == "cancelled":
+            raise MutationRejected("inspection.cancelled", "This inspection was cancelled.")
+        if insp.status in LOCKED:
+            raise MutationRejected("inspection.locked", "This inspection was already submitted.")
+        if insp.check_in_received_at is not None:
+            # The team's first check-in is the evidence; later ones change nothing.
+            results.append(applied(item, "inspection", insp.id, insp.version))
+            continue
+        ent = db.get(Enterprise, insp.enterprise_id)
+        distance = None
+        far = None
+        if ent is not None and ent.lat is not None and ent.lon is not None:
+            distance = round(haversine_m(args.location.lat, args.location.lon, ent.lat, ent.lon), 1)
+            far = distance > float(current_app.config["CHECKIN_MAX_DISTANCE_M"])
+        insp.check_in_at = args.at
+        insp.check_in_received_at = ctx.now
+        insp.check_in_by = ctx.actor.id
+        insp.check_in_lat = args.location.lat
+        insp.check_in_lon = args.location.lon
+        insp.check_in_accuracy = args.location.accuracy
+        insp.check_in_distance_m = distance
+        insp.check_in_far = far
+        insp.status = "in_progress"
+        if insp.checklist_version is None:
+            latest = db.execute(
+                select(func.max(ChecklistVersion.version)).where(
+                    ChecklistVersion.industry == insp.industry
+                )
+            ).scalar()
+            insp.checklist_version = latest
+        _bump(db, ctx, insp)
+        record(
+            "inspection.check_in",
+            "inspection",
+            insp.id,
+            {
+                "device_time": args.at.isoformat(),
+                "location": args.location.as_dict(),
+                "distance_m": distance,
+                "far_from_site": far,
+            },
+            actor=ctx.actor,
+            db=db,
+        )
+        results.append(applied(item, "inspection", insp.id, insp.version))
+    return results
+
+
+def submit(db: Session, ctx: ApplyContext, items: Sequence[Item]) -> list[dict[str, Any]]:
+    """Submit an inspection for review; a resubmission returns needs_info findings to review."""
+    results = []
+    for item in items:
+        args = item.args
+        assert isinstance(args, InspectionSubmit)
+        insp = _one_inspection(db, ctx, item, args.inspection_id)
+        if insp.status == "cancelled":
+            raise MutationRejected("inspection.cancelled", "This inspection was cancelled.")
+        if insp.status in NOT_STARTED:
+            raise MutationRejected(
+                "inspection.not_checked_in", "Check in on site before submitting."
+            )
+        if insp.status in LOCKED:
+            sent_back = list(
+                db.execute(
+                    select(Finding).where(
+                        Finding.inspection_id == insp.id,
+                        Finding.review_status == "needs_info",
+                        Finding.deleted.is_(False),
+                    )
+                ).scalars()
+            )
+            for finding in sent_back:
+                finding.review_status = "pending"
+                finding.version += 1
+                finding.updated_at = ctx.now
+                ctx.changes.append(
+                    ChangeRow(
+                        "finding",
+                        finding.id,
+                        "put",
+                        finding.version,
+                        insp.jurisdiction_code,
+                        insp.enterprise_id,
+                        insp.id,
+                    )
+                )
+            if sent_back:
+                db.flush()
+                record(
+                    "inspection.resubmit",
+                    "inspection",
+                    insp.id,
+                    {
+                        "findings": [str(f.id) for f in sent_back],
+                        "device_time": args.at.isoformat(),
+                    },
+                    actor=ctx.actor,
+                    db=db,
+                )
+            results.append(applied(item, "inspection", insp.id, insp.version))
+            continue
+        insp.status = "submitted"
+        insp.submitted_at = args.at
+        insp.submitted_received_at = ctx.now
+        _bump(db, ctx, insp)
+        record(
+            "inspection.submit",
+            "inspection",
+            insp.id,
+            {"device_time": args.at.isoformat()},
+            actor=ctx.actor,
+            db=db,
+        )
+        results.append(applied(item, "inspection", insp.id, insp.version))
+    return results
+
+
+def create_patrol(db: Session, ctx: ApplyContext, items: Sequence[Item]) -> list[dict[str, Any]]:
+    """Create a routine patrol started on the device, assigned to the pushing inspector."""
+    from app.org.services import scope_filter
+
+    user: User = ctx.actor
+    results = []
+    for item in items:
+        args = item.args
+        assert isinstance(args, InspectionCreate)
+        if user.role != "inspector":
+            raise MutationRejected("auth.forbidden", "Only inspectors start patrols.")
+        existing = db.get(Inspection, args.id)
+        if existing is not None:
+            if existing.enterprise_id == args.enterprise_id and _assigned(existing, user):
+                results.append(applied(item, "inspection", existing.id, existing.version))
+                continue
+            raise MutationRejected(
+                "inspection.conflict", "An inspection with this id exists; use a new id."
+            )
+        ent = db.execute(
+            select(Enterprise).where(
+                Enterprise.id == args.enterprise_id,
+                scope_filter(user, Enterprise.jurisdiction_code, Enterprise.id),
+            )
+        ).scalar_one_or_none()
+        if ent is None:
+            raise MutationRejected(
+                "enterprise.not_found",
+                "No such enterprise in your jurisdiction; refresh the enterprise list.",
+                {"enterprise_id": ["Unknown or outside your jurisdiction."]},
+            )
+        if str(ent.id) in (user.conflicts or []):
+            raise MutationRejected(
+                "inspection.conflict_of_interest",
+                "You declared a conflict of interest with this enterprise (回避); "
+                "ask a colleague to inspect it.",
+            )
+        version = db.execute(
+            select(func.max(ChecklistVersion.version)).where(
+                ChecklistVersion.industry == args.industry
+            )
+        ).scalar()
+        if version is None:
+            raise MutationRejected(
+                "checklist.not_found",
+                f"There is no checklist for industry '{args.industry}'.",
+                {"industry": ["No published checklist."]},
+            )
+        insp = Inspection(
+            id=args.id,
+            type="routine",
+            status="dispatched",
+            enterprise_id=ent.id,
+            jurisdiction_code=ent.jurisdiction_code,
+            industry=args.industry,
+            checklist_version=version,
+            planner_id=None,
+            dispatch_at=ctx.now,
+            created_at=ctx.now,
+            updated_at=ctx.now,
+            version=1,
+        )
+        insp.assignments = [InspectionInspector(user_id=user.id)]
+        db.add(insp)
+        db.flush()
+        ctx.changes.append(change_row(db, "inspection", insp, "put"))
+        record(
+            "inspection.create",
+            "inspection",
+            insp.id,
+            {"type": "routine", "enterprise_id": str(ent.id), "via": "sync"},
+            actor=user,
+            db=db,
+        )
+        results.append(applied(item, "inspection", insp.id, insp.version))
+    return results
+
+
+# --------------------------------------------------------------------------- hazards
+
+
+def _hazard_service(name: str) -> Any:
+    import importlib
+
+    try:
+        services = importlib.import_module("app.hazards.services")
+    except ImportError:
+        return None
+    return getattr(services, name, None)
+
+
+def hazard_action(db: Session, ctx: ApplyContext, items: Sequence[Item]) -> list[dict[str, Any]]:
+    """Hand a re-inspection or a comment to the hazard tickets' services."""
+    from app.errors import DomainError
+
+    results = []
+    for item in items:
+        args = item.args
+        name = "recheck_hazard" if isinstance(args, HazardRecheck) else "comment_hazard"
+        service = _hazard_service(name)
+        if service is None:
+            results.append(
+                rejected(
+                    item,
+                    "hazard.not_available",
+                    "Hazard tickets are not available on this server yet; keep the note.",
+                )
+            )
+            continue
+        try:
+            if isinstance(args, HazardRecheck):
+                hazard = service(
+                    ctx.actor,
+                    args.hazard_id,
+                    result=args.result,
+                    note=args.note,
+                    photos=list(args.photos),
+                    at=args.at,
+                    deadline=args.deadline,
+                )
+            else:
+                assert isinstance(args, HazardComment)
+                hazard = service(
+                    ctx.actor, args.hazard_id, note=args.note, photos=list(args.photos)
+                )
+        except DomainError as exc:
+            raise MutationRejected(exc.code, exc.message, exc.errors) from exc
+        present = _present_media(db, args.photos)
+        ctx.missing_media.update(p for p in args.photos if p not in present)
+        results.append(applied(item, "hazard", hazard.id, getattr(hazard, "version", None)))
+    return results
+
+
+HANDLERS: dict[str, Handler] = {
+    "finding.put": put_findings,
+    "finding.delete": delete_findings,
+    "inspection.check_in": check_in,
+    "inspection.submit": submit,
+    "inspection.create": create_patrol,
+    "hazard.recheck": hazard_action,
+    "hazard.comment": hazard_action,
+}

@@ -1,0 +1,36 @@
+"""Routes: the two sync endpoints devices call, push then pull."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from app.auth.services import current_user
+from app.db import session
+from app.sync import services
+from app.sync.schemas import PullQueryArgsSchema, PullSchema, PushResultSchema, PushSchema
+from sync.protocol import PushRequest
+
+blp = Blueprint("sync", __name__, description="Offline sync: push mutations, pull changes")
+
+
+@blp.route("/sync/push")
+class Push(MethodView):
+    @blp.arguments(PushSchema)
+    @blp.response(200, PushResultSchema)
+    def post(self, push: PushRequest) -> Any:
+        """Apply a device's mutations exactly once and answer each one's result."""
+        return services.push(session, current_user(), push)
+
+
+@blp.route("/sync/pull")
+class Pull(MethodView):
+    @blp.arguments(PullQueryArgsSchema, location="query")
+    @blp.response(200, PullSchema)
+    def get(self, args: dict[str, Any]) -> Any:
+        """Return the next page of changes in your scope after the cursor."""
+        return services.pull(
+            session, current_user(), args["client_id"], args.get("cursor"), args["limit"]
+        )

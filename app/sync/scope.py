@@ -1,0 +1,192 @@
+"""What one user's device receives: the visible sets, the log slice, and the entity data.
+
+Visibility is never decided here twice: inspections go through the confidentiality rule
+(``app.inspections.services.visibility_clause``), findings follow their inspection,
+enterprises and hazards follow the org scope (own enterprise, own street, or the district).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, Table, false, select
+from sqlalchemy.orm import Session
+
+from app.checklists.models import ChecklistVersion
+from app.inspections.models import Finding, Inspection
+from app.org.models import User
+from app.org.services import is_district_level, scope_filter
+from app.registry.models import Enterprise
+from sync.models import EVERYWHERE
+
+#: Above this many cross-jurisdiction inspections, one IN branch replaces one branch each.
+_BRANCH_PER_INSPECTION = 40
+
+
+def _json(value: Any) -> Any:
+    """Make marshmallow output JSON-safe (datetimes to RFC 3339)."""
+    from app.clock import isoformat
+
+    if isinstance(value, datetime):
+        return isoformat(value)
+    if isinstance(value, dict):
+        return {k: _json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json(v) for v in value]
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return value
+
+
+def _hazard_model() -> Any:
+    """Return the Hazard model once the hazards domain is a registered package, else None."""
+    import importlib
+
+    try:
+        package = importlib.import_module("app.hazards")
+        if getattr(package, "__file__", None) is None:  # not yet a package: no table
+            return None
+        return importlib.import_module("app.hazards.models").Hazard
+    except (ImportError, AttributeError):  # hazard tickets are optional for the feed
+        return None
+
+
+class UserScope:
+    """The sync scope of one user at one moment (a ``sync.feed.FeedScope``)."""
+
+    types: Sequence[str] = ("checklist", "enterprise", "inspection", "finding", "hazard")
+
+    def __init__(self, db: Session, user: User, now: datetime) -> None:
+        self.db = db
+        self.user = user
+        self.now = now
+
+    # -- visibility
+
+    def _inspection_clause(self) -> ColumnElement[bool]:
+        from app.inspections.services import visibility_clause
+
+        return visibility_clause(self.user, self.now)
+
+    def visible(self, entity_type: str) -> Select[Any]:
+        """Return a one-column select of the visible ids of ``entity_type``."""
+        user = self.user
+        if entity_type == "checklist":
+            if user.role == "enterprise":
+                return select(ChecklistVersion.id).where(false())
+            return select(ChecklistVersion.id)
+        if entity_type == "enterprise":
+            return select(Enterprise.id).where(
+                scope_filter(user, Enterprise.jurisdiction_code, Enterprise.id)
+            )
+        if entity_type == "inspection":
+            return select(Inspection.id).where(self._inspection_clause())
+        if entity_type == "finding":
+            visible = select(Inspection.id).where(self._inspection_clause())
+            stmt = select(Finding.id).where(
+                Finding.inspection_id.in_(visible), Finding.deleted.is_(False)
+            )
+            if user.role == "enterprise":
+                from app.inspections.services import ENTERPRISE_FINDINGS_STATES
+
+                stmt = stmt.where(
+                    Finding.review_status == "confirmed",
+                    Finding.inspection_id.in_(
+                        select(Inspection.id).where(
+                            Inspection.status.in_(ENTERPRISE_FINDINGS_STATES)
+                        )
+                    ),
+                )
+            return stmt
+        if entity_type == "hazard":
+            hazard = _hazard_model()
+            if hazard is None:
+                return select(Enterprise.id).where(false())
+            return select(hazard.id).where(
+                scope_filter(user, hazard.jurisdiction_code, hazard.enterprise_id)
+            )
+        raise ValueError(entity_type)
+
+    def branches(self, changes: Table) -> list[ColumnElement[bool]] | None:
+        """Return the change-log conditions that may concern this user (None: the whole log)."""
+        user = self.user
+        c = changes.c
+        if user.role == "enterprise":
+            if user.enterprise_id is None:
+                return []
+            return [c.enterprise_id == user.enterprise_id]
+        if is_district_level(user):
+            return None
+        branches: list[ColumnElement[bool]] = [
+            c.jurisdiction == user.jurisdiction_code,
+            c.jurisdiction == EVERYWHERE,
+        ]
+        # Inspections outside the user's street that the user may still see (异地交叉 teams).
+        elsewhere = list(
+            self.db.execute(
+                select(Inspection.id).where(
+                    self._inspection_clause(),
+                    Inspection.jurisdiction_code != user.jurisdiction_code,
+                )
+            ).scalars()
+        )
+        if len(elsewhere) > _BRANCH_PER_INSPECTION:
+            branches.append(c.inspection_id.in_(elsewhere))
+        else:
+            branches.extend(c.inspection_id == i for i in elsewhere)
+        return branches
+
+    # -- data
+
+    def load(self, entity_type: str, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, tuple[int, Any]]:
+        """Return ``{id: (version, data)}`` as devices receive them."""
+        if not ids:
+            return {}
+        db = self.db
+        if entity_type == "checklist":
+            from app.checklists.services import serialize
+
+            versions = db.execute(
+                select(ChecklistVersion).where(ChecklistVersion.id.in_(ids))
+            ).scalars()
+            return {cv.id: (cv.version, _json({"id": cv.id, **serialize(cv)})) for cv in versions}
+        if entity_type == "enterprise":
+            from app.registry.schemas import EnterpriseSchema
+
+            enterprises = db.execute(select(Enterprise).where(Enterprise.id.in_(ids))).scalars()
+            return {e.id: (e.version, _json(EnterpriseSchema().dump(e))) for e in enterprises}
+        if entity_type == "inspection":
+            from app.inspections.schemas import InspectionSchema
+
+            inspections = db.execute(select(Inspection).where(Inspection.id.in_(ids))).scalars()
+            return {i.id: (i.version, _json(InspectionSchema().dump(i))) for i in inspections}
+        if entity_type == "finding":
+            from app.inspections.schemas import FindingSchema
+
+            finding_schema = FindingSchema()
+            findings = db.execute(select(Finding).where(Finding.id.in_(ids))).scalars()
+            return {f.id: (f.version, _json(finding_schema.dump(f))) for f in findings}
+        if entity_type == "hazard":
+            return self._load_hazards(ids)
+        raise ValueError(entity_type)
+
+    def _load_hazards(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, tuple[int, Any]]:
+        hazard = _hazard_model()
+        if hazard is None:
+            return {}
+        rows = list(self.db.execute(select(hazard).where(hazard.id.in_(ids))).scalars())
+        try:
+            from app.hazards.schemas import HazardSchema
+        except ImportError:
+            HazardSchema = None  # noqa: N806 - the optional schema class
+        out: dict[uuid.UUID, tuple[int, Any]] = {}
+        for h in rows:
+            if HazardSchema is not None:
+                data = HazardSchema().dump(h)
+            else:
+                data = {col.key: getattr(h, col.key) for col in hazard.__table__.columns}
+            out[h.id] = (int(h.version), _json(data))
+        return out

@@ -1,0 +1,228 @@
+"""Sync services: the change log hook every domain calls, and the push and pull services.
+
+Other domains call :func:`record_change` from their services for every write to a synced
+entity (checklist, enterprise, inspection, finding, hazard), in the same transaction::
+
+    from app.sync.services import record_change
+    record_change(session, "hazard", hazard, "put")
+
+The engine itself (cursor, feed, apply loop) is the ``sync`` library; this module binds it
+to the application's models, scopes, clock and configuration.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from app.audit.services import record
+from app.clock import utcnow
+from app.errors import DomainError
+from app.org.models import User
+from sync.cursor import CursorCodec, CursorError
+from sync.feed import ChangeRow, PullPage, insert_changes, prune_changes, pull_page
+from sync.models import EVERYWHERE
+from sync.protocol import PushRequest
+from sync.push import ClientTaken, MutationGap, PushOutcome, apply_push
+
+SYNCED_TYPES = ("checklist", "enterprise", "inspection", "finding", "hazard")
+
+
+# --------------------------------------------------------------------------- the change log
+
+
+def change_row(db: Session, entity_type: str, entity: Any, op: str) -> ChangeRow:
+    """Describe a write to ``entity`` as a change row with its scope keys."""
+    if entity_type not in SYNCED_TYPES:
+        raise ValueError(f"{entity_type!r} is not a synced entity type")
+    if getattr(entity, "id", None) is None:
+        db.flush()  # client defaults (the uuid) are assigned at flush
+    version = int(getattr(entity, "version", None) or 1)
+    jurisdiction: str | None = None
+    enterprise_id: uuid.UUID | None = None
+    inspection_id: uuid.UUID | None = None
+    if entity_type == "checklist":
+        jurisdiction = EVERYWHERE
+    elif entity_type == "enterprise":
+        jurisdiction, enterprise_id = entity.jurisdiction_code, entity.id
+    elif entity_type == "inspection":
+        jurisdiction, enterprise_id = entity.jurisdiction_code, entity.enterprise_id
+        inspection_id = entity.id
+    elif entity_type == "finding":
+        from app.inspections.models import Inspection
+
+        inspection = db.get(Inspection, entity.inspection_id)
+        if inspection is not None:
+            jurisdiction, enterprise_id = inspection.jurisdiction_code, inspection.enterprise_id
+        inspection_id = entity.inspection_id
+    else:  # hazard
+        jurisdiction = getattr(entity, "jurisdiction_code", None)
+        enterprise_id = getattr(entity, "enterprise_id", None)
+        inspection_id = getattr(entity, "inspection_id", None)
+    return ChangeRow(
+        entity_type=entity_type,
+        entity_id=entity.id,
+        op=op,
+        version=version,
+        jurisdiction=jurisdiction,
+        enterprise_id=enterprise_id,
+        inspection_id=inspection_id,
+    )
+
+
+def record_change(db: Session, entity_type: str, entity: Any, op: str = "put") -> None:
+    """Record that ``entity`` was written (``put``) or deleted (``delete``), in this transaction.
+
+    Call it after changing the entity (and bumping its ``version``). Devices that may see
+    the entity then receive its current state on their next pull; devices that may no
+    longer see it receive a ``delete``.
+    """
+    if op not in ("put", "delete"):
+        raise ValueError("op must be 'put' or 'delete'")
+    insert_changes(db, [change_row(db, entity_type, entity, op)], utcnow())
+
+
+def record_changes(db: Session, rows: Sequence[ChangeRow]) -> None:
+    """Record many prepared change rows at once (bulk writers)."""
+    insert_changes(db, rows, utcnow())
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+def cursor_codec() -> CursorCodec:
+    """Return the cursor codec keyed by the app's secret, with the configured retention."""
+    return CursorCodec(
+        current_app.config["SECRET_KEY"],
+        retention=timedelta(days=int(current_app.config["SYNC_RETENTION_DAYS"])),
+    )
+
+
+def _bind(client_id: uuid.UUID, user: User) -> str:
+    return f"{client_id}:{user.id}"
+
+
+# --------------------------------------------------------------------------- push
+
+
+def push(db: Session, user: User, request: PushRequest) -> PushOutcome:
+    """Apply a device's push exactly once; answer the stored results of replays."""
+    from app.sync.handlers import HANDLERS
+
+    now = utcnow()
+    try:
+        outcome = apply_push(db, request, actor=user, user_id=user.id, handlers=HANDLERS, now=now)
+    except MutationGap as gap:
+        raise DomainError(
+            "sync.mutation_gap",
+            409,
+            f"Mutations are missing before this push; resend from id {gap.expected_id}.",
+            expected_id=gap.expected_id,
+        ) from gap
+    except ClientTaken as exc:
+        raise DomainError(
+            "sync.client_taken",
+            409,
+            "This client_id belongs to another user's install; generate a new client_id.",
+        ) from exc
+    if outcome.applied or outcome.rejected:
+        record(
+            "sync.push",
+            "sync_client",
+            request.client_id,
+            {
+                "last_mutation_id": outcome.last_mutation_id,
+                "applied": outcome.applied,
+                "rejected": outcome.rejected,
+                "rejections": [
+                    {"id": r["id"], "code": r.get("code")}
+                    for r in outcome.results
+                    if r["status"] == "rejected"
+                ][:100],
+            },
+            actor=user,
+            db=db,
+        )
+    return outcome
+
+
+# --------------------------------------------------------------------------- pull
+
+
+def begin_snapshot(db: Session) -> None:
+    """Make the rest of this request read one REPEATABLE READ snapshot (PostgreSQL).
+
+    The request's session already ran the token lookup, so that transaction is ended first
+    (nothing was written) and a new one is opened at the stronger isolation level. When the
+    session is bound to a connection that is already in a transaction (the tests'), the
+    snapshot of that transaction is used as it is.
+    """
+    bind = db.get_bind()
+    if isinstance(bind, Engine) and bind.dialect.name == "postgresql":
+        db.commit()
+        db.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+
+
+def pull(
+    db: Session, user: User, client_id: uuid.UUID, cursor: str | None, limit: int
+) -> dict[str, Any]:
+    """Return one page of the user's scoped change feed."""
+    from app.sync.scope import UserScope
+
+    begin_snapshot(db)
+    now = utcnow()
+    _check_client(db, client_id, user)
+    try:
+        page: PullPage = pull_page(
+            db,
+            codec=cursor_codec(),
+            scope=UserScope(db, user, now),
+            client_id=client_id,
+            bind=_bind(client_id, user),
+            token=cursor,
+            limit=limit,
+            now=now,
+        )
+    except CursorError as exc:
+        raise DomainError("sync.reset_required", 409, exc.message, reason=exc.reason) from exc
+    return {
+        "cursor": page.cursor,
+        "has_more": page.has_more,
+        "last_mutation_id": page.last_mutation_id,
+        "changes": page.changes,
+    }
+
+
+def _check_client(db: Session, client_id: uuid.UUID, user: User) -> None:
+    from sync.models import SyncClient
+
+    owner = db.execute(select(SyncClient.user_id).where(SyncClient.client_id == client_id)).scalar()
+    if owner is not None and owner != user.id:
+        raise DomainError(
+            "sync.client_taken",
+            409,
+            "This client_id belongs to another user's install; generate a new client_id.",
+        )
+
+
+# --------------------------------------------------------------------------- housekeeping
+
+
+def prune(db: Session, now: datetime | None = None) -> int:
+    """Delete change rows and push results older than the retention; return rows deleted."""
+    now = now or utcnow()
+    days = int(current_app.config["SYNC_RETENTION_DAYS"])
+    return prune_changes(db, now - timedelta(days=days), now)
+
+
+def isoformat(value: datetime | None) -> str | None:
+    """Format a datetime as RFC 3339 UTC with a trailing Z."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")

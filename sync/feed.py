@@ -1,0 +1,484 @@
+"""The change log and the scoped pull feed.
+
+Writing: every write to a synced entity calls :func:`insert_changes` in the same
+transaction. On PostgreSQL each row is stamped with ``pg_current_xact_id()``.
+
+Reading (:func:`pull_page`) has two parts, both in one snapshot (the caller runs the pull
+in a REPEATABLE READ transaction on PostgreSQL):
+
+1. *Reconcile the scope.* The device's known set (``sync_known``) is compared with what
+   the scope says is visible now. An entity that became visible (assigned, dispatched,
+   moved into the user's jurisdiction) is sent in full even if it last changed long ago;
+   one that became invisible (reassigned, deleted, access revoked) is sent as a
+   ``delete``. This needs no change row, so visibility that changes with the clock
+   (an inspection becomes visible at its ``dispatch_at``) is handled too.
+2. *Read the log* after the cursor's position, in ``(xid, id)`` order, only rows with
+   ``xid < pg_snapshot_xmin(pg_current_snapshot())``: every transaction below that horizon
+   has finished, so no row can later appear behind the new position. A row whose
+   entity is visible becomes a ``put`` of the entity's *current* state (so a replayed
+   or late row never resurrects an old version); a row whose entity is not visible but
+   known to the device becomes a ``delete``; anything else is skipped. On SQLite writers
+   are serialised and id order is commit order.
+
+The known set is stamped with pull generations so a retried pull (lost response) sees it
+as the device last confirmed it; see :class:`sync.models.SyncKnown`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, cast
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    and_,
+    delete,
+    exists,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    tuple_,
+    union_all,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Row
+
+from sync.cursor import (
+    Cursor,
+    CursorCodec,
+    Executor,
+    Position,
+    dialect_name,
+    load_state,
+    raise_floor,
+)
+from sync.models import SyncChange, SyncKnown, SyncResult
+
+__all__ = [
+    "CLIENT",
+    "ChangeRow",
+    "FeedScope",
+    "PullPage",
+    "insert_changes",
+    "prune_changes",
+    "pull_page",
+    "read_changes",
+    "snapshot_horizon",
+]
+
+#: entity type of the change rows that carry a client's mutation counter
+CLIENT = "client"
+MAX_ID = 2**63 - 1
+_XID = "pg_current_xact_id()::text::bigint"
+_XMIN = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+
+
+def _changes() -> Table:
+    return cast(Table, SyncChange.__table__)
+
+
+def _known() -> Table:
+    return cast(Table, SyncKnown.__table__)
+
+
+@dataclass(frozen=True)
+class ChangeRow:
+    """One change to record: which entity, what happened, and its scope keys."""
+
+    entity_type: str
+    entity_id: uuid.UUID
+    op: str
+    version: int
+    jurisdiction: str | None = None
+    enterprise_id: uuid.UUID | None = None
+    inspection_id: uuid.UUID | None = None
+
+
+def insert_changes(executor: Executor, rows: Sequence[ChangeRow], now: datetime) -> None:
+    """Append ``rows`` to the change log in the caller's transaction (one executemany)."""
+    if not rows:
+        return
+    stmt = insert(_changes())
+    if dialect_name(executor) == "postgresql":
+        stmt = stmt.values(xid=literal_column(_XID))
+    executor.execute(
+        stmt,
+        [
+            {
+                "entity_type": r.entity_type,
+                "entity_id": r.entity_id,
+                "op": r.op,
+                "version": r.version,
+                "jurisdiction": r.jurisdiction,
+                "enterprise_id": r.enterprise_id,
+                "inspection_id": r.inspection_id,
+                "created_at": now,
+            }
+            for r in rows
+        ],
+    )
+
+
+def snapshot_horizon(executor: Executor) -> int | None:
+    """Return ``pg_snapshot_xmin`` of the current snapshot on PostgreSQL, None on SQLite."""
+    if dialect_name(executor) != "postgresql":
+        return None
+    return int(executor.execute(select(literal_column(_XMIN))).scalar_one())
+
+
+def _after(position: Position, horizon: int | None) -> ColumnElement[bool]:
+    c = _changes().c
+    if horizon is None:
+        return c.id > position.id
+    return and_(
+        tuple_(c.xid, c.id) > tuple_(position.xid if position.xid is not None else -1, position.id),
+        c.xid < horizon,
+    )
+
+
+def read_changes(
+    executor: Executor,
+    position: Position,
+    horizon: int | None,
+    branches: Sequence[ColumnElement[bool]] | None,
+    limit: int,
+) -> list[Row[Any]]:
+    """Return up to ``limit`` change rows after ``position`` in feed order.
+
+    ``branches`` are alternative conditions on the change table (one per scope key); each
+    becomes its own ordered, limited index scan and the results are merged, which keeps
+    every branch on its ``(key, xid, id)`` index. ``None`` reads the whole log.
+    """
+    c = _changes().c
+    cols = (c.id, c.xid, c.entity_type, c.entity_id, c.op, c.version)
+    where = _after(position, horizon)
+    if branches is None:
+        stmt: Select[Any] = select(*cols).where(where).order_by(c.xid, c.id).limit(limit)
+        return list(executor.execute(stmt).all())
+    if not branches:
+        return []
+    parts = [
+        select(*cols).where(where, branch).order_by(c.xid, c.id).limit(limit).subquery()
+        for branch in branches
+    ]
+    merged = union_all(*(select(p) for p in parts)).subquery()
+    stmt = select(merged).order_by(merged.c.xid, merged.c.id).limit(limit * 2)
+    seen: set[int] = set()
+    out: list[Row[Any]] = []
+    for row in executor.execute(stmt).all():
+        if row.id not in seen:
+            seen.add(row.id)
+            out.append(row)
+        if len(out) == limit:
+            break
+    return out
+
+
+class FeedScope(Protocol):
+    """What one user may see, provided by the application."""
+
+    #: entity types in the order a device should receive them (parents first)
+    types: Sequence[str]
+
+    def visible(self, entity_type: str) -> Select[Any]:
+        """Return a one-column select of the ids of visible entities of this type."""
+        ...
+
+    def branches(self, changes: Table) -> list[ColumnElement[bool]] | None:
+        """Return conditions selecting change rows that may concern the user (None: all)."""
+        ...
+
+    def load(self, entity_type: str, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, tuple[int, Any]]:
+        """Return ``{id: (version, data)}`` of these entities as the device receives them."""
+        ...
+
+
+@dataclass
+class PullPage:
+    """One page of the feed."""
+
+    changes: list[dict[str, Any]]
+    cursor: str
+    has_more: bool
+    last_mutation_id: int
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def _known_as_of(gen: int) -> ColumnElement[bool]:
+    k = _known().c
+    return and_(k.gen_added <= gen, or_(k.gen_removed.is_(None), k.gen_removed > gen))
+
+
+def _upsert_known(
+    executor: Executor, client_id: uuid.UUID, keys: Iterable[tuple[str, uuid.UUID]], gen: int
+) -> None:
+    values = [
+        {
+            "client_id": client_id,
+            "entity_type": t,
+            "entity_id": i,
+            "gen_added": gen,
+            "gen_removed": None,
+        }
+        for t, i in keys
+    ]
+    if not values:
+        return
+    table = _known()
+    dialect = dialect_name(executor)
+    ins: Any = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    stmt = ins.on_conflict_do_update(
+        index_elements=["client_id", "entity_type", "entity_id"],
+        set_={"gen_added": ins.excluded.gen_added, "gen_removed": None},
+    )
+    executor.execute(stmt, values)
+
+
+def _mark_removed(
+    executor: Executor, client_id: uuid.UUID, keys: Iterable[tuple[str, uuid.UUID]], gen: int
+) -> None:
+    by_type: dict[str, list[uuid.UUID]] = {}
+    for t, i in keys:
+        by_type.setdefault(t, []).append(i)
+    k = _known().c
+    for t, ids in by_type.items():
+        executor.execute(
+            update(_known())
+            .where(k.client_id == client_id, k.entity_type == t, k.entity_id.in_(ids))
+            .values(gen_removed=gen)
+        )
+
+
+def _counter_at(executor: Executor, client_id: uuid.UUID, horizon: int | None) -> int:
+    c = _changes().c
+    stmt = select(func.max(c.version)).where(c.entity_id == client_id, c.entity_type == CLIENT)
+    if horizon is not None:
+        stmt = stmt.where(c.xid < horizon)
+    return int(executor.execute(stmt).scalar() or 0)
+
+
+def _start_position(executor: Executor, horizon: int | None) -> Position:
+    if horizon is not None:
+        # Everything below the horizon is reflected in this snapshot's reconcile; rows at
+        # or above it may not be, so the log is read from the horizon on.
+        return Position(horizon - 1, MAX_ID)
+    top = executor.execute(select(func.max(_changes().c.id))).scalar()
+    return Position(None, int(top or 0))
+
+
+def pull_page(
+    executor: Executor,
+    *,
+    codec: CursorCodec,
+    scope: FeedScope,
+    client_id: uuid.UUID,
+    bind: str,
+    token: str | None,
+    limit: int,
+    now: datetime,
+) -> PullPage:
+    """Return the next page of the caller's feed; raise CursorError for an unusable cursor."""
+    state = load_state(executor, now)
+    horizon = snapshot_horizon(executor)
+    k = _known().c
+    if token is None:
+        # A device without a cursor holds nothing: forget what it was sent before.
+        executor.execute(delete(_known()).where(k.client_id == client_id))
+        gen = 0
+        position = _start_position(executor, horizon)
+        counter = _counter_at(executor, client_id, horizon)
+    else:
+        cursor = codec.decode(token, state=state, now=now, bind=bind)
+        gen, position, counter = cursor.gen, cursor.position, cursor.last_mutation_id
+        # Removals the device has confirmed by presenting a later cursor can be forgotten.
+        executor.execute(delete(_known()).where(k.client_id == client_id, k.gen_removed <= gen))
+    new_gen = gen + 1
+    out: list[dict[str, Any]] = []
+    emitted: set[tuple[str, uuid.UUID]] = set()
+    counts = {"entered": 0, "left": 0, "changed": 0, "removed": 0, "skipped": 0}
+    budget = limit
+
+    def emit_puts(entity_type: str, ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
+        loaded = scope.load(entity_type, ids)
+        sent = []
+        for entity_id in ids:
+            if entity_id not in loaded:
+                continue
+            version, data = loaded[entity_id]
+            out.append(
+                {
+                    "type": entity_type,
+                    "id": str(entity_id),
+                    "op": "put",
+                    "version": version,
+                    "data": data,
+                }
+            )
+            emitted.add((entity_type, entity_id))
+            sent.append(entity_id)
+        return sent
+
+    def emit_delete(entity_type: str, entity_id: uuid.UUID) -> None:
+        out.append({"type": entity_type, "id": str(entity_id), "op": "delete"})
+        emitted.add((entity_type, entity_id))
+
+    # 1. scope reconcile
+    for entity_type in scope.types:
+        if budget <= 0:
+            break
+        visible = scope.visible(entity_type).subquery()
+        vid = visible.c[0]
+        entering = list(
+            executor.execute(
+                select(vid)
+                .where(
+                    ~exists().where(
+                        k.client_id == client_id,
+                        k.entity_type == entity_type,
+                        k.entity_id == vid,
+                        _known_as_of(gen),
+                    )
+                )
+                .order_by(vid)
+                .limit(budget)
+            ).scalars()
+        )
+        if entering:
+            sent = emit_puts(entity_type, entering)
+            _upsert_known(executor, client_id, ((entity_type, i) for i in sent), new_gen)
+            counts["entered"] += len(sent)
+            budget -= len(entering)
+        if budget <= 0:
+            break
+        still = scope.visible(entity_type).subquery()
+        leaving = list(
+            executor.execute(
+                select(k.entity_id)
+                .where(
+                    k.client_id == client_id,
+                    k.entity_type == entity_type,
+                    _known_as_of(gen),
+                    ~exists().where(still.c[0] == k.entity_id),
+                )
+                .order_by(k.entity_id)
+                .limit(budget)
+            ).scalars()
+        )
+        for entity_id in leaving:
+            emit_delete(entity_type, entity_id)
+        _mark_removed(executor, client_id, ((entity_type, i) for i in leaving), new_gen)
+        counts["left"] += len(leaving)
+        budget -= len(leaving)
+
+    has_more = budget <= 0
+    if not has_more:
+        # 2. the change log after the cursor
+        branches = scope.branches(_changes())
+        if branches is not None:
+            branches = [*branches, _changes().c.entity_id == client_id]
+        rows = read_changes(executor, position, horizon, branches, budget + 1)
+        has_more = len(rows) > budget
+        rows = rows[:budget]
+        if rows:
+            last = rows[-1]
+            position = Position(last.xid, last.id)
+        by_type: dict[str, set[uuid.UUID]] = {}
+        for row in rows:
+            if row.entity_type == CLIENT:
+                if row.entity_id == client_id:
+                    counter = max(counter, int(row.version))
+                continue
+            by_type.setdefault(row.entity_type, set()).add(row.entity_id)
+        visible_now: dict[str, set[uuid.UUID]] = {}
+        loaded: dict[str, dict[uuid.UUID, tuple[int, Any]]] = {}
+        for entity_type, ids in by_type.items():
+            if entity_type not in scope.types:
+                continue
+            sub = scope.visible(entity_type).subquery()
+            vis = set(executor.execute(select(sub.c[0]).where(sub.c[0].in_(list(ids)))).scalars())
+            visible_now[entity_type] = vis
+            loaded[entity_type] = scope.load(entity_type, sorted(vis)) if vis else {}
+        all_ids = sorted({i for ids in by_type.values() for i in ids})
+        known_rows: set[tuple[str, uuid.UUID]] = set()
+        if all_ids:
+            known_rows = {
+                (r.entity_type, r.entity_id)
+                for r in executor.execute(
+                    select(k.entity_type, k.entity_id).where(
+                        k.client_id == client_id, k.entity_id.in_(all_ids), _known_as_of(gen)
+                    )
+                )
+            }
+        newly_known: list[tuple[str, uuid.UUID]] = []
+        removed: list[tuple[str, uuid.UUID]] = []
+        for row in rows:
+            key = (row.entity_type, row.entity_id)
+            if row.entity_type == CLIENT or key in emitted:
+                continue
+            entity = loaded.get(row.entity_type, {}).get(row.entity_id)
+            if entity is not None and row.entity_id in visible_now.get(row.entity_type, ()):
+                version, data = entity
+                out.append(
+                    {
+                        "type": row.entity_type,
+                        "id": str(row.entity_id),
+                        "op": "put",
+                        "version": version,
+                        "data": data,
+                    }
+                )
+                emitted.add(key)
+                counts["changed"] += 1
+                if key not in known_rows:
+                    newly_known.append(key)
+            elif key in known_rows:
+                emit_delete(*key)
+                removed.append(key)
+                counts["removed"] += 1
+            else:
+                counts["skipped"] += 1
+        _upsert_known(executor, client_id, newly_known, new_gen)
+        _mark_removed(executor, client_id, removed, new_gen)
+
+    token_out = codec.encode(
+        Cursor(
+            epoch=state.epoch,
+            position=position,
+            issued_at=now,
+            gen=new_gen,
+            bind=bind,
+            last_mutation_id=counter,
+        )
+    )
+    return PullPage(
+        changes=out, cursor=token_out, has_more=has_more, last_mutation_id=counter, counts=counts
+    )
+
+
+def prune_changes(executor: Executor, before: datetime, now: datetime) -> int:
+    """Delete change rows and stored push results older than ``before``; return rows deleted.
+
+    The newest pruned position becomes the floor: cursors below it answer reset_required.
+    """
+    c = _changes().c
+    newest = executor.execute(
+        select(c.xid, c.id)
+        .where(c.created_at < before)
+        .order_by(c.xid.desc(), c.id.desc())
+        .limit(1)
+    ).first()
+    if newest is None:
+        return 0
+    raise_floor(executor, Position(newest.xid, newest.id), now)
+    result = executor.execute(delete(_changes()).where(c.created_at < before))
+    r = cast(Table, SyncResult.__table__).c
+    executor.execute(delete(cast(Table, SyncResult.__table__)).where(r.created_at < before))
+    return int(getattr(result, "rowcount", 0) or 0)

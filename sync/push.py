@@ -1,0 +1,321 @@
+"""The push apply loop: exactly-once application of a device's mutations.
+
+:func:`apply_push` runs inside the caller's transaction and does, in order:
+
+1. Lock the client's counter row (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite
+   serialises writers at ``BEGIN IMMEDIATE``). Two identical pushes arriving at once
+   queue here; the second then sees the advanced counter and only replays.
+2. Answer replays (ids at or below ``last_mutation_id``) from the stored results.
+3. Refuse a gap (first new id above ``last_mutation_id + 1``) with :class:`MutationGap`
+   before anything is written.
+4. Validate every new mutation's args; invalid ones are rejected with field messages.
+5. Hand consecutive runs of the same mutation to its handler, which applies the whole
+   run with set-based statements and decides per mutation ``applied`` or ``rejected``
+   (handlers find rejections out *before* writing). Each run is wrapped in a savepoint:
+   if a handler raises anyway, the run is rolled back and retried one mutation at a
+   time, each in its own savepoint, so a mutation that cannot be applied is rejected
+   and leaves no effect while its neighbours still apply.
+6. Store every result, advance the counter to the last id, and record a ``client``
+   change row carrying the counter (see ``sync.feed``).
+
+The caller commits once. A transient failure raises and the caller rolls back: nothing
+is applied and the device retries the same push.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, cast
+
+from sqlalchemy import Table, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DataError, IntegrityError
+
+from sync.cursor import Executor, dialect_name
+from sync.feed import CLIENT, ChangeRow, insert_changes
+from sync.models import SyncClient, SyncResult
+from sync.protocol import MutationArgs, ProtocolError, PushRequest, parse_args
+
+__all__ = [
+    "ApplyContext",
+    "ClientTaken",
+    "Handler",
+    "Item",
+    "MutationGap",
+    "MutationRejected",
+    "PushOutcome",
+    "apply_push",
+    "rejected",
+]
+
+
+class MutationGap(Exception):
+    """The push skips ids; the device must resend from ``expected_id``."""
+
+    code = "sync.mutation_gap"
+
+    def __init__(self, expected_id: int) -> None:
+        super().__init__(f"expected mutation {expected_id}")
+        self.expected_id = expected_id
+
+
+class ClientTaken(Exception):
+    """The client id belongs to another user's install."""
+
+    code = "sync.client_taken"
+
+
+class MutationRejected(Exception):
+    """Raised by a handler applying one mutation: reject it with this code (no effect)."""
+
+    def __init__(self, code: str, message: str, errors: dict[str, list[str]] | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class Item:
+    """A validated mutation handed to a handler."""
+
+    id: int
+    name: str
+    args: MutationArgs
+
+
+def rejected(
+    item: Item, code: str, message: str, errors: dict[str, list[str]] | None = None
+) -> dict[str, Any]:
+    """Return the result of a rejected mutation."""
+    result: dict[str, Any] = {"id": item.id, "status": "rejected", "code": code, "message": message}
+    if errors:
+        result["errors"] = errors
+    return result
+
+
+def applied(
+    item: Item, entity_type: str | None = None, entity_id: Any = None, version: int | None = None
+) -> dict[str, Any]:
+    """Return the result of an applied mutation, naming the entity it wrote."""
+    result: dict[str, Any] = {"id": item.id, "status": "applied"}
+    if entity_type is not None:
+        result["entity"] = {"type": entity_type, "id": str(entity_id), "version": version}
+    return result
+
+
+@dataclass
+class ApplyContext:
+    """What handlers get besides the session: who pushes, when, and what to collect."""
+
+    actor: Any
+    now: datetime
+    client_id: uuid.UUID
+    changes: list[ChangeRow] = field(default_factory=list)
+    missing_media: set[str] = field(default_factory=set)
+    #: free-form notes for the caller's audit entry (e.g. created and deleted ids)
+    summary: dict[str, list[str]] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Handler(Protocol):
+    """Applies a run of mutations of one name; returns one result per item, in order."""
+
+    def __call__(
+        self, executor: Any, ctx: ApplyContext, items: Sequence[Item], /
+    ) -> list[dict[str, Any]]: ...
+
+
+@dataclass
+class PushOutcome:
+    """What the push endpoint answers."""
+
+    last_mutation_id: int
+    results: list[dict[str, Any]]
+    missing_media: list[str]
+    applied: int = 0
+    rejected: int = 0
+    replayed: int = 0
+
+
+def _clients() -> Table:
+    return cast(Table, SyncClient.__table__)
+
+
+def _results() -> Table:
+    return cast(Table, SyncResult.__table__)
+
+
+def lock_client(executor: Executor, client_id: uuid.UUID, user_id: uuid.UUID, now: datetime) -> int:
+    """Create the client's counter row if needed, lock it, and return ``last_mutation_id``."""
+    table = _clients()
+    dialect = dialect_name(executor)
+    values = {
+        "client_id": client_id,
+        "user_id": user_id,
+        "last_mutation_id": 0,
+        "created_at": now,
+        "updated_at": now,
+    }
+    ins: Any = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    executor.execute(ins.values(**values).on_conflict_do_nothing())
+    stmt = select(table.c.user_id, table.c.last_mutation_id).where(table.c.client_id == client_id)
+    if dialect == "postgresql":
+        stmt = stmt.with_for_update()
+    row = executor.execute(stmt).one()
+    if row.user_id != user_id:
+        raise ClientTaken(str(client_id))
+    return int(row.last_mutation_id)
+
+
+def apply_push(
+    executor: Any,
+    push: PushRequest,
+    *,
+    actor: Any,
+    user_id: uuid.UUID,
+    handlers: dict[str, Handler],
+    now: datetime,
+    savepoint: Callable[[], Any] | None = None,
+) -> PushOutcome:
+    """Apply ``push`` exactly once in the caller's transaction; see the module docstring.
+
+    ``savepoint`` opens a nested transaction (``session.begin_nested``); it defaults to the
+    executor's own ``begin_nested``.
+    """
+    nested = savepoint or executor.begin_nested
+    last = lock_client(executor, push.client_id, user_id, now)
+    replays = [m for m in push.mutations if m.id <= last]
+    fresh = [m for m in push.mutations if m.id > last]
+    if fresh and fresh[0].id != last + 1:
+        raise MutationGap(last + 1)
+
+    results: list[dict[str, Any]] = []
+    if replays:
+        r = _results().c
+        stored = {
+            row.mutation_id: row.result
+            for row in executor.execute(
+                select(r.mutation_id, r.result).where(
+                    r.client_id == push.client_id, r.mutation_id.in_([m.id for m in replays])
+                )
+            )
+        }
+        results.extend(stored[m.id] for m in replays if m.id in stored)
+
+    ctx = ApplyContext(actor=actor, now=now, client_id=push.client_id)
+    by_id: dict[int, dict[str, Any]] = {}
+    runs: list[list[Item]] = []
+    for m in fresh:
+        try:
+            args = parse_args(m.name, m.args)
+        except ProtocolError as exc:
+            by_id[m.id] = {
+                "id": m.id,
+                "status": "rejected",
+                "code": exc.code,
+                "message": exc.message,
+            }
+            if exc.errors:
+                by_id[m.id]["errors"] = exc.errors
+            continue
+        item = Item(m.id, m.name, args)
+        if runs and runs[-1][0].name == m.name and runs[-1][-1].id == m.id - 1:
+            runs[-1].append(item)
+        else:
+            runs.append([item])
+
+    for run in runs:
+        handler = handlers.get(run[0].name)
+        if handler is None:
+            for item in run:
+                by_id[item.id] = rejected(
+                    item, "sync.unknown_mutation", f"This server cannot apply {item.name}."
+                )
+            continue
+        for item, result in zip(run, _apply_run(executor, ctx, handler, run, nested), strict=True):
+            by_id[item.id] = result
+
+    new_results = [by_id[m.id] for m in fresh]
+    if fresh:
+        last = fresh[-1].id
+        executor.execute(
+            insert(_results()),
+            [
+                {
+                    "client_id": push.client_id,
+                    "mutation_id": res["id"],
+                    "result": res,
+                    "created_at": now,
+                }
+                for res in new_results
+            ],
+        )
+        c = _clients().c
+        executor.execute(
+            update(_clients())
+            .where(c.client_id == push.client_id)
+            .values(last_mutation_id=last, updated_at=now)
+        )
+        # The counter travels in the change log after the push's own changes, so a pull
+        # reports a last_mutation_id whose effects it has already delivered.
+        ctx.changes.append(ChangeRow(CLIENT, push.client_id, "put", last))
+    insert_changes(executor, ctx.changes, now)
+    results.extend(new_results)
+    return PushOutcome(
+        last_mutation_id=last,
+        results=results,
+        missing_media=sorted(ctx.missing_media),
+        applied=sum(1 for r in new_results if r["status"] == "applied"),
+        rejected=sum(1 for r in new_results if r["status"] == "rejected"),
+        replayed=len(replays),
+    )
+
+
+def _mark(ctx: ApplyContext) -> tuple[int, set[str], dict[str, list[str]]]:
+    return len(ctx.changes), set(ctx.missing_media), {k: list(v) for k, v in ctx.summary.items()}
+
+
+def _restore(ctx: ApplyContext, mark: tuple[int, set[str], dict[str, list[str]]]) -> None:
+    del ctx.changes[mark[0] :]
+    ctx.missing_media, ctx.summary = mark[1], mark[2]
+
+
+def _apply_run(
+    executor: Any,
+    ctx: ApplyContext,
+    handler: Handler,
+    run: list[Item],
+    nested: Callable[[], Any],
+) -> list[dict[str, Any]]:
+    """Apply a run set-based; if that raises, redo it one mutation per savepoint."""
+    mark = _mark(ctx)
+    try:
+        with nested():
+            return handler(executor, ctx, run)
+    except (MutationRejected, IntegrityError, DataError):
+        _restore(ctx, mark)
+    out: list[dict[str, Any]] = []
+    for item in run:
+        mark = _mark(ctx)
+        try:
+            with nested():
+                out.extend(handler(executor, ctx, [item]))
+        except MutationRejected as exc:
+            _restore(ctx, mark)
+            out.append(rejected(item, exc.code, exc.message, exc.errors))
+        except (IntegrityError, DataError):
+            # A deterministic refusal by the database (a constraint, a value out of range):
+            # retrying cannot help, so reject it rather than block the outbox forever.
+            _restore(ctx, mark)
+            out.append(
+                rejected(
+                    item,
+                    "sync.write_conflict",
+                    "The server could not store this change; record it again.",
+                )
+            )
+    return out

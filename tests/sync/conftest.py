@@ -1,0 +1,141 @@
+"""Fixtures for the sync tests: a site with a team and an inspection, and devices."""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from sync.client import HttpResponse, SyncClient
+
+
+@dataclass
+class FlaskTransport:
+    """A sync.client Transport over the Flask test client."""
+
+    client: FlaskClient
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        data: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> HttpResponse:
+        resp = self.client.open(
+            path,
+            method=method,
+            query_string=dict(params or {}),
+            json=copy.deepcopy(json) if json is not None else None,
+            data=data,
+            headers=dict(headers or {}),
+        )
+        body = resp.get_json(silent=True)
+        return HttpResponse(resp.status_code, body, dict(resp.headers))
+
+
+@dataclass
+class Clock:
+    """A settable clock for app.config["CLOCK"]."""
+
+    now: datetime = field(default_factory=lambda: datetime(2026, 3, 2, 1, 0, tzinfo=UTC))
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kw: float) -> None:
+        self.now += timedelta(**kw)
+
+
+@dataclass
+class Site:
+    app: Flask
+    enterprise_id: uuid.UUID
+    inspection_id: uuid.UUID
+    inspectors: list[Any]
+    item_codes: list[str]
+    clock: Clock
+    headers: dict[str, dict[str, str]]
+
+    def at(self, delta_minutes: float = 0) -> str:
+        """Return a device timestamp."""
+        return (
+            (self.clock.now + timedelta(minutes=delta_minutes)).isoformat().replace("+00:00", "Z")
+        )
+
+
+@pytest.fixture
+def clock(app: Flask) -> Clock:
+    c = Clock()
+    app.config["CLOCK"] = c
+    return c
+
+
+@pytest.fixture
+def site(app: Flask, make: Any, login: Callable[..., dict[str, str]], clock: Clock) -> Site:
+    """An enterprise in huayanglu, two inspectors of huayanglu, a dispatched inspection."""
+    from app.checklists.services import load_library
+    from app.db import session
+    from app.inspections.services import new_inspection
+    from app.registry.models import Enterprise
+    from app.sync.services import record_change
+
+    with app.app_context():
+        load_library()
+        session.commit()
+    ent = make.enterprise(jurisdiction="huayanglu", industry="gas_catering")
+    team = [make.user("inspector", jurisdiction="huayanglu") for _ in range(2)]
+    with app.app_context():
+        insp = new_inspection(
+            type="routine",
+            enterprise=session.get(Enterprise, ent.id),
+            industry="gas_catering",
+            planner_id=None,
+            inspector_ids=[u.id for u in team],
+            window_start=None,
+            window_end=None,
+            dispatch_at=None,
+            checklist_version=None,
+            now=clock.now,
+        )
+        session.flush()
+        record_change(session, "inspection", insp, "put")
+        session.commit()
+        insp_id = insp.id
+        from app.checklists.services import get_checklist
+
+        codes = [i["code"] for i in get_checklist("gas_catering").content["items"]]
+    return Site(
+        app=app,
+        enterprise_id=ent.id,
+        inspection_id=insp_id,
+        inspectors=team,
+        item_codes=codes,
+        clock=clock,
+        headers={u.username: login(u) for u in team},
+    )
+
+
+def device_for(
+    client: FlaskClient, headers: dict[str, str], tmp_path: Path, name: str = "device", **kw: Any
+) -> SyncClient:
+    """Return a reference client for one user over the Flask test client."""
+    token = headers["Authorization"].split(" ", 1)[1]
+    return SyncClient(
+        str(tmp_path / f"{name}.sqlite"),
+        FlaskTransport(client),
+        token=lambda: token,
+        sleep=lambda s: None,
+        **kw,
+    )
