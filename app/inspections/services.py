@@ -197,6 +197,17 @@ def enterprise_summary(insp: Inspection) -> dict[str, Any] | None:
 # --------------------------------------------------------------------------- writes
 
 
+def publish_changes(entity_type: str, entities: Iterable[Any]) -> None:
+    """Put written entities into the devices' sync feed (when the sync engine is installed)."""
+    try:
+        from app.sync.services import change_row, record_changes
+    except ImportError:  # the sync engine is optional for these domains
+        return
+    rows = [change_row(session, entity_type, e, "put") for e in entities]
+    if rows:
+        record_changes(session, rows)
+
+
 def latest_checklist_versions() -> dict[str, int]:
     """Return the newest published checklist version per industry."""
     from app.checklists.models import ChecklistVersion
@@ -347,6 +358,7 @@ def create_inspection(user: User, data: dict[str, Any]) -> Inspection:
         checklist_version=latest_checklist_versions().get(industry),
     )
     session.flush()
+    publish_changes("inspection", [insp])
     record(
         "inspection.create",
         "inspection",
@@ -419,5 +431,6 @@ def update_inspection(user: User, insp: Inspection, data: dict[str, Any]) -> Ins
         insp.version += 1
         insp.updated_at = now
         session.flush()
+        publish_changes("inspection", [insp])
         record("inspection.update", "inspection", insp.id, {"changes": changes})
     return insp

@@ -34,6 +34,7 @@ from app.inspections.services import (
     china_today,
     latest_checklist_versions,
     new_inspection,
+    publish_changes,
 )
 from app.org.models import Department, Jurisdiction, User
 from app.org.services import can_see_jurisdiction, jurisdiction_filter
@@ -289,11 +290,15 @@ def _supersede(plan: SamplingPlan, previous: SamplingDraw, reason: str, now: dat
             Inspection.check_in_received_at.is_(None),
         )
     ).scalars()
+    cancelled = []
     for insp in stale:
         insp.status = "cancelled"
         insp.cancel_reason = f"redraw {previous.number + 1}: {reason}"[:500]
         insp.version += 1
         insp.updated_at = now
+        cancelled.append(insp)
+    session.flush()
+    publish_changes("inspection", cancelled)
 
 
 def draw_plan(user: User, plan: SamplingPlan) -> SamplingPlan:
@@ -359,9 +364,10 @@ def _create_inspections(plan: SamplingPlan, result: drawlib.DrawResult, now: dat
             enterprises[ent.id] = ent
     versions = latest_checklist_versions()
     dispatch_at = plan.dispatch_at or now
+    created = []
     for team in result.teams:
         ent = enterprises[uuid.UUID(team.enterprise_id)]
-        new_inspection(
+        insp = new_inspection(
             type="double_random",
             enterprise=ent,
             industry=ent.industry,
@@ -374,6 +380,9 @@ def _create_inspections(plan: SamplingPlan, result: drawlib.DrawResult, now: dat
             sampling_plan_id=plan.id,
             now=now,
         )
+        created.append(insp)
+    session.flush()
+    publish_changes("inspection", created)
 
 
 # --------------------------------------------------------------------------- verify

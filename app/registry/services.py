@@ -157,6 +157,13 @@ def _apply(ent: Enterprise, data: dict[str, Any]) -> dict[str, list[Any]]:
     return changes
 
 
+def _publish(enterprises: list[Enterprise]) -> None:
+    """Put written enterprises into the devices' sync feed."""
+    from app.inspections.services import publish_changes
+
+    publish_changes("enterprise", enterprises)
+
+
 def _flush_unique(ent: Enterprise) -> None:
     try:
         with session.begin_nested():
@@ -179,6 +186,7 @@ def create_enterprise(user: User, data: dict[str, Any]) -> Enterprise:
     _apply(ent, data)
     session.add(ent)
     _flush_unique(ent)
+    _publish([ent])
     record("enterprise.create", "enterprise", ent.id, {"uscc": ent.uscc, "name": ent.name})
     return ent
 
@@ -192,6 +200,7 @@ def update_enterprise(user: User, ent: Enterprise, data: dict[str, Any]) -> Ente
     if changes:
         ent.version += 1
         _flush_unique(ent)
+        _publish([ent])
         record("enterprise.update", "enterprise", ent.id, {"changes": changes})
     return ent
 
@@ -468,16 +477,19 @@ def import_enterprises(user: User, data: bytes) -> dict[str, int]:
             errors,
         )
     created = updated = unchanged = 0
+    written: list[Enterprise] = []
     for values in parsed:
         ent = existing.get(values["uscc"])
         if ent is None:
-            ent = Enterprise(address="")
+            ent = Enterprise(id=uuid.uuid4(), address="")
             _apply(ent, values)
             session.add(ent)
             created += 1
+            written.append(ent)
         elif _apply(ent, values):
             ent.version += 1
             updated += 1
+            written.append(ent)
         else:
             unchanged += 1
     try:
@@ -490,6 +502,7 @@ def import_enterprises(user: User, data: bytes) -> dict[str, int]:
             "Another import registered some of these enterprises at the same "
             "time; import the file again.",
         ) from exc
+    _publish(written)
     summary = {"rows": len(rows), "created": created, "updated": updated, "unchanged": unchanged}
     record(
         "enterprise.import",
