@@ -55,7 +55,7 @@ class InspectionById(MethodView):
         """Change the team, window or dispatch time before check-in (its planner)."""
         user = require_role("planner")
         insp = services.get_own_planned(user, inspection_id)
-        check_if_match(version_etag("inspection", insp.id, insp.version), required=False)
+        check_if_match(version_etag("inspection", insp.id, insp.version))
         insp = services.update_inspection(user, insp, data)
         set_etag(version_etag("inspection", insp.id, insp.version))
         return insp

@@ -69,9 +69,10 @@ class SamplingPlanDraw(MethodView):
 class PublicSamplingResults(MethodView):
     @public
     @blp.response(200, PublicSamplingResultSchema(many=True))
-    def get(self) -> Any:
+    @blp.paginate()
+    def get(self, pagination_parameters: Any) -> Any:
         """List published plans: commitments and digests; seeds and outcomes once disclosed."""
-        return services.public_results()
+        return services.public_results(pagination_parameters)
 
 
 @blp.route("/public/sampling-results/<uuid:plan_id>/draws/<int:number>")

@@ -28,6 +28,7 @@ from app.audit.services import record
 from app.clock import utcnow
 from app.db import session
 from app.errors import DomainError, not_found
+from app.http import paginate
 from app.inspections.models import Finding, Inspection
 from app.inspections.services import (
     STARTED_STATES,
@@ -538,14 +539,15 @@ def _outcomes(plan: SamplingPlan) -> list[dict[str, Any]]:
     return out
 
 
-def public_results() -> list[dict[str, Any]]:
-    """Return the published plans: commitments at once; seeds and outcomes once disclosed."""
+def public_results(pagination_parameters: Any) -> list[dict[str, Any]]:
+    """Return a page of published plans: commitments at once; seeds and outcomes once disclosed."""
     now = utcnow()
-    plans = session.execute(
+    plans = paginate(
         select(SamplingPlan)
         .where(SamplingPlan.status.in_(("committed", "drawn")))
-        .order_by(SamplingPlan.created_at.desc(), SamplingPlan.id)
-    ).scalars()
+        .order_by(SamplingPlan.created_at.desc(), SamplingPlan.id),
+        pagination_parameters,
+    )
     out = []
     for plan in plans:
         disclosed = plan.status == "drawn" and _plan_disclosed(plan, now)

@@ -56,10 +56,10 @@ class EnterpriseById(MethodView):
     @blp.arguments(EnterpriseUpdateSchema)
     @blp.response(200, EnterpriseSchema)
     def patch(self, data: dict[str, Any], enterprise_id: uuid.UUID) -> Any:
-        """Change an enterprise (planners, admins); send If-Match to guard against lost updates."""
+        """Change an enterprise (planners, admins); send If-Match with the ETag you read."""
         user = require_role(*EDITORS)
         ent = services.get_enterprise(user, enterprise_id)
-        check_if_match(version_etag("enterprise", ent.id, ent.version), required=False)
+        check_if_match(version_etag("enterprise", ent.id, ent.version))
         ent = services.update_enterprise(user, ent, data)
         set_etag(version_etag("enterprise", ent.id, ent.version))
         return ent

@@ -70,7 +70,7 @@ def _location_error(lat: float, lon: float) -> str | None:
 # --------------------------------------------------------------------------- queries
 
 
-def list_enterprises(user: User, args: dict[str, Any]) -> Select[tuple[Enterprise]]:
+def list_enterprises(user: User, args: dict[str, Any]) -> Select[Any]:
     """Query enterprises in the caller's scope by industry, jurisdiction, risk and name."""
     stmt = select(Enterprise).where(scope_filter(user, Enterprise.jurisdiction_code, Enterprise.id))
     if args.get("industry"):

@@ -116,9 +116,13 @@ def test_patch_before_check_in_only(client, make, login, team, db_session):
         json={"dispatch_at": "2026-12-30T00:00:00Z"},
     )
     assert stale.status_code == 412
+    missing = client.patch(
+        f"/api/v1/inspections/{iid}", headers=planner, json={"dispatch_at": None}
+    )
+    assert missing.status_code == 428
     bad = client.patch(
         f"/api/v1/inspections/{iid}",
-        headers=planner,
+        headers={**planner, "If-Match": "*"},
         json={
             "inspector_ids": [
                 str(team[0].id),
@@ -131,7 +135,9 @@ def test_patch_before_check_in_only(client, make, login, team, db_session):
     other = login(make.user("planner"))
     assert (
         client.patch(
-            f"/api/v1/inspections/{iid}", headers=other, json={"dispatch_at": None}
+            f"/api/v1/inspections/{iid}",
+            headers={**other, "If-Match": "*"},
+            json={"dispatch_at": None},
         ).status_code
         == 404
     )
@@ -139,7 +145,9 @@ def test_patch_before_check_in_only(client, make, login, team, db_session):
     insp.status, insp.check_in_received_at = "in_progress", datetime.now(UTC)
     db_session.commit()
     late = client.patch(
-        f"/api/v1/inspections/{iid}", headers=planner, json={"dispatch_at": "2026-12-30T00:00:00Z"}
+        f"/api/v1/inspections/{iid}",
+        headers={**planner, "If-Match": "*"},
+        json={"dispatch_at": "2026-12-30T00:00:00Z"},
     )
     assert late.status_code == 409 and late.json["code"] == "inspection.already_started"
 
@@ -176,9 +184,12 @@ def test_confidential_until_check_in(client, make, login, team, db_session):
         assert not sees(headers)
 
     # Dispatched: the team sees it, nobody else does.
-    client.patch(
-        f"/api/v1/inspections/{iid}", headers=planner, json={"dispatch_at": "2020-01-01T00:00:00Z"}
+    dispatched = client.patch(
+        f"/api/v1/inspections/{iid}",
+        headers={**planner, "If-Match": "*"},
+        json={"dispatch_at": "2020-01-01T00:00:00Z"},
     )
+    assert dispatched.status_code == 200, dispatched.json
     assert sees(assigned)
     for headers in (street_inspector, supervisor, admin, other_planner, enterprise):
         assert not sees(headers)

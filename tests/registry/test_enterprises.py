@@ -78,6 +78,8 @@ def test_patch_with_if_match(client, make, login):
         json={"risk_level": "low"},
     )
     assert stale.status_code == 412
+    missing = client.patch(f"/api/v1/enterprises/{ent.id}", headers=headers, json={"name": "x"})
+    assert missing.status_code == 428
 
 
 def test_only_planners_and_admins_edit(client, make, login):
