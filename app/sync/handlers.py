@@ -716,8 +716,8 @@ def hazard_action(db: Session, ctx: ApplyContext, items: Sequence[Item]) -> list
         try:
             if isinstance(args, HazardRecheck):
                 hazard = service(
-                    ctx.actor,
                     args.hazard_id,
+                    ctx.actor,
                     result=args.result,
                     note=args.note,
                     photos=list(args.photos),
@@ -727,7 +727,7 @@ def hazard_action(db: Session, ctx: ApplyContext, items: Sequence[Item]) -> list
             else:
                 assert isinstance(args, HazardComment)
                 hazard = service(
-                    ctx.actor, args.hazard_id, note=args.note, photos=list(args.photos)
+                    args.hazard_id, ctx.actor, note=args.note, photos=list(args.photos)
                 )
         except DomainError as exc:
             raise MutationRejected(exc.code, exc.message, exc.errors) from exc

@@ -105,6 +105,12 @@ class UserScope:
             hazard = _hazard_model()
             if hazard is None:
                 return select(Enterprise.id).where(false())
+            import importlib
+
+            services = importlib.import_module("app.hazards.services")
+            clause = getattr(services, "visibility_clause", None)
+            if clause is not None:
+                return select(hazard.id).where(clause(user, self.now))
             return select(hazard.id).where(
                 scope_filter(user, hazard.jurisdiction_code, hazard.enterprise_id)
             )
@@ -177,15 +183,16 @@ class UserScope:
         hazard = _hazard_model()
         if hazard is None:
             return {}
+        import importlib
+
         rows = list(self.db.execute(select(hazard).where(hazard.id.in_(ids))).scalars())
-        try:
-            from app.hazards.schemas import HazardSchema
-        except ImportError:
-            HazardSchema = None  # noqa: N806 - the optional schema class
+        serialize = getattr(
+            importlib.import_module("app.hazards.services"), "serialize_hazard", None
+        )
         out: dict[uuid.UUID, tuple[int, Any]] = {}
         for h in rows:
-            if HazardSchema is not None:
-                data = HazardSchema().dump(h)
+            if serialize is not None:
+                data = serialize(h)
             else:
                 data = {col.key: getattr(h, col.key) for col in hazard.__table__.columns}
             out[h.id] = (int(h.version), _json(data))

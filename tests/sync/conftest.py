@@ -13,8 +13,49 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import sessionmaker
 
+from app.db import Database
 from sync.client import HttpResponse, SyncClient
+from tests.conftest import TestDatabase
+
+
+class CommittingDatabase(Database):
+    """A Database whose requests really commit (PostgreSQL sync tests)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.sessionmaker = sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def truncate_all(engine: Engine) -> None:
+    """Empty every table of the app's metadata (between committing tests)."""
+    from app.models import metadata
+
+    names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def test_db(engine: Engine) -> Any:
+    """On PostgreSQL, let requests commit for real; on SQLite, the usual rolled-back test.
+
+    The change feed reads only transactions that have finished (``xid`` below the snapshot's
+    xmin), so on PostgreSQL a whole test inside one rolled-back transaction would never see
+    its own changes in the log. Each test here commits and the tables are emptied after it.
+    """
+    if engine.dialect.name != "postgresql":
+        conn = engine.connect()
+        trans = conn.begin()
+        yield TestDatabase(engine, conn)
+        trans.rollback()
+        conn.close()
+        return
+    truncate_all(engine)
+    yield CommittingDatabase(engine)
+    truncate_all(engine)
 
 
 @dataclass

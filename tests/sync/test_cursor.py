@@ -126,10 +126,16 @@ def engine(request: pytest.FixtureRequest, tmp_path: object) -> Iterator[Engine]
         if not url.startswith("postgresql"):
             pytest.skip("needs TEST_DATABASE_URL (PostgreSQL)")
         eng = create_engine(url)
-    SyncBase.metadata.tables["sync_state"].drop(eng, checkfirst=True)
-    SyncBase.metadata.tables["sync_state"].create(eng)
+    table = SyncBase.metadata.tables["sync_state"]
+    table.create(eng, checkfirst=True)
+    with eng.begin() as conn:  # the shared test database may hold the app's state row
+        saved = conn.execute(table.select()).mappings().all()
+        conn.execute(table.delete())
     yield eng
-    SyncBase.metadata.tables["sync_state"].drop(eng, checkfirst=True)
+    with eng.begin() as conn:
+        conn.execute(table.delete())
+        if saved:
+            conn.execute(table.insert(), [dict(r) for r in saved])
     eng.dispose()
 
 
