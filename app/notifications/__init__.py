@@ -1,0 +1,1 @@
+"""notifications: an outbox of events delivered to webhooks by `fieldsafe worker`."""

@@ -1,0 +1,1 @@
+"""review domain: supervisors' review of findings and their photo evidence."""

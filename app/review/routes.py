@@ -1,0 +1,42 @@
+"""Routes: the supervisors' review queue and decisions on findings."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask_smorest import Blueprint
+
+from app.auth.services import current_user
+from app.review import services
+from app.review.schemas import (
+    ReviewedFindingSchema,
+    ReviewQueueItemSchema,
+    ReviewRequestSchema,
+    ReviewSchema,
+)
+
+blp = Blueprint("review", __name__, description="Review of findings and their photo evidence")
+
+
+@blp.route("/review/queue", methods=["GET"])
+@blp.response(200, ReviewQueueItemSchema(many=True))
+@blp.paginate()
+def review_queue(pagination_parameters: Any) -> Any:
+    """List submitted inspections with pending findings, with photo evidence and flags."""
+    return services.review_queue(current_user(), pagination_parameters)
+
+
+@blp.route("/findings/<uuid:finding_id>/review", methods=["POST"])
+@blp.arguments(ReviewRequestSchema)
+@blp.response(200, ReviewedFindingSchema)
+def review_finding(data: dict[str, Any], finding_id: uuid.UUID) -> Any:
+    """Confirm, reject or send back (needs_info) a finding; confirming a failure issues a ticket."""
+    return services.review_finding(current_user(), finding_id, data)
+
+
+@blp.route("/findings/<uuid:finding_id>/reviews", methods=["GET"])
+@blp.response(200, ReviewSchema(many=True))
+def finding_reviews(finding_id: uuid.UUID) -> Any:
+    """List every decision taken on a finding, oldest first (staff)."""
+    return services.reviews_of(current_user(), finding_id)

@@ -1,0 +1,527 @@
+"""Review: the supervisors' queue with photo evidence flags, and decisions on findings.
+
+Evidence flags (DESIGN.md "Review"), computed for each finding in the queue:
+
+- ``photo_time_mismatch`` — a photo's EXIF time lies outside the visit: earlier than the check-in
+  or later than the submission, by more than FIELDSAFE_REVIEW_PHOTO_TIME_TOLERANCE_MINUTES;
+- ``photo_far_from_site`` — a photo's EXIF GPS is farther than FIELDSAFE_REVIEW_PHOTO_MAX_DISTANCE_M
+  from the enterprise's registered location;
+- ``photo_reused`` — the same SHA-256, or a near-duplicate perceptual hash (media.phash), is
+  evidence in a finding of *another* inspection;
+- ``photo_no_exif`` — a stored photo carries neither an EXIF time nor a GPS position;
+- ``check_in_far_from_site`` — the inspection's check-in was flagged as far from the site.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import exists, select, true
+
+from app.audit.services import record
+from app.auth.services import require_role
+from app.clock import utcnow
+from app.db import session
+from app.errors import DomainError, not_found
+from app.hazards.services import hazard_for_finding
+from app.hazards.settings import setting
+from app.http import paginate
+from app.inspections.models import Finding, Inspection
+from app.org.models import User
+from app.org.services import can_see_jurisdiction, jurisdiction_filter
+from app.registry.models import Enterprise
+from app.review.models import DECISION_STATUS, FindingReview
+from media.evidence import distance_m
+from media.phash import NEAR_DUPLICATE_BITS, hamming
+
+FLAGS = (
+    "photo_time_mismatch",
+    "photo_far_from_site",
+    "photo_reused",
+    "photo_no_exif",
+    "check_in_far_from_site",
+)
+
+
+# --------------------------------------------------------------------------- the queue
+
+
+def review_queue(user: User, pagination_parameters: Any) -> list[dict[str, Any]]:
+    """Return submitted inspections in the supervisor's scope that have pending findings."""
+    require_role("supervisor")
+    pending = exists().where(
+        Finding.inspection_id == Inspection.id,
+        Finding.deleted.is_(False),
+        Finding.review_status == "pending",
+    )
+    stmt = (
+        select(Inspection)
+        .where(
+            Inspection.status == "submitted",
+            jurisdiction_filter(user, Inspection.jurisdiction_code),
+            pending,
+        )
+        .order_by(Inspection.submitted_at, Inspection.id)
+    )
+    inspections = paginate(stmt, pagination_parameters)
+    return queue_items(inspections)
+
+
+def queue_items(inspections: list[Inspection]) -> list[dict[str, Any]]:
+    """Build the queue entries (findings, photos with URLs and EXIF, flags) for inspections."""
+    if not inspections:
+        return []
+    ids = [i.id for i in inspections]
+    findings = list(
+        session.execute(
+            select(Finding)
+            .where(
+                Finding.inspection_id.in_(ids),
+                Finding.deleted.is_(False),
+                Finding.review_status == "pending",
+            )
+            .order_by(Finding.inspection_id, Finding.result.desc(), Finding.recorded_at)
+        ).scalars()
+    )
+    shas = {p for f in findings for p in (f.photos or [])}
+    media = _media(shas)
+    reused = reused_photos(findings, media)
+    enterprises = {
+        e.id: e
+        for e in session.execute(
+            select(Enterprise).where(Enterprise.id.in_({i.enterprise_id for i in inspections}))
+        ).scalars()
+    }
+    by_inspection: dict[uuid.UUID, list[Finding]] = defaultdict(list)
+    for f in findings:
+        by_inspection[f.inspection_id].append(f)
+    items = []
+    for insp in inspections:
+        ent = enterprises.get(insp.enterprise_id)
+        site = (ent.lat, ent.lon) if ent and ent.lat is not None and ent.lon is not None else None
+        insp_flags = inspection_flags(insp)
+        items.append(
+            {
+                "inspection": {
+                    "id": insp.id,
+                    "type": insp.type,
+                    "status": insp.status,
+                    "enterprise": {
+                        "id": insp.enterprise_id,
+                        "name": ent.name if ent else None,
+                        "address": ent.address if ent else None,
+                        "location": {"lat": site[0], "lon": site[1]} if site else None,
+                    },
+                    "jurisdiction": insp.jurisdiction_code,
+                    "industry": insp.industry,
+                    "inspector_ids": insp.inspector_ids,
+                    "check_in": _check_in(insp),
+                    "submitted_at": insp.submitted_at,
+                },
+                "flags": insp_flags,
+                "findings": [
+                    _finding_entry(f, insp, site, media, reused.get(f.id, set()), insp_flags)
+                    for f in by_inspection.get(insp.id, [])
+                ],
+            }
+        )
+    return items
+
+
+def _check_in(insp: Inspection) -> dict[str, Any] | None:
+    if insp.check_in_at is None and insp.check_in_received_at is None:
+        return None
+    location = None
+    if insp.check_in_lat is not None and insp.check_in_lon is not None:
+        location = {
+            "lat": insp.check_in_lat,
+            "lon": insp.check_in_lon,
+            "accuracy": insp.check_in_accuracy,
+        }
+    return {
+        "at": insp.check_in_at,
+        "received_at": insp.check_in_received_at,
+        "location": location,
+        "distance_m": insp.check_in_distance_m,
+        "far": bool(insp.check_in_far),
+    }
+
+
+def inspection_flags(insp: Inspection) -> list[str]:
+    """Return the inspection-level flags (a check-in far from the site)."""
+    limit = float(current_app.config.get("CHECKIN_MAX_DISTANCE_M", 500))
+    far = bool(insp.check_in_far) or (
+        insp.check_in_distance_m is not None and insp.check_in_distance_m > limit
+    )
+    return ["check_in_far_from_site"] if far else []
+
+
+def _finding_entry(
+    f: Finding,
+    insp: Inspection,
+    site: tuple[float, float] | None,
+    media: dict[str, Any],
+    reused: set[str],
+    insp_flags: list[str],
+) -> dict[str, Any]:
+    photos = []
+    flags: set[str] = set(insp_flags)
+    for sha in f.photos or []:
+        entry = photo_evidence(sha, media.get(sha), insp, f, site, sha in reused)
+        flags.update(entry["flags"])
+        photos.append(entry)
+    return {
+        "id": f.id,
+        "inspection_id": f.inspection_id,
+        "item_code": f.item_code,
+        "checklist_version": f.checklist_version,
+        "result": f.result,
+        "note": f.note,
+        "grade": f.grade,
+        "location": f.location,
+        "recorded_at": f.recorded_at,
+        "review_status": f.review_status,
+        "media_pending": f.media_pending,
+        "version": f.version,
+        "photos": photos,
+        "flags": [flag for flag in FLAGS if flag in flags],
+    }
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def photo_evidence(
+    sha: str,
+    media: Any,
+    insp: Inspection,
+    finding: Finding,
+    site: tuple[float, float] | None,
+    reused: bool,
+) -> dict[str, Any]:
+    """Return one photo's evidence: URLs, EXIF time and place, distance to site, flags."""
+    flags: list[str] = []
+    entry: dict[str, Any] = {
+        "sha256": sha,
+        "stored": media is not None,
+        "thumbnails": None,
+        "taken_at": None,
+        "gps": None,
+        "distance_m": None,
+        "flags": flags,
+    }
+    if reused:
+        flags.append("photo_reused")
+    if media is None:
+        return entry  # not uploaded yet (media_pending): nothing to judge
+    entry["thumbnails"] = _thumbnails(media)
+    exif = media.exif or {}
+    taken_at = _parse_time(exif.get("taken_at"))
+    gps = exif.get("gps") or None
+    if gps and (gps.get("lat") is None or gps.get("lon") is None):
+        gps = None
+    entry["taken_at"], entry["gps"] = taken_at, gps
+    if taken_at is None and gps is None:
+        flags.append("photo_no_exif")
+    tolerance = timedelta(minutes=float(setting("REVIEW_PHOTO_TIME_TOLERANCE_MINUTES")))
+    start = insp.check_in_at or insp.check_in_received_at or finding.recorded_at
+    end = insp.submitted_at or max(start, finding.recorded_at)
+    if taken_at is not None and (taken_at < start - tolerance or taken_at > end + tolerance):
+        flags.append("photo_time_mismatch")
+    if gps is not None and site is not None:
+        dist = distance_m(gps["lat"], gps["lon"], site[0], site[1])
+        entry["distance_m"] = round(dist, 1)
+        if dist > float(setting("REVIEW_PHOTO_MAX_DISTANCE_M")):
+            flags.append("photo_far_from_site")
+    return entry
+
+
+def _media(shas: Iterable[str]) -> dict[str, Any]:
+    shas = list(shas)
+    if not shas:
+        return {}
+    try:
+        from app.media.models import MediaObject
+    except ImportError:  # pragma: no cover - media is part of the app
+        return {}
+    rows = session.execute(select(MediaObject).where(MediaObject.sha256.in_(shas))).scalars()
+    return {m.sha256: m for m in rows}
+
+
+def _thumbnails(media: Any) -> dict[str, str] | None:
+    try:
+        from app.media.services import media_view
+    except ImportError:  # pragma: no cover
+        return None
+    view = media_view(media)
+    return {"original": view["original_url"], **view["thumbnails"]}
+
+
+def _refs(shas: set[str]) -> dict[str, set[uuid.UUID]]:
+    """Map each SHA-256 to the inspections whose (live) findings cite it."""
+    if not shas:
+        return {}
+    from sqlalchemy import func
+
+    if session.get_bind().dialect.name == "postgresql":
+        elems = func.json_array_elements_text(Finding.photos).table_valued("value").alias("p")
+    else:
+        elems = func.json_each(Finding.photos).table_valued("value").alias("p")
+    stmt = (
+        select(elems.c.value, Finding.inspection_id)
+        .select_from(Finding)
+        .join(elems, true())
+        .where(Finding.deleted.is_(False), elems.c.value.in_(sorted(shas)))
+        .distinct()
+    )
+    out: dict[str, set[uuid.UUID]] = defaultdict(set)
+    for sha, inspection_id in session.execute(stmt):
+        out[sha].add(inspection_id)
+    return out
+
+
+def _near_duplicates(media: dict[str, Any]) -> dict[str, set[str]]:
+    """For each photo, the other stored photos whose perceptual hash is within the threshold.
+
+    Pigeonhole index: two 64-bit hashes within k bits agree exactly on at least one of k + 1
+    bands, so candidates come from band matches, then the exact Hamming distance decides.
+    """
+    mine = {sha: m.phash for sha, m in media.items() if getattr(m, "phash", None)}
+    if not mine:
+        return {}
+    from app.media.models import MediaObject
+
+    bands = NEAR_DUPLICATE_BITS + 1
+    width = 64 // bands
+
+    def keys(phash: str) -> list[tuple[int, int]]:
+        value = int(phash, 16)
+        out = []
+        for b in range(bands):
+            lo = b * width
+            hi = 64 if b == bands - 1 else lo + width
+            out.append((b, (value >> lo) & ((1 << (hi - lo)) - 1)))
+        return out
+
+    wanted: dict[tuple[int, int], set[str]] = defaultdict(set)
+    for sha, ph in mine.items():
+        for key in keys(ph):
+            wanted[key].add(sha)
+    result: dict[str, set[str]] = defaultdict(set)
+    rows = session.execute(
+        select(MediaObject.sha256, MediaObject.phash).where(MediaObject.phash.is_not(None))
+    )
+    for other, ph in rows:
+        if not ph or len(ph) != 16:
+            continue
+        candidates = set()
+        for key in keys(ph):
+            candidates |= wanted.get(key, set())
+        for sha in candidates:
+            if sha != other and hamming(mine[sha], ph) <= NEAR_DUPLICATE_BITS:
+                result[sha].add(other)
+    return result
+
+
+def reused_photos(findings: list[Finding], media: dict[str, Any]) -> dict[uuid.UUID, set[str]]:
+    """Return, per finding, its photos also used (same or near-same) in another inspection."""
+    near = _near_duplicates(media)
+    all_shas = {p for f in findings for p in (f.photos or [])}
+    refs = _refs(all_shas | {o for others in near.values() for o in others})
+    out: dict[uuid.UUID, set[str]] = {}
+    for f in findings:
+        hits = set()
+        for sha in f.photos or []:
+            elsewhere = {i for i in refs.get(sha, set()) if i != f.inspection_id}
+            for other in near.get(sha, set()):
+                elsewhere |= {i for i in refs.get(other, set()) if i != f.inspection_id}
+            if elsewhere:
+                hits.add(sha)
+        out[f.id] = hits
+    return out
+
+
+# --------------------------------------------------------------------------- decisions
+
+
+def review_finding(user: User, finding_id: uuid.UUID, data: dict[str, Any]) -> Finding:
+    """Confirm, reject or send back a finding; confirming a failure issues its one ticket.
+
+    The inspection row is locked first (then the finding), so concurrent decisions on one
+    inspection are serialised: exactly one ticket per finding, and the inspection turns
+    ``reviewed`` exactly when its last finding is decided. A retry of the same decision
+    answers the same outcome; a different decision on a decided finding is a 409.
+    """
+    require_role("supervisor")
+    decision = data["decision"]
+    target = DECISION_STATUS[decision]
+    finding = session.get(Finding, finding_id)
+    if finding is None or finding.deleted:
+        raise not_found("finding")
+    insp = session.execute(
+        select(Inspection)
+        .where(Inspection.id == finding.inspection_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one()
+    if not can_see_jurisdiction(user, insp.jurisdiction_code):
+        raise not_found("finding")
+    finding = session.execute(
+        select(Finding)
+        .where(Finding.id == finding_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one()
+    if insp.status not in ("submitted", "reviewed"):
+        raise DomainError(
+            "finding.not_submitted",
+            409,
+            "This inspection has not been submitted yet; review it once the inspector submits.",
+        )
+    grade = data.get("grade")
+    if grade is not None and decision != "confirm":
+        raise DomainError(
+            "validation_error",
+            422,
+            "A grade can only be set when confirming.",
+            {"grade": ["Only with decision 'confirm'."]},
+        )
+    override = grade is not None and grade != finding.grade
+    if override and not (data.get("grade_reason") or "").strip():
+        raise DomainError(
+            "review.grade_reason_required",
+            422,
+            "Say why you change the grade (e.g. which clause of the 判定标准 applies).",
+            {"grade_reason": ["Required when the grade changes."]},
+        )
+    if finding.review_status == target and not override:
+        # A retry (or a second supervisor with the same decision): same outcome, nothing new.
+        if target == "confirmed" and finding.result == "fail":
+            hazard_for_finding(finding, insp, user, finding.grade)
+        return _with_review(finding)
+    if finding.review_status not in ("pending", "needs_info"):
+        raise DomainError(
+            "finding.already_reviewed",
+            409,
+            f"This finding was already {finding.review_status}; reload the queue.",
+        )
+    now = utcnow()
+    review = FindingReview(
+        finding_id=finding.id,
+        inspection_id=insp.id,
+        decision=decision,
+        comment=data.get("comment") or "",
+        grade_from=finding.grade if override else None,
+        grade_to=grade if override else None,
+        grade_reason=data.get("grade_reason") if override else None,
+        reviewer_id=user.id,
+        at=now,
+    )
+    session.add(review)
+    before = finding.review_status
+    finding.review_status = target
+    if override:
+        finding.grade = grade
+    finding.version += 1
+    session.flush()
+    record(
+        "finding.review",
+        "finding",
+        finding.id,
+        {
+            "inspection_id": str(insp.id),
+            "decision": decision,
+            "from": before,
+            "comment": review.comment,
+            "grade_from": review.grade_from,
+            "grade_to": review.grade_to,
+            "grade_reason": review.grade_reason,
+        },
+        actor=user,
+    )
+    _feed("finding", finding)
+    if decision == "confirm" and finding.result == "fail":
+        hazard_for_finding(finding, insp, user, finding.grade)
+    _maybe_reviewed(insp, user)
+    return _with_review(finding)
+
+
+def _maybe_reviewed(insp: Inspection, user: User) -> None:
+    """Mark the inspection reviewed once none of its findings waits for a decision."""
+    if insp.status != "submitted":
+        return
+    waiting = session.scalar(
+        select(Finding.id)
+        .where(
+            Finding.inspection_id == insp.id,
+            Finding.deleted.is_(False),
+            Finding.review_status.in_(("pending", "needs_info")),
+        )
+        .limit(1)
+    )
+    if waiting is not None:
+        return
+    insp.status = "reviewed"
+    insp.version += 1
+    session.flush()
+    record("inspection.reviewed", "inspection", insp.id, {}, actor=user)
+    _feed("inspection", insp)
+
+
+def _feed(entity_type: str, entity: Any) -> None:
+    try:
+        from app.sync.services import record_change
+    except ImportError:  # pragma: no cover - sync is part of the app
+        return
+    record_change(session, entity_type, entity, "put")
+
+
+def _with_review(finding: Finding) -> Finding:
+    """Attach hazard_id and the latest review to the finding for the response."""
+    from app.hazards.models import Hazard
+
+    finding.hazard_id = session.scalar(  # type: ignore[attr-defined]
+        select(Hazard.id).where(Hazard.finding_id == finding.id)
+    )
+    finding.review = latest_review(finding.id)  # type: ignore[attr-defined]
+    return finding
+
+
+def latest_review(finding_id: uuid.UUID) -> FindingReview | None:
+    """Return the latest decision on a finding (the sync feed may show its comment)."""
+    return session.execute(
+        select(FindingReview)
+        .where(FindingReview.finding_id == finding_id)
+        .order_by(FindingReview.at.desc(), FindingReview.id)
+        .limit(1)
+    ).scalar_one_or_none()
+
+
+def reviews_of(user: User, finding_id: uuid.UUID) -> list[FindingReview]:
+    """Return every decision on a finding, oldest first (staff who can see it)."""
+    finding = session.get(Finding, finding_id)
+    if finding is None or user.role == "enterprise":
+        raise not_found("finding")
+    insp = session.get(Inspection, finding.inspection_id)
+    if insp is None or not can_see_jurisdiction(user, insp.jurisdiction_code):
+        raise not_found("finding")
+    return list(
+        session.execute(
+            select(FindingReview)
+            .where(FindingReview.finding_id == finding_id)
+            .order_by(FindingReview.at, FindingReview.id)
+        ).scalars()
+    )
