@@ -144,7 +144,7 @@ def process(
                 # fraction of a full decode and still yields the large thumbnail sharply.
                 im.draft("RGB", _fit((raw_width, raw_height), max(sizes.values())))
             _load(im)
-            base = _upright(im)
+            base = _upright(im) if orientation != 1 else im
             base = _flatten(base)
 
     swapped = orientation in (5, 6, 7, 8)
@@ -155,8 +155,13 @@ def process(
     smallest = base
     # Largest first, each from the previous: cheaper, and resampling quality is unchanged.
     for name, side in sorted(sizes.items(), key=lambda kv: -kv[1]):
-        thumb = current.copy()
-        thumb.thumbnail((side, side), Image.Resampling.BICUBIC, reducing_gap=2.0)
+        target = _fit(current.size, side)
+        # resize() returns a new image, so the decoded base is never copied.
+        thumb = (
+            current
+            if target == current.size
+            else current.resize(target, Image.Resampling.BICUBIC, reducing_gap=2.0)
+        )
         thumbnails[name] = _encode_jpeg(thumb)
         current = smallest = thumb
     return ProcessedImage(
