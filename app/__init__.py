@@ -84,6 +84,11 @@ def _register_blueprints(api: Any) -> None:
     from app.sync.routes import blp as sync_blp
 
     api.register_blueprint(sync_blp, url_prefix=API_VERSION_PREFIX)
+    from app.hazards.routes import blp as hazards_blp
+    from app.review.routes import blp as review_blp
+
+    api.register_blueprint(review_blp, url_prefix=API_VERSION_PREFIX)
+    api.register_blueprint(hazards_blp, url_prefix=API_VERSION_PREFIX)
 
 
 def _is_public(view: Any) -> bool:

@@ -137,3 +137,8 @@ def register_cli(app: Flask) -> None:
     from app.planning.cli import sampling_group
 
     app.cli.add_command(sampling_group)
+    from app.hazards.cli import hazards_group
+    from app.notifications.cli import notifications_group, worker_command
+
+    for command in (hazards_group, worker_command, notifications_group):
+        app.cli.add_command(command)
