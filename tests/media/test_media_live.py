@@ -9,8 +9,12 @@ from __future__ import annotations
 import hashlib
 import http.client
 import io
+import json
+import shutil
 import socket
+import subprocess
 import time
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -197,3 +201,38 @@ def test_put_with_declared_oversize_is_refused_before_the_body(servers):
     resp = conn.getresponse()
     assert resp.status == 413
     conn.close()
+
+
+JS_DIR = Path(__file__).parent / "js"
+
+
+@pytest.mark.skipif(
+    shutil.which("node") is None or not (JS_DIR / "node_modules" / "tus-js-client").is_dir(),
+    reason="needs node and `npm ci --prefix tests/media/js`",
+)
+def test_tus_js_client_uploads_and_resumes(servers, tmp_path):
+    a, _ = servers
+    data = jpeg((2400, 1800), seed=37)
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(data)
+    result = subprocess.run(
+        [
+            "node",
+            str(JS_DIR / "upload.mjs"),
+            f"{a.url}/api/v1/media/uploads",
+            a.tokens["uploader"],
+            str(path),
+            sha(data),
+            str(CHUNK),
+            str(len(data) // 2),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["first"]["aborted"] and report["first"]["sent"] < len(data)
+    assert report["last"]["url"] == report["first"]["url"]
+    assert fetch(metadata(a, sha(data))["original_url"]) == data
