@@ -27,13 +27,11 @@ def main() -> None:
 @with_appcontext
 def serve_command(host: str | None, port: int | None) -> None:
     """Serve the API (development server; use gunicorn 'app:create_app()' in production)."""
+    from werkzeug.serving import run_simple
+
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    app.run(
-        host=host or app.config["HOST"],
-        port=port or app.config["PORT"],
-        threaded=True,
-        use_reloader=False,
-    )
+    # app.run() refuses to start under the flask CLI, so call werkzeug directly.
+    run_simple(host or app.config["HOST"], port or app.config["PORT"], app, threaded=True)
 
 
 @click.group("db")
