@@ -37,14 +37,14 @@ DEFAULTS: dict[str, Any] = {
     "PUBLIC_REPORT_MAX_PHOTO_BYTES": 2 * 1024 * 1024,
     # Webhook delivery.
     "WEBHOOK_MAX_ATTEMPTS": 8,
-    "WEBHOOK_BACKOFF_SECONDS": 30,
+    "WEBHOOK_BACKOFF_SECONDS": 30.0,
     "WEBHOOK_BACKOFF_MAX_SECONDS": 6 * 3600,
-    "WEBHOOK_TIMEOUT_SECONDS": 10,
+    "WEBHOOK_TIMEOUT_SECONDS": 10.0,
     # A claimed delivery not finished within the lease (worker killed) is taken again after it.
-    "WEBHOOK_LEASE_SECONDS": 60,
+    "WEBHOOK_LEASE_SECONDS": 60.0,
     # The worker loop.
-    "WORKER_POLL_SECONDS": 2,
-    "WORKER_SWEEP_SECONDS": 3600,
+    "WORKER_POLL_SECONDS": 2.0,
+    "WORKER_SWEEP_SECONDS": 3600.0,
 }
 
 

@@ -123,6 +123,7 @@ def fan_out(db: Session, cfg: WorkerConfig, now: datetime, batch: int = 200) -> 
             .order_by(NotificationEvent.created_at, NotificationEvent.id)
             .limit(batch)
             .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
         )
         .scalars()
         .all()
@@ -135,7 +136,9 @@ def fan_out(db: Session, cfg: WorkerConfig, now: datetime, batch: int = 200) -> 
     return len(events)
 
 
-def claim(db: Session, cfg: WorkerConfig, now: datetime) -> list[tuple[uuid.UUID, int]]:
+def claim(
+    db: Session, cfg: WorkerConfig, now: datetime, limit: int | None = None
+) -> list[tuple[uuid.UUID, int]]:
     """Take due deliveries under a lease (attempt counted now); commit; return (id, attempt)."""
     rows = (
         db.execute(
@@ -149,8 +152,9 @@ def claim(db: Session, cfg: WorkerConfig, now: datetime) -> list[tuple[uuid.UUID
                 ),
             )
             .order_by(NotificationDelivery.next_attempt_at, NotificationDelivery.id)
-            .limit(cfg.batch)
+            .limit(limit or cfg.batch)
             .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
         )
         .scalars()
         .all()
@@ -173,10 +177,14 @@ def deliver_one(
     clock: Callable[[], datetime],
 ) -> str:
     """Send one claimed delivery and record the outcome; return delivered | retry | dead | lost."""
-    d = db.get(NotificationDelivery, delivery_id)
-    if d is None:
+    d = db.execute(
+        select(NotificationDelivery)
+        .where(NotificationDelivery.id == delivery_id)
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    if d is None or d.status != "pending" or d.attempts != attempt:
         db.rollback()
-        return "lost"
+        return "lost"  # someone else took it over; never send on a lease we lost
     event = db.get(NotificationEvent, d.event_id)
     assert event is not None
     body = body_bytes(event.payload)
@@ -198,7 +206,10 @@ def deliver_one(
     ok = status is not None and 200 <= status < 300
     now = clock()
     d = db.execute(
-        select(NotificationDelivery).where(NotificationDelivery.id == delivery_id).with_for_update()
+        select(NotificationDelivery)
+        .where(NotificationDelivery.id == delivery_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     ).scalar_one()
     if d.status != "pending" or d.attempts != attempt:
         # Our lease ran out and another worker took it over; its outcome stands.
@@ -231,7 +242,12 @@ def run_once(
     """Fan out new events, then deliver what is due once; return what happened."""
     report = RunReport()
     report.fanned_out = fan_out(db, cfg, clock())
-    for delivery_id, attempt in claim(db, cfg, clock()):
+    # One delivery per claim: a lease covers a single HTTP call, never a queue behind it.
+    for _ in range(cfg.batch):
+        taken = claim(db, cfg, clock(), limit=1)
+        if not taken:
+            break
+        delivery_id, attempt = taken[0]
         outcome = deliver_one(db, cfg, delivery_id, attempt, send, clock)
         if outcome == "delivered":
             report.delivered += 1
