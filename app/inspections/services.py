@@ -11,13 +11,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta, timezone
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, false, func, insert, or_, select
 
 from app.audit.services import record
 from app.clock import utcnow
-from app.db import session
+from app.db import iter_chunks, session
 from app.errors import DomainError, not_found
 from app.http import paginate
 from app.inspections.models import Finding, Inspection, InspectionInspector
@@ -267,42 +268,62 @@ def check_team(inspector_ids: Sequence[uuid.UUID], enterprise: Enterprise, on: d
     return [users[uid] for uid in ids]
 
 
-def new_inspection(
+def inspection_values(
     *,
     type: str,
     enterprise: Enterprise,
     industry: str,
     planner_id: uuid.UUID | None,
-    inspector_ids: Sequence[uuid.UUID],
     window_start: datetime | None,
     window_end: datetime | None,
     dispatch_at: datetime | None,
     checklist_version: int | None,
     sampling_plan_id: uuid.UUID | None = None,
     now: datetime | None = None,
-) -> Inspection:
-    """Add an inspection with its team to the session (no checks: callers check)."""
+) -> dict[str, Any]:
+    """Return the column values of a new inspection (no checks: callers check)."""
     now = now or utcnow()
-    insp = Inspection(
-        id=uuid.uuid4(),
-        type=type,
-        status="planned" if dispatch_at is not None and dispatch_at > now else "dispatched",
-        enterprise_id=enterprise.id,
-        jurisdiction_code=enterprise.jurisdiction_code,
-        industry=industry,
-        checklist_version=checklist_version,
-        planner_id=planner_id,
-        sampling_plan_id=sampling_plan_id,
-        window_start=window_start,
-        window_end=window_end,
-        dispatch_at=dispatch_at,
-        created_at=now,
-        updated_at=now,
-        version=1,
-    )
+    return {
+        "id": uuid.uuid4(),
+        "type": type,
+        "status": "planned" if dispatch_at is not None and dispatch_at > now else "dispatched",
+        "enterprise_id": enterprise.id,
+        "jurisdiction_code": enterprise.jurisdiction_code,
+        "industry": industry,
+        "checklist_version": checklist_version,
+        "planner_id": planner_id,
+        "sampling_plan_id": sampling_plan_id,
+        "window_start": window_start,
+        "window_end": window_end,
+        "dispatch_at": dispatch_at,
+        "created_at": now,
+        "updated_at": now,
+        "version": 1,
+    }
+
+
+def new_inspection(inspector_ids: Sequence[uuid.UUID], **values: Any) -> Inspection:
+    """Add one inspection with its team to the session (see ``inspection_values``)."""
+    insp = Inspection(**inspection_values(**values))
     insp.assignments = [InspectionInspector(user_id=uid) for uid in inspector_ids]
     session.add(insp)
     return insp
+
+
+def insert_inspections(teams: Sequence[tuple[dict[str, Any], Sequence[uuid.UUID]]]) -> None:
+    """Bulk-insert (values, inspector_ids) pairs, e.g. a draw's, and feed them to sync."""
+    rows = [values for values, _ in teams]
+    links = [
+        {"inspection_id": values["id"], "user_id": uid}
+        for values, inspector_ids in teams
+        for uid in inspector_ids
+    ]
+    conn = session.connection()
+    for chunk in iter_chunks(rows, 2000):
+        conn.execute(insert(Inspection.__table__), chunk)
+    for chunk in iter_chunks(links, 4000):
+        conn.execute(insert(InspectionInspector.__table__), chunk)
+    publish_changes("inspection", [SimpleNamespace(**row) for row in rows])
 
 
 def _check_times(

@@ -33,8 +33,9 @@ from app.inspections.models import Finding, Inspection
 from app.inspections.services import (
     STARTED_STATES,
     china_today,
+    insert_inspections,
+    inspection_values,
     latest_checklist_versions,
-    new_inspection,
     publish_changes,
 )
 from app.org.models import Department, Jurisdiction, User
@@ -365,15 +366,14 @@ def _create_inspections(plan: SamplingPlan, result: drawlib.DrawResult, now: dat
             enterprises[ent.id] = ent
     versions = latest_checklist_versions()
     dispatch_at = plan.dispatch_at or now
-    created = []
+    rows = []
     for team in result.teams:
         ent = enterprises[uuid.UUID(team.enterprise_id)]
-        insp = new_inspection(
+        values = inspection_values(
             type="double_random",
             enterprise=ent,
             industry=ent.industry,
             planner_id=plan.created_by,
-            inspector_ids=[uuid.UUID(i) for i in team.inspector_ids],
             window_start=plan.window_start,
             window_end=plan.window_end,
             dispatch_at=dispatch_at,
@@ -381,9 +381,8 @@ def _create_inspections(plan: SamplingPlan, result: drawlib.DrawResult, now: dat
             sampling_plan_id=plan.id,
             now=now,
         )
-        created.append(insp)
-    session.flush()
-    publish_changes("inspection", created)
+        rows.append((values, [uuid.UUID(i) for i in team.inspector_ids]))
+    insert_inspections(rows)
 
 
 # --------------------------------------------------------------------------- verify
