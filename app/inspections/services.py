@@ -320,9 +320,9 @@ def insert_inspections(teams: Sequence[tuple[dict[str, Any], Sequence[uuid.UUID]
     ]
     conn = session.connection()
     for chunk in iter_chunks(rows, 2000):
-        conn.execute(insert(Inspection.__table__), chunk)
+        conn.execute(insert(Inspection), chunk)
     for chunk in iter_chunks(links, 4000):
-        conn.execute(insert(InspectionInspector.__table__), chunk)
+        conn.execute(insert(InspectionInspector), chunk)
     publish_changes("inspection", [SimpleNamespace(**row) for row in rows])
 
 
