@@ -197,5 +197,8 @@ def load_demo() -> dict[str, int]:
     from app.planning.demo import load_planning_demo
 
     summary.update(load_planning_demo())
+    from app.hazards.demo import load_hazards_demo
+
+    summary.update(load_hazards_demo())
     s.commit()
     return summary

@@ -469,12 +469,13 @@ def issue_hazard(
     inspection_id: uuid.UUID | None = None,
     public_report_id: uuid.UUID | None = None,
     note: str = "",
+    hazard_id: uuid.UUID | None = None,
 ) -> Hazard:
     """Number and issue a ticket (notice to the enterprise), with its first timeline entry."""
     now = utcnow()
     year, seq, number = allocate_number(now)
     hazard = Hazard(
-        id=uuid.uuid4(),
+        id=hazard_id or uuid.uuid4(),
         number=number,
         year=year,
         seq=seq,
