@@ -7,6 +7,7 @@ import hashlib
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
 
 from sqlalchemy import select
 
@@ -77,9 +78,15 @@ def _arrange(client, make, login, app, db_session):
     return ent, team, planner_user, plan, secret_ids
 
 
-def _get_paths(client) -> list[str]:
+def _get_operations(client) -> list[tuple[str, list[str]]]:
+    """Return every GET path of the OpenAPI document with its query parameter names."""
     spec = client.get("/api/v1/openapi.json").json
-    return sorted(p for p, ops in spec["paths"].items() if "get" in ops)
+    out = []
+    for path, ops in sorted(spec["paths"].items()):
+        if "get" in ops:
+            params = [p["name"] for p in ops["get"].get("parameters", []) if p.get("in") == "query"]
+            out.append((path, params))
+    return out
 
 
 def _fill(path: str, values: dict[str, str]) -> str:
@@ -94,6 +101,19 @@ def _fill(path: str, values: dict[str, str]) -> str:
     return re.sub(r"\{([^}]+)\}", sub, path)
 
 
+def _queries(params: list[str], values: dict[str, str], client_id: str) -> list[str]:
+    """Queries to try: none, and every known id filter filled in (plus paging and sync ids)."""
+    base = {"page_size": "100", "limit": "500", "client_id": client_id}
+    known = {k: v for k, v in values.items() if k in params}
+    full = {**{k: v for k, v in base.items() if k in params}, **known}
+    plain = {k: v for k, v in base.items() if k in params}
+    out = [""]
+    for query in (plain, full):
+        if query:
+            out.append("?" + urlencode(query))
+    return out
+
+
 def test_no_get_route_leaks_an_unstarted_inspection(client, make, login, app, db_session):
     ent, team, planner_user, plan, secret_ids = _arrange(client, make, login, app, db_session)
     target_account = make.user("enterprise", jurisdiction="huayanglu", enterprise_id=ent.id)
@@ -105,30 +125,28 @@ def test_no_get_route_leaks_an_unstarted_inspection(client, make, login, app, db
         "district inspector": (district_inspector, login(district_inspector)),
         "anonymous": (None, {}),
     }
-    paths = _get_paths(client)
-    assert "/api/v1/inspections/{inspection_id}" in paths
+    operations = _get_operations(client)
+    assert "/api/v1/inspections/{inspection_id}" in {path for path, _ in operations}
     checked = 0
     for label, (user, headers) in readers.items():
+        client_id = str(uuid.uuid4())  # one device per reader, for the sync feed
         for secret in secret_ids:
             values = {
                 "inspection_id": secret,
                 "enterprise_id": str(ent.id),
+                "sampling_plan_id": plan["id"],
                 "plan_id": plan["id"],
+                "entity_id": secret,
                 "user_id": str(user.id) if user else str(team[0].id),
                 "industry": ent.industry,
                 "number": "1",
                 "version": "1",
             }
-            for path in paths:
+            for path, params in operations:
                 url = _fill(path, values)
-                queries = [
-                    "",
-                    f"?enterprise_id={ent.id}&page_size=100",
-                    f"?sampling_plan_id={plan['id']}&page_size=100",
-                ]
-                for query in queries:
+                for query in _queries(params, values, client_id):
                     resp = client.get(url + query, headers=headers)
-                    assert resp.status_code < 500, (label, url, resp.status_code)
+                    assert resp.status_code < 500, (label, url, query, resp.status_code)
                     body = resp.get_data(as_text=True)
                     for sid in secret_ids:
                         assert sid not in body and uuid.UUID(sid).hex not in body, (
@@ -141,3 +159,10 @@ def test_no_get_route_leaks_an_unstarted_inspection(client, make, login, app, db
         as_text=True
     )
     assert secret_ids[0] in seen and secret_ids[1] not in seen
+    if any(path == "/api/v1/sync/pull" for path, _ in operations):
+        pulled = client.get(
+            f"/api/v1/sync/pull?client_id={uuid.uuid4()}&limit=500", headers=login(team[0])
+        )
+        assert pulled.status_code == 200, pulled.json
+        text = pulled.get_data(as_text=True)
+        assert secret_ids[0] in text and secret_ids[1] not in text
