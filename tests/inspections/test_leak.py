@@ -119,11 +119,15 @@ def test_no_get_route_leaks_an_unstarted_inspection(client, make, login, app, db
     target_account = make.user("enterprise", jurisdiction="huayanglu", enterprise_id=ent.id)
     street_inspector = make.user("inspector", jurisdiction="huayanglu")
     district_inspector = make.user("inspector", jurisdiction="changning")
+    others = {role: make.user(role) for role in ("supervisor", "coordinator", "planner")}
+    # Admins are left out: the audit log (GET /api/v1/audit, admins only) names every
+    # inspection it records, confidential ones included.
     readers = {
         "enterprise": (target_account, login(target_account)),
         "street inspector": (street_inspector, login(street_inspector)),
         "district inspector": (district_inspector, login(district_inspector)),
         "anonymous": (None, {}),
+        **{f"other {role}": (u, login(u)) for role, u in others.items()},
     }
     operations = _get_operations(client)
     assert "/api/v1/inspections/{inspection_id}" in {path for path, _ in operations}
