@@ -1,0 +1,261 @@
+"""Issue 7 end to end, through HTTP and the reference sync client (sync/client.py).
+
+A planner schedules an unannounced inspection → the inspector works offline and syncs
+findings and photos → the supervisor confirms one and rejects one → the coordinator assigns
+→ the enterprise starts and submits evidence → the inspector rechecks through sync → the
+supervisor closes → the device's next pull shows the ticket closed → `fieldsafe audit verify`.
+
+It runs on an app that really commits (on PostgreSQL the change feed only shows committed
+transactions), with a settable clock.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from flask.testing import FlaskClient
+
+from sync.client import HttpResponse, SyncClient
+from tests.factories import Factories
+from tests.hazards.helpers import Clock, z
+from tests.media.media_samples import jpeg
+
+SITE = (31.2195, 121.4265)
+
+
+@dataclass
+class FlaskTransport:
+    """The reference client's transport over the Flask test client."""
+
+    client: FlaskClient
+
+    def request(self, method, path, *, params=None, json=None, data=None, headers=None):
+        resp = self.client.open(
+            path,
+            method=method,
+            query_string=dict(params or {}),
+            json=copy.deepcopy(json) if json is not None else None,
+            data=data,
+            headers=dict(headers or {}),
+        )
+        return HttpResponse(resp.status_code, resp.get_json(silent=True), dict(resp.headers))
+
+
+def _login(app, user) -> str:
+    from app.auth.services import issue_tokens
+    from app.db import session
+    from app.org.models import User
+
+    with app.app_context():
+        pair = issue_tokens(session.get(User, user.id), "e2e")
+        session.commit()
+    return pair["access_token"]
+
+
+def _exif_photo(clock: Clock, seed: int) -> bytes:
+    local = clock.now + timedelta(hours=8)
+    return jpeg(
+        seed=seed,
+        taken=local.strftime("%Y:%m:%d %H:%M:%S"),
+        offset="+08:00",
+        gps=(SITE[0] + 0.0001, SITE[1], 10.0),
+    )
+
+
+def test_issue_7_end_to_end(committed_app, tmp_path):
+    from app.checklists.services import get_checklist, load_library
+    from app.db import session
+
+    app = committed_app
+    clock = Clock()
+    app.config["CLOCK"] = clock
+    app.config["ACCESS_TOKEN_TTL"] = 30 * 24 * 3600
+    with app.app_context():
+        load_library()
+        session.commit()
+        content = get_checklist("gas_catering").content["items"]
+        items = [i["code"] for i in content if i["grade"] == "general"]
+    make = Factories(app)
+    ent = make.enterprise(
+        industry="gas_catering", jurisdiction="huayanglu", lat=SITE[0], lon=SITE[1]
+    )
+    team = [make.user("inspector", jurisdiction="huayanglu") for _ in range(2)]
+    people = {
+        "planner": make.user("planner", department_code="safety_office"),
+        "supervisor": make.user("supervisor", department_code="construction"),
+        "coordinator": make.user("coordinator", department_code="safety_office"),
+        "enterprise": make.user("enterprise", jurisdiction="huayanglu", enterprise_id=ent.id),
+    }
+    tokens = {name: _login(app, u) for name, u in people.items()}
+    tokens["inspector"] = _login(app, team[0])
+    http = app.test_client()
+
+    def auth(who: str, **extra: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {tokens[who]}", **extra}
+
+    # 1. The planner schedules an unannounced (四不两直) inspection.
+    resp = http.post(
+        "/api/v1/inspections",
+        json={
+            "type": "unannounced",
+            "enterprise_id": str(ent.id),
+            "inspector_ids": [str(u.id) for u in team],
+            "industry": "gas_catering",
+            "window": {"start": z(clock.now), "end": z(clock.now + timedelta(hours=8))},
+            "dispatch_at": z(clock.now),
+        },
+        headers=auth("planner"),
+    )
+    assert resp.status_code == 201, resp.json
+    inspection_id = resp.json["id"]
+    # The enterprise sees nothing of it before check-in.
+    assert http.get("/api/v1/inspections", headers=auth("enterprise")).json == []
+
+    # 2. The inspector's device works offline, then syncs findings and photos.
+    device = SyncClient(
+        str(tmp_path / "device.sqlite"),
+        FlaskTransport(http),
+        token=lambda: tokens["inspector"],
+        sleep=lambda s: None,
+    )
+    device.pull()
+    assert device.get("inspection", inspection_id) is not None
+    clock.advance(minutes=30)
+    device.enqueue(
+        "inspection.check_in",
+        {
+            "inspection_id": inspection_id,
+            "at": z(clock.now),
+            "location": {"lat": SITE[0], "lon": SITE[1], "accuracy": 8.0},
+        },
+    )
+    clock.advance(minutes=10)
+    evidence = [device.add_photo(_exif_photo(clock, seed)) for seed in (1, 2)]
+    findings = [str(uuid.uuid4()), str(uuid.uuid4())]
+    for fid, code, photo in zip(findings, items[:2], evidence, strict=True):
+        device.enqueue(
+            "finding.put",
+            {
+                "id": fid,
+                "inspection_id": inspection_id,
+                "item_code": code,
+                "result": "fail",
+                "note": f"{code} 不符合",
+                "photos": [photo],
+                "recorded_at": z(clock.now),
+            },
+        )
+    clock.advance(minutes=20)
+    device.enqueue("inspection.submit", {"inspection_id": inspection_id, "at": z(clock.now)})
+    report = device.sync()
+    assert not report.rejected, report.rejected
+    assert sorted(report.uploaded) == sorted(evidence)
+
+    # 3. The supervisor reviews: evidence with thumbnails and no flags; confirms one, rejects one.
+    queue = http.get("/api/v1/review/queue", headers=auth("supervisor")).json
+    assert [q["inspection"]["id"] for q in queue] == [inspection_id]
+    entries = {f["id"]: f for f in queue[0]["findings"]}
+    assert set(entries) == set(findings)
+    for entry in entries.values():
+        assert entry["flags"] == [], entry
+        photo = entry["photos"][0]
+        assert photo["stored"] and photo["thumbnails"]["small"] and photo["distance_m"] < 50
+    confirmed = http.post(
+        f"/api/v1/findings/{findings[0]}/review",
+        json={"decision": "confirm", "comment": "属实"},
+        headers=auth("supervisor"),
+    )
+    assert confirmed.status_code == 200, confirmed.json
+    hazard_id = confirmed.json["hazard_id"]
+    rejected = http.post(
+        f"/api/v1/findings/{findings[1]}/review",
+        json={"decision": "reject", "comment": "照片不能证明"},
+        headers=auth("supervisor"),
+    )
+    assert rejected.status_code == 200 and rejected.json["hazard_id"] is None
+    insp = http.get(f"/api/v1/inspections/{inspection_id}", headers=auth("supervisor")).json
+    assert insp["status"] == "reviewed"
+
+    def ticket(who: str = "coordinator") -> Any:
+        resp = http.get(f"/api/v1/hazards/{hazard_id}", headers=auth(who))
+        assert resp.status_code == 200, resp.json
+        return resp
+
+    def act(who: str, body: dict[str, Any]) -> Any:
+        etag = ticket(who).headers["ETag"]
+        resp = http.post(
+            f"/api/v1/hazards/{hazard_id}/actions",
+            json=body,
+            headers=auth(who, **{"If-Match": etag}),
+        )
+        assert resp.status_code == 200, (body, resp.json)
+        return resp.json
+
+    # 4. The coordinator assigns the follow-up to the inspector.
+    act("coordinator", {"action": "assign", "assignee_id": str(team[0].id)})
+
+    # 5. The enterprise sees its ticket, starts, uploads evidence and submits it.
+    own = http.get("/api/v1/hazards", headers=auth("enterprise")).json
+    assert [h["id"] for h in own] == [hazard_id] and own[0]["status"] == "open"
+    fixed = jpeg(seed=9, no_exif=True)
+    fixed_sha = hashlib.sha256(fixed).hexdigest()
+    put = http.put(
+        f"/api/v1/media/{fixed_sha}",
+        data=fixed,
+        headers=auth("enterprise", **{"Content-Type": "image/jpeg"}),
+    )
+    assert put.status_code == 201, put.json
+    act("enterprise", {"action": "start"})
+    clock.advance(days=2)
+    done = act(
+        "enterprise", {"action": "submit_rectification", "note": "已整改", "photos": [fixed_sha]}
+    )
+    assert done["status"] == "rectified"
+
+    # 6. The inspector rechecks through sync.
+    device.pull()
+    assert device.get("hazard", hazard_id)["status"] == "rectified"
+    clock.advance(days=1)
+    proof = device.add_photo(_exif_photo(clock, 5))
+    device.enqueue(
+        "hazard.recheck",
+        {
+            "hazard_id": hazard_id,
+            "result": "pass",
+            "note": "复查合格",
+            "photos": [proof],
+            "at": z(clock.now),
+        },
+    )
+    report = device.sync()
+    assert not report.rejected, report.rejected
+    assert report.uploaded == [proof]
+    assert device.get("hazard", hazard_id)["status"] == "verified"
+
+    # 7. The supervisor of the responsible department closes it (销号).
+    closed = act("supervisor", {"action": "close", "note": "审核同意销号"})
+    assert closed["status"] == "closed"
+    assert [e["action"] for e in closed["timeline"]] == [
+        "issue",
+        "assign",
+        "start",
+        "submit_rectification",
+        "recheck",
+        "close",
+    ]
+    recheck = closed["timeline"][4]
+    assert recheck["actor"]["id"] == str(team[0].id) and recheck["device_at"] == z(clock.now)
+
+    # 8. The device's next pull shows the ticket closed.
+    device.sync()
+    assert device.get("hazard", hazard_id)["status"] == "closed"
+    device.close()
+
+    # 9. The audit chain is intact.
+    result = app.test_cli_runner().invoke(args=["audit", "verify"])
+    assert result.exit_code == 0, result.output
