@@ -259,3 +259,101 @@ def test_issue_7_end_to_end(committed_app, tmp_path):
     # 9. The audit chain is intact.
     result = app.test_cli_runner().invoke(args=["audit", "verify"])
     assert result.exit_code == 0, result.output
+
+
+def test_needs_info_goes_to_the_device_which_amends_and_resubmits(committed_app, tmp_path):
+    """needs_info reaches the inspector through sync; the amended finding comes back for review."""
+    from app.checklists.services import get_checklist, load_library
+    from app.db import session
+
+    app = committed_app
+    clock = Clock()
+    app.config["CLOCK"] = clock
+    app.config["ACCESS_TOKEN_TTL"] = 30 * 24 * 3600
+    with app.app_context():
+        load_library()
+        session.commit()
+        code = next(
+            i["code"]
+            for i in get_checklist("gas_catering").content["items"]
+            if i["grade"] == "general"
+        )
+    make = Factories(app)
+    ent = make.enterprise(
+        industry="gas_catering", jurisdiction="huayanglu", lat=SITE[0], lon=SITE[1]
+    )
+    team = [make.user("inspector", jurisdiction="huayanglu") for _ in range(2)]
+    supervisor = make.user("supervisor", department_code="construction")
+    planner = make.user("planner", department_code="safety_office")
+    http = app.test_client()
+    sup = {"Authorization": f"Bearer {_login(app, supervisor)}"}
+    token = _login(app, team[0])
+    resp = http.post(
+        "/api/v1/inspections",
+        json={
+            "type": "routine",
+            "enterprise_id": str(ent.id),
+            "inspector_ids": [str(u.id) for u in team],
+            "industry": "gas_catering",
+        },
+        headers={"Authorization": f"Bearer {_login(app, planner)}"},
+    )
+    assert resp.status_code == 201, resp.json
+    inspection_id = resp.json["id"]
+    device = SyncClient(
+        str(tmp_path / "d.sqlite"), FlaskTransport(http), token=lambda: token, sleep=lambda s: None
+    )
+    device.pull()
+    fid = str(uuid.uuid4())
+    device.enqueue(
+        "inspection.check_in",
+        {
+            "inspection_id": inspection_id,
+            "at": z(clock.now),
+            "location": {"lat": SITE[0], "lon": SITE[1], "accuracy": 5.0},
+        },
+    )
+    finding = {
+        "id": fid,
+        "inspection_id": inspection_id,
+        "item_code": code,
+        "result": "fail",
+        "note": "软管老化",
+        "photos": [device.add_photo(_exif_photo(clock, 3))],
+        "recorded_at": z(clock.now),
+    }
+    device.enqueue("finding.put", finding)
+    device.enqueue("inspection.submit", {"inspection_id": inspection_id, "at": z(clock.now)})
+    assert not device.sync().rejected
+
+    resp = http.post(
+        f"/api/v1/findings/{fid}/review",
+        json={"decision": "needs_info", "comment": "请补拍连接处"},
+        headers=sup,
+    )
+    assert resp.status_code == 200 and resp.json["review_status"] == "needs_info"
+    assert http.get("/api/v1/review/queue", headers=sup).json == []
+
+    device.pull()
+    assert device.get("finding", fid)["review_status"] == "needs_info"
+    clock.advance(minutes=5)
+    closer = device.add_photo(_exif_photo(clock, 4))
+    device.enqueue(
+        "finding.put",
+        {**finding, "photos": [*finding["photos"], closer], "note": "软管老化，已补拍连接处"},
+    )
+    device.enqueue("inspection.submit", {"inspection_id": inspection_id, "at": z(clock.now)})
+    report = device.sync()
+    assert not report.rejected, report.rejected
+    assert report.uploaded == [closer]
+
+    queue = http.get("/api/v1/review/queue", headers=sup).json
+    (entry,) = queue[0]["findings"]
+    assert entry["id"] == fid and entry["review_status"] == "pending"
+    assert [p["sha256"] for p in entry["photos"]] == [*finding["photos"], closer]
+    resp = http.post(f"/api/v1/findings/{fid}/review", json={"decision": "confirm"}, headers=sup)
+    assert resp.status_code == 200 and resp.json["hazard_id"]
+    device.pull()
+    assert device.get("hazard", resp.json["hazard_id"])["status"] == "open"
+    assert device.get("inspection", inspection_id)["status"] == "reviewed"
+    device.close()
