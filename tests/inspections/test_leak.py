@@ -1,5 +1,5 @@
 """The leak test: before check-in, no GET route in the OpenAPI spec shows an inspection's id to
-the target enterprise or to an inspector not assigned to it (nor to the anonymous public)."""
+the target enterprise, to inspectors not assigned to it, to other staff, or to the public."""
 
 from __future__ import annotations
 
