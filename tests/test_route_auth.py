@@ -40,7 +40,12 @@ def _routes(app):
 def _fill(rule) -> str:
     url = rule.rule
     for arg in rule.arguments:
-        url = re.sub(rf"<(?:[^:<>]+:)?{arg}>", str(uuid.uuid4()) if "id" in arg else "x", url)
+        converter = re.search(rf"<(?:([^:<>]+):)?{arg}>", url)
+        kind = converter.group(1) if converter else None
+        value = {"uuid": str(uuid.uuid4()), "int": "1"}.get(kind or "", "x")
+        if kind is None and arg.endswith("id"):
+            value = str(uuid.uuid4())
+        url = re.sub(rf"<(?:[^:<>]+:)?{arg}>", value, url)
     return url
 
 
