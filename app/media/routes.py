@@ -17,6 +17,12 @@ from media.tus import UploadSession, session_headers
 blp = Blueprint("media", __name__, description="Photo evidence: uploads and signed URLs")
 
 
+@blp.record_once
+def _init_storage(state: Any) -> None:
+    """Build the storage backend with the app, so /readyz checks the configured one."""
+    state.app.extensions.setdefault("storage", services.build_storage(state.app.config))
+
+
 def _tus_response(status: int, upload: UploadSession | None = None, **headers: str) -> Response:
     response = Response(status=status)
     response.headers["Tus-Resumable"] = "1.0.0"

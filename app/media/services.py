@@ -54,6 +54,19 @@ VisibilityCheck = Callable[[User, str], bool]
 _visibility_checks: list[VisibilityCheck] = []
 
 
+#: Called with the SHA-256 of each newly stored photo, inside the request's transaction
+#: (e.g. to clear ``media_pending`` on findings that were waiting for it).
+StoredHook = Callable[[str], None]
+_stored_hooks: list[StoredHook] = []
+
+
+def register_stored_hook(hook: StoredHook) -> StoredHook:
+    """Run ``hook(sha256)`` whenever a new photo is stored (usable as decorator)."""
+    if hook not in _stored_hooks:
+        _stored_hooks.append(hook)
+    return hook
+
+
 def register_visibility_check(check: VisibilityCheck) -> VisibilityCheck:
     """Let another domain grant sight of photos its records reference (usable as decorator)."""
     if check not in _visibility_checks:
@@ -377,6 +390,9 @@ def _save_media(result: IngestResult, user: User, *, via: str) -> tuple[MediaObj
     if linked is None:
         with contextlib.suppress(IntegrityError), session.begin_nested():
             session.add(MediaUploader(sha256=obj.sha256, user_id=user.id, created_at=utcnow()))
+    if created:
+        for hook in _stored_hooks:
+            hook(obj.sha256)
     if created or linked is None:
         record(
             "media.upload",
@@ -435,6 +451,24 @@ def get_media(sha256: str) -> dict[str, Any]:
     if obj is None or not may_see_media(current_user(), sha):
         raise DomainError("media.not_found", 404, "No such photo, or it is outside your scope.")
     return media_view(obj)
+
+
+def missing_media(hashes: list[str]) -> list[str]:
+    """Return the hashes (in order, deduplicated) whose photo has not arrived yet."""
+    wanted = list(dict.fromkeys(h.lower() for h in hashes))
+    if not wanted:
+        return []
+    present = set(session.scalars(select(MediaObject.sha256).where(MediaObject.sha256.in_(wanted))))
+    return [h for h in wanted if h not in present]
+
+
+def media_by_sha(hashes: list[str]) -> dict[str, MediaObject]:
+    """Return the stored photos among ``hashes`` by hash (for review queues)."""
+    wanted = list({h.lower() for h in hashes})
+    if not wanted:
+        return {}
+    rows = session.scalars(select(MediaObject).where(MediaObject.sha256.in_(wanted)))
+    return {m.sha256: m for m in rows}
 
 
 def media_view(obj: MediaObject, expires_in: int | None = None) -> dict[str, Any]:

@@ -457,3 +457,64 @@ def test_tus_expiry_and_cleanup_command(app, client, inspector):
     assert client.head(location, headers={**headers, **TUS}).status_code == 404
     upload_id = location.rsplit("/", 1)[-1]
     assert not (Path(app.config["MEDIA_SPOOL"]) / f"{uuid.UUID(upload_id).hex}.part").exists()
+
+
+@pytest.mark.parametrize(
+    ("fmt", "content_type"),
+    [("PNG", "image/png"), ("WEBP", "image/webp"), ("HEIF", "image/heic")],
+)
+def test_put_other_formats(client, inspector, fmt, content_type):
+    _, headers = inspector
+    data = encode(picture((400, 300), seed=40), fmt)
+    resp = client.put(
+        f"/api/v1/media/{sha(data)}", data=data, headers={**headers, "Content-Type": "image/jpeg"}
+    )
+    assert resp.status_code == 201, resp.json
+    assert resp.json["content_type"] == content_type
+    assert resp.json["exif"] is None
+
+
+def test_missing_media_and_stored_hook(app, client, inspector):
+    from app.media import services
+
+    _, headers = inspector
+    data = jpeg(seed=41)
+    stored: list[str] = []
+    hook = services.register_stored_hook(stored.append)
+    try:
+        with app.test_request_context():
+            assert services.missing_media([sha(data), sha(data).upper(), "b" * 64]) == [
+                sha(data),
+                "b" * 64,
+            ]
+        client.put(f"/api/v1/media/{sha(data)}", data=data, headers=headers)
+        client.put(f"/api/v1/media/{sha(data)}", data=data, headers=headers)
+        assert stored == [sha(data)]
+        with app.test_request_context():
+            assert services.missing_media([sha(data), "b" * 64]) == ["b" * 64]
+            assert list(services.media_by_sha([sha(data)])) == [sha(data)]
+    finally:
+        services._stored_hooks.remove(hook)
+
+
+def test_storage_is_built_from_config(app, tmp_path):
+    from app.media.services import build_storage
+    from media.storage import LocalStorage
+
+    assert isinstance(app.extensions["storage"], LocalStorage)
+    s3 = build_storage(
+        {
+            "MEDIA_BACKEND": "s3",
+            "S3_BUCKET": "b",
+            "S3_ENDPOINT_URL": "http://127.0.0.1:9",
+            "S3_REGION": "us-east-1",
+            "S3_PREFIX": "p",
+            "S3_ACCESS_KEY": "k",
+            "S3_SECRET_KEY": "s",
+        }
+    )
+    assert type(s3).__name__ == "S3Storage" and s3.prefix == "p"
+    with pytest.raises(RuntimeError):
+        build_storage({"MEDIA_BACKEND": "s3"})
+    with pytest.raises(RuntimeError):
+        build_storage({"MEDIA_BACKEND": "ftp"})

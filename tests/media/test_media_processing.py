@@ -9,7 +9,14 @@ import pytest
 from PIL import Image, JpegImagePlugin
 
 from media.errors import MediaError
-from media.evidence import distance_m, seconds_apart
+from media.evidence import (
+    distance_m,
+    exif_distance_m,
+    exif_seconds_from,
+    exif_taken_at,
+    near_duplicates,
+    seconds_apart,
+)
 from media.phash import hamming, is_near_duplicate, phash
 from media.processing import GPS, ExifInfo, process
 from tests.media.media_samples import (
@@ -278,3 +285,26 @@ def test_evidence_distances():
     t1 = datetime(2026, 1, 1, tzinfo=UTC)
     t2 = datetime(2026, 1, 1, 1, tzinfo=UTC)
     assert seconds_apart(t1, t2) == seconds_apart(t2, t1) == 3600
+
+
+def test_evidence_from_stored_exif_json(write):
+    result = process(write(jpeg()))
+    assert result.exif is not None
+    stored = result.exif.to_dict()
+    assert exif_taken_at(stored) == datetime(2026, 11, 20, 2, 15, tzinfo=UTC)
+    check_in = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
+    assert exif_seconds_from(stored, check_in) == 900
+    assert exif_distance_m(stored, 31.2084722, 121.4170139) == pytest.approx(0, abs=0.5)
+    assert exif_distance_m(stored, 31.2184722, 121.4170139) == pytest.approx(1112, rel=0.01)
+    for empty in (None, {}, {"taken_at": None, "gps": None}, {"taken_at": "garbage"}):
+        assert exif_taken_at(empty) is None
+        assert exif_seconds_from(empty, check_in) is None
+        assert exif_distance_m(empty, 31.2, 121.4) is None
+
+
+def test_near_duplicates_ranks_close_hashes():
+    target = "867f790079868679"
+    close = f"{int(target, 16) ^ 0b101:016x}"
+    far = f"{int(target, 16) ^ (2**40 - 1):016x}"
+    found = near_duplicates(target, [("a", far), ("b", close), ("c", target)])
+    assert found == [("c", 0), ("b", 2)]
