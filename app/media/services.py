@@ -15,6 +15,8 @@ Two deliberate exceptions to "the request boundary commits once", both for uploa
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
@@ -81,9 +83,11 @@ def build_storage(config: Mapping[str, Any]) -> Storage:
     """Create the storage backend named by FIELDSAFE_MEDIA_BACKEND (local or s3)."""
     backend = str(config.get("MEDIA_BACKEND") or "local").lower()
     if backend == "local":
-        return LocalStorage(
-            config["MEDIA_ROOT"], config["SECRET_KEY"], url_prefix="/api/v1/media/files"
-        )
+        # A key derived for this one purpose: a leaked photo link reveals nothing reusable.
+        url_key = hmac.new(
+            str(config["SECRET_KEY"]).encode(), b"fieldsafe media URLs", hashlib.sha256
+        ).digest()
+        return LocalStorage(config["MEDIA_ROOT"], url_key, url_prefix="/api/v1/media/files")
     if backend == "s3":
         from media.s3 import S3Storage
 
