@@ -168,14 +168,14 @@ class HazardPlanSchema(Schema):
 
 #: action → (required fields, optional fields); anything else in the body is refused.
 ACTION_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "assign": (("assignee_id",), ("deadline", "note")),
-    "start": ((), ("plan", "note")),
+    "assign": (("assignee_id",), ("deadline",)),
+    "start": ((), ("plan",)),
     "submit_rectification": (("note", "photos"), ()),
-    "recheck": (("result", "note"), ("photos", "deadline")),
-    "close": ((), ("note",)),
-    "escalate": ((), ("note",)),
+    "recheck": (("result", "note", "photos"), ("deadline",)),
+    "close": (("note",), ()),
+    "escalate": (("note",), ()),
     "request_extension": (("until", "reason"), ()),
-    "decide_extension": (("approve",), ("note",)),
+    "decide_extension": (("approve", "note"), ()),
     "comment": (("note",), ("photos",)),
 }
 
@@ -202,7 +202,7 @@ class HazardActionSchema(Schema):
         required, optional = ACTION_FIELDS[action]
         errors: dict[str, list[str]] = {}
         for name in required:
-            if data.get(name) in (None, "", []):
+            if data.get(name) in (None, ""):  # an empty photo list is judged by the rules
                 errors[name] = [f"Required for '{action}'."]
         for name in data:
             if name != "action" and name not in required and name not in optional:

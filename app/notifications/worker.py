@@ -265,7 +265,7 @@ def outstanding(db: Session, cfg: WorkerConfig) -> int:
         .select_from(NotificationDelivery)
         .where(NotificationDelivery.status == "pending")
     )
-    m = 0
+    m: int | None = 0
     if cfg.urls:
         m = db.scalar(
             select(func.count())

@@ -433,7 +433,7 @@ def review_finding(user: User, finding_id: uuid.UUID, data: dict[str, Any]) -> F
     session.add(review)
     before = finding.review_status
     finding.review_status = target
-    if override:
+    if override and grade is not None:
         finding.grade = grade
     finding.version += 1
     session.flush()

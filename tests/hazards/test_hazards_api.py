@@ -117,7 +117,7 @@ def test_a_ticket_from_issue_to_closure(world, clock, db_session):
     assert world.act(hid, "enterprise", submit).json["status"] == "rectified"
 
     clock.advance(days=1)
-    fail = {"action": "recheck", "result": "fail", "note": "仍有软管未更换"}
+    fail = {"action": "recheck", "result": "fail", "note": "仍有软管未更换", "photos": []}
     resp = world.act(hid, "inspector_assignee", fail)
     assert resp.json["status"] == "rectifying"
     assert resp.json["deadline"] == z(clock.now + timedelta(days=7))  # the default for general
@@ -200,7 +200,9 @@ def test_extension_request_and_decision(world):
     assert entry["action"] == "decide_extension" and entry["data"]["previous_deadline"] == z(
         deadline
     )
-    none = world.act(hid, "coordinator", {"action": "decide_extension", "approve": True})
+    none = world.act(
+        hid, "coordinator", {"action": "decide_extension", "approve": True, "note": "-"}
+    )
     assert none.status_code == 409 and none.json["code"] == "hazard.no_extension_request"
     world.act(hid, "enterprise", {**req, "until": z(until + timedelta(days=5))})
     resp = world.act(

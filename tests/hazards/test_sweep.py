@@ -70,7 +70,7 @@ def test_a_new_deadline_rearms_the_notices_and_pauses_escalation(world, app, clo
         "enterprise",
         {"action": "request_extension", "until": until.isoformat(), "reason": "缺货"},
     )
-    world.act(hid, "coordinator", {"action": "decide_extension", "approve": True})
+    world.act(hid, "coordinator", {"action": "decide_extension", "approve": True, "note": "同意"})
     clock.advance(days=10)
     assert _sweep(app) == {"due_soon": 0, "overdue": 0, "escalated": 0}
     clock.advance(days=8)

@@ -220,7 +220,7 @@ def test_a_grade_override_needs_a_reason(world):
     assert ticket["grade"] == "major" and ticket["listed"] is True
 
 
-def test_needs_info_goes_back_to_the_device_and_keeps_the_inspection_open(world, db_session):
+def test_needs_info_goes_back_to_the_device_and_keeps_the_inspection_open(world, db_session, clock):
     insp = _inspection(world)
     fid = _finding(world, insp)
     resp = _review(world, fid, decision="needs_info", comment="请补拍灶具连接处")
@@ -240,6 +240,7 @@ def test_needs_info_goes_back_to_the_device_and_keeps_the_inspection_open(world,
         session.get(Finding, fid).review_status = "pending"  # the inspector resubmitted
         session.commit()
     assert len(_queue(world)) == 1
+    clock.advance(minutes=30)
     resp = _review(world, fid, decision="confirm")
     assert resp.status_code == 200 and resp.json["hazard_id"]
     history = world.client.get(
