@@ -321,9 +321,7 @@ def put_findings(db: Session, ctx: ApplyContext, items: Sequence[Item]) -> list[
                 draft.values[name] = value
                 draft.changed.add(name)
                 bumped = True
-            if bumped and not draft.new:
-                draft.values["version"] = (current.version if current else 0) + 1
-            elif bumped:
+            if bumped:  # one version per applied change, also within one push
                 draft.values["version"] += 1
         results.append(applied(item, "finding", put.id, draft.values["version"]))
 

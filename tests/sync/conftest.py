@@ -38,6 +38,32 @@ def truncate_all(engine: Engine) -> None:
         conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
 
 
+def settle(app: Flask, timeout: float = 60.0) -> None:
+    """Wait until every committed change lies below the feed's horizon (PostgreSQL).
+
+    The horizon is cluster-wide: another session's open write transaction (another test
+    run on the same server, say) holds it back, and the feed rightly waits for it. Tests
+    that assert "after this, the pull returns everything" wait for that first.
+    """
+    import time
+
+    engine = app.extensions["db"].engine
+    if engine.dialect.name != "postgresql":
+        return
+    deadline = time.monotonic() + timeout
+    while True:
+        with engine.connect() as conn:
+            newest = conn.execute(text("SELECT coalesce(max(xid), 0) FROM sync_changes")).scalar()
+            horizon = conn.execute(
+                text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+            ).scalar()
+        if horizon > newest:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the feed horizon {horizon} stayed at or below xid {newest}")
+        time.sleep(0.02)
+
+
 @pytest.fixture
 def test_db(engine: Engine) -> Any:
     """On PostgreSQL, let requests commit for real; on SQLite, the usual rolled-back test.

@@ -181,7 +181,7 @@ class FaultyTransport:
         fault = self.plan()
         self.faults.append(fault)
         if fault == "replay_old" and self.history:
-            old = self.history[0]
+            old = self.history[-1]
             with contextlib.suppress(TransportError):
                 self.inner.request(old["method"], old["path"], **old["kwargs"])
         if fault == "lose_request":

@@ -9,7 +9,7 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
-from tests.sync.conftest import Site, device_for
+from tests.sync.conftest import Site, device_for, settle
 from tests.sync.test_push import Push, check_in, put
 
 
@@ -21,8 +21,12 @@ def pull_all(
     limit: int = 500,
 ) -> tuple[list[dict[str, Any]], str, int]:
     """Pull until has_more is false; return the changes, the last cursor and the page count."""
+    from flask import current_app
+
     changes: list[dict[str, Any]] = []
     pages = 0
+    with client.application.app_context():
+        settle(current_app)
     while True:
         params = {"client_id": client_id, "limit": limit}
         if cursor:
