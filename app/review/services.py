@@ -17,7 +17,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from flask import current_app
@@ -36,7 +36,7 @@ from app.org.models import User
 from app.org.services import can_see_jurisdiction, jurisdiction_filter
 from app.registry.models import Enterprise
 from app.review.models import DECISION_STATUS, FindingReview
-from media.evidence import distance_m
+from media.evidence import exif_distance_m, exif_taken_at
 from media.phash import NEAR_DUPLICATE_BITS, hamming
 
 FLAGS = (
@@ -193,17 +193,6 @@ def _finding_entry(
     }
 
 
-def _parse_time(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        return value
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
 def photo_evidence(
     sha: str,
     media: Any,
@@ -229,7 +218,7 @@ def photo_evidence(
         return entry  # not uploaded yet (media_pending): nothing to judge
     entry["thumbnails"] = _thumbnails(media)
     exif = media.exif or {}
-    taken_at = _parse_time(exif.get("taken_at"))
+    taken_at = exif_taken_at(exif)
     gps = exif.get("gps") or None
     if gps and (gps.get("lat") is None or gps.get("lon") is None):
         gps = None
@@ -241,8 +230,8 @@ def photo_evidence(
     end = insp.submitted_at or max(start, finding.recorded_at)
     if taken_at is not None and (taken_at < start - tolerance or taken_at > end + tolerance):
         flags.append("photo_time_mismatch")
-    if gps is not None and site is not None:
-        dist = distance_m(gps["lat"], gps["lon"], site[0], site[1])
+    dist = exif_distance_m(exif, site[0], site[1]) if site is not None else None
+    if dist is not None:
         entry["distance_m"] = round(dist, 1)
         if dist > float(setting("REVIEW_PHOTO_MAX_DISTANCE_M")):
             flags.append("photo_far_from_site")
@@ -250,15 +239,9 @@ def photo_evidence(
 
 
 def _media(shas: Iterable[str]) -> dict[str, Any]:
-    shas = list(shas)
-    if not shas:
-        return {}
-    try:
-        from app.media.models import MediaObject
-    except ImportError:  # pragma: no cover - media is part of the app
-        return {}
-    rows = session.execute(select(MediaObject).where(MediaObject.sha256.in_(shas))).scalars()
-    return {m.sha256: m for m in rows}
+    from app.media.services import media_by_sha
+
+    return dict(media_by_sha(list(shas)))
 
 
 def _thumbnails(media: Any) -> dict[str, str] | None:
