@@ -831,6 +831,32 @@ def _close(h: Hazard, user: User, data: dict[str, Any], rule: Transition, _: Any
     h.next_escalation_at = None
     _append(h, user, "close", note=data.get("note", ""), from_status=before, now=now)
     _notify("hazard.closed", h)
+    if h.inspection_id is not None:
+        _close_inspection_if_done(h.inspection_id, user)
+
+
+def _close_inspection_if_done(inspection_id: uuid.UUID, user: User) -> None:
+    """Close a reviewed inspection once every ticket it produced is closed (闭环)."""
+    insp = session.execute(
+        select(Inspection)
+        .where(Inspection.id == inspection_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    if insp is None or insp.status != "reviewed":
+        return
+    still_open = session.scalar(
+        select(Hazard.id)
+        .where(Hazard.inspection_id == inspection_id, Hazard.status != "closed")
+        .limit(1)
+    )
+    if still_open is not None:
+        return
+    insp.status = "closed"
+    insp.version += 1
+    session.flush()
+    record("inspection.closed", "inspection", insp.id, {"reason": "all tickets closed"}, actor=user)
+    _feed("inspection", insp)
 
 
 def _escalate_step(h: Hazard, actor: User | None, note: str, now: datetime, auto: bool) -> None:

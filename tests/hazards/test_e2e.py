@@ -251,9 +251,10 @@ def test_issue_7_end_to_end(committed_app, tmp_path):
     recheck = closed["timeline"][4]
     assert recheck["actor"]["id"] == str(team[0].id) and recheck["device_at"] == z(clock.now)
 
-    # 8. The device's next pull shows the ticket closed.
+    # 8. The device's next pull shows the ticket closed (and the inspection, its loop closed).
     device.sync()
     assert device.get("hazard", hazard_id)["status"] == "closed"
+    assert device.get("inspection", inspection_id)["status"] == "closed"
     device.close()
 
     # 9. The audit chain is intact.
