@@ -205,3 +205,33 @@ def test_a_worker_killed_mid_delivery_loses_nothing(committed_app, tmp_path):
         statuses = db.execute(select(NotificationDelivery.status)).scalars().all()
         assert statuses == ["delivered"] * 5
         assert db.scalar(select(func.count()).select_from(NotificationEvent)) == 5
+
+
+def test_parallel_workers_share_the_outbox_without_double_sends(committed_app):
+    """Claims are taken FOR UPDATE SKIP LOCKED (PostgreSQL): no row goes to two workers."""
+    import threading
+
+    app = committed_app
+    ids = _event(app, 30)
+    with Receiver() as rx:
+        cfg = _cfg(rx.url, batch=50)
+        barrier = threading.Barrier(3)
+        errors = []
+
+        def work() -> None:
+            try:
+                barrier.wait()
+                with _db(app) as db:
+                    run_once(db, cfg)
+            except Exception as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors, errors
+        keys = rx.keys()
+    assert sorted(keys) == sorted(ids)
+    assert {d.status for d in _deliveries(app)} == {"delivered"}
