@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.clock import utcnow
@@ -114,6 +114,12 @@ class HazardEvent(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     #: The hash-chained audit entry written with this event.
     audit_seq: Mapped[int | None]
+
+
+@event.listens_for(HazardEvent, "before_update")
+@event.listens_for(HazardEvent, "before_delete")
+def _append_only(_mapper: Any, _connection: Any, target: HazardEvent) -> None:
+    raise RuntimeError(f"timeline entry {target.hazard_id}#{target.seq} is append-only")
 
 
 class HazardCounter(Base):

@@ -359,41 +359,44 @@ def _append(
         .limit(1)
     )
     payload = _jsonable(data or {})
-    event = HazardEvent(
-        hazard_id=hazard.id,
-        seq=(last or 0) + 1,
-        action=action,
-        at=now,
-        device_at=device_at,
-        note=note or "",
-        photos=list(photos),
-        from_status=from_status,
-        to_status=hazard.status,
-        data=payload,
-        **_actor_fields(actor),
-    )
+    seq = (last or 0) + 1
+    note = note or ""
     if from_status is not None or action != "issue":
         hazard.version += 1
     hazard.updated_at = now
-    session.add(event)
-    session.flush()
+    # The audit entry first, so the timeline row is written once, complete (it is never updated).
     entry = record(
         f"hazard.{action}",
         "hazard",
         hazard.id,
         {
             "number": hazard.number,
-            "event_seq": event.seq,
+            "event_seq": seq,
             "from": from_status,
             "to": hazard.status,
-            "note": event.note,
-            "photos": event.photos,
+            "note": note,
+            "photos": list(photos),
             "device_at": isoformat(device_at),
             **payload,
         },
         actor=actor if actor is not None else _System,
     )
-    event.audit_seq = entry.seq
+    event = HazardEvent(
+        hazard_id=hazard.id,
+        seq=seq,
+        action=action,
+        at=now,
+        device_at=device_at,
+        note=note,
+        photos=list(photos),
+        from_status=from_status,
+        to_status=hazard.status,
+        data=payload,
+        audit_seq=entry.seq,
+        **_actor_fields(actor),
+    )
+    session.add(event)
+    session.flush()
     _feed("hazard", hazard)
     return event
 

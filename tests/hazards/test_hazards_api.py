@@ -300,3 +300,19 @@ def test_the_sync_services_take_either_argument_order(world, app):
         else:
             raise AssertionError("an inspector not on the ticket rechecked it")
         session.rollback()
+
+
+def test_timeline_entries_cannot_be_rewritten_through_the_orm(world, app):
+    import pytest
+
+    from app.db import session
+
+    hid = world.hazard()
+    with app.app_context():
+        event = session.execute(
+            select(HazardEvent).where(HazardEvent.hazard_id == hid)
+        ).scalar_one()
+        event.note = "rewritten"
+        with pytest.raises(RuntimeError, match="append-only"):
+            session.flush()
+        session.rollback()
