@@ -314,7 +314,8 @@ class SyncClient:
         self.keep_acked = keep_acked
         self.sleep = sleep
         self.random = random
-        self.db = sqlite3.connect(path, isolation_level=None)
+        # One device, one thread at a time; tests and apps may hand the client to a worker.
+        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
         self.db.executescript(_SCHEMA)
         with self._tx():
