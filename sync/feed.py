@@ -66,6 +66,7 @@ __all__ = [
     "CLIENT",
     "ChangeRow",
     "FeedScope",
+    "feed_statement",
     "PullPage",
     "insert_changes",
     "prune_changes",
@@ -144,6 +145,33 @@ def _after(position: Position, horizon: int | None) -> ColumnElement[bool]:
     )
 
 
+def feed_statement(
+    position: Position,
+    horizon: int | None,
+    branches: Sequence[ColumnElement[bool]] | None,
+    limit: int,
+) -> Select[Any]:
+    """Build the feed query: change rows after ``position`` in ``(xid, id)`` order.
+
+    ``branches`` are alternative conditions on the change table (one per scope key); each
+    becomes its own ordered, limited index scan on its ``(key, xid, id)`` index and the
+    results are merged, so a pull never sorts or filters the whole log. ``None`` reads
+    the whole log through the ``(xid, id)`` index.
+    """
+    c = _changes().c
+    cols = (c.id, c.xid, c.entity_type, c.entity_id, c.op, c.version)
+    where = _after(position, horizon)
+    if branches is None:
+        return select(*cols).where(where).order_by(c.xid, c.id).limit(limit)
+    parts = [
+        select(*cols).where(where, branch).order_by(c.xid, c.id).limit(limit).subquery()
+        for branch in branches
+    ]
+    merged = union_all(*(select(p) for p in parts)).subquery()
+    # A row matching two branches appears twice; twice the limit leaves room to drop it.
+    return select(merged).order_by(merged.c.xid, merged.c.id).limit(limit * 2)
+
+
 def read_changes(
     executor: Executor,
     position: Position,
@@ -151,26 +179,10 @@ def read_changes(
     branches: Sequence[ColumnElement[bool]] | None,
     limit: int,
 ) -> list[Row[Any]]:
-    """Return up to ``limit`` change rows after ``position`` in feed order.
-
-    ``branches`` are alternative conditions on the change table (one per scope key); each
-    becomes its own ordered, limited index scan and the results are merged, which keeps
-    every branch on its ``(key, xid, id)`` index. ``None`` reads the whole log.
-    """
-    c = _changes().c
-    cols = (c.id, c.xid, c.entity_type, c.entity_id, c.op, c.version)
-    where = _after(position, horizon)
-    if branches is None:
-        stmt: Select[Any] = select(*cols).where(where).order_by(c.xid, c.id).limit(limit)
-        return list(executor.execute(stmt).all())
-    if not branches:
+    """Return up to ``limit`` change rows after ``position`` in feed order (no duplicates)."""
+    if branches is not None and not branches:
         return []
-    parts = [
-        select(*cols).where(where, branch).order_by(c.xid, c.id).limit(limit).subquery()
-        for branch in branches
-    ]
-    merged = union_all(*(select(p) for p in parts)).subquery()
-    stmt = select(merged).order_by(merged.c.xid, merged.c.id).limit(limit * 2)
+    stmt = feed_statement(position, horizon, branches, limit)
     seen: set[int] = set()
     out: list[Row[Any]] = []
     for row in executor.execute(stmt).all():

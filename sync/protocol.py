@@ -368,6 +368,17 @@ def flatten_errors(messages: Any, prefix: str = "") -> dict[str, list[str]]:
     return out
 
 
+_SCHEMAS: dict[str, Schema] = {}
+
+
+def _schema(name: str) -> Schema:
+    """Return a shared schema instance (schemas keep no state between loads)."""
+    schema = _SCHEMAS.get(name)
+    if schema is None:
+        schema = _SCHEMAS[name] = MUTATIONS[name]()
+    return schema
+
+
 def parse_args(name: str, args: Any) -> MutationArgs:
     """Validate one mutation's args and return them typed, or raise :class:`ProtocolError`."""
     schema_cls = MUTATIONS.get(name)
@@ -381,7 +392,7 @@ def parse_args(name: str, args: Any) -> MutationArgs:
             "validation_error", "Mutation args must be an object.", {"args": ["Not an object."]}
         )
     try:
-        result: MutationArgs = schema_cls().load(args)
+        result: MutationArgs = _schema(name).load(args)
     except ValidationError as exc:
         raise ProtocolError(
             "validation_error",
