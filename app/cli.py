@@ -140,3 +140,6 @@ def register_cli(app: Flask) -> None:
 
     for command in (hazards_group, worker_command, notifications_group):
         app.cli.add_command(command)
+    from app.sync.cli import sync_group
+
+    app.cli.add_command(sync_group)

@@ -1,0 +1,38 @@
+"""The `fieldsafe sync` commands."""
+
+from __future__ import annotations
+
+import click
+from flask.cli import with_appcontext
+
+
+@click.group("sync")
+def sync_group() -> None:
+    """The offline-sync change log."""
+
+
+@sync_group.command("prune")
+@with_appcontext
+def sync_prune() -> None:
+    """Delete change rows and push results older than FIELDSAFE_SYNC_RETENTION_DAYS (cron)."""
+    from app.db import session
+    from app.sync.services import prune
+
+    removed = prune(session)
+    session.commit()
+    click.echo(f"pruned {removed} change rows")
+
+
+@sync_group.command("rotate-epoch")
+@with_appcontext
+def sync_rotate_epoch() -> None:
+    """Start a new change-log epoch (after a restore): every device re-downloads its scope."""
+    from app.audit.services import record
+    from app.clock import utcnow
+    from app.db import session
+    from sync.cursor import rotate_epoch
+
+    epoch = rotate_epoch(session, utcnow())
+    record("sync.rotate_epoch", "sync_state", 1, {"epoch": epoch})
+    session.commit()
+    click.echo(f"new sync epoch {epoch}; devices will reset on their next pull")
