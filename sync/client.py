@@ -169,6 +169,8 @@ class SyncReport:
     rejected: list[dict[str, Any]] = field(default_factory=list)
     uploaded: list[str] = field(default_factory=list)
     media_not_on_device: list[str] = field(default_factory=list)
+    #: photos the server refused or that could not be sent; retried on the next sync
+    upload_failed: dict[str, str] = field(default_factory=dict)
     pulled: int = 0
     pages: int = 0
     resets: int = 0
@@ -217,6 +219,7 @@ class TusUploader:
     def upload(self, sha256: str, data: bytes, content_type: str) -> None:
         """Create an upload, PATCH the bytes in chunks with checksums, finish."""
         from tusclient import client as tus  # tuspy; imported only when a device uploads
+        from tusclient.exceptions import TusCommunicationError, TusUploadFailed
 
         headers = {}
         access = self.token()
@@ -230,7 +233,10 @@ class TusUploader:
             retries=3,
             retry_delay=1,
         )
-        uploader.upload()
+        try:
+            uploader.upload()
+        except (TusCommunicationError, TusUploadFailed) as exc:
+            raise SyncError(f"tus upload of {sha256} failed: {exc}") from exc
 
 
 class AutoUploader:
@@ -604,7 +610,13 @@ class SyncClient:
             if row is None:
                 report.media_not_on_device.append(digest)
                 continue
-            self.uploader.upload(digest, bytes(row["data"]), row["content_type"])
+            try:
+                self.uploader.upload(digest, bytes(row["data"]), row["content_type"])
+            except (SyncError, TransportError, OSError) as exc:
+                # A refused or unsendable photo must not stop the pull; the finding stays
+                # media_pending and the next push reports the hash again.
+                report.upload_failed[digest] = str(exc)
+                continue
             with self._tx():
                 self.db.execute("UPDATE media SET uploaded = 1 WHERE sha256 = ?", (digest,))
             report.uploaded.append(digest)

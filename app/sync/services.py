@@ -226,3 +226,44 @@ def isoformat(value: datetime | None) -> str | None:
     if value is None:
         return None
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+# --------------------------------------------------------------------------- media
+
+
+def media_arrived(sha256: str) -> None:
+    """Clear ``media_pending`` on findings whose last missing photo just arrived.
+
+    Registered with the media pipeline's stored-photo hook; runs in the upload's transaction.
+    """
+    from sqlalchemy import String, cast
+
+    from app.db import session
+    from app.inspections.models import Finding
+    from app.media.models import MediaObject
+
+    waiting = list(
+        session.execute(
+            select(Finding).where(
+                Finding.media_pending.is_(True),
+                Finding.deleted.is_(False),
+                cast(Finding.photos, String).contains(sha256),
+            )
+        ).scalars()
+    )
+    if not waiting:
+        return
+    wanted = {p for f in waiting for p in f.photos}
+    present = set(
+        session.execute(select(MediaObject.sha256).where(MediaObject.sha256.in_(wanted))).scalars()
+    ) | {sha256}
+    now = utcnow()
+    rows = []
+    for finding in waiting:
+        if all(p in present for p in finding.photos):
+            finding.media_pending = False
+            finding.version += 1
+            finding.updated_at = now
+            rows.append(change_row(session, "finding", finding, "put"))
+    session.flush()
+    insert_changes(session, rows, now)
