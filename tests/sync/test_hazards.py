@@ -1,0 +1,74 @@
+"""hazard.comment and hazard.recheck through sync call the hazard tickets' services."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask.testing import FlaskClient
+
+from tests.sync.conftest import Site
+from tests.sync.test_pull import pull_all, state
+from tests.sync.test_push import Push
+
+
+def open_ticket(site: Site) -> str:
+    from app.db import session
+    from app.hazards.services import create_hazard
+    from app.org.models import User
+
+    with site.app.app_context():
+        hazard = create_hazard(
+            session.get(User, site.inspectors[0].id),
+            {
+                "enterprise_id": site.enterprise_id,
+                "grade": "general",
+                "description": "后厨燃气软管老化",
+                "item_code": site.item_codes[0],
+            },
+        )
+        session.commit()
+        return str(hazard.id)
+
+
+def test_comment_through_sync_reaches_the_ticket_and_the_feed(
+    client: FlaskClient, site: Site
+) -> None:
+    headers = site.headers[site.inspectors[1].username]
+    hazard_id = open_ticket(site)
+    cid = str(uuid.uuid4())
+    changes, cursor, _ = pull_all(client, headers, cid)
+    assert ("hazard", hazard_id) in state(changes)
+    resp = Push(client, headers).send(
+        ("hazard.comment", {"hazard_id": hazard_id, "note": "已电话通知负责人"})
+    )
+    result = resp.json["results"][0]
+    assert result["status"] == "applied", result
+    assert result["entity"]["type"] == "hazard"
+    changes, _, _ = pull_all(client, headers, cid, cursor)
+    [ticket] = [c for c in changes if c["type"] == "hazard"]
+    assert "已电话通知负责人" in str(ticket["data"])
+
+
+def test_refused_hazard_action_is_rejected_with_its_code(
+    client: FlaskClient, site: Site, make: Any, login: Any
+) -> None:
+    hazard_id = open_ticket(site)
+    stranger = make.user("inspector", jurisdiction="xinhualu")
+    dev = Push(client, login(stranger))
+    resp = dev.send(
+        (
+            "hazard.recheck",
+            {
+                "hazard_id": hazard_id,
+                "result": "fail",
+                "note": "仍未整改",
+                "photos": [],
+                "at": site.at(),
+            },
+        ),
+        ("hazard.comment", {"hazard_id": str(uuid.uuid4()), "note": "?"}),
+    )
+    codes = [r["code"] for r in resp.json["results"]]
+    assert codes == ["hazard.not_found", "hazard.not_found"]
+    assert resp.json["last_mutation_id"] == 2
