@@ -19,6 +19,7 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from app.audit.services import record
@@ -104,6 +105,21 @@ def cursor_codec() -> CursorCodec:
     )
 
 
+def _transient(exc: DBAPIError) -> bool:
+    """Tell whether a database error is worth retrying (serialization, deadlock, busy)."""
+    state = getattr(exc.orig, "sqlstate", None)
+    return state in ("40001", "40P01", "55P03") or "database is locked" in str(exc.orig)
+
+
+def _busy() -> DomainError:
+    return DomainError(
+        "server.busy",
+        503,
+        "The server is busy with a conflicting change; retry this request shortly.",
+        headers={"Retry-After": "1"},
+    )
+
+
 def _bind(client_id: uuid.UUID, user: User) -> str:
     return f"{client_id}:{user.id}"
 
@@ -131,6 +147,10 @@ def push(db: Session, user: User, request: PushRequest) -> PushOutcome:
             409,
             "This client_id belongs to another user's install; generate a new client_id.",
         ) from exc
+    except DBAPIError as exc:
+        if _transient(exc):
+            raise _busy() from exc
+        raise
     if outcome.applied or outcome.rejected:
         record(
             "sync.push",
@@ -191,6 +211,10 @@ def pull(
         )
     except CursorError as exc:
         raise DomainError("sync.reset_required", 409, exc.message, reason=exc.reason) from exc
+    except DBAPIError as exc:
+        if _transient(exc):
+            raise _busy() from exc
+        raise
     return {
         "cursor": page.cursor,
         "has_more": page.has_more,
