@@ -89,6 +89,9 @@ def _register_blueprints(api: Any) -> None:
 
     api.register_blueprint(review_blp, url_prefix=API_VERSION_PREFIX)
     api.register_blueprint(hazards_blp, url_prefix=API_VERSION_PREFIX)
+    from app.reports.routes import blp as reports_blp
+
+    api.register_blueprint(reports_blp, url_prefix=API_VERSION_PREFIX)
 
 
 def _is_public(view: Any) -> bool:
