@@ -63,6 +63,8 @@ class UserScope:
         self.db = db
         self.user = user
         self.now = now
+        #: inspections sent in this pull (for the confidential-read audit)
+        self.sent_inspections: list[Inspection] = []
 
     # -- visibility
 
@@ -167,7 +169,10 @@ class UserScope:
         if entity_type == "inspection":
             from app.inspections.schemas import InspectionSchema
 
-            inspections = db.execute(select(Inspection).where(Inspection.id.in_(ids))).scalars()
+            inspections = list(
+                db.execute(select(Inspection).where(Inspection.id.in_(ids))).scalars()
+            )
+            self.sent_inspections.extend(inspections)
             return {i.id: (i.version, _json(InspectionSchema().dump(i))) for i in inspections}
         if entity_type == "finding":
             from app.inspections.schemas import FindingSchema

@@ -198,11 +198,12 @@ def pull(
     begin_snapshot(db)
     now = utcnow()
     _check_client(db, client_id, user)
+    scope = UserScope(db, user, now)
     try:
         page: PullPage = pull_page(
             db,
             codec=cursor_codec(),
-            scope=UserScope(db, user, now),
+            scope=scope,
             client_id=client_id,
             bind=_bind(client_id, user),
             token=cursor,
@@ -215,12 +216,53 @@ def pull(
         if _transient(exc):
             raise _busy() from exc
         raise
+    _log_confidential_reads(db, user, scope.sent_inspections, now)
     return {
         "cursor": page.cursor,
         "has_more": page.has_more,
         "last_mutation_id": page.last_mutation_id,
         "changes": page.changes,
     }
+
+
+def _log_confidential_reads(
+    db: Session, user: User, inspections: Sequence[Any], now: datetime
+) -> None:
+    """Audit every not-yet-started inspection the feed hands out (四不两直 confidentiality).
+
+    The pull reads one REPEATABLE READ snapshot; appending to the audit chain there would
+    fail whenever anyone else appended since the snapshot began. So on PostgreSQL the
+    entries are written and committed in their own transaction, before the page is
+    returned: a page that then fails to commit leaves a logged read that did not reach the
+    device, never a read that was not logged.
+    """
+    from app.inspections.services import is_started
+
+    unstarted = [i for i in inspections if not is_started(i)]
+    if not unstarted:
+        return
+    bind = db.get_bind()
+    own = isinstance(bind, Engine) and bind.dialect.name == "postgresql"
+    audit_db = Session(bind) if own else db
+    try:
+        for insp in unstarted:
+            record(
+                "inspection.confidential_read",
+                "inspection",
+                insp.id,
+                {
+                    "via": "sync",
+                    "reader_role": user.role,
+                    "dispatched": insp.dispatch_at is None or insp.dispatch_at <= now,
+                },
+                actor=user,
+                db=audit_db,
+            )
+        if own:
+            audit_db.commit()
+    finally:
+        if own:
+            audit_db.close()
 
 
 def _check_client(db: Session, client_id: uuid.UUID, user: User) -> None:

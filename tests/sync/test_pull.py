@@ -232,3 +232,24 @@ def test_rotated_epoch_resets_device_and_keeps_outbox(
     assert report.resets == 1
     assert device.entities() == before
     assert [m["id"] for m in device.outbox("pending")] == [pending]
+
+
+def test_handing_out_an_unstarted_inspection_is_audited(client: FlaskClient, site: Site) -> None:
+    from sqlalchemy import select
+
+    from app.audit.models import AuditEntry
+    from app.db import session
+
+    headers = site.headers[site.inspectors[0].username]
+    pull_all(client, headers, str(uuid.uuid4()))
+    with site.app.app_context():
+        entries = (
+            session.execute(
+                select(AuditEntry).where(AuditEntry.action == "inspection.confidential_read")
+            )
+            .scalars()
+            .all()
+        )
+        assert [(e.entity_id, e.data["via"], e.actor_id) for e in entries] == [
+            (str(site.inspection_id), "sync", site.inspectors[0].id)
+        ]
