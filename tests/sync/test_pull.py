@@ -95,12 +95,14 @@ def test_last_mutation_id_matches_the_changes(client: FlaskClient, site: Site) -
     headers = site.headers[site.inspectors[0].username]
     dev = Push(client, headers)
     dev.send(check_in(site), put(site))
+    settle(site.app)
     resp = client.get(
         "/api/v1/sync/pull", query_string={"client_id": dev.client_id}, headers=headers
     )
     assert resp.json["last_mutation_id"] == 2
     cursor = resp.json["cursor"]
     dev.send(put(site, item_code=site.item_codes[2]))
+    settle(site.app)
     resp = client.get(
         "/api/v1/sync/pull",
         query_string={"client_id": dev.client_id, "cursor": cursor},
@@ -189,6 +191,7 @@ def test_retried_pull_resends_what_the_lost_response_carried(
     cid = str(uuid.uuid4())
     _, cursor, _ = pull_all(client, headers, cid)
     Push(client, headers).send(check_in(site), put(site))
+    settle(site.app)
     params = {"client_id": cid, "cursor": cursor}
     lost = client.get("/api/v1/sync/pull", query_string=params, headers=headers).json
     again = client.get("/api/v1/sync/pull", query_string=params, headers=headers).json
