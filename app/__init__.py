@@ -6,9 +6,10 @@ from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
 from sqlalchemy import text
+from werkzeug.routing import IntegerConverter
 
 from app.config import load_config
-from app.errors import DomainError, register_error_handlers
+from app.errors import DomainError, ErrorSchema, register_error_handlers
 
 API_VERSION_PREFIX = "/api/v1"
 
@@ -20,9 +21,19 @@ DOCS_HTML = """<!doctype html><html><head><meta charset="utf-8"><title>Fieldsafe
 </body></html>"""
 
 
+class BoundedIntegerConverter(IntegerConverter):
+    """`<int:…>` that matches only numbers a 32-bit database integer holds (else the route 404s)."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
+
+
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Create the app: config, database, extensions, blueprints, request boundary, CLI."""
     app = Flask(__name__, instance_relative_config=True)
+    # Before any route is added: <int:…> path segments stay within the database's integers.
+    app.url_map.converters["int"] = BoundedIntegerConverter
     app.config.update(load_config(app.instance_path, config))
     app.config.update(
         API_TITLE="Fieldsafe",
@@ -48,6 +59,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from app.extensions import api, limiter
 
     limiter.init_app(app)
+    api.ERROR_SCHEMA = ErrorSchema  # document the error body the handlers really send
     api.init_app(app)
     register_error_handlers(app)
     _register_blueprints(api)
@@ -110,6 +122,7 @@ def _register_boundary(app: Flask) -> None:
     """Authenticate API calls, and commit each request once (only when it succeeded)."""
     from app.auth.services import authenticate_request
     from app.db import session
+    from app.http import check_request_input
 
     @app.before_request
     def _authenticate() -> None:
@@ -119,6 +132,12 @@ def _register_boundary(app: Flask) -> None:
         if view is None or _is_public(view) or request.endpoint == "api-docs.openapi_json":
             return
         authenticate_request()
+
+    @app.before_request
+    def _check_input() -> None:
+        # Only for routes that exist (an unknown route answers 404/405 whatever its body).
+        if request.url_rule is not None and request.path.startswith(API_VERSION_PREFIX):
+            check_request_input()
 
     @app.after_request
     def _commit(response: Response) -> Response:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, g, jsonify
+from marshmallow import Schema, fields
+from sqlalchemy.exc import DataError, StatementError
 from werkzeug.exceptions import HTTPException
 
 
@@ -30,6 +32,17 @@ class DomainError(Exception):
         self.errors = errors
         self.headers = headers or {}
         self.extra = extra
+
+
+class ErrorSchema(Schema):
+    """The one error body, as documented in the OpenAPI document (DESIGN.md section 4)."""
+
+    code = fields.String(
+        required=True, metadata={"description": "stable machine code, e.g. hazard.not_found"}
+    )
+    status = fields.Integer(required=True, metadata={"description": "the HTTP status"})
+    message = fields.String(required=True, metadata={"description": "what to do about it"})
+    errors = fields.Dict(metadata={"description": "per-field messages"})
 
 
 def not_found(what: str = "resource") -> DomainError:
@@ -100,6 +113,32 @@ def register_error_handlers(app: Flask) -> None:
         retry_after = getattr(err, "retry_after", None)
         if retry_after:
             resp.headers["Retry-After"] = str(retry_after)
+        return resp
+
+    @app.errorhandler(StatementError)
+    def _statement(err: StatementError) -> Any:
+        # A bind processor (e.g. UTCDateTime) refused a value with a DomainError; SQLAlchemy
+        # wraps whatever a bind processor raises, so unwrap it here.
+        if isinstance(err.orig, DomainError):
+            return _domain(err.orig)
+        if isinstance(err, DataError) or isinstance(err.orig, OverflowError):
+            return _unstorable(err)
+        return _unexpected(err)
+
+    @app.errorhandler(OverflowError)
+    def _unstorable(err: Exception) -> Any:
+        # The database refused a value (a number beyond its integer range, a NUL character in
+        # text, a time it cannot represent): input that validation should have caught. Answer
+        # 422 rather than 500, and log it so that the missing validation gets added.
+        app.logger.warning("value refused by the database: %s", err, exc_info=err)
+        resp = jsonify(
+            _body(
+                "validation_error",
+                422,
+                "A value in the request is out of the range the server can store.",
+            )
+        )
+        resp.status_code = 422
         return resp
 
     @app.errorhandler(Exception)

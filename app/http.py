@@ -1,7 +1,10 @@
-"""HTTP helpers shared by views: pagination and optimistic-concurrency ETags."""
+"""HTTP helpers shared by views: input guards, pagination and optimistic-concurrency ETags."""
 
 from __future__ import annotations
 
+import json
+import math
+import re
 from typing import Any
 
 from flask import g, request
@@ -10,9 +13,161 @@ from sqlalchemy import Select, func, select
 from app.db import session
 from app.errors import DomainError
 
+#: The highest page number a list answers; beyond it (10^8 rows at the largest page size) a
+#: page number is a mistake, and an OFFSET that large overflows the database's integers.
+MAX_PAGE = 1_000_000
+#: How deeply JSON arrays and objects may nest in a request body. The deepest body of the API
+#: (a sync push: mutations → args → location) is five levels.
+MAX_JSON_DEPTH = 32
+#: Longest integer literal accepted in a JSON body (Python refuses beyond 4300 digits anyway).
+MAX_JSON_INT_DIGITS = 40
+#: Characters no text field accepts: NUL (PostgreSQL text cannot hold it) and lone UTF-16
+#: surrogates (not Unicode scalar values; they cannot be encoded as UTF-8 to store or answer).
+_BAD_CHARS = re.compile("[\x00\ud800-\udfff]")
+_SUSPECT_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
+_BAD_CHAR_MESSAGE = "Contains a NUL character or an invalid Unicode code point."
+
+
+def _is_json(mimetype: str) -> bool:
+    return mimetype == "application/json" or (
+        mimetype.startswith("application/") and mimetype.endswith("+json")
+    )
+
+
+def _bad_json(reason: str) -> DomainError:
+    return DomainError("bad_request", 400, f"The request body is not valid JSON: {reason}")
+
+
+def _parse_int(literal: str) -> int:
+    if len(literal.lstrip("-")) > MAX_JSON_INT_DIGITS:
+        raise ValueError(f"an integer longer than {MAX_JSON_INT_DIGITS} digits")
+    return int(literal)
+
+
+def _parse_float(literal: str) -> float:
+    value = float(literal)
+    if not math.isfinite(value):
+        raise ValueError(f"{literal[:20]} is beyond the range of a number")
+    return value
+
+
+def _parse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def strict_json_loads(data: bytes | str) -> Any:
+    """Parse RFC 8259 JSON: no NaN/Infinity, bounded integers, bounded nesting.
+
+    Raises DomainError 400 (bad_request) for anything that is not such JSON, and 422
+    (validation_error) for strings holding characters no field accepts.
+    """
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+        value = json.loads(
+            text,
+            parse_int=_parse_int,
+            parse_float=_parse_float,
+            parse_constant=_parse_constant,
+        )
+    except UnicodeDecodeError:
+        raise _bad_json("it is not UTF-8.") from None
+    except RecursionError:
+        raise _bad_json(f"it nests deeper than {MAX_JSON_DEPTH} levels.") from None
+    except ValueError as exc:  # JSONDecodeError, and what the parse hooks raise
+        raise _bad_json(f"{exc}.") from None
+    _check_depth(value)
+    # NUL and surrogates can only arrive as \u escapes (raw ones are not valid JSON in UTF-8),
+    # so most bodies skip the walk over every string.
+    if "\\u" in text and _SUSPECT_ESCAPE.search(text):
+        errors = _bad_strings(value)
+        if errors:
+            raise DomainError(
+                "validation_error", 422, "The request has invalid fields; see errors.", errors
+            )
+    return value
+
+
+def _check_depth(value: Any) -> None:
+    """Refuse containers nested deeper than MAX_JSON_DEPTH (iteratively: no stack to run out)."""
+    if type(value) is not dict and type(value) is not list:
+        return
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise _bad_json(f"it nests deeper than {MAX_JSON_DEPTH} levels.")
+        children = node.values() if type(node) is dict else node
+        stack.extend((c, depth + 1) for c in children if type(c) is dict or type(c) is list)
+
+
+def _bad_strings(value: Any) -> dict[str, Any]:
+    """Return per-field errors for the strings and keys holding characters no field accepts."""
+    errors: dict[str, Any] = {}
+    stack: list[tuple[Any, tuple[str, ...]]] = [(value, ())]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, str):
+            if _BAD_CHARS.search(node):
+                _put_error(errors, path)
+        elif isinstance(node, dict):
+            for key, child in node.items():
+                if _BAD_CHARS.search(key):
+                    _put_error(errors, (*path, _BAD_CHARS.sub("?", key)))
+                else:
+                    stack.append((child, (*path, key)))
+        elif isinstance(node, list):
+            stack.extend((child, (*path, str(i))) for i, child in enumerate(node))
+    return errors
+
+
+def _put_error(errors: dict[str, Any], path: tuple[str, ...]) -> None:
+    """Nest a message under `path` the way marshmallow nests per-field messages."""
+    if not path:
+        errors["_schema"] = [_BAD_CHAR_MESSAGE]
+        return
+    node = errors
+    for part in path[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            return
+    node[path[-1]] = [_BAD_CHAR_MESSAGE]
+
+
+def check_request_input() -> None:
+    """Refuse input no view can handle, before any view parses it (a before_request hook).
+
+    - a NUL in the path: 404 (no resource has such a name);
+    - a NUL in a query parameter: 422, naming the parameter;
+    - a JSON body (by Content-Type) that is not strict RFC 8259 JSON: 400; see strict_json_loads.
+    The body is read into the request's cache, where the view's parser finds it.
+    """
+    if "\x00" in request.path:
+        raise DomainError("not_found", 404, "No such resource.")
+    bad = {
+        _BAD_CHARS.sub("?", key): [_BAD_CHAR_MESSAGE]
+        for key, value in request.args.items(multi=True)
+        if "\x00" in key or "\x00" in value
+    }
+    if bad:
+        raise DomainError(
+            "validation_error", 422, "The request has invalid fields; see errors.", bad
+        )
+    if not _is_json(request.mimetype):
+        return
+    data = request.get_data(cache=True)
+    if data.strip():
+        strict_json_loads(data)
+
 
 def paginate(stmt: Select[Any], pagination_parameters: Any) -> list[Any]:
     """Run `stmt` for one page and record the total for the X-Pagination header."""
+    if pagination_parameters.page > MAX_PAGE:
+        raise DomainError(
+            "validation_error",
+            422,
+            "The request has invalid fields; see errors.",
+            {"page": [f"Must be at most {MAX_PAGE}."]},
+        )
     total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
     pagination_parameters.item_count = total or 0
     page = stmt.limit(pagination_parameters.page_size).offset(pagination_parameters.first_item)

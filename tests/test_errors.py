@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 
@@ -74,3 +76,124 @@ def test_health_and_docs(client):
     assert client.get("/healthz").json == {"status": "ok"}
     assert client.get("/api/v1/openapi.json").json["info"]["title"] == "Fieldsafe"
     assert b"swagger" in client.get("/docs").data.lower()
+
+
+# --- regressions found by fuzzing (tests/test_fuzz_api.py); each of these was a 500 --------
+
+JSON = "application/json"
+
+
+class _Any:
+    def __eq__(self, other):
+        return isinstance(other, str)
+
+
+ANY_MESSAGE = _Any()
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        (b"[" * 5000 + b"]" * 5000, "nests deeper"),  # RecursionError in json.loads
+        (b'{"a":' * 40 + b"1" + b"}" * 40, "nests deeper"),
+        (b'{"username": ' + b"9" * 5000 + b"}", "longer than"),  # int digit limit ValueError
+        (b'{"username": NaN}', "NaN"),  # accepted before; not JSON (RFC 8259)
+        (b'{"username": -Infinity}', "Infinity"),
+        (b'{"username": 1e999}', "beyond the range"),  # parsed as inf before
+    ],
+)
+def test_json_beyond_rfc_8259_is_400(client, admin_h, body, says):
+    for path, headers in (("/api/v1/users", admin_h), ("/api/v1/auth/token", {})):
+        resp = client.post(path, data=body, content_type=JSON, headers=headers)
+        assert resp.status_code == 400, (path, resp.json)
+        assert resp.json["code"] == "bad_request" and says in resp.json["message"]
+
+
+def test_nul_and_lone_surrogates_in_json_strings_are_422(client, admin_h):
+    body = b'{"username": "a\\u0000b", "conflicts": ["ok", "\\ud800"], "x\\u0000": 1}'
+    resp = client.post("/api/v1/users", data=body, content_type=JSON, headers=admin_h)
+    assert resp.status_code == 422 and resp.json["code"] == "validation_error"
+    assert set(resp.json["errors"]) == {"username", "conflicts", "x?"}
+    assert list(resp.json["errors"]["conflicts"]) == ["1"]
+
+
+def test_strict_json_keeps_what_is_valid():
+    from app.http import strict_json_loads
+
+    # An escaped surrogate pair is one valid character (an emoji), not a lone surrogate.
+    assert strict_json_loads(b'{"a": "\\ud83d\\ude00", "b": [1.5, -2, null]}') == {
+        "a": "\U0001f600",
+        "b": [1.5, -2, None],
+    }
+    assert strict_json_loads(b"[" * 32 + b"]" * 32) is not None  # exactly the depth limit
+    for scalar in (b"-7.6e248", b'"x"', b"null", b"true", b"12"):
+        strict_json_loads(scalar)  # a TypeError here was a 500, found by the fuzz test
+
+
+def test_nul_in_query_is_422_and_in_path_404(client, admin_h):
+    # PostgreSQL refuses NUL in text parameters: these were DataErrors (500) there.
+    resp = client.get("/api/v1/enterprises?q=a%00b", headers=admin_h)
+    assert resp.status_code == 422 and resp.json["errors"] == {"q": [ANY_MESSAGE]}
+    resp = client.get("/api/v1/checklists/%00", headers=admin_h)
+    assert resp.status_code == 404 and resp.json["code"] == "not_found"
+
+
+@pytest.mark.parametrize("page", ["1000001", "9223372036854775807", "9" * 30])
+def test_huge_page_numbers_are_422(client, admin_h, page):
+    # OFFSET beyond the database's integers was an OverflowError (SQLite) or DataError (PG).
+    for path, headers in (("/api/v1/users", admin_h), ("/api/v1/public/sampling-results", {})):
+        resp = client.get(f"{path}?page={page}", headers=headers)
+        assert resp.status_code == 422, (path, resp.json)
+        assert "page" in resp.json["errors"]
+    assert client.get("/api/v1/users?page=1000000", headers=admin_h).status_code == 200
+
+
+@pytest.mark.parametrize("number", ["2147483648", "9" * 30])
+def test_huge_integers_in_paths_are_404(client, admin_h, number):
+    for path in (
+        f"/api/v1/checklists/hot_work/versions/{number}",
+        f"/api/v1/public/sampling-results/{uuid.uuid4()}/draws/{number}",
+    ):
+        resp = client.get(path, headers=admin_h)
+        assert resp.status_code == 404 and resp.json["code"] == "not_found", path
+
+
+@pytest.mark.parametrize(
+    ("moment", "status"),
+    [
+        ("0001-01-01T00:00:00+14:00", 422),  # valid RFC 3339, but before year 1 in UTC
+        ("9999-12-31T23:59:59-14:00", 422),  # after year 9999 in UTC
+        ("0001-01-01T00:00:00Z", 200),
+    ],
+)
+def test_times_outside_utc_range_are_422(client, admin_h, moment, status):
+    # UTCDateTime's astimezone(UTC) overflowed while binding the filter: a 500.
+    resp = client.get("/api/v1/audit", query_string={"since": moment}, headers=admin_h)
+    assert resp.status_code == status, resp.json
+    if status == 422:
+        assert resp.json["code"] == "validation_error"
+
+
+def test_values_the_database_refuses_are_422(test_db, tmp_path):
+    """The safety net: OverflowError and DataError from the database layer are the client's."""
+    from sqlalchemy.exc import DataError
+
+    from tests.conftest import make_test_app
+
+    app = make_test_app(test_db, tmp_path)
+
+    @app.get("/boom/<kind>")
+    def boom(kind):
+        if kind == "overflow":
+            raise OverflowError("Python int too large to convert to SQLite INTEGER")
+        raise DataError("SELECT 1", {}, Exception("integer out of range"))
+
+    for kind in ("overflow", "data"):
+        resp = app.test_client().get(f"/boom/{kind}")
+        assert resp.status_code == 422 and resp.json["code"] == "validation_error"
+
+
+def test_openapi_documents_the_real_error_body(client):
+    error = client.get("/api/v1/openapi.json").json["components"]["schemas"]["Error"]
+    assert error["properties"]["code"]["type"] == "string"
+    assert error["properties"]["status"]["type"] == "integer"
