@@ -182,6 +182,6 @@ class LocalStorage:
             expires_at = int(expires)
         except (TypeError, ValueError):
             return False
-        if expires_at < self._clock():
-            return False
+        if expires_at < self._clock() or not str(signature).isascii():
+            return False  # compare_digest refuses non-ASCII str; no valid signature has any
         return hmac.compare_digest(self.sign(key, expires_at), str(signature))

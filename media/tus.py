@@ -43,6 +43,7 @@ DEFAULT_TTL = timedelta(hours=24)
 DEFAULT_CHUNK = 256 * 1024
 
 _METADATA_KEY = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+_DIGITS = re.compile(r"[0-9]{1,18}")
 _DIGEST_SIZES = {"sha1": 20, "sha256": 32}
 
 
@@ -190,7 +191,8 @@ def parse_checksum(header: str | None) -> tuple[str, bytes] | None:
 
 def parse_int(header: str | None, name: str) -> int:
     """Parse a non-negative integer header such as Upload-Length or Upload-Offset."""
-    if header is None or not header.strip().isdigit() or len(header.strip()) > 18:
+    # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
+    if header is None or not _DIGITS.fullmatch(header.strip()):
         raise _bad(f"tus.invalid_{name.lower().replace('-', '_')}", f"{name} must be a number.")
     return int(header.strip())
 

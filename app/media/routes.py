@@ -17,6 +17,36 @@ from media.tus import UploadSession, session_headers
 blp = Blueprint("media", __name__, description="Photo evidence: uploads and signed URLs")
 
 
+def _header(name: str, description: str, required: bool = True, **schema: Any) -> dict[str, Any]:
+    return {
+        "in": "header",
+        "name": name,
+        "required": required,
+        "description": description,
+        "schema": {"type": "string", **schema},
+    }
+
+
+# The tus 1.0 request headers, so the OpenAPI document (and clients generated from it) has them.
+TUS_RESUMABLE = _header("Tus-Resumable", "The tus protocol version.", enum=["1.0.0"])
+UPLOAD_LENGTH = _header("Upload-Length", "Total size in bytes.", pattern="^[0-9]{1,18}$")
+UPLOAD_METADATA = _header(
+    "Upload-Metadata",
+    "Comma-separated `key base64(value)` pairs: sha256 (required), filename, content_type.",
+)
+UPLOAD_OFFSET = _header("Upload-Offset", "Where this chunk starts.", pattern="^[0-9]{1,18}$")
+UPLOAD_CHECKSUM = _header(
+    "Upload-Checksum", "`sha1|sha256 <base64 digest>` of this chunk.", required=False
+)
+
+
+def _binary_body(content_type: str) -> dict[str, Any]:
+    return {
+        "required": True,
+        "content": {content_type: {"schema": {"type": "string", "format": "binary"}}},
+    }
+
+
 @blp.record_once
 def _init_storage(state: Any) -> None:
     """Build the storage backend with the app, so /readyz checks the configured one."""
@@ -42,6 +72,7 @@ class Uploads(MethodView):
         response.headers.update(services.tus_discovery())
         return response
 
+    @blp.doc(parameters=[TUS_RESUMABLE, UPLOAD_LENGTH, UPLOAD_METADATA])
     @blp.response(201)
     def post(self) -> Response:
         """Create a tus upload (Upload-Length, Upload-Metadata with sha256 and filename)."""
@@ -53,17 +84,23 @@ class Uploads(MethodView):
 
 @blp.route("/media/uploads/<upload_id>")
 class Upload(MethodView):
+    @blp.doc(parameters=[TUS_RESUMABLE])
     @blp.response(200)
     def head(self, upload_id: str) -> Response:
         """Tell the offset to resume from."""
         return _tus_response(200, services.upload_status(upload_id, request.headers))
 
+    @blp.doc(
+        parameters=[TUS_RESUMABLE, UPLOAD_OFFSET, UPLOAD_CHECKSUM],
+        requestBody=_binary_body("application/offset+octet-stream"),
+    )
     @blp.response(204)
     def patch(self, upload_id: str) -> Response:
         """Append bytes at Upload-Offset (Content-Type application/offset+octet-stream)."""
         upload = services.append_upload(upload_id, request.headers, request.stream)
         return _tus_response(204, upload)
 
+    @blp.doc(parameters=[TUS_RESUMABLE])
     @blp.response(204)
     def delete(self, upload_id: str) -> Response:
         """Abandon an upload and delete its bytes."""
@@ -83,6 +120,7 @@ class Media(MethodView):
         set_etag(etag)
         return media
 
+    @blp.doc(requestBody=_binary_body("application/octet-stream"))
     @blp.response(201, MediaSchema)
     @blp.alt_response(200, schema=MediaSchema, description="The same bytes were already stored")
     def put(self, sha256: str) -> Any:

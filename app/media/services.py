@@ -270,7 +270,9 @@ def append_upload(upload_id: str, headers: Any, body: IO[bytes]) -> UploadSessio
             offset=headers.get("Upload-Offset"),
             body=body,
             content_type=headers.get("Content-Type"),
-            content_length=int(length) if length and length.isdigit() else None,
+            content_length=int(length)
+            if length and length.isascii() and length.isdigit()
+            else None,
             checksum=headers.get("Upload-Checksum"),
         )
     except MediaError as err:

@@ -268,6 +268,8 @@ def test_local_signed_url_refuses_tampering_and_expiry(app, client, inspector):
     assert other.status_code == 403
     assert other.json["code"] == "media.url_invalid"
     assert client.get(f"{parts.path}").status_code == 422  # no signature at all
+    non_ascii = client.get(f"{parts.path}?{parts.query.replace('signature=', 'signature=%C3%A9')}")
+    assert non_ascii.status_code == 403  # was a 500: compare_digest refuses non-ASCII str
     later = datetime.now(UTC) + timedelta(hours=1)
     app.extensions["storage"]._clock = lambda: later.timestamp()
     assert client.get(f"{parts.path}?{parts.query}").status_code == 403
@@ -393,6 +395,15 @@ def test_tus_offset_mismatch_and_bad_requests(client, inspector):
     )
     assert no_sha.status_code == 400
     assert no_sha.json["code"] == "tus.sha256_required"
+    # Regression: non-ASCII digits in tus headers were a 500 (int("²") after isdigit()).
+    meta = encode_metadata({"sha256": sha(data)})
+    odd = client.post(
+        "/api/v1/media/uploads",
+        headers={**headers, **TUS, "Upload-Length": "\xb2", "Upload-Metadata": meta},
+    )
+    assert odd.status_code == 400 and odd.json["code"] == "tus.invalid_upload_length"
+    odd = _patch(client, headers, location, 0, b"", **{"Upload-Offset": "\xb2"})
+    assert odd.status_code == 400 and odd.json["code"] == "tus.invalid_upload_offset"
 
 
 def test_tus_upload_belongs_to_its_creator(client, make, login):

@@ -142,6 +142,8 @@ def test_local_signed_url_tampering_is_detected(tmp_path):
     assert not storage.verify_signed("../secret", expires, signature)
     other = LocalStorage(tmp_path, secret="another")
     assert not other.verify_signed(key, expires, signature)
+    # Regression: a non-ASCII signature made hmac.compare_digest raise TypeError (a 500).
+    assert not storage.verify_signed(key, expires, "é" + signature[1:])
 
 
 def test_local_writes_leave_no_temp_files(tmp_path, write):

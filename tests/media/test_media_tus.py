@@ -206,6 +206,11 @@ def test_creation_limits(tus):
     with pytest.raises(MediaError) as caught:
         tus.create("0", encode_metadata({"sha256": SHA}))
     assert caught.value.code == "media.empty"
+    # Regression: "²" and "١" pass str.isdigit(); "²" then crashed int() (a 500).
+    for not_ascii in ("²", "\u0661\u0660", "1²"):
+        with pytest.raises(MediaError) as caught:
+            tus.create(not_ascii, encode_metadata({"sha256": SHA}))
+        assert caught.value.code == "tus.invalid_upload_length"
     with pytest.raises(MediaError) as caught:
         tus.create("10", encode_metadata({"filename": "a.jpg"}))
     assert caught.value.code == "tus.sha256_required"
