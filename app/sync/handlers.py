@@ -683,37 +683,17 @@ def create_patrol(db: Session, ctx: ApplyContext, items: Sequence[Item]) -> list
 # --------------------------------------------------------------------------- hazards
 
 
-def _hazard_service(name: str) -> Any:
-    import importlib
-
-    try:
-        services = importlib.import_module("app.hazards.services")
-    except ImportError:
-        return None
-    return getattr(services, name, None)
-
-
 def hazard_action(db: Session, ctx: ApplyContext, items: Sequence[Item]) -> list[dict[str, Any]]:
     """Hand a re-inspection or a comment to the hazard tickets' services."""
     from app.errors import DomainError
+    from app.hazards.services import comment_hazard, recheck_hazard
 
     results = []
     for item in items:
         args = item.args
-        name = "recheck_hazard" if isinstance(args, HazardRecheck) else "comment_hazard"
-        service = _hazard_service(name)
-        if service is None:
-            results.append(
-                rejected(
-                    item,
-                    "hazard.not_available",
-                    "Hazard tickets are not available on this server yet; keep the note.",
-                )
-            )
-            continue
         try:
             if isinstance(args, HazardRecheck):
-                hazard = service(
+                hazard = recheck_hazard(
                     args.hazard_id,
                     ctx.actor,
                     result=args.result,
@@ -724,7 +704,7 @@ def hazard_action(db: Session, ctx: ApplyContext, items: Sequence[Item]) -> list
                 )
             else:
                 assert isinstance(args, HazardComment)
-                hazard = service(
+                hazard = comment_hazard(
                     args.hazard_id, ctx.actor, note=args.note, photos=list(args.photos)
                 )
         except DomainError as exc:

@@ -41,19 +41,6 @@ def _json(value: Any) -> Any:
     return value
 
 
-def _hazard_model() -> Any:
-    """Return the Hazard model once the hazards domain is a registered package, else None."""
-    import importlib
-
-    try:
-        package = importlib.import_module("app.hazards")
-        if getattr(package, "__file__", None) is None:  # not yet a package: no table
-            return None
-        return importlib.import_module("app.hazards.models").Hazard
-    except (ImportError, AttributeError):  # hazard tickets are optional for the feed
-        return None
-
-
 class UserScope:
     """The sync scope of one user at one moment (a ``sync.feed.FeedScope``)."""
 
@@ -104,18 +91,10 @@ class UserScope:
                 )
             return stmt
         if entity_type == "hazard":
-            hazard = _hazard_model()
-            if hazard is None:
-                return select(Enterprise.id).where(false())
-            import importlib
+            from app.hazards.models import Hazard
+            from app.hazards.services import visibility_clause
 
-            services = importlib.import_module("app.hazards.services")
-            clause = getattr(services, "visibility_clause", None)
-            if clause is not None:
-                return select(hazard.id).where(clause(user, self.now))
-            return select(hazard.id).where(
-                scope_filter(user, hazard.jurisdiction_code, hazard.enterprise_id)
-            )
+            return select(Hazard.id).where(visibility_clause(user, self.now))
         raise ValueError(entity_type)
 
     def branches(self, changes: Table) -> list[ColumnElement[bool]] | None:
@@ -145,6 +124,22 @@ class UserScope:
             branches.append(c.inspection_id.in_(elsewhere))
         else:
             branches.extend(c.inspection_id == i for i in elsewhere)
+        # Tickets outside the user's street that the user may still see (on their recheck).
+        from app.hazards.models import Hazard
+        from app.hazards.services import visibility_clause
+
+        tickets = list(
+            self.db.execute(
+                select(Hazard.id).where(
+                    visibility_clause(user, self.now),
+                    Hazard.jurisdiction_code != user.jurisdiction_code,
+                )
+            ).scalars()
+        )
+        if len(tickets) > _BRANCH_PER_INSPECTION:
+            branches.append(c.entity_id.in_(tickets))
+        else:
+            branches.extend(c.entity_id == t for t in tickets)
         return branches
 
     # -- data
@@ -185,20 +180,8 @@ class UserScope:
         raise ValueError(entity_type)
 
     def _load_hazards(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, tuple[int, Any]]:
-        hazard = _hazard_model()
-        if hazard is None:
-            return {}
-        import importlib
+        from app.hazards.models import Hazard
+        from app.hazards.services import serialize_hazard
 
-        rows = list(self.db.execute(select(hazard).where(hazard.id.in_(ids))).scalars())
-        serialize = getattr(
-            importlib.import_module("app.hazards.services"), "serialize_hazard", None
-        )
-        out: dict[uuid.UUID, tuple[int, Any]] = {}
-        for h in rows:
-            if serialize is not None:
-                data = serialize(h)
-            else:
-                data = {col.key: getattr(h, col.key) for col in hazard.__table__.columns}
-            out[h.id] = (int(h.version), _json(data))
-        return out
+        rows = self.db.execute(select(Hazard).where(Hazard.id.in_(ids))).scalars()
+        return {h.id: (int(h.version), _json(serialize_hazard(h))) for h in rows}

@@ -72,3 +72,57 @@ def test_refused_hazard_action_is_rejected_with_its_code(
     codes = [r["code"] for r in resp.json["results"]]
     assert codes == ["hazard.not_found", "hazard.not_found"]
     assert resp.json["last_mutation_id"] == 2
+
+
+def test_recheck_inspector_from_another_street_receives_the_ticket_and_its_updates(
+    client: FlaskClient, site: Site, make: Any, login: Any
+) -> None:
+    """A ticket outside the inspector's street reaches the device once the inspector is on its
+    recheck inspection (异地交叉), and so do its later changes: the change-log branches include
+    tickets visible through a recheck, not only the user's own street."""
+    from app.db import session
+    from app.hazards.models import Hazard
+    from app.hazards.services import apply_action
+    from app.inspections.services import new_inspection
+    from app.org.models import User
+    from app.registry.models import Enterprise
+    from app.sync.services import record_change
+
+    hazard_id = open_ticket(site)  # huayanglu
+    outsiders = [make.user("inspector", jurisdiction="xinhualu") for _ in range(2)]
+    coordinator = make.user("coordinator")
+    headers = login(outsiders[0])
+    cid = str(uuid.uuid4())
+    changes, cursor, _ = pull_all(client, headers, cid)
+    assert ("hazard", hazard_id) not in state(changes)
+
+    with site.app.app_context():
+        recheck = new_inspection(
+            type="recheck",
+            enterprise=session.get(Enterprise, site.enterprise_id),
+            industry="gas_catering",
+            planner_id=None,
+            inspector_ids=[u.id for u in outsiders],
+            window_start=None,
+            window_end=None,
+            dispatch_at=None,
+            checklist_version=None,
+            now=site.clock.now,
+        )
+        session.flush()
+        record_change(session, "inspection", recheck, "put")
+        session.commit()
+    changes, cursor, _ = pull_all(client, headers, cid, cursor)
+    assert ("hazard", hazard_id) in state(changes)
+
+    with site.app.app_context():
+        hazard = session.get(Hazard, uuid.UUID(hazard_id))
+        apply_action(
+            session.get(User, coordinator.id),
+            hazard.id,
+            {"action": "comment", "note": "请本周内完成复查"},
+        )
+        session.commit()
+    changes, cursor, _ = pull_all(client, headers, cid, cursor)
+    tickets = [c for c in changes if c["type"] == "hazard" and c["id"] == hazard_id]
+    assert tickets and "请本周内完成复查" in str(tickets[-1]["data"])

@@ -300,18 +300,6 @@ def test_patrol_created_on_device(client: FlaskClient, site: Site) -> None:
     assert dev.send(create).json["results"][0]["status"] == "applied"
 
 
-def test_hazard_mutations_rejected_when_tickets_are_absent(
-    client: FlaskClient, site: Site, monkeypatch: Any
-) -> None:
-    import app.sync.handlers as handlers
-
-    monkeypatch.setattr(handlers, "_hazard_service", lambda name: None)
-    resp = team(client, site).send(
-        ("hazard.comment", {"hazard_id": str(uuid.uuid4()), "note": "复查另约"})
-    )
-    assert resp.json["results"][0]["code"] == "hazard.not_available"
-
-
 def test_malformed_envelope_is_422(client: FlaskClient, site: Site) -> None:
     headers = site.headers[site.inspectors[0].username]
     for body in (
