@@ -30,7 +30,6 @@ from marshmallow import (
 __all__ = [
     "FINDING_GRADES",
     "FINDING_RESULTS",
-    "INDUSTRIES",
     "MAX_MUTATIONS_PER_PUSH",
     "MUTATIONS",
     "CheckIn",
@@ -49,18 +48,6 @@ __all__ = [
     "parse_push",
 ]
 
-INDUSTRIES = (
-    "commercial_complex",
-    "medical_elderly_care",
-    "hazardous_chemicals",
-    "gas_catering",
-    "factory_warehouse",
-    "confined_space",
-    "high_rise",
-    "ebike_charging",
-    "construction_decoration",
-    "hot_work",
-)
 FINDING_RESULTS = ("pass", "fail", "na")
 FINDING_GRADES = ("general", "major")
 MAX_MUTATIONS_PER_PUSH = 1000
@@ -289,7 +276,11 @@ class InspectionSubmitSchema(_Strict):
 class InspectionCreateSchema(_Strict):
     id = fields.UUID(required=True)
     enterprise_id = fields.UUID(required=True)
-    industry = fields.String(required=True, validate=validate.OneOf(INDUSTRIES))
+    # Any industry slug; the server checks that a checklist is published for it.
+    industry = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^[a-z][a-z0-9_]{0,39}$", error="Not an industry slug."),
+    )
     type = fields.String(
         required=True,
         validate=validate.OneOf(("routine",), error="Devices may only start routine patrols."),

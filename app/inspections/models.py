@@ -100,6 +100,8 @@ class Finding(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     recorded_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     review_status: Mapped[str] = mapped_column(String(12), default="pending")
+    #: The supervisor's latest review comment (what to fix when sent back with needs_info).
+    review_comment: Mapped[str] = mapped_column(String(2000), default="")
     media_pending: Mapped[bool] = mapped_column(default=False)
     deleted: Mapped[bool] = mapped_column(default=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -127,5 +127,6 @@ class FindingSchema(Schema):
     received_at = fields.DateTime()
     recorded_by = fields.UUID(allow_none=True)
     review_status = fields.String()
+    review_comment = fields.String()
     media_pending = fields.Boolean()
     version = fields.Integer()

@@ -416,6 +416,7 @@ def review_finding(user: User, finding_id: uuid.UUID, data: dict[str, Any]) -> F
     session.add(review)
     before = finding.review_status
     finding.review_status = target
+    finding.review_comment = review.comment
     if override and grade is not None:
         finding.grade = grade
     finding.version += 1

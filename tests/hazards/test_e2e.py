@@ -337,6 +337,8 @@ def test_needs_info_goes_to_the_device_which_amends_and_resubmits(committed_app,
 
     device.pull()
     assert device.get("finding", fid)["review_status"] == "needs_info"
+    # The device shows the inspector what the supervisor asked for.
+    assert device.get("finding", fid)["review_comment"] == "请补拍连接处"
     clock.advance(minutes=5)
     closer = device.add_photo(_exif_photo(clock, 4))
     device.enqueue(
