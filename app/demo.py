@@ -200,5 +200,8 @@ def load_demo() -> dict[str, int]:
     from app.hazards.demo import load_hazards_demo
 
     summary.update(load_hazards_demo())
+    from app.review.demo import load_review_demo
+
+    summary.update(load_review_demo())
     s.commit()
     return summary
