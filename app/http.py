@@ -7,7 +7,7 @@ import math
 import re
 from typing import Any
 
-from flask import g, request
+from flask import current_app, g, request
 from sqlalchemy import Select, func, select
 
 from app.db import session
@@ -138,7 +138,9 @@ def check_request_input() -> None:
 
     - a NUL in the path: 404 (no resource has such a name);
     - a NUL in a query parameter: 422, naming the parameter;
-    - a JSON body (by Content-Type) that is not strict RFC 8259 JSON: 400; see strict_json_loads.
+    - a JSON body (by Content-Type) that is not strict RFC 8259 JSON: 400; see strict_json_loads;
+    - a body of another Content-Type (or none) sent to a view that takes JSON: 415 (its
+      parser would silently see no body: a PATCH would succeed, changing nothing).
     The body is read into the request's cache, where the view's parser finds it.
     """
     if "\x00" in request.path:
@@ -153,10 +155,29 @@ def check_request_input() -> None:
             "validation_error", 422, "The request has invalid fields; see errors.", bad
         )
     if not _is_json(request.mimetype):
+        has_body = bool(request.content_length) or "chunked" in request.headers.get(
+            "Transfer-Encoding", ""
+        )
+        if has_body and _takes_json_body():
+            raise DomainError(
+                "unsupported_media_type",
+                415,
+                "Send the request body as JSON, with Content-Type: application/json.",
+            )
         return
     data = request.get_data(cache=True)
     if data.strip():
         strict_json_loads(data)
+
+
+def _takes_json_body() -> bool:
+    """Tell whether the matched view parses a JSON body (@blp.arguments, location json)."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    cls = getattr(view, "view_class", None)
+    if cls is not None:
+        view = getattr(cls, request.method.lower(), None)
+    arguments = getattr(view, "_apidoc", {}).get("arguments", {})
+    return any(p.get("in") == "json" for p in arguments.get("parameters", ()))
 
 
 def paginate(stmt: Select[Any], pagination_parameters: Any) -> list[Any]:

@@ -197,3 +197,24 @@ def test_openapi_documents_the_real_error_body(client):
     error = client.get("/api/v1/openapi.json").json["components"]["schemas"]["Error"]
     assert error["properties"]["code"]["type"] == "string"
     assert error["properties"]["status"]["type"] == "integer"
+
+
+def test_a_body_that_is_not_json_is_415_where_json_is_expected(client, make, login):
+    planner = login(make.user("planner"))
+    ent = make.enterprise()
+    etag = client.get(f"/api/v1/enterprises/{ent.id}", headers=planner).headers["ETag"]
+    # Was a 200 that changed nothing: the parser saw no JSON body at all.
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", None):
+        resp = client.patch(
+            f"/api/v1/enterprises/{ent.id}",
+            data=b'{"address": "fuzz road 1"}',
+            headers={**planner, "If-Match": etag},
+            content_type=content_type,
+        )
+        assert resp.status_code == 415, (content_type, resp.json)
+        assert resp.json["code"] == "unsupported_media_type"
+    got = client.get(f"/api/v1/enterprises/{ent.id}", headers=planner).json
+    assert got["address"] == ent.address
+    # A view without a JSON body (draw, logout) does not care; an empty body is no body.
+    resp = client.post("/api/v1/auth/token", data=b"", content_type="text/plain")
+    assert resp.status_code == 422
