@@ -38,8 +38,10 @@ migrations-check: venv
 	FIELDSAFE_DATABASE_URL="$$url" $(BIN)/alembic upgrade head && \
 	FIELDSAFE_DATABASE_URL="$$url" $(BIN)/alembic check
 
+# The sync benches need PostgreSQL: TEST_DATABASE_URL defaults to the local server's postgres db.
 bench: venv
-	@for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+	@export TEST_DATABASE_URL="$${TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/postgres}"; \
+	for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache .mypy_cache
