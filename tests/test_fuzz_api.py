@@ -37,13 +37,7 @@ EXAMPLES_PER_OPERATION = 25
 ROLES = ("admin", "planner", "inspector", "supervisor", "coordinator", "enterprise", None)
 
 #: operation → exception type of a known, reported, not yet fixed 500 (see the module docstring)
-KNOWN_BUGS = {
-    # Text with C0 control characters (e.g. a hazard description "泄漏\x13") is stored, then
-    # openpyxl refuses it while writing the XLSX (IllegalCharacterError). app/reports.
-    "GET /api/v1/reports/major-hazards/export": "IllegalCharacterError",
-    "GET /api/v1/reports/hazards/export": "IllegalCharacterError",
-    "GET /api/v1/reports/inspections/export": "IllegalCharacterError",
-}
+KNOWN_BUGS: dict[str, str] = {}
 
 
 class _LastError(logging.Handler):

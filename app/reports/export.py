@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
@@ -107,6 +108,11 @@ def _cell(key: str, value: Any) -> Any:
     return value
 
 
+def _printable(value: Any) -> Any:
+    """Drop control characters a device or a report form may have sent: XLSX cannot hold them."""
+    return ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
+
+
 def _save(wb: Workbook) -> bytes:
     buf = io.BytesIO()
     wb.save(buf)
@@ -128,7 +134,7 @@ def _sheet(
     for cell in ws[1]:
         cell.font = Font(bold=True)
     for row in rows:
-        ws.append(list(row))
+        ws.append([_printable(value) for value in row])
     for col in rate_columns:
         for (cell,) in ws.iter_rows(min_row=2, min_col=col, max_col=col):
             cell.number_format = "0.0%"

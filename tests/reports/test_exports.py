@@ -164,3 +164,15 @@ def test_exports_are_audited(get, db_session, world):
 def test_export_arguments_are_validated(get):
     resp = get("coordinator", "/api/v1/reports/hazards/export", by="nonsense")
     assert resp.status_code == 422
+
+
+def test_control_characters_in_stored_text_do_not_break_an_export(get, world, db_session):
+    """A description with a C0 control character (sent by a device) exports without it."""
+    from app.hazards.models import Hazard
+
+    hazard = db_session.execute(select(Hazard).where(Hazard.grade == "major")).scalars().first()
+    hazard.description = "燃气泄漏\x13报警器失效\x00"
+    db_session.commit()
+    wb = _open(get("supervisor", "/api/v1/reports/major-hazards/export"))
+    descriptions = [r[7] for r in wb["重大隐患清单"].iter_rows(min_row=2, values_only=True)]
+    assert "燃气泄漏报警器失效" in descriptions
