@@ -55,7 +55,25 @@ def _parse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
-def strict_json_loads(data: bytes | str) -> Any:
+def checks_own_text(view: Any) -> Any:
+    """Mark a view whose schemas refuse NUL and invalid code points per item themselves.
+
+    The sync push is one: a bad character in one mutation must reject that mutation, not the
+    whole push, or the device's outbox would never drain.
+    """
+    view._checks_own_text = True
+    return view
+
+
+def _view_checks_own_text() -> bool:
+    view = current_app.view_functions.get(request.endpoint or "")
+    cls = getattr(view, "view_class", None)
+    if cls is not None:
+        view = getattr(cls, request.method.lower(), None)
+    return bool(getattr(view, "_checks_own_text", False))
+
+
+def strict_json_loads(data: bytes | str, check_strings: bool = True) -> Any:
     """Parse RFC 8259 JSON: no NaN/Infinity, bounded integers, bounded nesting.
 
     Raises DomainError 400 (bad_request) for anything that is not such JSON, and 422
@@ -78,7 +96,7 @@ def strict_json_loads(data: bytes | str) -> Any:
     _check_depth(value)
     # NUL and surrogates can only arrive as \u escapes (raw ones are not valid JSON in UTF-8),
     # so most bodies skip the walk over every string.
-    if "\\u" in text and _SUSPECT_ESCAPE.search(text):
+    if check_strings and "\\u" in text and _SUSPECT_ESCAPE.search(text):
         errors = _bad_strings(value)
         if errors:
             raise DomainError(
@@ -167,7 +185,7 @@ def check_request_input() -> None:
         return
     data = request.get_data(cache=True)
     if data.strip():
-        strict_json_loads(data)
+        strict_json_loads(data, check_strings=not _view_checks_own_text())
 
 
 def _takes_json_body() -> bool:

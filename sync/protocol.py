@@ -11,6 +11,7 @@ loop works with typed values: UUIDs, timezone-aware UTC datetimes, floats.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -178,6 +179,32 @@ def _utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+#: Characters no stored text may hold: NUL (PostgreSQL text cannot) and lone surrogates
+#: (not encodable as UTF-8). Refused per mutation, so one bad note never blocks an outbox.
+_BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
+
+
+class Text(fields.String):
+    """A string without NUL or invalid code points."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if _BAD_TEXT.search(text):
+            raise ValidationError("Contains a NUL character or an invalid Unicode code point.")
+        return text
+
+
+class UTCTime(fields.AwareDateTime):
+    """A time with its offset, converted to UTC; refused when UTC cannot express it."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
+        parsed = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return parsed.astimezone(UTC)
+        except OverflowError as exc:
+            raise ValidationError("Out of range once converted to UTC.") from exc
+
+
 class _Strict(Schema):
     class Meta:
         unknown = RAISE
@@ -192,7 +219,7 @@ def _photos(required: bool) -> fields.List:
 
 
 def _time(required: bool = True) -> fields.AwareDateTime:
-    return fields.AwareDateTime(format="iso", required=required)
+    return UTCTime(format="iso", required=required)
 
 
 class LocationSchema(_Strict):
@@ -229,7 +256,7 @@ class FindingPutSchema(_Strict):
         ),
     )
     result = fields.String(required=True, validate=validate.OneOf(FINDING_RESULTS))
-    note = fields.String(allow_none=True, validate=validate.Length(max=4000))
+    note = Text(allow_none=True, validate=validate.Length(max=4000))
     grade = fields.String(allow_none=True, validate=validate.OneOf(FINDING_GRADES))
     photos = _photos(required=False)
     location = fields.Nested(LocationSchema, allow_none=True)
@@ -294,7 +321,7 @@ class InspectionCreateSchema(_Strict):
 class HazardRecheckSchema(_Strict):
     hazard_id = fields.UUID(required=True)
     result = fields.String(required=True, validate=validate.OneOf(("pass", "fail")))
-    note = fields.String(required=True, validate=validate.Length(min=1, max=4000))
+    note = Text(required=True, validate=validate.Length(min=1, max=4000))
     photos = _photos(required=True)
     at = _time()
     #: optional new rectification deadline on a failed re-inspection
@@ -320,7 +347,7 @@ class HazardRecheckSchema(_Strict):
 
 class HazardCommentSchema(_Strict):
     hazard_id = fields.UUID(required=True)
-    note = fields.String(required=True, validate=validate.Length(min=1, max=4000))
+    note = Text(required=True, validate=validate.Length(min=1, max=4000))
     photos = _photos(required=False)
 
     @post_load

@@ -135,6 +135,11 @@ def _sheet(
         cell.font = Font(bold=True)
     for row in rows:
         ws.append([_printable(value) for value in row])
+    # Stored text is data, never a formula: "=HYPERLINK(…)" in a description stays text.
+    for cells in ws.iter_rows(min_row=2):
+        for cell in cells:
+            if cell.data_type == "f":
+                cell.data_type = "s"
     for col in rate_columns:
         for (cell,) in ws.iter_rows(min_row=2, min_col=col, max_col=col):
             cell.number_format = "0.0%"

@@ -9,6 +9,7 @@ from flask_smorest import Blueprint
 
 from app.auth.services import current_user
 from app.db import session
+from app.http import checks_own_text
 from app.sync import services
 from app.sync.schemas import PullQueryArgsSchema, PullSchema, PushResultSchema, PushSchema
 from sync.protocol import PushRequest
@@ -18,6 +19,7 @@ blp = Blueprint("sync", __name__, description="Offline sync: push mutations, pul
 
 @blp.route("/sync/push")
 class Push(MethodView):
+    @checks_own_text
     @blp.arguments(PushSchema)
     @blp.response(200, PushResultSchema)
     def post(self, push: PushRequest) -> Any:

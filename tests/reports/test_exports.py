@@ -176,3 +176,16 @@ def test_control_characters_in_stored_text_do_not_break_an_export(get, world, db
     wb = _open(get("supervisor", "/api/v1/reports/major-hazards/export"))
     descriptions = [r[7] for r in wb["重大隐患清单"].iter_rows(min_row=2, values_only=True)]
     assert "燃气泄漏报警器失效" in descriptions
+
+
+def test_text_that_looks_like_a_formula_exports_as_text(get, world, db_session):
+    """A description such as =HYPERLINK(…) from a public report is never a live formula."""
+    from app.hazards.models import Hazard
+
+    hazard = db_session.execute(select(Hazard).where(Hazard.grade == "major")).scalars().first()
+    hazard.description = '=HYPERLINK("http://example.invalid","点击")'
+    db_session.commit()
+    wb = _open(get("supervisor", "/api/v1/reports/major-hazards/export"))
+    cells = [row[7] for row in wb["重大隐患清单"].iter_rows(min_row=2)]
+    target = [c for c in cells if c.value == '=HYPERLINK("http://example.invalid","点击")']
+    assert target and all(c.data_type == "s" for c in target)

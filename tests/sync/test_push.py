@@ -300,6 +300,26 @@ def test_patrol_created_on_device(client: FlaskClient, site: Site) -> None:
     assert dev.send(create).json["results"][0]["status"] == "applied"
 
 
+def test_unstorable_text_or_time_rejects_only_that_mutation(
+    client: FlaskClient, site: Site
+) -> None:
+    """A NUL in a note or a time UTC cannot hold rejects that mutation; the outbox moves on."""
+    dev = team(client, site)
+    resp = dev.send(
+        check_in(site),
+        put(site, note="软管老化\u0000"),
+        put(site, recorded_at="0001-01-01T00:00:00+14:00"),
+        put(site, note="正常"),
+    )
+    assert resp.status_code == 200, resp.json
+    results = resp.json["results"]
+    assert [r["status"] for r in results] == ["applied", "rejected", "rejected", "applied"]
+    assert results[1]["code"] == results[2]["code"] == "validation_error"
+    assert "note" in str(results[1]) and "recorded_at" in str(results[2])
+    assert resp.json["last_mutation_id"] == 4
+    assert [f["note"] for f in findings(site)] == ["正常"]
+
+
 def test_malformed_envelope_is_422(client: FlaskClient, site: Site) -> None:
     headers = site.headers[site.inspectors[0].username]
     for body in (
