@@ -170,8 +170,16 @@ def test_control_characters_in_stored_text_do_not_break_an_export(get, world, db
     """A description with a C0 control character (sent by a device) exports without it."""
     from app.hazards.models import Hazard
 
-    hazard = db_session.execute(select(Hazard).where(Hazard.grade == "major")).scalars().first()
-    hazard.description = "燃气泄漏\x13报警器失效\x00"
+    hazard = (
+        db_session.execute(
+            select(Hazard)
+            .where(Hazard.grade == "major", Hazard.status != "closed")
+            .order_by(Hazard.id)
+        )
+        .scalars()
+        .first()
+    )
+    hazard.description = "燃气泄漏\x13报警器失效\x1f"
     db_session.commit()
     wb = _open(get("supervisor", "/api/v1/reports/major-hazards/export"))
     descriptions = [r[7] for r in wb["重大隐患清单"].iter_rows(min_row=2, values_only=True)]
@@ -182,7 +190,15 @@ def test_text_that_looks_like_a_formula_exports_as_text(get, world, db_session):
     """A description such as =HYPERLINK(…) from a public report is never a live formula."""
     from app.hazards.models import Hazard
 
-    hazard = db_session.execute(select(Hazard).where(Hazard.grade == "major")).scalars().first()
+    hazard = (
+        db_session.execute(
+            select(Hazard)
+            .where(Hazard.grade == "major", Hazard.status != "closed")
+            .order_by(Hazard.id)
+        )
+        .scalars()
+        .first()
+    )
     hazard.description = '=HYPERLINK("http://example.invalid","点击")'
     db_session.commit()
     wb = _open(get("supervisor", "/api/v1/reports/major-hazards/export"))
