@@ -11,39 +11,18 @@ transactions), with a settable clock.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import uuid
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from flask.testing import FlaskClient
-
-from sync.client import HttpResponse, SyncClient
+from sync.client import SyncClient
 from tests.factories import Factories
 from tests.hazards.helpers import Clock, z
 from tests.media.media_samples import jpeg
+from tests.sync.conftest import FlaskTransport
 
 SITE = (31.2195, 121.4265)
-
-
-@dataclass
-class FlaskTransport:
-    """The reference client's transport over the Flask test client."""
-
-    client: FlaskClient
-
-    def request(self, method, path, *, params=None, json=None, data=None, headers=None):
-        resp = self.client.open(
-            path,
-            method=method,
-            query_string=dict(params or {}),
-            json=copy.deepcopy(json) if json is not None else None,
-            data=data,
-            headers=dict(headers or {}),
-        )
-        return HttpResponse(resp.status_code, resp.get_json(silent=True), dict(resp.headers))
 
 
 def _login(app, user) -> str:
