@@ -346,7 +346,8 @@ def put_findings(db: Session, ctx: ApplyContext, items: Sequence[Item]) -> list[
 
     new_rows = [d.values for d in drafts.values() if d.new]
     if new_rows:
-        db.execute(insert(Finding), new_rows)
+        # A Core insert of the table: one executemany, without the ORM's per-row bookkeeping.
+        db.execute(insert(Finding.__table__), new_rows)
     updates = []
     for fid, draft in drafts.items():
         if draft.new or not draft.changed:
