@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import ARRAY, ColumnElement, Uuid, any_, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.audit.services import record
@@ -53,6 +53,14 @@ def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 
 def _is_pg(db: Session) -> bool:
     return db.get_bind().dialect.name == "postgresql"
+
+
+def _id_in(db: Session, column: Any, ids: Sequence[uuid.UUID]) -> ColumnElement[bool]:
+    """`column IN ids`; on PostgreSQL `= ANY(array)`: one parameter however long the batch,
+    instead of compiling a placeholder per id on every push."""
+    if _is_pg(db):
+        return column == any_(bindparam("ids", list(ids), type_=ARRAY(Uuid)))
+    return column.in_(ids)
 
 
 def _load_inspections(db: Session, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Inspection]:
@@ -207,7 +215,7 @@ def put_findings(db: Session, ctx: ApplyContext, items: Sequence[Item]) -> list[
     visible = _visible_ids(db, user, inspections, ctx.now)
     grades = _checklist_grades(db, inspections.values())
     ids = sorted({a.id for _, a in puts})
-    stmt = select(Finding).where(Finding.id.in_(ids)).order_by(Finding.id)
+    stmt = select(Finding).where(_id_in(db, Finding.id, ids)).order_by(Finding.id)
     if _is_pg(db):
         stmt = stmt.with_for_update()
     existing = {f.id: f for f in db.execute(stmt).scalars()}
@@ -408,7 +416,7 @@ def delete_findings(db: Session, ctx: ApplyContext, items: Sequence[Item]) -> li
     """Delete findings (a tombstone: a later edit of the same finding is rejected)."""
     user: User = ctx.actor
     ids = sorted({item.args.id for item in items if isinstance(item.args, FindingDelete)})
-    stmt = select(Finding).where(Finding.id.in_(ids)).order_by(Finding.id)
+    stmt = select(Finding).where(_id_in(db, Finding.id, ids)).order_by(Finding.id)
     if _is_pg(db):
         stmt = stmt.with_for_update()
     findings = {f.id: f for f in db.execute(stmt).scalars()}
