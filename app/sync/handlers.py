@@ -13,10 +13,21 @@ import math
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import ARRAY, ColumnElement, Uuid, any_, bindparam, func, insert, select, update
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Table,
+    Uuid,
+    any_,
+    bindparam,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from app.audit.services import record
@@ -355,7 +366,7 @@ def put_findings(db: Session, ctx: ApplyContext, items: Sequence[Item]) -> list[
     new_rows = [d.values for d in drafts.values() if d.new]
     if new_rows:
         # A Core insert of the table: one executemany, without the ORM's per-row bookkeeping.
-        db.execute(insert(Finding.__table__), new_rows)
+        db.execute(insert(cast(Table, Finding.__table__)), new_rows)
     updates = []
     for fid, draft in drafts.items():
         if draft.new or not draft.changed:
