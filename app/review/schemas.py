@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from app.hazards.schemas import UTCDateTime
+from app.inspections.schemas import FindingSchema
 from app.review.models import DECISIONS
 from app.review.services import FLAGS
 
@@ -105,19 +106,10 @@ class ReviewSchema(Schema):
     at = UTCDateTime()
 
 
-class ReviewedFindingSchema(Schema):
-    id = fields.UUID()
-    inspection_id = fields.UUID()
-    item_code = fields.String()
-    checklist_version = fields.Integer(allow_none=True)
-    result = fields.String()
-    note = fields.String()
-    grade = fields.String()
-    photos = fields.List(fields.String())
-    location = fields.Dict(allow_none=True)
+class ReviewedFindingSchema(FindingSchema):
+    """A finding as the review answers it: the finding, its ticket and the latest decision."""
+
     recorded_at = UTCDateTime()
-    review_status = fields.String()
-    media_pending = fields.Boolean()
-    version = fields.Integer()
+    received_at = UTCDateTime()
     hazard_id = fields.UUID(allow_none=True)
     review = fields.Nested(ReviewSchema, allow_none=True)
