@@ -40,7 +40,6 @@ from sqlalchemy import (
     delete,
     exists,
     func,
-    insert,
     literal_column,
     or_,
     select,
@@ -51,6 +50,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 
+from sync.bulk import insert_rows
 from sync.cursor import (
     Cursor,
     CursorCodec,
@@ -104,14 +104,10 @@ class ChangeRow:
 
 
 def insert_changes(executor: Executor, rows: Sequence[ChangeRow], now: datetime) -> None:
-    """Append ``rows`` to the change log in the caller's transaction (one executemany)."""
-    if not rows:
-        return
-    stmt = insert(_changes())
-    if dialect_name(executor) == "postgresql":
-        stmt = stmt.values(xid=literal_column(_XID))
-    executor.execute(
-        stmt,
+    """Append ``rows``, in order, to the change log in the caller's transaction (one statement)."""
+    insert_rows(
+        executor,
+        _changes(),
         [
             {
                 "entity_type": r.entity_type,
@@ -121,10 +117,11 @@ def insert_changes(executor: Executor, rows: Sequence[ChangeRow], now: datetime)
                 "jurisdiction": r.jurisdiction,
                 "enterprise_id": r.enterprise_id,
                 "inspection_id": r.inspection_id,
-                "created_at": now,
             }
             for r in rows
         ],
+        shared={"created_at": now},
+        sql_values={"xid": _XID} if dialect_name(executor) == "postgresql" else None,
     )
 
 

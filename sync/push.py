@@ -30,10 +30,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, IntegrityError
 
+from sync.bulk import insert_rows
 from sync.cursor import Executor, dialect_name
 from sync.feed import CLIENT, ChangeRow, insert_changes
 from sync.models import SyncClient, SyncResult
@@ -242,17 +243,11 @@ def apply_push(
     new_results = [by_id[m.id] for m in fresh]
     if fresh:
         last = fresh[-1].id
-        executor.execute(
-            insert(_results()),
-            [
-                {
-                    "client_id": push.client_id,
-                    "mutation_id": res["id"],
-                    "result": res,
-                    "created_at": now,
-                }
-                for res in new_results
-            ],
+        insert_rows(
+            executor,
+            _results(),
+            [{"mutation_id": res["id"], "result": res} for res in new_results],
+            shared={"client_id": push.client_id, "created_at": now},
         )
         c = _clients().c
         executor.execute(

@@ -17,14 +17,8 @@ from typing import Any, cast
 
 from flask import current_app
 from sqlalchemy import (
-    ARRAY,
-    ColumnElement,
     Table,
-    Uuid,
-    any_,
-    bindparam,
     func,
-    insert,
     select,
     update,
 )
@@ -36,6 +30,7 @@ from app.inspections.models import Finding, Inspection, InspectionInspector
 from app.org.models import User
 from app.registry.models import Enterprise
 from app.sync.services import change_row
+from sync.bulk import insert_rows, where_ids
 from sync.feed import ChangeRow
 from sync.protocol import (
     CheckIn,
@@ -66,12 +61,15 @@ def _is_pg(db: Session) -> bool:
     return db.get_bind().dialect.name == "postgresql"
 
 
-def _id_in(db: Session, column: Any, ids: Sequence[uuid.UUID]) -> ColumnElement[bool]:
-    """`column IN ids`; on PostgreSQL `= ANY(array)`: one parameter however long the batch,
-    instead of compiling a placeholder per id on every push."""
+def _lock_findings(db: Session, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Finding]:
+    """Load (and on PostgreSQL lock, in id order) the findings with these ids."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    stmt = where_ids(db, select(Finding), Finding.id, wanted).order_by(Finding.id)
     if _is_pg(db):
-        return column == any_(bindparam("ids", list(ids), type_=ARRAY(Uuid)))
-    return column.in_(ids)
+        stmt = stmt.with_for_update(of=Finding)
+    return {f.id: f for f in db.execute(stmt).scalars()}
 
 
 def _load_inspections(db: Session, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Inspection]:
@@ -225,11 +223,7 @@ def put_findings(db: Session, ctx: ApplyContext, items: Sequence[Item]) -> list[
     inspections = _load_inspections(db, (a.inspection_id for _, a in puts))
     visible = _visible_ids(db, user, inspections, ctx.now)
     grades = _checklist_grades(db, inspections.values())
-    ids = sorted({a.id for _, a in puts})
-    stmt = select(Finding).where(_id_in(db, Finding.id, ids)).order_by(Finding.id)
-    if _is_pg(db):
-        stmt = stmt.with_for_update()
-    existing = {f.id: f for f in db.execute(stmt).scalars()}
+    existing = _lock_findings(db, (a.id for _, a in puts))
     drafts: dict[uuid.UUID, _Draft] = {}
     results: list[dict[str, Any]] = []
 
@@ -301,12 +295,7 @@ def put_findings(db: Session, ctx: ApplyContext, items: Sequence[Item]) -> list[
                     "photos": list(put.photos),
                     "location": _location_json(put.location),
                     "recorded_at": put.recorded_at,
-                    "received_at": ctx.now,
-                    "recorded_by": user.id,
-                    "review_status": "pending",
                     "media_pending": False,
-                    "deleted": False,
-                    "updated_at": ctx.now,
                     "version": 1,
                 },
                 new=True,
@@ -365,8 +354,19 @@ def put_findings(db: Session, ctx: ApplyContext, items: Sequence[Item]) -> list[
 
     new_rows = [d.values for d in drafts.values() if d.new]
     if new_rows:
-        # A Core insert of the table: one executemany, without the ORM's per-row bookkeeping.
-        db.execute(insert(cast(Table, Finding.__table__)), new_rows)
+        # A Core insert of the table: one statement, without the ORM's per-row bookkeeping.
+        insert_rows(
+            db,
+            cast(Table, Finding.__table__),
+            new_rows,
+            shared={
+                "received_at": ctx.now,
+                "recorded_by": user.id,
+                "review_status": "pending",
+                "deleted": False,
+                "updated_at": ctx.now,
+            },
+        )
     updates = []
     for fid, draft in drafts.items():
         if draft.new or not draft.changed:
@@ -426,11 +426,9 @@ def put_findings(db: Session, ctx: ApplyContext, items: Sequence[Item]) -> list[
 def delete_findings(db: Session, ctx: ApplyContext, items: Sequence[Item]) -> list[dict[str, Any]]:
     """Delete findings (a tombstone: a later edit of the same finding is rejected)."""
     user: User = ctx.actor
-    ids = sorted({item.args.id for item in items if isinstance(item.args, FindingDelete)})
-    stmt = select(Finding).where(_id_in(db, Finding.id, ids)).order_by(Finding.id)
-    if _is_pg(db):
-        stmt = stmt.with_for_update()
-    findings = {f.id: f for f in db.execute(stmt).scalars()}
+    findings = _lock_findings(
+        db, (item.args.id for item in items if isinstance(item.args, FindingDelete))
+    )
     inspections = _load_inspections(db, (f.inspection_id for f in findings.values()))
     visible = _visible_ids(db, user, inspections, ctx.now)
     results = []

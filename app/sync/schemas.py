@@ -1,12 +1,53 @@
-"""Schemas of the sync endpoints (the push envelope itself is ``sync.protocol.PushSchema``)."""
+"""Schemas of the sync endpoints.
+
+The push is validated by ``sync.protocol`` (the protocol's one set of rules); the schemas
+here describe it in the OpenAPI document.
+"""
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from typing import Any
 
-from sync.protocol import PushSchema
+from marshmallow import Schema, ValidationError, fields, validate
+
+from sync.protocol import MAX_MUTATIONS_PER_PUSH, ProtocolError, PushRequest, parse_push
 
 __all__ = ["PullQueryArgsSchema", "PullSchema", "PushResultSchema", "PushSchema"]
+
+
+class MutationSchema(Schema):
+    id = fields.Integer(
+        required=True,
+        validate=validate.Range(min=1, max=2**62),
+        metadata={"description": "The device's mutation counter; consecutive within a push."},
+    )
+    name = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=64),
+        metadata={"description": "finding.put, inspection.check_in, … (docs/sync.md)"},
+    )
+    args = fields.Dict(
+        required=True,
+        metadata={"description": "The mutation's arguments; checked when it is applied."},
+    )
+
+
+class PushSchema(Schema):
+    """The push envelope; loading it is ``sync.protocol.parse_push``."""
+
+    client_id = fields.UUID(required=True)
+    mutations = fields.List(
+        fields.Nested(MutationSchema),
+        required=True,
+        validate=validate.Length(max=MAX_MUTATIONS_PER_PUSH),
+    )
+
+    def load(self, data: Any, **kwargs: Any) -> PushRequest:  # type: ignore[override]
+        """Validate with the protocol's own rules (the fields above only document them)."""
+        try:
+            return parse_push(data)
+        except ProtocolError as exc:
+            raise ValidationError(exc.errors) from exc
 
 
 class EntityRefSchema(Schema):

@@ -191,3 +191,58 @@ def test_any_push_body_is_parsed_or_refused(body: object) -> None:
         parse_push(body)
     except ProtocolError as exc:
         assert exc.code == "validation_error"
+
+
+def test_messages_name_each_problem() -> None:
+    errors = errors_of(
+        "finding.put",
+        {
+            "id": "x",
+            "inspection_id": None,
+            "result": "pass",
+            "note": "a" * 4001,
+            "base_version": True,
+            "location": {"lat": "31.2", "lon": 121.4},
+            "recorded_at": "yesterday",
+        },
+    )
+    assert errors == {
+        "id": ["Not a valid UUID."],
+        "inspection_id": ["Field may not be null."],
+        "item_code": ["Missing data for required field."],
+        "note": ["Longer than maximum length 4000."],
+        "base_version": ["Not a valid integer."],
+        "location.lat": ["Not a valid number."],
+        "recorded_at": ["Not a valid datetime."],
+    }
+
+
+def test_nullable_fields_take_null_and_count_as_sent() -> None:
+    args = {**VALID["finding.put"], "note": None, "grade": None, "location": None}
+    put = parse_args("finding.put", args)
+    assert isinstance(put, FindingPut)
+    assert (put.note, put.grade, put.location) == (None, None, None)
+    assert {"note", "grade", "location"} <= put.fields_set
+
+
+def test_a_time_that_leaves_the_calendar_in_utc_is_refused() -> None:
+    args = {**VALID["inspection.submit"], "at": "0001-01-01T00:00:00+08:00"}
+    assert errors_of("inspection.submit", args) == {"at": ["Out of range once converted to UTC."]}
+
+
+def test_push_envelope_errors_name_the_mutation() -> None:
+    body = {
+        "client_id": ID,
+        "mutations": [
+            {"id": 1, "name": "finding.delete", "args": {"id": ID}},
+            {"id": "2", "name": "", "args": None, "extra": 1},
+        ],
+    }
+    with pytest.raises(ProtocolError) as exc:
+        parse_push(body)
+    assert exc.value.errors == {
+        "mutations.1.id": ["Not a valid integer."],
+        "mutations.1.name": ["Length must be between 1 and 64."],
+        "mutations.1.args": ["Field may not be null."],
+        "mutations.1.extra": ["Unknown field."],
+    }

@@ -1,0 +1,141 @@
+"""Bulk statements: a batch of rows in one round trip, however many rows it holds.
+
+A push writes a few hundred rows to each of three tables (findings, stored results, change
+rows). An ``executemany`` sends one statement execution per row; on PostgreSQL that costs
+more than everything else the push does. :func:`insert_rows` sends the batch as one JSON
+document instead, unpacked by PostgreSQL with ``json_to_recordset``::
+
+    INSERT INTO t (a, b) SELECT r.a, r.b
+    FROM json_to_recordset(CAST(:rows AS JSON)) AS r(a UUID, b JSON, _n INTEGER)
+    ORDER BY r._n
+
+PostgreSQL converts each field to the column's type (``uuid``, ``timestamptz``, ``json``,
+``varchar(n)`` with its length check) as an ordinary INSERT would; rows are inserted in the
+given order, so serial ids follow it. A JSON ``null`` becomes SQL NULL. SQLite, where an
+executemany is a loop in the same process, keeps the executemany.
+
+:func:`where_ids` is the matching read: a join against the unnested id array, which
+PostgreSQL answers with index probes at any table size (``id = ANY($1)`` in a prepared,
+generic plan is a sequential scan comparing each row with every id).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import (
+    ARRAY,
+    JSON,
+    Integer,
+    Select,
+    Table,
+    Text,
+    Uuid,
+    bindparam,
+    cast,
+    column,
+    func,
+    insert,
+    literal_column,
+    select,
+)
+from sqlalchemy.sql.dml import Insert
+
+from sync.cursor import Executor, dialect_name
+
+__all__ = ["insert_rows", "to_json", "where_ids"]
+
+_ORDINAL = "_n"
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a bulk insert")
+        return value.isoformat()
+    if isinstance(value, tuple | set | frozenset):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} cannot go into a bulk insert")
+
+
+def to_json(value: Any) -> str:
+    """Encode ``value`` as JSON, with UUIDs as strings and aware datetimes in ISO 8601."""
+    return json.dumps(value, default=_jsonable, separators=(",", ":"))
+
+
+@lru_cache(maxsize=64)
+def _recordset_insert(
+    table: Table,
+    names: tuple[str, ...],
+    shared: tuple[str, ...],
+    sql_values: tuple[tuple[str, str], ...],
+) -> Insert:
+    source = (
+        func.json_to_recordset(cast(bindparam("rows", type_=Text), JSON))
+        .table_valued(
+            *(column(name, table.c[name].type) for name in names),
+            column(_ORDINAL, Integer),
+        )
+        .render_derived(name="r", with_types=True)
+    )
+    values: list[Any] = [source.c[name] for name in names]
+    values += [bindparam(f"shared_{name}", type_=table.c[name].type) for name in shared]
+    values += [literal_column(sql) for _, sql in sql_values]
+    return insert(table).from_select(
+        [*names, *shared, *(name for name, _ in sql_values)],
+        select(*values).order_by(source.c[_ORDINAL]),
+    )
+
+
+def insert_rows(
+    executor: Executor,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    shared: Mapping[str, Any] | None = None,
+    sql_values: Mapping[str, str] | None = None,
+) -> None:
+    """Insert ``rows`` (mappings with the same keys) into ``table`` in one statement.
+
+    ``shared`` holds the values every row has (the push's time, its client): they are sent
+    once. ``sql_values`` sets columns to SQL expressions (as text) evaluated by the
+    database, such as the writing transaction's id. Rows are inserted in the given order.
+    """
+    if not rows:
+        return
+    shared = dict(shared or {})
+    extra = tuple(sorted((sql_values or {}).items()))
+    if dialect_name(executor) != "postgresql":
+        stmt = insert(table)
+        if extra:
+            stmt = stmt.values({name: literal_column(sql) for name, sql in extra})
+        executor.execute(stmt, [{**shared, **row} for row in rows])
+        return
+    document = to_json([{**row, _ORDINAL: n} for n, row in enumerate(rows)])
+    stmt = _recordset_insert(table, tuple(rows[0]), tuple(shared), extra)
+    params = {f"shared_{name}": value for name, value in shared.items()}
+    executor.execute(stmt, {"rows": document, **params})
+
+
+def where_ids(
+    executor: Executor, stmt: Select[Any], key: Any, ids: Sequence[uuid.UUID]
+) -> Select[Any]:
+    """Narrow ``stmt`` to the rows whose ``key`` is one of ``ids``.
+
+    On PostgreSQL, a join against the unnested id array: one array parameter whatever the
+    batch size (so one cached statement), answered with index probes. Elsewhere ``IN``.
+    """
+    if dialect_name(executor) != "postgresql":
+        return stmt.where(key.in_(list(ids)))
+    wanted = (
+        func.unnest(bindparam("ids", list(ids), type_=ARRAY(Uuid)))
+        .table_valued("id")
+        .render_derived(name="wanted")
+    )
+    return stmt.join(wanted, key == wanted.c.id)
