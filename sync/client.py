@@ -565,34 +565,40 @@ class SyncClient:
     def _acknowledge(self, body: Mapping[str, Any], report: SyncReport) -> bool:
         """Store the results of a push; return whether any pending mutation was settled."""
         last = int(body["last_mutation_id"])
-        settled = 0
+        results = {int(r["id"]): r for r in body.get("results") or ()}
         with self._tx():
-            for result in body.get("results") or ():
-                status = result.get("status")
-                state = "rejected" if status == "rejected" else "applied"
-                cur = self.db.execute(
-                    "UPDATE outbox SET state = ?, code = ?, message = ?, result = ? "
-                    "WHERE id = ? AND state = 'pending'",
-                    (
-                        state,
-                        result.get("code"),
-                        result.get("message"),
-                        json.dumps(result),
-                        int(result["id"]),
-                    ),
+            # Only mutations still pending are settled (a replayed result changes nothing).
+            pending = {
+                row[0]
+                for row in self.db.execute(
+                    "SELECT id FROM outbox WHERE state = 'pending' AND id BETWEEN ? AND ?",
+                    (min(results, default=0), max(results, default=-1)),
                 )
-                if cur.rowcount:
-                    settled += 1
-                    if state == "rejected":
-                        report.rejected.append(dict(result))
-                    else:
-                        report.applied += 1
+            }
+            settled = [r for mid, r in results.items() if mid in pending]
+            self.db.executemany(
+                "UPDATE outbox SET state = ?, code = ?, message = ?, result = ? WHERE id = ?",
+                [
+                    (
+                        "rejected" if r.get("status") == "rejected" else "applied",
+                        r.get("code"),
+                        r.get("message"),
+                        json.dumps(r),
+                        int(r["id"]),
+                    )
+                    for r in settled
+                ],
+            )
+            for r in settled:
+                if r.get("status") == "rejected":
+                    report.rejected.append(dict(r))
+                else:
+                    report.applied += 1
             # Anything at or below the server's counter is settled even without a result.
             cur = self.db.execute(
                 "UPDATE outbox SET state = 'applied' WHERE state = 'pending' AND id <= ?", (last,)
             )
-            settled += cur.rowcount
-        return settled > 0
+        return bool(settled) or cur.rowcount > 0
 
     def _prune_acked(self) -> None:
         with self._tx():

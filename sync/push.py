@@ -2,7 +2,7 @@
 
 :func:`apply_push` runs inside the caller's transaction and does, in order:
 
-1. Lock the client's counter row (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite
+1. Lock the client's counter row (an upsert, which locks the row on PostgreSQL; SQLite
    serialises writers at ``BEGIN IMMEDIATE``). Two identical pushes arriving at once
    queue here; the second then sees the advanced counter and only replays.
 2. Answer replays (ids at or below ``last_mutation_id``) from the stored results.
@@ -151,21 +151,20 @@ def _results() -> Table:
 
 
 def lock_client(executor: Executor, client_id: uuid.UUID, user_id: uuid.UUID, now: datetime) -> int:
-    """Create the client's counter row if needed, lock it, and return ``last_mutation_id``."""
+    """Create the client's counter row if needed, lock it, and return ``last_mutation_id``.
+
+    One statement: an upsert whose no-op update takes the row lock (on PostgreSQL a
+    concurrent push of the same client waits here until the first one commits).
+    """
     table = _clients()
     dialect = dialect_name(executor)
-    values = {
-        "client_id": client_id,
-        "user_id": user_id,
-        "last_mutation_id": 0,
-        "created_at": now,
-        "updated_at": now,
-    }
     ins: Any = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
-    executor.execute(ins.values(**values).on_conflict_do_nothing())
-    stmt = select(table.c.user_id, table.c.last_mutation_id).where(table.c.client_id == client_id)
-    if dialect == "postgresql":
-        stmt = stmt.with_for_update()
+    ins = ins.values(
+        client_id=client_id, user_id=user_id, last_mutation_id=0, created_at=now, updated_at=now
+    )
+    stmt = ins.on_conflict_do_update(
+        index_elements=[table.c.client_id], set_={"client_id": ins.excluded.client_id}
+    ).returning(table.c.user_id, table.c.last_mutation_id)
     row = executor.execute(stmt).one()
     if row.user_id != user_id:
         raise ClientTaken(str(client_id))

@@ -72,32 +72,32 @@ def _lock_findings(db: Session, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Fin
     return {f.id: f for f in db.execute(stmt).scalars()}
 
 
-def _load_inspections(db: Session, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Inspection]:
-    """Load (and on PostgreSQL lock, in id order) the inspections a run touches."""
+def _assigned(inspection: Inspection, user: User) -> bool:
+    return user.id in inspection.inspector_ids
+
+
+def _workable_inspections(
+    db: Session, user: User, ids: Iterable[uuid.UUID], now: Any
+) -> dict[uuid.UUID, Inspection]:
+    """Load, and on PostgreSQL lock in id order, the inspections ``user`` may work on now.
+
+    That is the inspections among ``ids`` the user can see (the confidentiality rule,
+    ``visibility_clause``) and is assigned to. Any other id is absent from the answer, and
+    a mutation naming it is answered as not found.
+    """
+    from app.inspections.services import visibility_clause
+
     wanted = sorted(set(ids))
     if not wanted:
         return {}
-    stmt = select(Inspection).where(Inspection.id.in_(wanted)).order_by(Inspection.id)
+    stmt = (
+        select(Inspection)
+        .where(Inspection.id.in_(wanted), visibility_clause(user, now))
+        .order_by(Inspection.id)
+    )
     if _is_pg(db):
         stmt = stmt.with_for_update(of=Inspection)
-    return {i.id: i for i in db.execute(stmt).scalars()}
-
-
-def _visible_ids(db: Session, user: User, ids: Iterable[uuid.UUID], now: Any) -> set[uuid.UUID]:
-    from app.inspections.services import visibility_clause
-
-    wanted = list(set(ids))
-    if not wanted:
-        return set()
-    return set(
-        db.execute(
-            select(Inspection.id).where(Inspection.id.in_(wanted), visibility_clause(user, now))
-        ).scalars()
-    )
-
-
-def _assigned(inspection: Inspection, user: User) -> bool:
-    return user.id in inspection.inspector_ids
+    return {i.id: i for i in db.execute(stmt).scalars() if _assigned(i, user)}
 
 
 def _not_found(item: Item) -> dict[str, Any]:
@@ -220,8 +220,7 @@ def put_findings(db: Session, ctx: ApplyContext, items: Sequence[Item]) -> list[
     """Create or merge findings: per-field last writer wins; a delete beats an edit."""
     user: User = ctx.actor
     puts = [(item, item.args) for item in items if isinstance(item.args, FindingPut)]
-    inspections = _load_inspections(db, (a.inspection_id for _, a in puts))
-    visible = _visible_ids(db, user, inspections, ctx.now)
+    inspections = _workable_inspections(db, user, (a.inspection_id for _, a in puts), ctx.now)
     grades = _checklist_grades(db, inspections.values())
     existing = _lock_findings(db, (a.id for _, a in puts))
     drafts: dict[uuid.UUID, _Draft] = {}
@@ -230,7 +229,7 @@ def put_findings(db: Session, ctx: ApplyContext, items: Sequence[Item]) -> list[
     for item, put in puts:
         assert isinstance(put, FindingPut)
         insp = inspections.get(put.inspection_id)
-        if insp is None or insp.id not in visible or not _assigned(insp, user):
+        if insp is None:
             results.append(_not_found(item))
             continue
         current = existing.get(put.id)
@@ -429,8 +428,9 @@ def delete_findings(db: Session, ctx: ApplyContext, items: Sequence[Item]) -> li
     findings = _lock_findings(
         db, (item.args.id for item in items if isinstance(item.args, FindingDelete))
     )
-    inspections = _load_inspections(db, (f.inspection_id for f in findings.values()))
-    visible = _visible_ids(db, user, inspections, ctx.now)
+    inspections = _workable_inspections(
+        db, user, (f.inspection_id for f in findings.values()), ctx.now
+    )
     results = []
     for item in items:
         args = item.args
@@ -441,7 +441,7 @@ def delete_findings(db: Session, ctx: ApplyContext, items: Sequence[Item]) -> li
             results.append(applied(item, "finding", args.id, None))
             continue
         insp = inspections.get(finding.inspection_id)
-        if insp is None or insp.id not in visible or not _assigned(insp, user):
+        if insp is None:
             results.append(_not_found(item))
             continue
         if finding.deleted:
@@ -479,9 +479,8 @@ def delete_findings(db: Session, ctx: ApplyContext, items: Sequence[Item]) -> li
 def _one_inspection(
     db: Session, ctx: ApplyContext, item: Item, inspection_id: uuid.UUID
 ) -> Inspection:
-    insp = _load_inspections(db, [inspection_id]).get(inspection_id)
-    user: User = ctx.actor
-    if insp is None or not _visible_ids(db, user, [insp.id], ctx.now) or not _assigned(insp, user):
+    insp = _workable_inspections(db, ctx.actor, [inspection_id], ctx.now).get(inspection_id)
+    if insp is None:
         raise MutationRejected(
             "inspection.not_found",
             "No such inspection, or it is not assigned to you; refresh and check your assignments.",
