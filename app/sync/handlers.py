@@ -134,13 +134,16 @@ def _checklist_grades(
     if not keys:
         return {}
     industries = sorted({k[0] for k in keys})
-    latest = dict(
-        db.execute(
-            select(ChecklistVersion.industry, func.max(ChecklistVersion.version))
-            .where(ChecklistVersion.industry.in_(industries))
-            .group_by(ChecklistVersion.industry)
-        ).all()
-    )
+    unpinned = sorted({ind for ind, ver in keys if ver is None})
+    latest: dict[str, int] = {}
+    if unpinned:
+        latest = dict(
+            db.execute(
+                select(ChecklistVersion.industry, func.max(ChecklistVersion.version))
+                .where(ChecklistVersion.industry.in_(unpinned))
+                .group_by(ChecklistVersion.industry)
+            ).all()
+        )
     wanted = {(ind, ver if ver is not None else latest.get(ind)) for ind, ver in keys}
     versions = {v for _, v in wanted if v is not None}
     items: dict[tuple[str, int], dict[str, str]] = {}
