@@ -228,6 +228,7 @@ def put_findings(db: Session, ctx: ApplyContext, items: Sequence[Item]) -> list[
     existing = _lock_findings(db, (a.id for _, a in puts))
     drafts: dict[uuid.UUID, _Draft] = {}
     results: list[dict[str, Any]] = []
+    written: list[tuple[dict[str, Any], uuid.UUID]] = []  # applied results and their finding
 
     for item, put in puts:
         assert isinstance(put, FindingPut)
@@ -333,7 +334,9 @@ def put_findings(db: Session, ctx: ApplyContext, items: Sequence[Item]) -> list[
                 bumped = True
             if bumped:  # one version per applied change, also within one push
                 draft.values["version"] += 1
-        results.append(applied(item, "finding", put.id, draft.values["version"]))
+        result = applied(item, "finding", put.id, draft.values["version"])
+        written.append((result, put.id))
+        results.append(result)
 
     # media: a finding stays media_pending until all its photos are stored
     photos = {p for d in drafts.values() for p in d.values["photos"]}
@@ -349,10 +352,8 @@ def put_findings(db: Session, ctx: ApplyContext, items: Sequence[Item]) -> list[
             draft.changed.add("media_pending")
 
     # results carry the final version of each finding in this run
-    final = {fid: d.values["version"] for fid, d in drafts.items()}
-    for res in results:
-        if res["status"] == "applied":
-            res["entity"]["version"] = final[uuid.UUID(res["entity"]["id"])]
+    for result, fid in written:
+        result["entity"]["version"] = drafts[fid].values["version"]
 
     new_rows = [d.values for d in drafts.values() if d.new]
     if new_rows:
