@@ -16,13 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import (
-    Table,
-    func,
-    select,
-    update,
-)
-from sqlalchemy.orm import Session
+from sqlalchemy import Table, exists, func, select, update
+from sqlalchemy.orm import Session, lazyload
 
 from app.audit.services import record
 from app.checklists.models import ChecklistVersion
@@ -90,14 +85,19 @@ def _workable_inspections(
     wanted = sorted(set(ids))
     if not wanted:
         return {}
+    assigned = exists().where(
+        InspectionInspector.inspection_id == Inspection.id,
+        InspectionInspector.user_id == user.id,
+    )
     stmt = (
-        select(Inspection)
-        .where(Inspection.id.in_(wanted), visibility_clause(user, now))
+        where_ids(db, select(Inspection), Inspection.id, wanted)
+        .where(assigned, visibility_clause(user, now))
+        .options(lazyload(Inspection.assignments))  # checked above; loaded if ever read
         .order_by(Inspection.id)
     )
     if _is_pg(db):
         stmt = stmt.with_for_update(of=Inspection)
-    return {i.id: i for i in db.execute(stmt).scalars() if _assigned(i, user)}
+    return {i.id: i for i in db.execute(stmt).scalars()}
 
 
 def _not_found(item: Item) -> dict[str, Any]:
