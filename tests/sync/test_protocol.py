@@ -242,7 +242,7 @@ def test_push_envelope_errors_name_the_mutation() -> None:
         parse_push(body)
     assert exc.value.errors == {
         "mutations.1.id": ["Not a valid integer."],
-        "mutations.1.name": ["Length must be between 1 and 64."],
+        "mutations.1.name": ["Shorter than minimum length 1."],
         "mutations.1.args": ["Field may not be null."],
         "mutations.1.extra": ["Unknown field."],
     }

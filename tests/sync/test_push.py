@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -31,7 +32,13 @@ class Push:
                 for i, (name, args) in enumerate(mutations)
             ],
         }
-        resp = self.client.post("/api/v1/sync/push", json=body, headers=self.headers)
+        # Encoded with \u escapes, as a device's JSON library would send a lone surrogate.
+        resp = self.client.post(
+            "/api/v1/sync/push",
+            data=json.dumps(body),
+            content_type="application/json",
+            headers=self.headers,
+        )
         if resp.status_code == 200:
             self.next_id = max(self.next_id, start + len(mutations))
         return resp
@@ -309,14 +316,18 @@ def test_unstorable_text_or_time_rejects_only_that_mutation(
         check_in(site),
         put(site, note="软管老化\u0000"),
         put(site, recorded_at="0001-01-01T00:00:00+14:00"),
+        ("finding.put\u0000", {}),
+        ("finding.delete", {"id": str(uuid.uuid4()), "\ud800": 1}),
         put(site, note="正常"),
     )
     assert resp.status_code == 200, resp.json
     results = resp.json["results"]
-    assert [r["status"] for r in results] == ["applied", "rejected", "rejected", "applied"]
+    assert [r["status"] for r in results] == ["applied"] + ["rejected"] * 4 + ["applied"]
     assert results[1]["code"] == results[2]["code"] == "validation_error"
     assert "note" in str(results[1]) and "recorded_at" in str(results[2])
-    assert resp.json["last_mutation_id"] == 4
+    assert results[3]["code"] == "sync.unknown_mutation"
+    assert results[4]["errors"] == {"?": ["Unknown field."]}
+    assert resp.json["last_mutation_id"] == 6
     assert [f["note"] for f in findings(site)] == ["正常"]
 
 
