@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from flask.testing import FlaskClient
@@ -357,3 +358,47 @@ def test_client_id_of_another_user_is_refused(client: FlaskClient, site: Site) -
 def test_push_needs_a_token(client: FlaskClient) -> None:
     resp = client.post("/api/v1/sync/push", json={"client_id": str(uuid.uuid4()), "mutations": []})
     assert resp.status_code == 401
+
+
+def test_every_field_of_a_new_finding_is_stored_as_sent(client: FlaskClient, site: Site) -> None:
+    """The batch insert keeps each value exactly: text, JSON, times to the microsecond."""
+    from app.db import session
+    from app.inspections.models import Finding
+
+    dev = team(client, site)
+    full, bare = str(uuid.uuid4()), str(uuid.uuid4())
+    note = 'a "quoted" \\ back\\slash, a\nnew line, 表情 🚒 and \u2028'
+    resp = dev.send(
+        check_in(site),
+        put(
+            site,
+            full,
+            result="fail",
+            note=note,
+            grade="general",
+            photos=["b" * 64, "a" * 64, "b" * 64],
+            location={"lat": -12.5, "lon": 179.999999, "accuracy": 0},
+            recorded_at="2026-03-01T10:11:12.345678+08:00",
+        ),
+        put(site, bare, item_code=site.item_codes[1], location=None, note=None),
+    )
+    assert [r["status"] for r in resp.json["results"]] == ["applied"] * 3
+    with site.app.app_context():
+        stored = session.get(Finding, uuid.UUID(full))
+        assert stored is not None
+        assert (stored.result, stored.note, stored.grade) == ("fail", note, "general")
+        assert stored.photos == ["b" * 64, "a" * 64]
+        assert stored.location == {"lat": -12.5, "lon": 179.999999, "accuracy": 0.0}
+        assert stored.recorded_at == datetime(2026, 3, 1, 2, 11, 12, 345678, tzinfo=UTC)
+        assert stored.received_at == stored.updated_at
+        assert (stored.review_status, stored.deleted, stored.version) == ("pending", False, 1)
+        assert stored.media_pending is True  # neither photo is on the server yet
+        assert stored.recorded_by == site.inspectors[0].id
+        empty = session.get(Finding, uuid.UUID(bare))
+        assert empty is not None
+        assert (empty.note, empty.location, empty.photos, empty.media_pending) == (
+            "",
+            None,
+            [],
+            False,
+        )
