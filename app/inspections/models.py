@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.clock import utcnow
@@ -84,6 +84,15 @@ class InspectionInspector(Base):
 
 class Finding(Base):
     __tablename__ = "findings"
+    __table_args__ = (
+        # Only the few findings still waiting for a photo: each upload looks them up.
+        Index(
+            "ix_findings_media_pending",
+            "id",
+            postgresql_where=text("media_pending"),
+            sqlite_where=text("media_pending = 1"),
+        ),
+    )
     #: Client-generated on the device.
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     inspection_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("inspections.id"), index=True)

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, Select, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -297,26 +297,32 @@ def isoformat(value: datetime | None) -> str | None:
 # --------------------------------------------------------------------------- media
 
 
+def waiting_for_photo(sha256: str) -> Select[Any]:
+    """Select the live findings still waiting for photos, among them ``sha256``.
+
+    Written as the partial index ``ix_findings_media_pending`` reads (``WHERE media_pending``),
+    so an upload looks only at the findings still waiting, however many findings there are.
+    """
+    from sqlalchemy import String, cast
+
+    from app.inspections.models import Finding
+
+    return select(Finding).where(
+        Finding.media_pending,
+        Finding.deleted.is_(False),
+        cast(Finding.photos, String).contains(sha256),
+    )
+
+
 def media_arrived(sha256: str) -> None:
     """Clear ``media_pending`` on findings whose last missing photo just arrived.
 
     Registered with the media pipeline's stored-photo hook; runs in the upload's transaction.
     """
-    from sqlalchemy import String, cast
-
     from app.db import session
-    from app.inspections.models import Finding
     from app.media.models import MediaObject
 
-    waiting = list(
-        session.execute(
-            select(Finding).where(
-                Finding.media_pending.is_(True),
-                Finding.deleted.is_(False),
-                cast(Finding.photos, String).contains(sha256),
-            )
-        ).scalars()
-    )
+    waiting = list(session.execute(waiting_for_photo(sha256)).scalars())
     if not waiting:
         return
     wanted = {p for f in waiting for p in f.photos}

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import io
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import cast
 
 from flask.testing import FlaskClient
 from PIL import Image
+from sqlalchemy import Table, text
 
+from sync.bulk import insert_rows
+from tests.conftest import requires_postgres
 from tests.sync.conftest import Site, device_for
 from tests.sync.test_push import check_in, put
 
@@ -94,3 +99,44 @@ def test_large_photo_goes_through_tus_to_a_real_server(tmp_path: Path) -> None:
         assert dev.get("finding", fid)["media_pending"] is False
     finally:
         server.stop()
+
+
+@requires_postgres
+def test_an_upload_reads_only_the_findings_waiting_for_photos(site: Site) -> None:
+    """The lookup each stored photo triggers uses the partial index, not a scan of all."""
+    from app.db import session
+    from app.inspections.models import Finding
+    from app.sync.services import waiting_for_photo
+
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "id": uuid.uuid4(),
+            "inspection_id": site.inspection_id,
+            "item_code": site.item_codes[0],
+            "result": "pass",
+            "note": "",
+            "grade": "general",
+            "photos": ["a" * 64] if n == 0 else [],
+            "recorded_at": now,
+            "received_at": now,
+            "review_status": "pending",
+            "review_comment": "",
+            "media_pending": n == 0,
+            "deleted": False,
+            "updated_at": now,
+            "version": 1,
+        }
+        for n in range(5000)
+    ]
+    with site.app.app_context():
+        try:
+            insert_rows(session, cast(Table, Finding.__table__), rows)
+            session.execute(text("ANALYZE findings"))
+            stmt = waiting_for_photo("a" * 64)
+            compiled = stmt.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
+            plan = "\n".join(session.execute(text(f"EXPLAIN {compiled}")).scalars())
+            assert "ix_findings_media_pending" in plan, plan
+            assert [f.id for f in session.execute(stmt).scalars()] == [rows[0]["id"]]
+        finally:
+            session.rollback()
