@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app, g, has_app_context
-from sqlalchemy import DateTime, MetaData, create_engine, event
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    Index,
+    MetaData,
+    Text,
+    cast,
+    create_engine,
+    event,
+    literal,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -130,3 +143,29 @@ def iter_chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
     """Yield consecutive slices of `items` of at most `size` elements."""
     for i in range(0, len(items), size):
         yield items[i : i + size]
+
+
+# --------------------------------------------------------------------------- photo references
+#
+# Findings, tickets and ticket events keep their evidence as a JSON list of SHA-256 digests.
+# "Which records cite this photo?" is asked on every photo view; on PostgreSQL a GIN index
+# over the list as JSONB answers it without reading every row.
+
+
+def photos_index(table: str) -> Index:
+    """The GIN index over ``table.photos`` on PostgreSQL; :func:`cites_photo` uses it."""
+    return Index(
+        f"ix_{table}_photos", text("(CAST(photos AS JSONB))"), postgresql_using="gin"
+    ).ddl_if(dialect="postgresql")
+
+
+def cites_photo(column: Any, sha256: str) -> ColumnElement[bool]:
+    """SQL: the JSON list of digests in ``column`` holds ``sha256``.
+
+    PostgreSQL: ``CAST(photos AS JSONB) @> '["…"]'``, the expression :func:`photos_index`
+    indexes. Elsewhere (the embedded SQLite): a text search of the list.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(column, JSONB).op("@>")(cast(literal(json.dumps([sha256]), Text), JSONB))
+    # a digest is hex: no LIKE wildcards to escape
+    return cast(column, Text).contains(f'"{sha256}"')

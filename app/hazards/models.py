@@ -10,7 +10,7 @@ from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.clock import utcnow
-from app.db import Base, UTCDateTime, new_id
+from app.db import Base, UTCDateTime, new_id, photos_index
 
 HAZARD_SOURCES = ("inspection", "self_report", "public_report", "supervision")
 HAZARD_GRADES = ("general", "major")
@@ -85,14 +85,14 @@ class Hazard(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     version: Mapped[int] = mapped_column(default=1)
 
-    __table_args__ = (UniqueConstraint("year", "seq"),)
+    __table_args__ = (UniqueConstraint("year", "seq"), photos_index("hazards"))
 
 
 class HazardEvent(Base):
     """One entry of a ticket's timeline; rows are only ever appended (and audit-logged)."""
 
     __tablename__ = "hazard_events"
-    __table_args__ = (UniqueConstraint("hazard_id", "seq"),)
+    __table_args__ = (UniqueConstraint("hazard_id", "seq"), photos_index("hazard_events"))
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     hazard_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("hazards.id"), index=True)

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.audit.services import record
 from app.clock import isoformat, utcnow
-from app.db import session
+from app.db import cites_photo, session
 from app.errors import DomainError, not_found
 from app.hazards.models import (
     ESCALATION_LEVELS,
@@ -160,15 +160,14 @@ def photo_visible(user: User, sha256: str) -> bool:
 
     For the media package's access check on GET /media/{sha256}.
     """
-    pattern = f'%"{sha256}"%'
     vis = visibility_clause(user)
-    in_ticket = select(Hazard.id).where(vis, Hazard.photos.cast(_text()).like(pattern)).limit(1)
+    in_ticket = select(Hazard.id).where(vis, cites_photo(Hazard.photos, sha256)).limit(1)
     if session.execute(in_ticket).first() is not None:
         return True
     in_timeline = (
         select(HazardEvent.id)
         .join(Hazard, Hazard.id == HazardEvent.hazard_id)
-        .where(vis, HazardEvent.photos.cast(_text()).like(pattern))
+        .where(vis, cites_photo(HazardEvent.photos, sha256))
         .limit(1)
     )
     if session.execute(in_timeline).first() is not None:
@@ -179,12 +178,6 @@ def photo_visible(user: User, sha256: str) -> bool:
         )
         return session.execute(stmt.limit(1)).first() is not None
     return False
-
-
-def _text() -> Any:
-    from sqlalchemy import Text
-
-    return Text()
 
 
 # ---------------------------------------------------------------------------------------------

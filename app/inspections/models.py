@@ -10,7 +10,7 @@ from sqlalchemy import JSON, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.clock import utcnow
-from app.db import Base, UTCDateTime, new_id
+from app.db import Base, UTCDateTime, new_id, photos_index
 
 INSPECTION_TYPES = ("unannounced", "routine", "complaint", "recheck", "double_random")
 INSPECTION_STATES = (
@@ -92,6 +92,7 @@ class Finding(Base):
             postgresql_where=text("media_pending"),
             sqlite_where=text("media_pending = 1"),
         ),
+        photos_index("findings"),
     )
     #: Client-generated on the device.
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)

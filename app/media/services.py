@@ -25,13 +25,13 @@ from typing import IO, Any
 from urllib.parse import urljoin
 
 from flask import current_app, has_request_context, request
-from sqlalchemy import Text, cast, delete, event, select, update
+from sqlalchemy import delete, event, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.audit.services import record
 from app.auth.services import current_user
 from app.clock import utcnow
-from app.db import Database, get_db, get_session, session
+from app.db import Database, cites_photo, get_db, get_session, session
 from app.errors import DomainError
 from app.inspections.models import Finding, Inspection
 from app.media.models import MediaObject, MediaUploader, TusUpload
@@ -433,8 +433,7 @@ def may_see_media(user: User, sha256: str) -> bool:
         return True
     conditions = [
         Finding.deleted.is_(False),
-        # photos is a JSON list of hex digests; hex has no LIKE wildcards to escape.
-        cast(Finding.photos, Text).contains(f'"{sha256}"'),
+        cites_photo(Finding.photos, sha256),
         visibility_clause(user),
     ]
     if user.role == "enterprise":

@@ -257,9 +257,11 @@ def _refs(shas: set[str]) -> dict[str, set[uuid.UUID]]:
     """Map each SHA-256 to the inspections whose (live) findings cite it."""
     if not shas:
         return {}
-    from sqlalchemy import func
+    from sqlalchemy import cast, func
+    from sqlalchemy.dialects.postgresql import JSONB, array
 
-    if session.get_bind().dialect.name == "postgresql":
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if postgres:
         elems = func.json_array_elements_text(Finding.photos).table_valued("value").alias("p")
     else:
         elems = func.json_each(Finding.photos).table_valued("value").alias("p")
@@ -270,6 +272,9 @@ def _refs(shas: set[str]) -> dict[str, set[uuid.UUID]]:
         .where(Finding.deleted.is_(False), elems.c.value.in_(sorted(shas)))
         .distinct()
     )
+    if postgres:
+        # Only findings citing one of the photos, found through ix_findings_photos.
+        stmt = stmt.where(cast(Finding.photos, JSONB).has_any(array(sorted(shas))))
     out: dict[str, set[uuid.UUID]] = defaultdict(set)
     for sha, inspection_id in session.execute(stmt):
         out[sha].add(inspection_id)

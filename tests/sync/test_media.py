@@ -6,7 +6,7 @@ import io
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 from flask.testing import FlaskClient
 from PIL import Image
@@ -101,15 +101,10 @@ def test_large_photo_goes_through_tus_to_a_real_server(tmp_path: Path) -> None:
         server.stop()
 
 
-@requires_postgres
-def test_an_upload_reads_only_the_findings_waiting_for_photos(site: Site) -> None:
-    """The lookup each stored photo triggers uses the partial index, not a scan of all."""
-    from app.db import session
-    from app.inspections.models import Finding
-    from app.sync.services import waiting_for_photo
-
+def many_findings(site: Site, n: int) -> list[dict[str, Any]]:
+    """``n`` findings on the site's inspection; only the first waits for photo "a…a"."""
     now = datetime.now(UTC)
-    rows = [
+    return [
         {
             "id": uuid.uuid4(),
             "inspection_id": site.inspection_id,
@@ -117,26 +112,68 @@ def test_an_upload_reads_only_the_findings_waiting_for_photos(site: Site) -> Non
             "result": "pass",
             "note": "",
             "grade": "general",
-            "photos": ["a" * 64] if n == 0 else [],
+            "photos": ["a" * 64] if i == 0 else [f"{i:064x}"],
             "recorded_at": now,
             "received_at": now,
             "review_status": "pending",
             "review_comment": "",
-            "media_pending": n == 0,
+            "media_pending": i == 0,
             "deleted": False,
             "updated_at": now,
             "version": 1,
         }
-        for n in range(5000)
+        for i in range(n)
     ]
+
+
+def plan_of(stmt: Any) -> str:
+    from app.db import session
+
+    compiled = stmt.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
+    return "\n".join(session.execute(text(f"EXPLAIN {compiled}")).scalars())
+
+
+@requires_postgres
+def test_an_upload_reads_only_the_findings_waiting_for_photos(site: Site) -> None:
+    """The lookup each stored photo triggers uses the partial index, not a scan of all."""
+    from app.db import session
+    from app.inspections.models import Finding
+    from app.sync.services import waiting_for_photo
+
+    rows = many_findings(site, 5000)
     with site.app.app_context():
         try:
             insert_rows(session, cast(Table, Finding.__table__), rows)
             session.execute(text("ANALYZE findings"))
             stmt = waiting_for_photo("a" * 64)
-            compiled = stmt.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
-            plan = "\n".join(session.execute(text(f"EXPLAIN {compiled}")).scalars())
+            plan = plan_of(stmt)
             assert "ix_findings_media_pending" in plan, plan
             assert [f.id for f in session.execute(stmt).scalars()] == [rows[0]["id"]]
+        finally:
+            session.rollback()
+
+
+@requires_postgres
+def test_who_cites_a_photo_is_answered_by_the_index(site: Site) -> None:
+    """Every photo view asks which findings cite it: a GIN index lookup, not a scan of all.
+
+    (On a few thousand rows a scan is cheaper and the planner rightly takes it.)
+    """
+    from sqlalchemy import select
+
+    from app.db import cites_photo, session
+    from app.inspections.models import Finding
+
+    rows = many_findings(site, 30_000)
+    with site.app.app_context():
+        try:
+            insert_rows(session, cast(Table, Finding.__table__), rows)
+            session.execute(text("ANALYZE findings"))
+            stmt = select(Finding.id).where(cites_photo(Finding.photos, f"{1234:064x}"))
+            plan = plan_of(stmt)
+            assert "ix_findings_photos" in plan, plan
+            assert session.execute(stmt).scalars().all() == [rows[1234]["id"]]
+            unknown = select(Finding.id).where(cites_photo(Finding.photos, "f" * 64))
+            assert session.execute(unknown).scalars().all() == []
         finally:
             session.rollback()
