@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import itertools
 import random
-from datetime import date
+import uuid
+from collections.abc import Sequence
+from datetime import date, datetime
 from typing import Any
 
 from flask import Flask
@@ -70,3 +72,34 @@ class Factories:
         }
         defaults.update(kw)
         return self._save(Enterprise(**defaults))
+
+    def inspection(
+        self,
+        enterprise_id: uuid.UUID,
+        inspectors: Sequence[User],
+        now: datetime,
+        type: str = "routine",
+        industry: str = "gas_catering",
+        dispatch_at: datetime | None = None,
+    ) -> uuid.UUID:
+        """Create an inspection of the enterprise for the team, on the sync change log."""
+        from app.inspections.services import new_inspection
+        from app.sync.services import record_change
+
+        with self.app.app_context():
+            insp = new_inspection(
+                type=type,
+                enterprise=session.get(Enterprise, enterprise_id),
+                industry=industry,
+                planner_id=None,
+                inspector_ids=[u.id for u in inspectors],
+                window_start=None,
+                window_end=None,
+                dispatch_at=dispatch_at,
+                checklist_version=None,
+                now=now,
+            )
+            session.flush()
+            record_change(session, "inspection", insp, "put")
+            session.commit()
+            return insp.id

@@ -152,37 +152,16 @@ def clock(app: Flask) -> Clock:
 @pytest.fixture
 def site(app: Flask, make: Any, login: Callable[..., dict[str, str]], clock: Clock) -> Site:
     """An enterprise in huayanglu, two inspectors of huayanglu, a dispatched inspection."""
-    from app.checklists.services import load_library
+    from app.checklists.services import get_checklist, load_library
     from app.db import session
-    from app.inspections.services import new_inspection
-    from app.registry.models import Enterprise
-    from app.sync.services import record_change
 
     with app.app_context():
         load_library()
         session.commit()
+        codes = [i["code"] for i in get_checklist("gas_catering").content["items"]]
     ent = make.enterprise(jurisdiction="huayanglu", industry="gas_catering")
     team = [make.user("inspector", jurisdiction="huayanglu") for _ in range(2)]
-    with app.app_context():
-        insp = new_inspection(
-            type="routine",
-            enterprise=session.get(Enterprise, ent.id),
-            industry="gas_catering",
-            planner_id=None,
-            inspector_ids=[u.id for u in team],
-            window_start=None,
-            window_end=None,
-            dispatch_at=None,
-            checklist_version=None,
-            now=clock.now,
-        )
-        session.flush()
-        record_change(session, "inspection", insp, "put")
-        session.commit()
-        insp_id = insp.id
-        from app.checklists.services import get_checklist
-
-        codes = [i["code"] for i in get_checklist("gas_catering").content["items"]]
+    insp_id = make.inspection(ent.id, team, clock.now)
     return Site(
         app=app,
         enterprise_id=ent.id,

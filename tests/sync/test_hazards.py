@@ -83,10 +83,7 @@ def test_recheck_inspector_from_another_street_receives_the_ticket_and_its_updat
     from app.db import session
     from app.hazards.models import Hazard
     from app.hazards.services import apply_action
-    from app.inspections.services import new_inspection
     from app.org.models import User
-    from app.registry.models import Enterprise
-    from app.sync.services import record_change
 
     hazard_id = open_ticket(site)  # huayanglu
     outsiders = [make.user("inspector", jurisdiction="xinhualu") for _ in range(2)]
@@ -96,22 +93,7 @@ def test_recheck_inspector_from_another_street_receives_the_ticket_and_its_updat
     changes, cursor, _ = pull_all(client, headers, cid)
     assert ("hazard", hazard_id) not in state(changes)
 
-    with site.app.app_context():
-        recheck = new_inspection(
-            type="recheck",
-            enterprise=session.get(Enterprise, site.enterprise_id),
-            industry="gas_catering",
-            planner_id=None,
-            inspector_ids=[u.id for u in outsiders],
-            window_start=None,
-            window_end=None,
-            dispatch_at=None,
-            checklist_version=None,
-            now=site.clock.now,
-        )
-        session.flush()
-        record_change(session, "inspection", recheck, "put")
-        session.commit()
+    make.inspection(site.enterprise_id, outsiders, site.clock.now, type="recheck")
     changes, cursor, _ = pull_all(client, headers, cid, cursor)
     assert ("hazard", hazard_id) in state(changes)
 

@@ -139,30 +139,17 @@ def test_removed_inspector_receives_deletes(client: FlaskClient, site: Site) -> 
 def test_inspection_enters_scope_at_dispatch_time(
     client: FlaskClient, site: Site, make: Any
 ) -> None:
-    from app.db import session
-    from app.inspections.services import new_inspection
-    from app.registry.models import Enterprise
-    from app.sync.services import record_change
-
     headers = site.headers[site.inspectors[0].username]
     cid = str(uuid.uuid4())
-    with site.app.app_context():
-        later = new_inspection(
+    later_id = str(
+        make.inspection(
+            site.enterprise_id,
+            site.inspectors,
+            site.clock.now,
             type="unannounced",
-            enterprise=session.get(Enterprise, site.enterprise_id),
-            industry="gas_catering",
-            planner_id=None,
-            inspector_ids=[u.id for u in site.inspectors],
-            window_start=None,
-            window_end=None,
             dispatch_at=site.clock.now + timedelta(minutes=30),
-            checklist_version=None,
-            now=site.clock.now,
         )
-        session.flush()
-        record_change(session, "inspection", later, "put")
-        session.commit()
-        later_id = str(later.id)
+    )
     changes, cursor, _ = pull_all(client, headers, cid)
     assert ("inspection", later_id) not in state(changes)
     site.clock.advance(minutes=30, seconds=1)

@@ -31,32 +31,15 @@ FAULTS = ("ok", "lose_request", "lose_response", "duplicate", "replay_old")
 _worlds = itertools.count()
 
 
-def build_world(app: Any, make: Any, login: Any, clock: Clock) -> dict[str, Any]:
+def build_world(make: Any, login: Any, clock: Clock) -> dict[str, Any]:
     """A fresh enterprise, team and inspection for one Hypothesis example."""
-    from app.db import session
-    from app.inspections.services import new_inspection
-    from app.registry.models import Enterprise
-    from app.sync.services import record_change
-
     ent = make.enterprise(jurisdiction="xinhualu", industry="gas_catering")
     team = [make.user("inspector", jurisdiction="xinhualu") for _ in range(DEVICES)]
-    with app.app_context():
-        insp = new_inspection(
-            type="routine",
-            enterprise=session.get(Enterprise, ent.id),
-            industry="gas_catering",
-            planner_id=None,
-            inspector_ids=[u.id for u in team],
-            window_start=None,
-            window_end=None,
-            dispatch_at=None,
-            checklist_version=None,
-            now=clock.now,
-        )
-        session.flush()
-        record_change(session, "inspection", insp, "put")
-        session.commit()
-        return {"inspection_id": insp.id, "team": team, "headers": [login(u) for u in team]}
+    return {
+        "inspection_id": make.inspection(ent.id, team, clock.now),
+        "team": team,
+        "headers": [login(u) for u in team],
+    }
 
 
 def server_view(app: Any, user_id: uuid.UUID, now: Any) -> dict[tuple[str, str], Any]:
@@ -90,7 +73,7 @@ def run_devices(app: Any, client: Any, make: Any, login: Any, clock: Clock, tmp:
     class Devices(RuleBasedStateMachine):
         def __init__(self) -> None:
             super().__init__()
-            self.world = build_world(app, make, login, clock)
+            self.world = build_world(make, login, clock)
             self.iid = str(self.world["inspection_id"])
             self.faults: list[str] = []
             self.devices: list[SyncClient] = []
