@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,10 +18,12 @@ from sqlalchemy import (
     cast,
     create_engine,
     event,
+    false,
     literal,
+    or_,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSONB, array
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -169,3 +171,14 @@ def cites_photo(column: Any, sha256: str) -> ColumnElement[bool]:
         return cast(column, JSONB).op("@>")(cast(literal(json.dumps([sha256]), Text), JSONB))
     # a digest is hex: no LIKE wildcards to escape
     return cast(column, Text).contains(f'"{sha256}"')
+
+
+def cites_any_photo(column: Any, sha256s: Iterable[str]) -> ColumnElement[bool]:
+    """SQL: the JSON list of digests in ``column`` holds at least one of ``sha256s``.
+
+    PostgreSQL: ``CAST(photos AS JSONB) ?| ARRAY[…]``, through :func:`photos_index`.
+    """
+    wanted = sorted(set(sha256s))
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(column, JSONB).has_any(array(wanted))
+    return or_(false(), *(cites_photo(column, sha) for sha in wanted))

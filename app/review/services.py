@@ -26,7 +26,7 @@ from sqlalchemy import exists, select, true
 from app.audit.services import record
 from app.auth.services import require_role
 from app.clock import utcnow
-from app.db import session
+from app.db import cites_any_photo, session
 from app.errors import DomainError, not_found
 from app.hazards.services import hazard_for_finding
 from app.hazards.settings import setting
@@ -257,11 +257,9 @@ def _refs(shas: set[str]) -> dict[str, set[uuid.UUID]]:
     """Map each SHA-256 to the inspections whose (live) findings cite it."""
     if not shas:
         return {}
-    from sqlalchemy import cast, func
-    from sqlalchemy.dialects.postgresql import JSONB, array
+    from sqlalchemy import func
 
-    postgres = session.get_bind().dialect.name == "postgresql"
-    if postgres:
+    if session.get_bind().dialect.name == "postgresql":
         elems = func.json_array_elements_text(Finding.photos).table_valued("value").alias("p")
     else:
         elems = func.json_each(Finding.photos).table_valued("value").alias("p")
@@ -269,12 +267,13 @@ def _refs(shas: set[str]) -> dict[str, set[uuid.UUID]]:
         select(elems.c.value, Finding.inspection_id)
         .select_from(Finding)
         .join(elems, true())
-        .where(Finding.deleted.is_(False), elems.c.value.in_(sorted(shas)))
+        .where(
+            Finding.deleted.is_(False),
+            cites_any_photo(Finding.photos, shas),  # the findings citing any, by index
+            elems.c.value.in_(sorted(shas)),
+        )
         .distinct()
     )
-    if postgres:
-        # Only findings citing one of the photos, found through ix_findings_photos.
-        stmt = stmt.where(cast(Finding.photos, JSONB).has_any(array(sorted(shas))))
     out: dict[str, set[uuid.UUID]] = defaultdict(set)
     for sha, inspection_id in session.execute(stmt):
         out[sha].add(inspection_id)
