@@ -22,8 +22,15 @@ from app.org.services import is_district_level, scope_filter
 from app.registry.models import Enterprise
 from sync.models import EVERYWHERE
 
-#: Above this many cross-jurisdiction inspections, one IN branch replaces one branch each.
-_BRANCH_PER_INSPECTION = 40
+#: Above this many cross-jurisdiction ids, one IN branch replaces one branch each.
+_BRANCH_PER_ID = 40
+
+
+def _id_branches(column: Any, ids: Sequence[uuid.UUID]) -> list[ColumnElement[bool]]:
+    """Feed branches matching ``ids``: one each while few (each an index range), else one IN."""
+    if len(ids) > _BRANCH_PER_ID:
+        return [column.in_(ids)]
+    return [column == i for i in ids]
 
 
 def _json(value: Any) -> Any:
@@ -120,10 +127,7 @@ class UserScope:
                 )
             ).scalars()
         )
-        if len(elsewhere) > _BRANCH_PER_INSPECTION:
-            branches.append(c.inspection_id.in_(elsewhere))
-        else:
-            branches.extend(c.inspection_id == i for i in elsewhere)
+        branches += _id_branches(c.inspection_id, elsewhere)
         # Tickets outside the user's street that the user may still see (on their recheck).
         from app.hazards.models import Hazard
         from app.hazards.services import visibility_clause
@@ -136,10 +140,7 @@ class UserScope:
                 )
             ).scalars()
         )
-        if len(tickets) > _BRANCH_PER_INSPECTION:
-            branches.append(c.entity_id.in_(tickets))
-        else:
-            branches.extend(c.entity_id == t for t in tickets)
+        branches += _id_branches(c.entity_id, tickets)
         return branches
 
     # -- data
