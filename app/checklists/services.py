@@ -128,10 +128,8 @@ def load_library(directory: Path = LIBRARY_DIR) -> LoadReport:
 
 def _publish_to_feed(cv: ChecklistVersion) -> None:
     """Put a new checklist version into the devices' sync feed."""
-    try:
-        from app.sync.services import record_change
-    except ImportError:  # the sync engine is optional for the library itself
-        return
+    from app.sync.services import record_change
+
     record_change(session, "checklist", cv, "put")
 
 

@@ -121,10 +121,8 @@ def reject_public_report(data: dict[str, Any], report_id: uuid.UUID) -> Any:
 
 def _register_media_visibility() -> None:
     """Let users who may see a ticket or report also fetch the photos it references."""
-    try:
-        from app.media.services import register_visibility_check
-    except ImportError:  # the media domain is optional for tickets
-        return
+    from app.media.services import register_visibility_check
+
     register_visibility_check(services.photo_visible)
 
 

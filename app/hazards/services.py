@@ -38,6 +38,7 @@ from app.inspections.models import Finding, Inspection, InspectionInspector
 from app.org.models import Jurisdiction, User
 from app.org.services import can_see_jurisdiction, scope_filter
 from app.registry.models import Enterprise
+from app.sync.services import record_change
 
 CHINA_TZ = timezone(timedelta(hours=8))
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -390,7 +391,7 @@ def _append(
     )
     session.add(event)
     session.flush()
-    _feed("hazard", hazard)
+    record_change(session, "hazard", hazard)
     return event
 
 
@@ -411,15 +412,6 @@ def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
         else:
             out[k] = v
     return out
-
-
-def _feed(entity_type: str, entity: Any, op: str = "put") -> None:
-    """Put an entity into the devices' sync feed (when the sync engine is installed)."""
-    try:
-        from app.sync.services import record_change
-    except ImportError:
-        return
-    record_change(session, entity_type, entity, op)
 
 
 def _notify(event_type: str, hazard: Hazard, **extra: Any) -> None:
@@ -523,10 +515,8 @@ def checklist_basis(industry: str, item_code: str | None, version: int | None = 
     """Return the checklist item's {text, grade, basis} for a code, or None."""
     if not item_code:
         return None
-    try:
-        from app.checklists.services import checklist_item, get_checklist
-    except ImportError:
-        return None
+    from app.checklists.services import checklist_item, get_checklist
+
     try:
         cv = get_checklist(industry, version)
     except DomainError:
@@ -852,7 +842,7 @@ def _close_inspection_if_done(inspection_id: uuid.UUID, user: User) -> None:
     insp.version += 1
     session.flush()
     record("inspection.closed", "inspection", insp.id, {"reason": "all tickets closed"}, actor=user)
-    _feed("inspection", insp)
+    record_change(session, "inspection", insp)
 
 
 def _escalate_step(h: Hazard, actor: User | None, note: str, now: datetime, auto: bool) -> None:

@@ -199,11 +199,9 @@ def enterprise_summary(insp: Inspection) -> dict[str, Any] | None:
 
 
 def publish_changes(entity_type: str, entities: Iterable[Any]) -> None:
-    """Put written entities into the devices' sync feed (when the sync engine is installed)."""
-    try:
-        from app.sync.services import change_row, record_changes
-    except ImportError:  # the sync engine is optional for these domains
-        return
+    """Put written entities into the devices' sync feed."""
+    from app.sync.services import change_row, record_changes
+
     rows = [change_row(session, entity_type, e, "put") for e in entities]
     if rows:
         record_changes(session, rows)

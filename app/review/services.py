@@ -36,6 +36,7 @@ from app.org.models import User
 from app.org.services import can_see_jurisdiction, jurisdiction_filter
 from app.registry.models import Enterprise
 from app.review.models import DECISION_STATUS, FindingReview
+from app.sync.services import record_change
 from media.evidence import exif_distance_m, exif_taken_at
 from media.phash import NEAR_DUPLICATE_BITS, hamming
 
@@ -244,11 +245,9 @@ def _media(shas: Iterable[str]) -> dict[str, Any]:
     return dict(media_by_sha(list(shas)))
 
 
-def _thumbnails(media: Any) -> dict[str, str] | None:
-    try:
-        from app.media.services import media_view
-    except ImportError:  # pragma: no cover
-        return None
+def _thumbnails(media: Any) -> dict[str, str]:
+    from app.media.services import media_view
+
     view = media_view(media)
     return {"original": view["original_url"], **view["thumbnails"]}
 
@@ -440,7 +439,7 @@ def review_finding(user: User, finding_id: uuid.UUID, data: dict[str, Any]) -> F
         },
         actor=user,
     )
-    _feed("finding", finding)
+    record_change(session, "finding", finding)
     if decision == "confirm" and finding.result == "fail":
         hazard_for_finding(finding, insp, user, finding.grade)
     _maybe_reviewed(insp, user)
@@ -466,15 +465,7 @@ def _maybe_reviewed(insp: Inspection, user: User) -> None:
     insp.version += 1
     session.flush()
     record("inspection.reviewed", "inspection", insp.id, {}, actor=user)
-    _feed("inspection", insp)
-
-
-def _feed(entity_type: str, entity: Any) -> None:
-    try:
-        from app.sync.services import record_change
-    except ImportError:  # pragma: no cover - sync is part of the app
-        return
-    record_change(session, entity_type, entity, "put")
+    record_change(session, "inspection", insp)
 
 
 def _with_review(finding: Finding) -> Finding:

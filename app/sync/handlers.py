@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, lazyload
 from app.audit.services import record
 from app.checklists.models import ChecklistVersion
 from app.inspections.models import Finding, Inspection, InspectionInspector
+from app.media.models import MediaObject
 from app.org.models import User
 from app.registry.models import Enterprise
 from app.sync.services import change_row
@@ -171,10 +172,6 @@ def _present_media(db: Session, digests: Iterable[str]) -> set[str]:
     """Return which photo hashes the media store already holds."""
     wanted = sorted(set(digests))
     if not wanted:
-        return set()
-    try:
-        from app.media.models import MediaObject
-    except ImportError:  # no media store yet: nothing is present
         return set()
     return set(
         db.execute(select(MediaObject.sha256).where(MediaObject.sha256.in_(wanted))).scalars()
