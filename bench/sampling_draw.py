@@ -17,20 +17,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from app.demo import STREETS  # noqa: E402
 from app.planning.draw import DrawParams, Enterprise, Inspector, draw  # noqa: E402
 
-JURISDICTIONS = [
-    "huayanglu",
-    "jiangsulu",
-    "xinhualu",
-    "zhoujiaqiao",
-    "tianshanlu",
-    "xianxiaxincun",
-    "hongqiao",
-    "chengjiaqiao",
-    "beixinjing",
-    "xinjingzhen",
-]
+JURISDICTIONS = [code for code, *_ in STREETS]
 DEPARTMENTS = ["emergency", "fire", "construction", "market", "police"]
 BAR_SECONDS = 1.0
 

@@ -15,7 +15,6 @@ Prints both rates and their ratio; the bar is API >= 1/10 of raw.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -34,15 +33,20 @@ def main() -> None:
     parser.add_argument("--inspections", type=int, default=10)
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
-    base = os.environ.get("FIELDSAFE_BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
-    if not base or not base.startswith("postgresql"):
-        sys.exit("set TEST_DATABASE_URL to a PostgreSQL URL (any database; a scratch one is made)")
+    from tests.sync.live import (
+        Server,
+        bench_database_url,
+        drop_database,
+        scratch_database,
+        seed,
+    )
+
+    base = bench_database_url()
 
     from sqlalchemy import create_engine, func, insert, select, text
 
     from app.inspections.models import Finding
     from sync.client import RequestsTransport, SyncClient
-    from tests.sync.live import Server, drop_database, scratch_database, seed
 
     tmp = Path(tempfile.mkdtemp(prefix="sync-ingest-"))
     url = scratch_database(base, tmp, "bench_ingest")

@@ -17,7 +17,6 @@ show every branch reads its index rather than scanning the log.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
@@ -30,17 +29,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-OTHER_STREETS = (
-    "jiangsulu",
-    "xinhualu",
-    "zhoujiaqiao",
-    "tianshanlu",
-    "xianxiaxincun",
-    "hongqiao",
-    "chengjiaqiao",
-    "beixinjing",
-    "xinjingzhen",
-)
+
+def other_streets() -> list[str]:
+    """The demo's streets except huayanglu, where the bench's device works."""
+    from app.demo import STREETS
+
+    return [code for code, *_ in STREETS if code != "huayanglu"]
+
+
 NOISE_SQL = """
 INSERT INTO sync_changes
     (xid, entity_type, entity_id, op, version, jurisdiction, enterprise_id, inspection_id,
@@ -78,7 +74,7 @@ def noise(engine: Any, rows: int, chunk: int = 100_000) -> None:
     while done < rows:
         n = min(chunk, rows - done)
         with engine.begin() as conn:
-            conn.execute(text(NOISE_SQL), {"streets": list(OTHER_STREETS), "n": n})
+            conn.execute(text(NOISE_SQL), {"streets": other_streets(), "n": n})
         done += n
 
 
@@ -113,14 +109,19 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=500)
     parser.add_argument("--inspections", type=int, default=20)
     args = parser.parse_args()
-    base = os.environ.get("FIELDSAFE_BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
-    if not base or not base.startswith("postgresql"):
-        sys.exit("set TEST_DATABASE_URL to a PostgreSQL URL (any database; a scratch one is made)")
+    from tests.sync.live import (
+        Server,
+        bench_database_url,
+        drop_database,
+        scratch_database,
+        seed,
+    )
+
+    base = bench_database_url()
 
     from sqlalchemy import create_engine, text
 
     from sync.client import RequestsTransport, SyncClient
-    from tests.sync.live import Server, drop_database, scratch_database, seed
 
     tmp = Path(tempfile.mkdtemp(prefix="sync-pull-"))
     url = scratch_database(base, tmp, "bench_pull")

@@ -32,6 +32,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def bench_database_url() -> str:
+    """The PostgreSQL server a bench makes its scratch database on, or exit saying how to set it."""
+    base = os.environ.get("FIELDSAFE_BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
+    if not base or not base.startswith("postgresql"):
+        sys.exit("set TEST_DATABASE_URL to a PostgreSQL URL (any database; a scratch one is made)")
+    return base
+
+
 def scratch_database(base_url: str | None, tmp: Path, name: str) -> str:
     """Create an empty database for a server: a new PostgreSQL database, or a SQLite file."""
     if base_url and base_url.startswith("postgresql"):
