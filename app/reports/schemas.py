@@ -123,12 +123,17 @@ class HazardReportRowSchema(HazardStatsSchema):
     name = fields.String()
 
 
-class HazardsReportSchema(Schema):
+class GroupedReportSchema(Schema):
+    """What every grouped report answers besides its rows and totals."""
+
     report = fields.String()
     by = fields.String()
     period = fields.Nested(PeriodSchema)
     as_of = UTCDateTime()
     scope = fields.Nested(ScopeSchema)
+
+
+class HazardsReportSchema(GroupedReportSchema):
     rows = fields.List(fields.Nested(HazardReportRowSchema))
     totals = fields.Nested(HazardStatsSchema)
 
@@ -156,12 +161,7 @@ class InspectionReportRowSchema(InspectionStatsSchema):
     name = fields.String()
 
 
-class InspectionsReportSchema(Schema):
-    report = fields.String()
-    by = fields.String()
-    period = fields.Nested(PeriodSchema)
-    as_of = UTCDateTime()
-    scope = fields.Nested(ScopeSchema)
+class InspectionsReportSchema(GroupedReportSchema):
     rows = fields.List(fields.Nested(InspectionReportRowSchema))
     totals = fields.Nested(InspectionStatsSchema)
 
