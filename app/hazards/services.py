@@ -35,6 +35,7 @@ from app.hazards.models import (
 from app.hazards.settings import responsible_department, setting
 from app.http import version_etag
 from app.inspections.models import Finding, Inspection, InspectionInspector
+from app.inspections.services import advance_status
 from app.org.models import Jurisdiction, User
 from app.org.services import can_see_jurisdiction, scope_filter
 from app.registry.models import Enterprise
@@ -838,11 +839,7 @@ def _close_inspection_if_done(inspection_id: uuid.UUID, user: User) -> None:
     )
     if still_open is not None:
         return
-    insp.status = "closed"
-    insp.version += 1
-    session.flush()
-    record("inspection.closed", "inspection", insp.id, {"reason": "all tickets closed"}, actor=user)
-    record_change(session, "inspection", insp)
+    advance_status(insp, "closed", "inspection.closed", {"reason": "all tickets closed"}, user)
 
 
 def _escalate_step(h: Hazard, actor: User | None, note: str, now: datetime, auto: bool) -> None:

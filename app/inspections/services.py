@@ -207,6 +207,17 @@ def publish_changes(entity_type: str, entities: Iterable[Any]) -> None:
         record_changes(session, rows)
 
 
+def advance_status(
+    insp: Inspection, status: str, action: str, data: dict[str, Any], user: User | None
+) -> None:
+    """Move an inspection on to ``status``: a new version, an audit entry, the devices' feed."""
+    insp.status = status
+    insp.version += 1
+    session.flush()
+    record(action, "inspection", insp.id, data, actor=user)
+    publish_changes("inspection", [insp])
+
+
 def latest_checklist_versions() -> dict[str, int]:
     """Return the newest published checklist version per industry."""
     from app.checklists.models import ChecklistVersion

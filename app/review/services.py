@@ -32,6 +32,7 @@ from app.hazards.services import hazard_for_finding
 from app.hazards.settings import setting
 from app.http import paginate
 from app.inspections.models import Finding, Inspection
+from app.inspections.services import advance_status
 from app.org.models import User
 from app.org.services import can_see_jurisdiction, jurisdiction_filter
 from app.registry.models import Enterprise
@@ -461,11 +462,7 @@ def _maybe_reviewed(insp: Inspection, user: User) -> None:
     )
     if waiting is not None:
         return
-    insp.status = "reviewed"
-    insp.version += 1
-    session.flush()
-    record("inspection.reviewed", "inspection", insp.id, {}, actor=user)
-    record_change(session, "inspection", insp)
+    advance_status(insp, "reviewed", "inspection.reviewed", {}, user)
 
 
 def _with_review(finding: Finding) -> Finding:
