@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from app.audit import services
 from app.audit.schemas import AuditEntrySchema, AuditQueryArgsSchema
 from app.auth.services import require_role
-from app.http import paginate
+from app.http import Blueprint, paginate
 
 blp = Blueprint("audit", __name__, description="The hash-chained audit log")
 

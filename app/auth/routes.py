@@ -7,7 +7,6 @@ from typing import Any
 
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from app.auth import services
 from app.auth.schemas import (
@@ -18,7 +17,7 @@ from app.auth.schemas import (
     TokenSchema,
 )
 from app.extensions import limiter, username_key
-from app.http import paginate
+from app.http import Blueprint, paginate
 
 blp = Blueprint("auth", __name__, description="Tokens and devices")
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response
-from flask_smorest import Blueprint
 
 from app.checklists import services
 from app.checklists.models import ChecklistVersion
 from app.checklists.schemas import ChecklistSchema, ChecklistSummarySchema
-from app.http import if_none_match, set_etag
+from app.http import Blueprint, if_none_match, set_etag
 
 blp = Blueprint("checklists", __name__, description="Per-industry inspection checklists")
 

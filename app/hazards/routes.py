@@ -7,7 +7,6 @@ from typing import Any
 
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from app.auth.services import current_user, public
 from app.extensions import limiter
@@ -25,7 +24,7 @@ from app.hazards.schemas import (
     PublicReportSchema,
     PublicReportVerifySchema,
 )
-from app.http import check_if_match, paginate, set_etag
+from app.http import Blueprint, check_if_match, paginate, set_etag
 
 blp = Blueprint("hazards", __name__, description="Hazard tickets (隐患整改) and public reports")
 

@@ -6,10 +6,9 @@ import uuid
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from app.auth.services import current_user, require_role
-from app.http import check_if_match, set_etag, version_etag
+from app.http import Blueprint, check_if_match, set_etag, version_etag
 from app.inspections import services
 from app.inspections.schemas import (
     FindingSchema,

@@ -6,10 +6,9 @@ from typing import Any
 
 from flask import Response, request, send_file
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from app.auth.services import public
-from app.http import if_none_match, set_etag
+from app.http import Blueprint, if_none_match, set_etag
 from app.media import services
 from app.media.schemas import MediaSchema, SignedFileArgsSchema
 from media.tus import UploadSession, session_headers

@@ -6,10 +6,9 @@ import uuid
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from app.auth.services import current_user, require_role
-from app.http import paginate
+from app.http import Blueprint, paginate
 from app.org import services
 from app.org.schemas import (
     DepartmentSchema,

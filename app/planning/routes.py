@@ -6,10 +6,9 @@ import uuid
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from app.auth.services import public, require_role
-from app.http import paginate
+from app.http import Blueprint, paginate
 from app.planning import services
 from app.planning.schemas import (
     DrawRecordSchema,

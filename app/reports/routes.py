@@ -10,9 +10,9 @@ from typing import Any
 from urllib.parse import quote
 
 from flask import Response
-from flask_smorest import Blueprint
 
 from app.auth.services import current_user
+from app.http import Blueprint
 from app.reports import services
 from app.reports.export import XLSX_MIMETYPE
 from app.reports.schemas import (

@@ -5,9 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask_smorest import Blueprint
-
 from app.auth.services import current_user
+from app.http import Blueprint
 from app.review import services
 from app.review.schemas import (
     ReviewedFindingSchema,

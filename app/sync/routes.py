@@ -6,11 +6,10 @@ from typing import Any
 
 from flask import jsonify
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from app.auth.services import current_user
 from app.db import session
-from app.http import checks_own_text
+from app.http import Blueprint, checks_own_text
 from app.sync import services
 from app.sync.schemas import PullQueryArgsSchema, PullSchema, PushResultSchema, PushSchema
 from sync.protocol import PushRequest
