@@ -144,3 +144,40 @@ def make(app: Flask) -> Any:
     from tests.factories import Factories
 
     return Factories(app)
+
+
+class QueryRecorder:
+    """The SQL statements run on the test database while recording (Warehouse's query recorder)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.statements: list[str] = []
+        self._on = False
+
+    def _listen(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if self._on and not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE")):
+            self.statements.append(statement)
+
+    def __enter__(self) -> QueryRecorder:
+        self.statements = []
+        self._on = True
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._on = False
+
+    @property
+    def count(self) -> int:
+        """How many statements ran (savepoints not counted)."""
+        return len(self.statements)
+
+
+@pytest.fixture
+def queries(test_db: TestDatabase) -> Iterator[QueryRecorder]:
+    """Record the statements a block runs: ``with queries: ...``, then read ``queries.count``."""
+    from sqlalchemy import event
+
+    recorder = QueryRecorder(test_db.engine)
+    event.listen(test_db.engine, "before_cursor_execute", recorder._listen)
+    yield recorder
+    event.remove(test_db.engine, "before_cursor_execute", recorder._listen)

@@ -83,8 +83,8 @@ class Factories:
         dispatch_at: datetime | None = None,
     ) -> uuid.UUID:
         """Create an inspection of the enterprise for the team, on the sync change log."""
+        from app.changelog import record_change
         from app.inspections.services import new_inspection
-        from app.sync.services import record_change
 
         with self.app.app_context():
             insp = new_inspection(

@@ -13,6 +13,7 @@ from jsonschema import Draft202012Validator
 from sqlalchemy import func, select
 
 from app.audit.services import record
+from app.changelog import record_change
 from app.checklists.models import ChecklistVersion
 from app.clock import utcnow
 from app.db import session
@@ -128,8 +129,6 @@ def load_library(directory: Path = LIBRARY_DIR) -> LoadReport:
 
 def _publish_to_feed(cv: ChecklistVersion) -> None:
     """Put a new checklist version into the devices' sync feed."""
-    from app.sync.services import record_change
-
     record_change(session, "checklist", cv, "put")
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from app.audit.services import record
+from app.changelog import record_change
 from app.clock import isoformat, utcnow
 from app.db import cites_photo, session
 from app.errors import DomainError, not_found
@@ -39,7 +40,6 @@ from app.inspections.services import advance_status
 from app.org.models import Jurisdiction, User
 from app.org.services import can_see_jurisdiction, scope_filter
 from app.registry.models import Enterprise
-from app.sync.services import record_change
 
 CHINA_TZ = timezone(timedelta(hours=8))
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")

@@ -116,3 +116,6 @@ class Finding(Base):
     deleted: Mapped[bool] = mapped_column(default=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     version: Mapped[int] = mapped_column(default=1)
+
+    #: The inspection this finding belongs to (its scope in the sync feed).
+    inspection: Mapped[Inspection] = relationship()

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, exists, false, func, insert, or_, select
 
 from app.audit.services import record
+from app.changelog import record_changes
 from app.clock import utcnow
 from app.db import iter_chunks, session
 from app.errors import DomainError, not_found
@@ -198,15 +199,6 @@ def enterprise_summary(insp: Inspection) -> dict[str, Any] | None:
 # --------------------------------------------------------------------------- writes
 
 
-def publish_changes(entity_type: str, entities: Iterable[Any]) -> None:
-    """Put written entities into the devices' sync feed."""
-    from app.sync.services import change_row, record_changes
-
-    rows = [change_row(session, entity_type, e, "put") for e in entities]
-    if rows:
-        record_changes(session, rows)
-
-
 def advance_status(
     insp: Inspection, status: str, action: str, data: dict[str, Any], user: User | None
 ) -> None:
@@ -215,7 +207,7 @@ def advance_status(
     insp.version += 1
     session.flush()
     record(action, "inspection", insp.id, data, actor=user)
-    publish_changes("inspection", [insp])
+    record_changes(session, "inspection", [insp])
 
 
 def latest_checklist_versions() -> dict[str, int]:
@@ -332,7 +324,7 @@ def insert_inspections(teams: Sequence[tuple[dict[str, Any], Sequence[uuid.UUID]
         conn.execute(insert(Inspection), chunk)
     for chunk in iter_chunks(links, 4000):
         conn.execute(insert(InspectionInspector), chunk)
-    publish_changes("inspection", [SimpleNamespace(**row) for row in rows])
+    record_changes(session, "inspection", [SimpleNamespace(**row) for row in rows])
 
 
 def _check_times(
@@ -388,7 +380,7 @@ def create_inspection(user: User, data: dict[str, Any]) -> Inspection:
         checklist_version=latest_checklist_versions().get(industry),
     )
     session.flush()
-    publish_changes("inspection", [insp])
+    record_changes(session, "inspection", [insp])
     record(
         "inspection.create",
         "inspection",
@@ -461,6 +453,6 @@ def update_inspection(user: User, insp: Inspection, data: dict[str, Any]) -> Ins
         insp.version += 1
         insp.updated_at = now
         session.flush()
-        publish_changes("inspection", [insp])
+        record_changes(session, "inspection", [insp])
         record("inspection.update", "inspection", insp.id, {"changes": changes})
     return insp

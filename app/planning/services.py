@@ -25,6 +25,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, undefer
 
 from app.audit.services import record
+from app.changelog import record_changes
 from app.clock import utcnow
 from app.db import session
 from app.errors import DomainError, not_found
@@ -36,7 +37,6 @@ from app.inspections.services import (
     insert_inspections,
     inspection_values,
     latest_checklist_versions,
-    publish_changes,
 )
 from app.org.models import Department, Jurisdiction, User
 from app.org.services import can_see_jurisdiction, jurisdiction_filter
@@ -300,7 +300,7 @@ def _supersede(plan: SamplingPlan, previous: SamplingDraw, reason: str, now: dat
         insp.updated_at = now
         cancelled.append(insp)
     session.flush()
-    publish_changes("inspection", cancelled)
+    record_changes(session, "inspection", cancelled)
 
 
 def draw_plan(user: User, plan: SamplingPlan) -> SamplingPlan:

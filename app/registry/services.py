@@ -16,6 +16,7 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from app.audit.services import record
+from app.changelog import record_changes
 from app.db import iter_chunks, session
 from app.errors import DomainError, not_found
 from app.org.models import Jurisdiction, User
@@ -159,9 +160,7 @@ def _apply(ent: Enterprise, data: dict[str, Any]) -> dict[str, list[Any]]:
 
 def _publish(enterprises: list[Enterprise]) -> None:
     """Put written enterprises into the devices' sync feed."""
-    from app.inspections.services import publish_changes
-
-    publish_changes("enterprise", enterprises)
+    record_changes(session, "enterprise", enterprises)
 
 
 def _flush_unique(ent: Enterprise) -> None:

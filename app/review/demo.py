@@ -36,6 +36,7 @@ from flask import current_app, g
 from PIL import Image, ImageDraw, ImageFont
 from sqlalchemy import select
 
+from app.changelog import record_changes
 from app.clock import utcnow
 from app.db import session
 from app.inspections.models import Inspection
@@ -45,7 +46,6 @@ from app.inspections.services import (
     china_today,
     latest_checklist_versions,
     new_inspection,
-    publish_changes,
 )
 from app.org.models import User
 from app.registry.models import Enterprise
@@ -311,7 +311,7 @@ def _plan(
     insp.id = _id(label)  # fixed, so a second run finds it
     insp.created_at = insp.updated_at = dispatch
     session.flush()
-    publish_changes("inspection", [insp])
+    record_changes(session, "inspection", [insp])
     record(
         "inspection.create",
         "inspection",

@@ -25,6 +25,7 @@ from sqlalchemy import exists, select, true
 
 from app.audit.services import record
 from app.auth.services import require_role
+from app.changelog import record_change
 from app.clock import utcnow
 from app.db import cites_any_photo, session
 from app.errors import DomainError, not_found
@@ -37,7 +38,6 @@ from app.org.models import User
 from app.org.services import can_see_jurisdiction, jurisdiction_filter
 from app.registry.models import Enterprise
 from app.review.models import DECISION_STATUS, FindingReview
-from app.sync.services import record_change
 from media.evidence import exif_distance_m, exif_taken_at
 from media.phash import NEAR_DUPLICATE_BITS, hamming
 

@@ -20,12 +20,12 @@ from sqlalchemy import Table, exists, func, select, update
 from sqlalchemy.orm import Session, lazyload
 
 from app.audit.services import record
+from app.changelog import change_row
 from app.checklists.models import ChecklistVersion
 from app.inspections.models import Finding, Inspection, InspectionInspector
 from app.media.models import MediaObject
 from app.org.models import User
 from app.registry.models import Enterprise
-from app.sync.services import change_row
 from sync.bulk import insert_rows, where_ids
 from sync.feed import ChangeRow
 from sync.protocol import (

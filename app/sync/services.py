@@ -1,13 +1,8 @@
-"""Sync services: the change log hook every domain calls, and the push and pull services.
+"""Sync services: push, pull and housekeeping, binding the engine to the application.
 
-Other domains call :func:`record_change` from their services for every write to a synced
-entity (checklist, enterprise, inspection, finding, hazard), in the same transaction::
-
-    from app.sync.services import record_change
-    record_change(session, "hazard", hazard, "put")
-
-The engine itself (cursor, feed, apply loop) is the ``sync`` library; this module binds it
-to the application's models, scopes, clock and configuration.
+Domains record their writes through :mod:`app.changelog`. The engine itself (cursor, feed,
+apply loop) is the ``sync`` library; this module binds it to the application's models, scopes,
+clock and configuration.
 """
 
 from __future__ import annotations
@@ -23,76 +18,14 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from app.audit.services import record
+from app.changelog import change_row
 from app.clock import utcnow
 from app.errors import DomainError
 from app.org.models import User
 from sync.cursor import CursorCodec, CursorError
-from sync.feed import ChangeRow, PullPage, insert_changes, prune_changes, pull_page
-from sync.models import EVERYWHERE
+from sync.feed import PullPage, insert_changes, prune_changes, pull_page
 from sync.protocol import PushRequest
 from sync.push import ClientTaken, MutationGap, PushOutcome, apply_push
-
-SYNCED_TYPES = ("checklist", "enterprise", "inspection", "finding", "hazard")
-
-
-# --------------------------------------------------------------------------- the change log
-
-
-def change_row(db: Session, entity_type: str, entity: Any, op: str) -> ChangeRow:
-    """Describe a write to ``entity`` as a change row with its scope keys."""
-    if entity_type not in SYNCED_TYPES:
-        raise ValueError(f"{entity_type!r} is not a synced entity type")
-    if getattr(entity, "id", None) is None:
-        db.flush()  # client defaults (the uuid) are assigned at flush
-    version = int(getattr(entity, "version", None) or 1)
-    jurisdiction: str | None = None
-    enterprise_id: uuid.UUID | None = None
-    inspection_id: uuid.UUID | None = None
-    if entity_type == "checklist":
-        jurisdiction = EVERYWHERE
-    elif entity_type == "enterprise":
-        jurisdiction, enterprise_id = entity.jurisdiction_code, entity.id
-    elif entity_type == "inspection":
-        jurisdiction, enterprise_id = entity.jurisdiction_code, entity.enterprise_id
-        inspection_id = entity.id
-    elif entity_type == "finding":
-        from app.inspections.models import Inspection
-
-        inspection = db.get(Inspection, entity.inspection_id)
-        if inspection is not None:
-            jurisdiction, enterprise_id = inspection.jurisdiction_code, inspection.enterprise_id
-        inspection_id = entity.inspection_id
-    else:  # hazard
-        jurisdiction = getattr(entity, "jurisdiction_code", None)
-        enterprise_id = getattr(entity, "enterprise_id", None)
-        inspection_id = getattr(entity, "inspection_id", None)
-    return ChangeRow(
-        entity_type=entity_type,
-        entity_id=entity.id,
-        op=op,
-        version=version,
-        jurisdiction=jurisdiction,
-        enterprise_id=enterprise_id,
-        inspection_id=inspection_id,
-    )
-
-
-def record_change(db: Session, entity_type: str, entity: Any, op: str = "put") -> None:
-    """Record that ``entity`` was written (``put``) or deleted (``delete``), in this transaction.
-
-    Call it after changing the entity (and bumping its ``version``). Devices that may see
-    the entity then receive its current state on their next pull; devices that may no
-    longer see it receive a ``delete``.
-    """
-    if op not in ("put", "delete"):
-        raise ValueError("op must be 'put' or 'delete'")
-    insert_changes(db, [change_row(db, entity_type, entity, op)], utcnow())
-
-
-def record_changes(db: Session, rows: Sequence[ChangeRow]) -> None:
-    """Record many prepared change rows at once (bulk writers)."""
-    insert_changes(db, rows, utcnow())
-
 
 # --------------------------------------------------------------------------- configuration
 
@@ -336,6 +269,6 @@ def media_arrived(sha256: str) -> None:
             finding.media_pending = False
             finding.version += 1
             finding.updated_at = now
-            rows.append(change_row(session, "finding", finding, "put"))
+            rows.append(change_row(session, "finding", finding))
     session.flush()
     insert_changes(session, rows, now)

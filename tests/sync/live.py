@@ -89,6 +89,7 @@ def seed(url: str, inspections: int = 2, industry: str = "gas_catering") -> Worl
     """Create the schema and a team with dispatched inspections, all committed."""
     from app import create_app
     from app.auth.services import hash_password, issue_tokens
+    from app.changelog import record_change
     from app.checklists.services import get_checklist, load_library
     from app.db import session
     from app.demo import load_org
@@ -97,7 +98,6 @@ def seed(url: str, inspections: int = 2, industry: str = "gas_catering") -> Worl
     from app.org.models import User
     from app.registry.models import Enterprise
     from app.registry.uscc import make_uscc
-    from app.sync.services import record_change
 
     secret = secrets.token_hex(16)
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": secret, "TESTING": True})

@@ -113,9 +113,9 @@ def test_last_mutation_id_matches_the_changes(client: FlaskClient, site: Site) -
 
 
 def test_removed_inspector_receives_deletes(client: FlaskClient, site: Site) -> None:
+    from app.changelog import record_change
     from app.db import session
     from app.inspections.models import Inspection
-    from app.sync.services import record_change
 
     two = site.headers[site.inspectors[1].username]
     cid = str(uuid.uuid4())

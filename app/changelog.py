@@ -1,0 +1,114 @@
+"""The change log: every write to a synced entity, recorded in the writing transaction.
+
+This is the one API the domains use to feed the devices::
+
+    from app.changelog import record_change, record_changes
+    record_change(db, "hazard", hazard)            # one entity, op "put" or "delete"
+    record_changes(db, "inspection", inspections)  # many entities of one type at once
+
+Each synced type declares its scope keys in :data:`SCOPE_KEYS`: the jurisdiction, enterprise
+and inspection a change concerns, which a pull uses to read only the slice of the log that can
+concern the caller. A scope function reads attributes only (a finding reaches its inspection
+through the ``inspection`` relationship), so this module imports no domain and sits below all
+of them. Devices that may see the entity receive its current state on their next pull; devices
+that may no longer see it receive a ``delete``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from app.clock import utcnow
+from sync.feed import ChangeRow, insert_changes
+from sync.models import EVERYWHERE
+
+Scope = dict[str, Any]
+
+
+def _checklist(entity: Any) -> Scope:
+    return {"jurisdiction": EVERYWHERE, "enterprise_id": None, "inspection_id": None}
+
+
+def _enterprise(entity: Any) -> Scope:
+    return {
+        "jurisdiction": entity.jurisdiction_code,
+        "enterprise_id": entity.id,
+        "inspection_id": None,
+    }
+
+
+def _inspection(entity: Any) -> Scope:
+    return {
+        "jurisdiction": entity.jurisdiction_code,
+        "enterprise_id": entity.enterprise_id,
+        "inspection_id": entity.id,
+    }
+
+
+def _finding(entity: Any) -> Scope:
+    inspection = entity.inspection
+    return {
+        "jurisdiction": inspection.jurisdiction_code,
+        "enterprise_id": inspection.enterprise_id,
+        "inspection_id": entity.inspection_id,
+    }
+
+
+def _hazard(entity: Any) -> Scope:
+    return {
+        "jurisdiction": entity.jurisdiction_code,
+        "enterprise_id": entity.enterprise_id,
+        "inspection_id": entity.inspection_id,
+    }
+
+
+#: The synced entity types and the scope keys of each: who may receive its changes.
+SCOPE_KEYS: dict[str, Callable[[Any], Scope]] = {
+    "checklist": _checklist,
+    "enterprise": _enterprise,
+    "inspection": _inspection,
+    "finding": _finding,
+    "hazard": _hazard,
+}
+SYNCED_TYPES = tuple(SCOPE_KEYS)
+OPS = ("put", "delete")
+
+
+def change_row(db: Session, entity_type: str, entity: Any, op: str = "put") -> ChangeRow:
+    """Describe a write to ``entity`` (already changed, its ``version`` bumped) as a change row."""
+    scope = SCOPE_KEYS.get(entity_type)
+    if scope is None:
+        raise ValueError(f"{entity_type!r} is not a synced entity type")
+    if op not in OPS:
+        raise ValueError("op must be 'put' or 'delete'")
+    if getattr(entity, "id", None) is None:
+        db.flush()  # client defaults (the uuid) are assigned at flush
+    return ChangeRow(
+        entity_type=entity_type,
+        entity_id=entity.id,
+        op=op,
+        version=int(getattr(entity, "version", None) or 1),
+        **scope(entity),
+    )
+
+
+def record_change(db: Session, entity_type: str, entity: Any, op: str = "put") -> None:
+    """Record that ``entity`` was written (``put``) or deleted (``delete``), in this transaction."""
+    insert_changes(db, [change_row(db, entity_type, entity, op)], utcnow())
+
+
+def record_changes(db: Session, entity_type: str, entities: Iterable[Any], op: str = "put") -> None:
+    """Record writes to many entities of one type at once (bulk writers, draws)."""
+    rows = [change_row(db, entity_type, e, op) for e in entities]
+    if rows:
+        insert_changes(db, rows, utcnow())
+
+
+def record_rows(db: Session, rows: Sequence[ChangeRow], now: datetime | None = None) -> None:
+    """Record change rows a batch writer built itself (the sync push's set-based writes)."""
+    if rows:
+        insert_changes(db, rows, now or utcnow())
