@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flask import g, has_request_context
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
@@ -58,13 +57,12 @@ def record(
     entity_type: str | None = None,
     entity_id: Any = None,
     data: dict[str, Any] | None = None,
-    actor: Any = None,
+    *,
+    actor: Any,
     db: Session | None = None,
 ) -> AuditEntry:
-    """Append an audit entry chained to the previous one (actor defaults to the caller)."""
+    """Append an audit entry chained to the previous one; ``actor`` is None for the system."""
     db = db if db is not None else session
-    if actor is None and has_request_context():
-        actor = g.get("user")
     # Locking the head row serialises appends, so the chain never forks; on PostgreSQL the
     # lock waits for a concurrent append to commit and then reads its new hash.
     head = db.execute(

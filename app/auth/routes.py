@@ -51,7 +51,7 @@ def refresh(args: dict[str, Any]) -> Any:
 @blp.response(204)
 def logout() -> None:
     """Revoke the tokens of this login."""
-    services.logout()
+    services.logout(services.current_user(), services.current_token())
 
 
 @blp.route("/devices")
@@ -69,5 +69,5 @@ class Devices(MethodView):
 @blp.response(200, DeviceSchema)
 def revoke_device(device_id: uuid.UUID) -> Any:
     """Revoke a lost device: its tokens stop working at once (admins)."""
-    services.require_role("admin")
-    return services.revoke_device(device_id)
+    actor = services.require_role("admin")
+    return services.revoke_device(actor, device_id)

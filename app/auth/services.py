@@ -166,11 +166,10 @@ def _revoke_family(family_id: uuid.UUID, now: Any) -> None:
     )
 
 
-def logout() -> None:
-    """Revoke every token of the caller's login (its family)."""
-    tok: Token = g.token
+def logout(actor: User, tok: Token) -> None:
+    """Revoke every token of the caller's login (the family of the token they used)."""
     _revoke_family(tok.family_id, utcnow())
-    record("auth.logout", "device", tok.device_id)
+    record("auth.logout", "device", tok.device_id, actor=actor)
 
 
 def authenticate_request() -> None:
@@ -221,6 +220,11 @@ def current_user() -> User:
     return g.user
 
 
+def current_token() -> Token:
+    """Return the access token the caller authenticated with."""
+    return g.token
+
+
 def require_role(*roles: str) -> User:
     """Return the caller if their role is one of `roles`, else refuse with 403."""
     user: User = g.user
@@ -239,7 +243,7 @@ def list_devices(user_id: uuid.UUID | None) -> Any:
     return stmt
 
 
-def revoke_device(device_id: uuid.UUID) -> Device:
+def revoke_device(actor: User, device_id: uuid.UUID) -> Device:
     """Revoke a lost device: its tokens stop working at once."""
     device = session.get(Device, device_id)
     if device is None:
@@ -252,6 +256,6 @@ def revoke_device(device_id: uuid.UUID) -> Device:
             .where(Token.device_id == device.id, Token.revoked_at.is_(None))
             .values(revoked_at=now)
         )
-        record("device.revoke", "device", device.id, {"user_id": str(device.user_id)})
+        record("device.revoke", "device", device.id, {"user_id": str(device.user_id)}, actor=actor)
     session.flush()
     return device

@@ -120,6 +120,7 @@ def load_library(directory: Path = LIBRARY_DIR) -> LoadReport:
             "checklist",
             f"{industry}@{version}",
             {"digest": digest, "items": len(content["items"])},
+            actor=None,
         )
         _publish_to_feed(cv)
         report.published.append((industry, version))

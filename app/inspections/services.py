@@ -391,6 +391,7 @@ def create_inspection(user: User, data: dict[str, Any]) -> Inspection:
             "inspector_ids": [str(u.id) for u in team],
             "dispatch_at": dispatch_at,
         },
+        actor=user,
     )
     return insp
 
@@ -454,5 +455,5 @@ def update_inspection(user: User, insp: Inspection, data: dict[str, Any]) -> Ins
         insp.updated_at = now
         session.flush()
         record_changes(session, "inspection", [insp])
-        record("inspection.update", "inspection", insp.id, {"changes": changes})
+        record("inspection.update", "inspection", insp.id, {"changes": changes}, actor=user)
     return insp

@@ -405,6 +405,7 @@ def _save_media(result: IngestResult, user: User, *, via: str) -> tuple[MediaObj
             "media",
             obj.sha256,
             {"size": obj.size, "content_type": obj.content_type, "via": via, "new": created},
+            actor=user,
         )
     session.flush()
     return obj, created

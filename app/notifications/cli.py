@@ -105,6 +105,6 @@ def notifications_requeue(delivery_ids: tuple[str, ...], all_dead: bool) -> None
         stmt.values(status="pending", attempts=0, next_attempt_at=utcnow(), lease_until=None)
     )
     count = result.rowcount or 0  # type: ignore[attr-defined]
-    record("notifications.requeue", "notification_delivery", None, {"count": count})
+    record("notifications.requeue", "notification_delivery", None, {"count": count}, actor=None)
     session.commit()
     click.echo(f"requeued {count}")

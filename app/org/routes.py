@@ -45,8 +45,8 @@ class Users(MethodView):
     @blp.response(201, UserSchema)
     def post(self, data: dict[str, Any]) -> Any:
         """Create a user (admins)."""
-        require_role("admin")
-        return services.create_user(data)
+        actor = require_role("admin")
+        return services.create_user(actor, data)
 
 
 @blp.route("/users/<uuid:user_id>")
@@ -61,8 +61,8 @@ class UserById(MethodView):
     @blp.response(200, UserSchema)
     def patch(self, data: dict[str, Any], user_id: uuid.UUID) -> Any:
         """Change a user, including the inspector registry fields (admins)."""
-        require_role("admin")
-        return services.update_user(services.get_user(user_id), data)
+        actor = require_role("admin")
+        return services.update_user(actor, services.get_user(user_id), data)
 
 
 @blp.route("/jurisdictions")

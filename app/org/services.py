@@ -86,7 +86,7 @@ def _check_refs(data: dict[str, Any]) -> None:
         raise DomainError("validation_error", 422, "Some fields are not valid; see errors.", errors)
 
 
-def create_user(data: dict[str, Any]) -> User:
+def create_user(actor: User, data: dict[str, Any]) -> User:
     """Create a user account (admins only)."""
     from app.auth.services import hash_password
 
@@ -112,11 +112,13 @@ def create_user(data: dict[str, Any]) -> User:
         raise DomainError(
             "user.username_taken", 409, "That username is taken; choose another."
         ) from exc
-    record("user.create", "user", user.id, {"username": user.username, "role": user.role})
+    record(
+        "user.create", "user", user.id, {"username": user.username, "role": user.role}, actor=actor
+    )
     return user
 
 
-def update_user(user: User, data: dict[str, Any]) -> User:
+def update_user(actor: User, user: User, data: dict[str, Any]) -> User:
     """Change a user's profile, role, scope or inspector registry fields (admins only)."""
     from app.auth.services import hash_password
 
@@ -151,7 +153,7 @@ def update_user(user: User, data: dict[str, Any]) -> User:
         changes["password"] = ["***", "***"]
     if changes:
         user.version += 1
-        record("user.update", "user", user.id, {"changes": changes})
+        record("user.update", "user", user.id, {"changes": changes}, actor=actor)
     session.flush()
     return user
 

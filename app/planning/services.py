@@ -118,7 +118,7 @@ def create_plan(user: User, data: dict[str, Any]) -> SamplingPlan:
     )
     session.add(plan)
     session.flush()
-    record("sampling_plan.create", "sampling_plan", plan.id, {"name": plan.name})
+    record("sampling_plan.create", "sampling_plan", plan.id, {"name": plan.name}, actor=user)
     return plan
 
 
@@ -266,6 +266,7 @@ def commit_plan(user: User, plan: SamplingPlan, reason: str | None = None) -> Sa
             "pool_count": draw_row.pool_count,
             "as_of": as_of,
         },
+        actor=user,
     )
     return plan
 
@@ -351,6 +352,7 @@ def draw_plan(user: User, plan: SamplingPlan) -> SamplingPlan:
             "result_digest": result.result_digest,
             "summary": current.summary,
         },
+        actor=user,
     )
     return plan
 

@@ -186,7 +186,9 @@ def create_enterprise(user: User, data: dict[str, Any]) -> Enterprise:
     session.add(ent)
     _flush_unique(ent)
     _publish([ent])
-    record("enterprise.create", "enterprise", ent.id, {"uscc": ent.uscc, "name": ent.name})
+    record(
+        "enterprise.create", "enterprise", ent.id, {"uscc": ent.uscc, "name": ent.name}, actor=user
+    )
     return ent
 
 
@@ -200,7 +202,7 @@ def update_enterprise(user: User, ent: Enterprise, data: dict[str, Any]) -> Ente
         ent.version += 1
         _flush_unique(ent)
         _publish([ent])
-        record("enterprise.update", "enterprise", ent.id, {"changes": changes})
+        record("enterprise.update", "enterprise", ent.id, {"changes": changes}, actor=user)
     return ent
 
 
@@ -508,5 +510,6 @@ def import_enterprises(user: User, data: bytes) -> dict[str, int]:
         "enterprise",
         None,
         {**summary, "file_sha256": hashlib.sha256(data).hexdigest()},
+        actor=user,
     )
     return summary

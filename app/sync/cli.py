@@ -33,6 +33,6 @@ def sync_rotate_epoch() -> None:
     from sync.cursor import rotate_epoch
 
     epoch = rotate_epoch(session, utcnow())
-    record("sync.rotate_epoch", "sync_state", 1, {"epoch": epoch})
+    record("sync.rotate_epoch", "sync_state", 1, {"epoch": epoch}, actor=None)
     session.commit()
     click.echo(f"new sync epoch {epoch}; devices will reset on their next pull")

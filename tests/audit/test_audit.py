@@ -13,7 +13,7 @@ def _seed(app, n=5):
 
     with app.app_context():
         for i in range(n):
-            record("test.event", "thing", f"t{i}", {"i": i, "text": "隐患"})
+            record("test.event", "thing", f"t{i}", {"i": i, "text": "隐患"}, actor=None)
         session.commit()
 
 
