@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
+from flask_cors import CORS
 from sqlalchemy import text
 from werkzeug.routing import IntegerConverter
 
+from app.auth.services import authenticate_request
 from app.config import load_config
+from app.db import Database, close_session, session
 from app.errors import DomainError, ErrorSchema, register_error_handlers
-
-API_VERSION_PREFIX = "/api/v1"
+from app.extensions import api, limiter
+from app.http import check_request_input
+from app.migrate import is_at_head
+from app.wiring import API_PREFIX, wire
 
 DOCS_HTML = """<!doctype html><html><head><meta charset="utf-8"><title>Fieldsafe API</title>
 <link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css">
@@ -39,7 +45,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         API_TITLE="Fieldsafe",
         API_VERSION="v1",
         OPENAPI_VERSION="3.0.3",
-        OPENAPI_URL_PREFIX=API_VERSION_PREFIX,
+        OPENAPI_URL_PREFIX=API_PREFIX,
         OPENAPI_JSON_PATH="openapi.json",
         RATELIMIT_STORAGE_URI=app.config["RATELIMIT_STORAGE_URI"],
         RATELIMIT_HEADERS_ENABLED=True,
@@ -50,60 +56,19 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
-    from app.db import Database, close_session
-
     # Tests hand in a Database bound to their rolled-back connection through config["DATABASE"].
     app.extensions["db"] = app.config.pop("DATABASE", None) or Database(app.config["DATABASE_URL"])
     app.teardown_appcontext(close_session)
-
-    from app.extensions import api, limiter
 
     limiter.init_app(app)
     api.ERROR_SCHEMA = ErrorSchema  # document the error body the handlers really send
     api.init_app(app)
     register_error_handlers(app)
-    _register_blueprints(api)
+    wire(app, api)
     _register_boundary(app)
     _register_cors(app)
     _register_health(app)
-
-    from app.cli import register_cli
-
-    register_cli(app)
     return app
-
-
-def _register_blueprints(api: Any) -> None:
-    from app.audit.routes import blp as audit_blp
-    from app.auth.routes import blp as auth_blp
-    from app.checklists.routes import blp as checklists_blp
-    from app.org.routes import blp as org_blp
-
-    for blp in (auth_blp, org_blp, audit_blp, checklists_blp):
-        api.register_blueprint(blp, url_prefix=API_VERSION_PREFIX)
-    from app.registry.routes import blp as registry_blp
-
-    api.register_blueprint(registry_blp, url_prefix=API_VERSION_PREFIX)
-    from app.planning.routes import blp as planning_blp
-
-    api.register_blueprint(planning_blp, url_prefix=API_VERSION_PREFIX)
-    from app.inspections.routes import blp as inspections_blp
-
-    api.register_blueprint(inspections_blp, url_prefix=API_VERSION_PREFIX)
-    from app.media.routes import blp as media_blp
-
-    api.register_blueprint(media_blp, url_prefix=API_VERSION_PREFIX)
-    from app.sync.routes import blp as sync_blp
-
-    api.register_blueprint(sync_blp, url_prefix=API_VERSION_PREFIX)
-    from app.hazards.routes import blp as hazards_blp
-    from app.review.routes import blp as review_blp
-
-    api.register_blueprint(review_blp, url_prefix=API_VERSION_PREFIX)
-    api.register_blueprint(hazards_blp, url_prefix=API_VERSION_PREFIX)
-    from app.reports.routes import blp as reports_blp
-
-    api.register_blueprint(reports_blp, url_prefix=API_VERSION_PREFIX)
 
 
 def _is_public(view: Any) -> bool:
@@ -120,13 +85,10 @@ def _is_public(view: Any) -> bool:
 
 def _register_boundary(app: Flask) -> None:
     """Authenticate API calls, and commit each request once (only when it succeeded)."""
-    from app.auth.services import authenticate_request
-    from app.db import session
-    from app.http import check_request_input
 
     @app.before_request
     def _authenticate() -> None:
-        if request.method == "OPTIONS" or not request.path.startswith(API_VERSION_PREFIX):
+        if request.method == "OPTIONS" or not request.path.startswith(API_PREFIX):
             return
         view = app.view_functions.get(request.endpoint or "")
         if view is None or _is_public(view) or request.endpoint == "api-docs.openapi_json":
@@ -136,7 +98,7 @@ def _register_boundary(app: Flask) -> None:
     @app.before_request
     def _check_input() -> None:
         # Only for routes that exist (an unknown route answers 404/405 whatever its body).
-        if request.url_rule is not None and request.path.startswith(API_VERSION_PREFIX):
+        if request.url_rule is not None and request.path.startswith(API_PREFIX):
             check_request_input()
 
     @app.after_request
@@ -171,7 +133,6 @@ def _register_cors(app: Flask) -> None:
     origins = [o.strip() for o in app.config["CORS_ORIGINS"].split(",") if o.strip()]
     if not origins:
         return
-    from flask_cors import CORS
 
     CORS(
         app,
@@ -210,7 +171,6 @@ def _register_cors(app: Flask) -> None:
 
 
 def _register_health(app: Flask) -> None:
-    from app.db import session
 
     @app.get("/healthz")
     def healthz() -> Any:
@@ -227,8 +187,6 @@ def _register_health(app: Flask) -> None:
         except Exception:  # noqa: BLE001
             checks["database"] = "unreachable"
         if checks["database"] == "ok":
-            from app.migrate import is_at_head
-
             checks["migrations"] = "ok" if is_at_head(session.connection()) else "pending"
         checks["storage"] = "ok" if _storage_writable(app) else "not writable"
         ok = all(v == "ok" for v in checks.values())
@@ -242,7 +200,6 @@ def _register_health(app: Flask) -> None:
 
 def _storage_writable(app: Flask) -> bool:
     """Ask the media storage backend, or check the local media folder, whether we can write."""
-    import os
 
     storage = app.extensions.get("storage")
     if storage is not None and hasattr(storage, "writable"):

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 from flask import current_app, has_app_context
+
+#: China time (UTC+8, no daylight saving since 1991): deadlines, report periods, 文号 years.
+CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 
 def utcnow() -> datetime:

@@ -116,13 +116,3 @@ def verify_public_report(data: dict[str, Any], report_id: uuid.UUID) -> Any:
 def reject_public_report(data: dict[str, Any], report_id: uuid.UUID) -> Any:
     """Reject a report that did not check out, with the reason."""
     return services.reject_public_report(current_user(), report_id, data)
-
-
-def _register_media_visibility() -> None:
-    """Let users who may see a ticket or report also fetch the photos it references."""
-    from app.media.services import register_visibility_check
-
-    register_visibility_check(services.photo_visible)
-
-
-_register_media_visibility()

@@ -6,7 +6,9 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from app.clock import isoformat
 from app.inspections.models import INSPECTION_STATES, INSPECTION_TYPES
+from app.inspections.services import effective_status, enterprise_summary
 
 
 def _window(obj: Any) -> dict[str, Any] | None:
@@ -16,19 +18,16 @@ def _window(obj: Any) -> dict[str, Any] | None:
 
 
 def _rfc3339(value: Any) -> str | None:
-    from app.clock import isoformat
 
     return isoformat(value)
 
 
 def _status(obj: Any) -> str:
-    from app.inspections.services import effective_status
 
     return effective_status(obj)
 
 
 def _enterprise(obj: Any) -> dict[str, Any] | None:
-    from app.inspections.services import enterprise_summary
 
     return enterprise_summary(obj)
 

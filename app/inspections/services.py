@@ -1,4 +1,4 @@
-"""Inspections: planner creation and edits, reads, and the one confidentiality rule.
+"""Inspections: planner creation and edits, reads, and moving an inspection on.
 
 四不两直: until check-in an inspection is visible only to its planner and to its assigned
 inspectors, and to those only from ``dispatch_at``; never to the target enterprise. Every read
@@ -9,105 +9,38 @@ feed), and every read of a not-yet-started inspection is written to the audit lo
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
-from datetime import date, datetime, timedelta, timezone
+from collections.abc import Sequence
+from datetime import date, datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, false, func, insert, or_, select
+from sqlalchemy import and_, exists, func, insert, or_, select
 
 from app.audit.services import record
 from app.changelog import record_changes
-from app.clock import utcnow
+from app.checklists.models import ChecklistVersion
+from app.clock import CHINA_TZ, utcnow
 from app.db import iter_chunks, session
 from app.errors import DomainError, not_found
 from app.http import paginate
 from app.inspections.models import Finding, Inspection, InspectionInspector
+from app.inspections.visibility import (
+    ENTERPRISE_FINDINGS_STATES,
+    is_started,
+    log_confidential_reads,
+    visible_inspections,
+)
 from app.org.models import User
-from app.org.services import jurisdiction_filter
 from app.registry.models import Enterprise
+from app.registry.services import INDUSTRY_NAMES, get_enterprise
 
 #: Inspection types a planner creates by hand; ``double_random`` ones come from a draw.
 PLANNER_TYPES = ("unannounced", "routine", "complaint", "recheck")
-#: States after check-in: the inspection is no longer confidential.
-STARTED_STATES = ("in_progress", "submitted", "reviewed", "closed")
-#: Findings an enterprise account may see: those of inspections that were reviewed.
-ENTERPRISE_FINDINGS_STATES = ("reviewed", "closed")
-CHINA_TZ = timezone(timedelta(hours=8))
 
 
 def china_today(now: datetime | None = None) -> date:
     """Return today's date in China (the date certificates and windows are judged on)."""
     return (now or utcnow()).astimezone(CHINA_TZ).date()
-
-
-# --------------------------------------------------------------------------- confidentiality
-
-
-def started_clause() -> ColumnElement[bool]:
-    """SQL: the inspection was checked in (it is no longer confidential)."""
-    return or_(Inspection.check_in_received_at.is_not(None), Inspection.status.in_(STARTED_STATES))
-
-
-def is_started(insp: Inspection) -> bool:
-    """Tell whether the inspection was checked in (no longer confidential)."""
-    return insp.check_in_received_at is not None or insp.status in STARTED_STATES
-
-
-def visibility_clause(user: User, now: datetime | None = None) -> ColumnElement[bool]:
-    """SQL condition: the inspections `user` may see at `now` (see the module docstring).
-
-    - its planner, always;
-    - an assigned inspector, from ``dispatch_at`` on (no dispatch time: at once);
-    - after check-in, staff whose jurisdiction scope covers the inspection;
-    - after check-in, the inspected enterprise's own account;
-    - nobody else — administrators included — before check-in.
-    """
-    now = now or utcnow()
-    started = started_clause()
-    if user.role == "enterprise":
-        if user.enterprise_id is None:
-            return false()
-        return and_(started, Inspection.enterprise_id == user.enterprise_id)
-    assigned = exists().where(
-        InspectionInspector.inspection_id == Inspection.id,
-        InspectionInspector.user_id == user.id,
-    )
-    dispatched = or_(Inspection.dispatch_at.is_(None), Inspection.dispatch_at <= now)
-    return or_(
-        Inspection.planner_id == user.id,
-        and_(assigned, dispatched),
-        and_(started, jurisdiction_filter(user, Inspection.jurisdiction_code)),
-    )
-
-
-def visible_inspections(user: User, now: datetime | None = None) -> Select[Any]:
-    """Return ``select(Inspection)`` limited to what `user` may see; every read starts here."""
-    return select(Inspection).where(visibility_clause(user, now))
-
-
-def can_see_inspection(user: User, inspection_id: uuid.UUID, now: datetime | None = None) -> bool:
-    """Tell whether `user` may see one inspection now."""
-    stmt = select(Inspection.id).where(Inspection.id == inspection_id, visibility_clause(user, now))
-    return session.execute(stmt).first() is not None
-
-
-def log_confidential_reads(
-    user: User, inspections: Iterable[Inspection], via: str, now: datetime | None = None
-) -> None:
-    """Audit-log each read of an inspection that is not yet started (undispatched or in window)."""
-    now = now or utcnow()
-    for insp in inspections:
-        if is_started(insp):
-            continue
-        dispatched = insp.dispatch_at is None or insp.dispatch_at <= now
-        record(
-            "inspection.confidential_read",
-            "inspection",
-            insp.id,
-            {"via": via, "reader_role": user.role, "dispatched": dispatched},
-            actor=user,
-        )
 
 
 # --------------------------------------------------------------------------- reads
@@ -212,7 +145,6 @@ def advance_status(
 
 def latest_checklist_versions() -> dict[str, int]:
     """Return the newest published checklist version per industry."""
-    from app.checklists.models import ChecklistVersion
 
     rows = session.execute(
         select(ChecklistVersion.industry, func.max(ChecklistVersion.version)).group_by(
@@ -347,7 +279,6 @@ def _judged_on(window_end: datetime | None) -> date:
 
 def create_inspection(user: User, data: dict[str, Any]) -> Inspection:
     """Create a planner's inspection (四不两直 unannounced, routine, complaint or recheck)."""
-    from app.registry.services import INDUSTRY_NAMES, get_enterprise
 
     try:
         enterprise = get_enterprise(user, data["enterprise_id"])

@@ -19,6 +19,7 @@ import hashlib
 import hmac
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
@@ -31,9 +32,8 @@ from sqlalchemy.exc import IntegrityError
 from app.audit.services import record
 from app.auth.services import current_user
 from app.clock import utcnow
-from app.db import Database, cites_photo, get_db, get_session, session
+from app.db import Database, get_db, get_session, session
 from app.errors import DomainError
-from app.inspections.models import Finding, Inspection
 from app.media.models import MediaObject, MediaUploader, TusUpload
 from app.org.models import User
 from media.errors import MediaError
@@ -50,30 +50,26 @@ from media.tus import (
 THUMBNAIL_NAMES = ("small", "large")
 _COPY_CHUNK = 256 * 1024
 
-#: Extra "may this user see this photo?" checks, registered by domains whose records
-#: reference photos (hazard tickets, public reports …). Each gets (user, sha256).
-VisibilityCheck = Callable[[User, str], bool]
-_visibility_checks: list[VisibilityCheck] = []
-
+#: "Does this user see a record citing this photo?" Each domain whose records cite photos
+#: (findings, hazard tickets, public reports …) provides one; gets (user, sha256).
+CitationCheck = Callable[[User, str], bool]
 
 #: Called with the SHA-256 of each newly stored photo, inside the request's transaction
 #: (e.g. to clear ``media_pending`` on findings that were waiting for it).
 StoredHook = Callable[[str], None]
-_stored_hooks: list[StoredHook] = []
 
 
-def register_stored_hook(hook: StoredHook) -> StoredHook:
-    """Run ``hook(sha256)`` whenever a new photo is stored (usable as decorator)."""
-    if hook not in _stored_hooks:
-        _stored_hooks.append(hook)
-    return hook
+@dataclass(frozen=True)
+class PhotoHooks:
+    """What other domains plug into the photo pipeline: one per app, made in ``app.wiring``."""
+
+    citations: tuple[CitationCheck, ...] = ()
+    stored: tuple[StoredHook, ...] = ()
 
 
-def register_visibility_check(check: VisibilityCheck) -> VisibilityCheck:
-    """Let another domain grant sight of photos its records reference (usable as decorator)."""
-    if check not in _visibility_checks:
-        _visibility_checks.append(check)
-    return check
+def photo_hooks() -> PhotoHooks:
+    """Return this app's photo hooks (none when the app wired none)."""
+    return current_app.extensions.get("photo_hooks") or PhotoHooks()
 
 
 # ----------------------------------------------------------------------------- storage
@@ -397,7 +393,7 @@ def _save_media(result: IngestResult, user: User, *, via: str) -> tuple[MediaObj
         with contextlib.suppress(IntegrityError), session.begin_nested():
             session.add(MediaUploader(sha256=obj.sha256, user_id=user.id, created_at=utcnow()))
     if created:
-        for hook in _stored_hooks:
+        for hook in photo_hooks().stored:
             hook(obj.sha256)
     if created or linked is None:
         record(
@@ -417,12 +413,8 @@ def _save_media(result: IngestResult, user: User, *, via: str) -> tuple[MediaObj
 def may_see_media(user: User, sha256: str) -> bool:
     """Tell whether ``user`` may see the photo: its uploader, or sees a record referencing it.
 
-    Findings follow the inspections' own visibility rule (planner, assigned inspectors,
-    staff in scope after check-in; an enterprise only once its inspection was reviewed).
-    Other domains add their records through :func:`register_visibility_check`.
+    Which records cite a photo is each domain's to say: see :class:`PhotoHooks`.
     """
-    from app.inspections.services import ENTERPRISE_FINDINGS_STATES, visibility_clause
-
     if not is_sha256(sha256):
         return False
     uploaded = session.scalar(
@@ -432,22 +424,7 @@ def may_see_media(user: User, sha256: str) -> bool:
     )
     if uploaded is not None:
         return True
-    conditions = [
-        Finding.deleted.is_(False),
-        cites_photo(Finding.photos, sha256),
-        visibility_clause(user),
-    ]
-    if user.role == "enterprise":
-        conditions.append(Inspection.status.in_(ENTERPRISE_FINDINGS_STATES))
-    finding = session.scalar(
-        select(Finding.id)
-        .join(Inspection, Inspection.id == Finding.inspection_id)
-        .where(*conditions)
-        .limit(1)
-    )
-    if finding is not None:
-        return True
-    return any(check(user, sha256) for check in _visibility_checks)
+    return any(check(user, sha256) for check in photo_hooks().citations)
 
 
 def get_media(sha256: str) -> dict[str, Any]:

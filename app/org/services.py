@@ -10,9 +10,11 @@ from sqlalchemy import ColumnElement, Select, false, select, true
 from sqlalchemy.exc import IntegrityError
 
 from app.audit.services import record
+from app.auth.services import hash_password
 from app.db import session
 from app.errors import DomainError, not_found
 from app.org.models import ROLES, Department, Jurisdiction, User
+from app.registry.models import Enterprise
 
 STAFF_ROLES = ("inspector", "supervisor", "coordinator", "planner", "admin")
 
@@ -77,18 +79,14 @@ def _check_refs(data: dict[str, Any]) -> None:
         errors["department"] = ["Unknown department code."]
     if data.get("role") == "enterprise" and not data.get("enterprise_id"):
         errors["enterprise_id"] = ["An enterprise account needs its enterprise."]
-    if data.get("enterprise_id"):
-        from app.registry.models import Enterprise
-
-        if session.get(Enterprise, data["enterprise_id"]) is None:
-            errors["enterprise_id"] = ["Unknown enterprise."]
+    if data.get("enterprise_id") and session.get(Enterprise, data["enterprise_id"]) is None:
+        errors["enterprise_id"] = ["Unknown enterprise."]
     if errors:
         raise DomainError("validation_error", 422, "Some fields are not valid; see errors.", errors)
 
 
 def create_user(actor: User, data: dict[str, Any]) -> User:
     """Create a user account (admins only)."""
-    from app.auth.services import hash_password
 
     _check_refs(data)
     user = User(
@@ -120,7 +118,6 @@ def create_user(actor: User, data: dict[str, Any]) -> User:
 
 def update_user(actor: User, user: User, data: dict[str, Any]) -> User:
     """Change a user's profile, role, scope or inspector registry fields (admins only)."""
-    from app.auth.services import hash_password
 
     _check_refs(
         {**data, "enterprise_id": data.get("enterprise_id", user.enterprise_id)}

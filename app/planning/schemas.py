@@ -7,6 +7,7 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 
 from app.inspections.schemas import WindowSchema
+from app.planning.services import plan_detail_draws
 from app.registry.models import RISK_LEVELS
 
 
@@ -77,7 +78,6 @@ class SamplingPlanSchema(Schema):
 
 
 def _draws(plan: Any) -> list[dict[str, Any]]:
-    from app.planning.services import plan_detail_draws
 
     return DrawSchema(many=True).dump(plan_detail_draws(plan))
 

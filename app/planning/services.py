@@ -32,17 +32,18 @@ from app.errors import DomainError, not_found
 from app.http import paginate
 from app.inspections.models import Finding, Inspection
 from app.inspections.services import (
-    STARTED_STATES,
     china_today,
     insert_inspections,
     inspection_values,
     latest_checklist_versions,
 )
+from app.inspections.visibility import STARTED_STATES
 from app.org.models import Department, Jurisdiction, User
 from app.org.services import can_see_jurisdiction, jurisdiction_filter
 from app.planning import draw as drawlib
 from app.planning.models import SamplingDraw, SamplingPlan
 from app.registry.models import Enterprise
+from app.registry.services import INDUSTRY_NAMES
 
 SEED_BYTES = 32
 
@@ -69,7 +70,6 @@ def _invalid(errors: dict[str, list[str]]) -> DomainError:
 
 def create_plan(user: User, data: dict[str, Any]) -> SamplingPlan:
     """Create a draft sampling plan after checking its filters and parameters."""
-    from app.registry.services import INDUSTRY_NAMES
 
     errors: dict[str, list[str]] = {}
     try:

@@ -16,10 +16,21 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
-from app.clock import isoformat
+from app.audit.services import record
+from app.clock import CHINA_TZ, isoformat
 from app.hazards.models import ESCALATION_LEVELS
 from app.inspections.models import INSPECTION_TYPES
-from app.reports.services import CHINA_TZ, SOURCE_NAMES, STATUS_NAMES, TYPE_NAMES
+from app.org.models import User
+from app.reports.services import (
+    FILE_STEMS,
+    SOURCE_NAMES,
+    STATUS_NAMES,
+    TYPE_NAMES,
+    china_date,
+    hazards_report,
+    inspections_report,
+    major_hazards_report,
+)
 
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -264,3 +275,28 @@ def major_hazards_workbook(report: dict[str, Any]) -> bytes:
         ],
     )
     return _save(wb)
+
+
+def export_report(user: User, name: str, args: dict[str, Any]) -> tuple[bytes, str]:
+    """Return one report as an XLSX workbook (Chinese headers) and its file name; audit-logged."""
+    builders = {
+        "hazards": (hazards_report, hazards_workbook),
+        "inspections": (inspections_report, inspections_workbook),
+        "major_hazards": (major_hazards_report, major_hazards_workbook),
+    }
+    build, render = builders[name]
+    report = build(user, args)
+    content = render(report)
+    if "period" in report:
+        p = report["period"]
+        stem = f"{FILE_STEMS[name]}-by-{report['by']}-{p['from'].isoformat()}_{p['to'].isoformat()}"
+    else:
+        stem = f"{FILE_STEMS[name]}-{china_date(report['as_of']).isoformat()}"
+    record(
+        "report.export",
+        "report",
+        None,
+        {"report": name, "args": {k: str(v) for k, v in args.items()}, "rows": len(report["rows"])},
+        actor=user,
+    )
+    return content, f"{stem}.xlsx"

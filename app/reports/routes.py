@@ -14,7 +14,7 @@ from flask import Response
 from app.auth.services import current_user
 from app.http import Blueprint
 from app.reports import services
-from app.reports.export import XLSX_MIMETYPE
+from app.reports.export import XLSX_MIMETYPE, export_report
 from app.reports.schemas import (
     HazardsReportQueryArgsSchema,
     HazardsReportSchema,
@@ -57,7 +57,7 @@ def hazards_report(args: dict[str, Any]) -> Any:
 @blp.response(200, XLSX_DOC, content_type=XLSX_MIMETYPE)
 def hazards_report_export(args: dict[str, Any]) -> Any:
     """Download the hazard ledger report as XLSX (same arguments)."""
-    return _xlsx(*services.export_report(current_user(), "hazards", args))
+    return _xlsx(*export_report(current_user(), "hazards", args))
 
 
 @blp.route("/reports/inspections", methods=["GET"])
@@ -73,7 +73,7 @@ def inspections_report(args: dict[str, Any]) -> Any:
 @blp.response(200, XLSX_DOC, content_type=XLSX_MIMETYPE)
 def inspections_report_export(args: dict[str, Any]) -> Any:
     """Download the inspection report as XLSX (same arguments)."""
-    return _xlsx(*services.export_report(current_user(), "inspections", args))
+    return _xlsx(*export_report(current_user(), "inspections", args))
 
 
 @blp.route("/reports/major-hazards", methods=["GET"])
@@ -89,4 +89,4 @@ def major_hazards_report(args: dict[str, Any]) -> Any:
 @blp.response(200, XLSX_DOC, content_type=XLSX_MIMETYPE)
 def major_hazards_report_export(args: dict[str, Any]) -> Any:
     """Download the open major hazards list as XLSX."""
-    return _xlsx(*services.export_report(current_user(), "major_hazards", args))
+    return _xlsx(*export_report(current_user(), "major_hazards", args))

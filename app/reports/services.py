@@ -18,37 +18,24 @@ from __future__ import annotations
 import calendar
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, distinct, func, select
 
-from app.audit.services import record
-from app.clock import isoformat, utcnow
+from app.clock import CHINA_TZ, isoformat, utcnow
 from app.db import session
 from app.errors import DomainError
 from app.hazards.models import ESCALATION_LEVELS, HAZARD_GRADES, HAZARD_SOURCES, Hazard
 from app.hazards.services import ACTIVE_STATES
 from app.inspections.models import INSPECTION_TYPES, Finding, Inspection
-from app.inspections.services import STARTED_STATES, started_clause
-from app.inspections.services import visibility_clause as inspection_visibility
+from app.inspections.visibility import STARTED_STATES, started_clause
+from app.inspections.visibility import visibility_clause as inspection_visibility
 from app.org.models import Jurisdiction, User
 from app.org.services import is_district_level, jurisdiction_filter
 from app.registry.models import Enterprise
 from app.registry.services import INDUSTRY_NAMES
 
-
-def _china_tz() -> tzinfo:
-    try:
-        from zoneinfo import ZoneInfo
-
-        return ZoneInfo("Asia/Shanghai")
-    except Exception:  # noqa: BLE001 - no tz database: China has used UTC+8 without DST since 1991
-        return timezone(timedelta(hours=8), "CST")
-
-
-#: The reports' time zone: month and day boundaries are China's.
-CHINA_TZ = _china_tz()
 #: Who may read reports: staff who plan, supervise or coordinate (not inspectors, not enterprises).
 REPORT_ROLES = ("planner", "supervisor", "coordinator", "admin")
 #: Inspection states that count: checked in or later. Never planned, dispatched or cancelled.
@@ -526,33 +513,3 @@ def major_hazards_report(user: User, args: dict[str, Any]) -> dict[str, Any]:
         "rows": rows,
         "totals": totals,
     }
-
-
-# --------------------------------------------------------------------------- exports
-
-
-def export_report(user: User, name: str, args: dict[str, Any]) -> tuple[bytes, str]:
-    """Return one report as an XLSX workbook (Chinese headers) and its file name; audit-logged."""
-    from app.reports import export
-
-    builders = {
-        "hazards": (hazards_report, export.hazards_workbook),
-        "inspections": (inspections_report, export.inspections_workbook),
-        "major_hazards": (major_hazards_report, export.major_hazards_workbook),
-    }
-    build, render = builders[name]
-    report = build(user, args)
-    content = render(report)
-    if "period" in report:
-        p = report["period"]
-        stem = f"{FILE_STEMS[name]}-by-{report['by']}-{p['from'].isoformat()}_{p['to'].isoformat()}"
-    else:
-        stem = f"{FILE_STEMS[name]}-{china_date(report['as_of']).isoformat()}"
-    record(
-        "report.export",
-        "report",
-        None,
-        {"report": name, "args": {k: str(v) for k, v in args.items()}, "rows": len(report["rows"])},
-        actor=user,
-    )
-    return content, f"{stem}.xlsx"

@@ -21,7 +21,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import exists, select, true
+from sqlalchemy import exists, func, select, true
 
 from app.audit.services import record
 from app.auth.services import require_role
@@ -29,11 +29,14 @@ from app.changelog import record_change
 from app.clock import utcnow
 from app.db import cites_any_photo, session
 from app.errors import DomainError, not_found
+from app.hazards.models import Hazard
 from app.hazards.services import hazard_for_finding
 from app.hazards.settings import setting
 from app.http import paginate
 from app.inspections.models import Finding, Inspection
 from app.inspections.services import advance_status
+from app.media.models import MediaObject
+from app.media.services import media_by_sha, media_view
 from app.org.models import User
 from app.org.services import can_see_jurisdiction, jurisdiction_filter
 from app.registry.models import Enterprise
@@ -241,13 +244,11 @@ def photo_evidence(
 
 
 def _media(shas: Iterable[str]) -> dict[str, Any]:
-    from app.media.services import media_by_sha
 
     return dict(media_by_sha(list(shas)))
 
 
 def _thumbnails(media: Any) -> dict[str, str]:
-    from app.media.services import media_view
 
     view = media_view(media)
     return {"original": view["original_url"], **view["thumbnails"]}
@@ -257,7 +258,6 @@ def _refs(shas: set[str]) -> dict[str, set[uuid.UUID]]:
     """Map each SHA-256 to the inspections whose (live) findings cite it."""
     if not shas:
         return {}
-    from sqlalchemy import func
 
     if session.get_bind().dialect.name == "postgresql":
         elems = func.json_array_elements_text(Finding.photos).table_valued("value").alias("p")
@@ -289,7 +289,6 @@ def _near_duplicates(media: dict[str, Any]) -> dict[str, set[str]]:
     mine = {sha: m.phash for sha, m in media.items() if getattr(m, "phash", None)}
     if not mine:
         return {}
-    from app.media.models import MediaObject
 
     bands = NEAR_DUPLICATE_BITS + 1
     width = 64 // bands
@@ -467,7 +466,6 @@ def _maybe_reviewed(insp: Inspection, user: User) -> None:
 
 def _with_review(finding: Finding) -> Finding:
     """Attach hazard_id and the latest review to the finding for the response."""
-    from app.hazards.models import Hazard
 
     finding.hazard_id = session.scalar(  # type: ignore[attr-defined]
         select(Hazard.id).where(Hazard.finding_id == finding.id)

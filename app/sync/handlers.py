@@ -81,7 +81,7 @@ def _workable_inspections(
     ``visibility_clause``) and is assigned to. Any other id is absent from the answer, and
     a mutation naming it is answered as not found.
     """
-    from app.inspections.services import visibility_clause
+    from app.inspections.visibility import visibility_clause
 
     wanted = sorted(set(ids))
     if not wanted:

@@ -16,10 +16,19 @@ from sqlalchemy import ColumnElement, Select, Table, false, select
 from sqlalchemy.orm import Session
 
 from app.checklists.models import ChecklistVersion
+from app.checklists.services import serialize
+from app.clock import isoformat
+from app.hazards.models import Hazard
+from app.hazards.services import serialize_hazard
+from app.hazards.services import visibility_clause as hazard_visibility
 from app.inspections.models import Finding, Inspection
+from app.inspections.schemas import FindingSchema, InspectionSchema
+from app.inspections.visibility import ENTERPRISE_FINDINGS_STATES
+from app.inspections.visibility import visibility_clause as inspection_visibility
 from app.org.models import User
 from app.org.services import is_district_level, scope_filter
 from app.registry.models import Enterprise
+from app.registry.schemas import EnterpriseSchema
 from sync.models import EVERYWHERE
 
 #: Above this many cross-jurisdiction ids, one IN branch replaces one branch each.
@@ -35,7 +44,6 @@ def _id_branches(column: Any, ids: Sequence[uuid.UUID]) -> list[ColumnElement[bo
 
 def _json(value: Any) -> Any:
     """Make marshmallow output JSON-safe (datetimes to RFC 3339)."""
-    from app.clock import isoformat
 
     if isinstance(value, datetime):
         return isoformat(value)
@@ -63,9 +71,8 @@ class UserScope:
     # -- visibility
 
     def _inspection_clause(self) -> ColumnElement[bool]:
-        from app.inspections.services import visibility_clause
 
-        return visibility_clause(self.user, self.now)
+        return inspection_visibility(self.user, self.now)
 
     def visible(self, entity_type: str) -> Select[Any]:
         """Return a one-column select of the visible ids of ``entity_type``."""
@@ -86,8 +93,6 @@ class UserScope:
                 Finding.inspection_id.in_(visible), Finding.deleted.is_(False)
             )
             if user.role == "enterprise":
-                from app.inspections.services import ENTERPRISE_FINDINGS_STATES
-
                 stmt = stmt.where(
                     Finding.review_status == "confirmed",
                     Finding.inspection_id.in_(
@@ -98,10 +103,7 @@ class UserScope:
                 )
             return stmt
         if entity_type == "hazard":
-            from app.hazards.models import Hazard
-            from app.hazards.services import visibility_clause
-
-            return select(Hazard.id).where(visibility_clause(user, self.now))
+            return select(Hazard.id).where(hazard_visibility(user, self.now))
         raise ValueError(entity_type)
 
     def branches(self, changes: Table) -> list[ColumnElement[bool]] | None:
@@ -129,13 +131,11 @@ class UserScope:
         )
         branches += _id_branches(c.inspection_id, elsewhere)
         # Tickets outside the user's street that the user may still see (on their recheck).
-        from app.hazards.models import Hazard
-        from app.hazards.services import visibility_clause
 
         tickets = list(
             self.db.execute(
                 select(Hazard.id).where(
-                    visibility_clause(user, self.now),
+                    hazard_visibility(user, self.now),
                     Hazard.jurisdiction_code != user.jurisdiction_code,
                 )
             ).scalars()
@@ -151,28 +151,20 @@ class UserScope:
             return {}
         db = self.db
         if entity_type == "checklist":
-            from app.checklists.services import serialize
-
             versions = db.execute(
                 select(ChecklistVersion).where(ChecklistVersion.id.in_(ids))
             ).scalars()
             return {cv.id: (cv.version, _json({"id": cv.id, **serialize(cv)})) for cv in versions}
         if entity_type == "enterprise":
-            from app.registry.schemas import EnterpriseSchema
-
             enterprises = db.execute(select(Enterprise).where(Enterprise.id.in_(ids))).scalars()
             return {e.id: (e.version, _json(EnterpriseSchema().dump(e))) for e in enterprises}
         if entity_type == "inspection":
-            from app.inspections.schemas import InspectionSchema
-
             inspections = list(
                 db.execute(select(Inspection).where(Inspection.id.in_(ids))).scalars()
             )
             self.sent_inspections.extend(inspections)
             return {i.id: (i.version, _json(InspectionSchema().dump(i))) for i in inspections}
         if entity_type == "finding":
-            from app.inspections.schemas import FindingSchema
-
             finding_schema = FindingSchema()
             findings = db.execute(select(Finding).where(Finding.id.in_(ids))).scalars()
             return {f.id: (f.version, _json(finding_schema.dump(f))) for f in findings}
@@ -181,8 +173,6 @@ class UserScope:
         raise ValueError(entity_type)
 
     def _load_hazards(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, tuple[int, Any]]:
-        from app.hazards.models import Hazard
-        from app.hazards.services import serialize_hazard
 
         rows = self.db.execute(select(Hazard).where(Hazard.id.in_(ids))).scalars()
         return {h.id: (int(h.version), _json(serialize_hazard(h))) for h in rows}

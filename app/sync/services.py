@@ -9,21 +9,24 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Engine, Select, select
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from app.audit.services import record
-from app.changelog import change_row
 from app.clock import utcnow
 from app.errors import DomainError
+from app.inspections.visibility import is_started
 from app.org.models import User
+from app.sync.handlers import HANDLERS
+from app.sync.scope import UserScope
 from sync.cursor import CursorCodec, CursorError
-from sync.feed import PullPage, insert_changes, prune_changes, pull_page
+from sync.feed import PullPage, prune_changes, pull_page
+from sync.models import SyncClient
 from sync.protocol import PushRequest
 from sync.push import ClientTaken, MutationGap, PushOutcome, apply_push
 
@@ -62,7 +65,6 @@ def _bind(client_id: uuid.UUID, user: User) -> str:
 
 def push(db: Session, user: User, request: PushRequest) -> PushOutcome:
     """Apply a device's push exactly once; answer the stored results of replays."""
-    from app.sync.handlers import HANDLERS
 
     now = utcnow()
     try:
@@ -126,7 +128,6 @@ def pull(
     db: Session, user: User, client_id: uuid.UUID, cursor: str | None, limit: int
 ) -> dict[str, Any]:
     """Return one page of the user's scoped change feed."""
-    from app.sync.scope import UserScope
 
     begin_snapshot(db)
     now = utcnow()
@@ -169,7 +170,6 @@ def _log_confidential_reads(
     returned: a page that then fails to commit leaves a logged read that did not reach the
     device, never a read that was not logged.
     """
-    from app.inspections.services import is_started
 
     unstarted = [i for i in inspections if not is_started(i)]
     if not unstarted:
@@ -199,7 +199,6 @@ def _log_confidential_reads(
 
 
 def _check_client(db: Session, client_id: uuid.UUID, user: User) -> None:
-    from sync.models import SyncClient
 
     owner = db.execute(select(SyncClient.user_id).where(SyncClient.client_id == client_id)).scalar()
     if owner is not None and owner != user.id:
@@ -218,57 +217,3 @@ def prune(db: Session, now: datetime | None = None) -> int:
     now = now or utcnow()
     days = int(current_app.config["SYNC_RETENTION_DAYS"])
     return prune_changes(db, now - timedelta(days=days), now)
-
-
-def isoformat(value: datetime | None) -> str | None:
-    """Format a datetime as RFC 3339 UTC with a trailing Z."""
-    if value is None:
-        return None
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-# --------------------------------------------------------------------------- media
-
-
-def waiting_for_photo(sha256: str) -> Select[Any]:
-    """Select the live findings still waiting for photos, among them ``sha256``.
-
-    Written as the partial index ``ix_findings_media_pending`` reads (``WHERE media_pending``),
-    so an upload looks only at the findings still waiting, however many findings there are.
-    """
-    from sqlalchemy import String, cast
-
-    from app.inspections.models import Finding
-
-    return select(Finding).where(
-        Finding.media_pending,
-        Finding.deleted.is_(False),
-        cast(Finding.photos, String).contains(sha256),
-    )
-
-
-def media_arrived(sha256: str) -> None:
-    """Clear ``media_pending`` on findings whose last missing photo just arrived.
-
-    Registered with the media pipeline's stored-photo hook; runs in the upload's transaction.
-    """
-    from app.db import session
-    from app.media.models import MediaObject
-
-    waiting = list(session.execute(waiting_for_photo(sha256)).scalars())
-    if not waiting:
-        return
-    wanted = {p for f in waiting for p in f.photos}
-    present = set(
-        session.execute(select(MediaObject.sha256).where(MediaObject.sha256.in_(wanted))).scalars()
-    ) | {sha256}
-    now = utcnow()
-    rows = []
-    for finding in waiting:
-        if all(p in present for p in finding.photos):
-            finding.media_pending = False
-            finding.version += 1
-            finding.updated_at = now
-            rows.append(change_row(session, "finding", finding))
-    session.flush()
-    insert_changes(session, rows, now)

@@ -14,7 +14,7 @@ from tests.hazards.helpers import T0
 
 
 def _sweep(app, clock=None):
-    from app.hazards.cli import run_sweep
+    from app.cli.hazards import run_sweep
 
     with app.app_context():
         return run_sweep()

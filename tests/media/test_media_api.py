@@ -486,26 +486,37 @@ def test_put_other_formats(client, inspector, fmt, content_type):
 
 
 def test_missing_media_and_stored_hook(app, client, inspector):
+    from dataclasses import replace
+
     from app.media import services
 
     _, headers = inspector
     data = jpeg(seed=41)
     stored: list[str] = []
-    hook = services.register_stored_hook(stored.append)
-    try:
-        with app.test_request_context():
-            assert services.missing_media([sha(data), sha(data).upper(), "b" * 64]) == [
-                sha(data),
-                "b" * 64,
-            ]
-        client.put(f"/api/v1/media/{sha(data)}", data=data, headers=headers)
-        client.put(f"/api/v1/media/{sha(data)}", data=data, headers=headers)
-        assert stored == [sha(data)]
-        with app.test_request_context():
-            assert services.missing_media([sha(data), "b" * 64]) == ["b" * 64]
-            assert list(services.media_by_sha([sha(data)])) == [sha(data)]
-    finally:
-        services._stored_hooks.remove(hook)
+    hooks = app.extensions["photo_hooks"]
+    app.extensions["photo_hooks"] = replace(hooks, stored=(*hooks.stored, stored.append))
+    with app.test_request_context():
+        assert services.missing_media([sha(data), sha(data).upper(), "b" * 64]) == [
+            sha(data),
+            "b" * 64,
+        ]
+    client.put(f"/api/v1/media/{sha(data)}", data=data, headers=headers)
+    client.put(f"/api/v1/media/{sha(data)}", data=data, headers=headers)
+    assert stored == [sha(data)]
+    with app.test_request_context():
+        assert services.missing_media([sha(data), "b" * 64]) == ["b" * 64]
+        assert list(services.media_by_sha([sha(data)])) == [sha(data)]
+
+
+def test_photo_hooks_belong_to_one_app(app, test_db, tmp_path):
+    from dataclasses import replace
+
+    from tests.conftest import make_test_app
+
+    other = make_test_app(test_db, tmp_path / "other")
+    app.extensions["photo_hooks"] = replace(app.extensions["photo_hooks"], stored=())
+    assert other.extensions["photo_hooks"].stored  # wired afresh, untouched by the first app
+    assert other.extensions["photo_hooks"].citations
 
 
 def test_storage_is_built_from_config(app, tmp_path):

@@ -138,7 +138,7 @@ def test_an_upload_reads_only_the_findings_waiting_for_photos(site: Site) -> Non
     """The lookup each stored photo triggers uses the partial index, not a scan of all."""
     from app.db import session
     from app.inspections.models import Finding
-    from app.sync.services import waiting_for_photo
+    from app.inspections.photos import waiting_for_photo
 
     rows = many_findings(site, 5000)
     with site.app.app_context():

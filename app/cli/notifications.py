@@ -10,7 +10,13 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select, update
 
+from app.audit.services import record
+from app.cli.hazards import run_sweep
+from app.clock import utcnow
+from app.db import get_db, session
 from app.hazards.settings import setting
+from app.notifications.models import NotificationDelivery, NotificationEvent
+from app.notifications.worker import WorkerConfig, run_worker
 
 
 @click.command("worker")
@@ -21,9 +27,6 @@ from app.hazards.settings import setting
 @with_appcontext
 def worker_command(once: bool, drain: bool, max_seconds: float | None, no_sweep: bool) -> None:
     """Deliver notification events to the webhooks and run the hazard sweep periodically."""
-    from app.db import get_db
-    from app.hazards.cli import run_sweep
-    from app.notifications.worker import WorkerConfig, run_worker
 
     cfg = WorkerConfig.from_settings()
     if cfg.urls and not cfg.secret:
@@ -66,8 +69,6 @@ def notifications_group() -> None:
 @with_appcontext
 def notifications_list(status: str, limit: int) -> None:
     """List deliveries (by default the dead-letter list)."""
-    from app.db import session
-    from app.notifications.models import NotificationDelivery, NotificationEvent
 
     rows = session.execute(
         select(NotificationDelivery, NotificationEvent)
@@ -90,10 +91,6 @@ def notifications_list(status: str, limit: int) -> None:
 @with_appcontext
 def notifications_requeue(delivery_ids: tuple[str, ...], all_dead: bool) -> None:
     """Give dead deliveries a fresh set of attempts (same event, same idempotency key)."""
-    from app.audit.services import record
-    from app.clock import utcnow
-    from app.db import session
-    from app.notifications.models import NotificationDelivery
 
     stmt = update(NotificationDelivery).where(NotificationDelivery.status == "dead")
     if not all_dead:

@@ -5,6 +5,12 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
+from app.audit.services import record
+from app.clock import utcnow
+from app.db import session
+from app.sync.services import prune
+from sync.cursor import rotate_epoch
+
 
 @click.group("sync")
 def sync_group() -> None:
@@ -15,8 +21,6 @@ def sync_group() -> None:
 @with_appcontext
 def sync_prune() -> None:
     """Delete change rows and push results older than FIELDSAFE_SYNC_RETENTION_DAYS (cron)."""
-    from app.db import session
-    from app.sync.services import prune
 
     removed = prune(session)
     session.commit()
@@ -27,10 +31,6 @@ def sync_prune() -> None:
 @with_appcontext
 def sync_rotate_epoch() -> None:
     """Start a new change-log epoch (after a restore): every device re-downloads its scope."""
-    from app.audit.services import record
-    from app.clock import utcnow
-    from app.db import session
-    from sync.cursor import rotate_epoch
 
     epoch = rotate_epoch(session, utcnow())
     record("sync.rotate_epoch", "sync_state", 1, {"epoch": epoch}, actor=None)

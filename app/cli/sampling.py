@@ -8,6 +8,9 @@ import uuid
 import click
 from flask.cli import with_appcontext
 
+from app.db import get_db
+from app.planning.services import verify_plan
+
 
 @click.group("sampling")
 def sampling_group() -> None:
@@ -19,8 +22,6 @@ def sampling_group() -> None:
 @with_appcontext
 def sampling_verify(plan_id: uuid.UUID) -> None:
     """Recompute every draw of PLAN_ID from its record; exit 1 listing any difference."""
-    from app.db import get_db
-    from app.planning.services import verify_plan
 
     with get_db().new_session() as db:
         diffs = verify_plan(db, plan_id)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
+from app.media.services import cleanup_uploads
+
 
 @click.group("media")
 def media_group() -> None:
@@ -15,7 +17,6 @@ def media_group() -> None:
 @with_appcontext
 def media_cleanup() -> None:
     """Delete expired tus uploads and orphaned spool files (run hourly from cron)."""
-    from app.media.services import cleanup_uploads
 
     removed = cleanup_uploads()
     click.echo(f"removed {removed} expired uploads or spool files")

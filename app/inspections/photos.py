@@ -1,0 +1,55 @@
+"""Findings and their photos: a finding synced before its photos waits for them.
+
+A finding whose photos have not all arrived is ``media_pending``; each stored photo releases the
+findings for which it was the last one missing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select, String, cast, select
+
+from app.changelog import change_row, record_rows
+from app.clock import utcnow
+from app.db import session
+from app.inspections.models import Finding
+from app.media.models import MediaObject
+
+
+def waiting_for_photo(sha256: str) -> Select[Any]:
+    """Select the live findings still waiting for photos, among them ``sha256``.
+
+    Written as the partial index ``ix_findings_media_pending`` reads (``WHERE media_pending``),
+    so an upload looks only at the findings still waiting, however many findings there are.
+    """
+    return select(Finding).where(
+        Finding.media_pending,
+        Finding.deleted.is_(False),
+        cast(Finding.photos, String).contains(sha256),
+    )
+
+
+def release_waiting_findings(sha256: str) -> None:
+    """Clear ``media_pending`` on findings whose last missing photo just arrived.
+
+    A stored-photo hook of the media pipeline (wired in ``app.wiring``); runs in the upload's
+    transaction.
+    """
+    waiting = list(session.execute(waiting_for_photo(sha256)).scalars())
+    if not waiting:
+        return
+    wanted = {p for f in waiting for p in f.photos}
+    present = set(
+        session.execute(select(MediaObject.sha256).where(MediaObject.sha256.in_(wanted))).scalars()
+    ) | {sha256}
+    now = utcnow()
+    rows = []
+    for finding in waiting:
+        if all(p in present for p in finding.photos):
+            finding.media_pending = False
+            finding.version += 1
+            finding.updated_at = now
+            rows.append(change_row(session, "finding", finding))
+    session.flush()
+    record_rows(session, rows, now)
