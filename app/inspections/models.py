@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.clock import utcnow
 from app.db import Base, UTCDateTime, new_id, photos_index
+from app.registry.models import Enterprise
 
 INSPECTION_TYPES = ("unannounced", "routine", "complaint", "recheck", "double_random")
 INSPECTION_STATES = (
@@ -65,10 +66,19 @@ class Inspection(Base):
         back_populates="inspection", cascade="all, delete-orphan", lazy="selectin"
     )
 
+    #: The inspected enterprise (lists load it with ``selectinload``).
+    enterprise: Mapped[Enterprise] = relationship()
+
     @property
     def inspector_ids(self) -> list[uuid.UUID]:
         """Return the assigned inspectors' ids."""
         return [a.user_id for a in self.assignments]
+
+    def effective_status(self, now: datetime) -> str:
+        """Return the status, reading a planned inspection past its dispatch time as dispatched."""
+        if self.status == "planned" and (self.dispatch_at is None or self.dispatch_at <= now):
+            return "dispatched"
+        return self.status
 
 
 class InspectionInspector(Base):

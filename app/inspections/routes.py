@@ -8,7 +8,7 @@ from typing import Any
 from flask.views import MethodView
 
 from app.auth.services import current_user, require_role
-from app.http import Blueprint, check_if_match, set_etag, version_etag
+from app.http import Blueprint, check_if_match, paginate, set_etag, version_etag
 from app.inspections import services
 from app.inspections.schemas import (
     FindingSchema,
@@ -17,6 +17,7 @@ from app.inspections.schemas import (
     InspectionSchema,
     InspectionUpdateSchema,
 )
+from app.inspections.visibility import log_confidential_reads
 
 blp = Blueprint("inspections", __name__, description="Inspections (四不两直, 双随机) and findings")
 
@@ -28,7 +29,10 @@ class Inspections(MethodView):
     @blp.paginate()
     def get(self, args: dict[str, Any], pagination_parameters: Any) -> Any:
         """List the inspections you may see (before check-in: only their planner and team)."""
-        return services.list_inspections(current_user(), args, pagination_parameters)
+        user = current_user()
+        items = paginate(services.inspections_query(user, args), pagination_parameters)
+        log_confidential_reads(user, items, "list")
+        return items
 
     @blp.arguments(InspectionCreateSchema)
     @blp.response(201, InspectionSchema)

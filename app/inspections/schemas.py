@@ -6,9 +6,8 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from app.clock import isoformat
+from app.clock import isoformat, utcnow
 from app.inspections.models import INSPECTION_STATES, INSPECTION_TYPES
-from app.inspections.services import effective_status, enterprise_summary
 
 
 def _window(obj: Any) -> dict[str, Any] | None:
@@ -18,18 +17,19 @@ def _window(obj: Any) -> dict[str, Any] | None:
 
 
 def _rfc3339(value: Any) -> str | None:
-
     return isoformat(value)
 
 
 def _status(obj: Any) -> str:
-
-    return effective_status(obj)
+    return str(obj.effective_status(utcnow()))
 
 
 def _enterprise(obj: Any) -> dict[str, Any] | None:
-
-    return enterprise_summary(obj)
+    ent = obj.enterprise
+    if ent is None:
+        return None
+    loc = {"lat": ent.lat, "lon": ent.lon} if ent.lat is not None and ent.lon is not None else None
+    return {"name": ent.name, "address": ent.address, "location": loc}
 
 
 def _check_in(obj: Any) -> dict[str, Any] | None:

@@ -14,7 +14,8 @@ from datetime import date, datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import and_, exists, func, insert, or_, select
+from sqlalchemy import Select, and_, exists, func, insert, or_, select
+from sqlalchemy.orm import selectinload
 
 from app.audit.services import record
 from app.changelog import record_changes
@@ -22,7 +23,6 @@ from app.checklists.models import ChecklistVersion
 from app.clock import CHINA_TZ, utcnow
 from app.db import iter_chunks, session
 from app.errors import DomainError, not_found
-from app.http import paginate
 from app.inspections.models import Finding, Inspection, InspectionInspector
 from app.inspections.visibility import (
     ENTERPRISE_FINDINGS_STATES,
@@ -46,17 +46,9 @@ def china_today(now: datetime | None = None) -> date:
 # --------------------------------------------------------------------------- reads
 
 
-def effective_status(insp: Inspection, now: datetime | None = None) -> str:
-    """Return the status, reading a planned inspection past its dispatch time as dispatched."""
-    now = now or utcnow()
-    if insp.status == "planned" and (insp.dispatch_at is None or insp.dispatch_at <= now):
-        return "dispatched"
-    return insp.status
-
-
-def list_inspections(user: User, args: dict[str, Any], pagination_parameters: Any) -> list[Any]:
-    """Return one page of the inspections the caller may see, filtered; log confidential reads."""
-    stmt = visible_inspections(user)
+def inspections_query(user: User, args: dict[str, Any]) -> Select[Any]:
+    """Select the inspections the caller may see, filtered, newest first (the route paginates)."""
+    stmt = visible_inspections(user).options(selectinload(Inspection.enterprise))
     if args.get("status"):
         wanted = args["status"]
         now = utcnow()
@@ -86,16 +78,7 @@ def list_inspections(user: User, args: dict[str, Any], pagination_parameters: An
                 InspectionInspector.user_id == user.id,
             )
         )
-    stmt = stmt.order_by(Inspection.created_at.desc(), Inspection.id)
-    items = paginate(stmt, pagination_parameters)
-    log_confidential_reads(user, items, "list")
-    return items
-
-
-def count_visible(user: User) -> int:
-    """Count the inspections the caller may see (for statistics: never count past the rule)."""
-    sub = visible_inspections(user).subquery()
-    return int(session.scalar(select(func.count()).select_from(sub)) or 0)
+    return stmt.order_by(Inspection.created_at.desc(), Inspection.id)
 
 
 def get_inspection(user: User, inspection_id: uuid.UUID, via: str = "detail") -> Inspection:
@@ -118,15 +101,6 @@ def list_findings(user: User, inspection_id: uuid.UUID) -> list[Finding]:
     if user.role == "enterprise":
         stmt = stmt.where(Finding.review_status == "confirmed")
     return list(session.execute(stmt.order_by(Finding.item_code, Finding.id)).scalars())
-
-
-def enterprise_summary(insp: Inspection) -> dict[str, Any] | None:
-    """Return the inspected enterprise's name, address and location for the inspection view."""
-    ent = session.get(Enterprise, insp.enterprise_id)
-    if ent is None:
-        return None
-    loc = {"lat": ent.lat, "lon": ent.lon} if ent.lat is not None and ent.lon is not None else None
-    return {"name": ent.name, "address": ent.address, "location": loc}
 
 
 # --------------------------------------------------------------------------- writes

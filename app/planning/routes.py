@@ -71,7 +71,8 @@ class PublicSamplingResults(MethodView):
     @blp.paginate()
     def get(self, pagination_parameters: Any) -> Any:
         """List published plans: commitments and digests; seeds and outcomes once disclosed."""
-        return services.public_results(pagination_parameters)
+        plans = paginate(services.published_plans_query(), pagination_parameters)
+        return services.public_results(plans)
 
 
 @blp.route("/public/sampling-results/<uuid:plan_id>/draws/<int:number>")

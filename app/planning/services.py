@@ -29,7 +29,6 @@ from app.changelog import record_changes
 from app.clock import utcnow
 from app.db import session
 from app.errors import DomainError, not_found
-from app.http import paginate
 from app.inspections.models import Finding, Inspection
 from app.inspections.services import (
     china_today,
@@ -540,15 +539,18 @@ def _outcomes(plan: SamplingPlan) -> list[dict[str, Any]]:
     return out
 
 
-def public_results(pagination_parameters: Any) -> list[dict[str, Any]]:
-    """Return a page of published plans: commitments at once; seeds and outcomes once disclosed."""
-    now = utcnow()
-    plans = paginate(
+def published_plans_query() -> Select[Any]:
+    """Select the published (committed or drawn) plans, newest first (the route paginates)."""
+    return (
         select(SamplingPlan)
         .where(SamplingPlan.status.in_(("committed", "drawn")))
-        .order_by(SamplingPlan.created_at.desc(), SamplingPlan.id),
-        pagination_parameters,
+        .order_by(SamplingPlan.created_at.desc(), SamplingPlan.id)
     )
+
+
+def public_results(plans: list[SamplingPlan]) -> list[dict[str, Any]]:
+    """Describe published plans: commitments at once; seeds and outcomes once disclosed."""
+    now = utcnow()
     out = []
     for plan in plans:
         disclosed = plan.status == "drawn" and _plan_disclosed(plan, now)

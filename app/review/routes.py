@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from app.auth.services import current_user
-from app.http import Blueprint
+from app.auth.services import current_user, require_role
+from app.http import Blueprint, paginate
 from app.review import services
 from app.review.schemas import (
     ReviewedFindingSchema,
@@ -23,7 +23,8 @@ blp = Blueprint("review", __name__, description="Review of findings and their ph
 @blp.paginate()
 def review_queue(pagination_parameters: Any) -> Any:
     """List submitted inspections with pending findings, with photo evidence and flags."""
-    return services.review_queue(current_user(), pagination_parameters)
+    user = require_role("supervisor")
+    return services.queue_items(paginate(services.queue_query(user), pagination_parameters))
 
 
 @blp.route("/findings/<uuid:finding_id>/review", methods=["POST"])
@@ -31,7 +32,7 @@ def review_queue(pagination_parameters: Any) -> Any:
 @blp.response(200, ReviewedFindingSchema)
 def review_finding(data: dict[str, Any], finding_id: uuid.UUID) -> Any:
     """Confirm, reject or send back (needs_info) a finding; confirming a failure issues a ticket."""
-    return services.review_finding(current_user(), finding_id, data)
+    return services.review_finding(require_role("supervisor"), finding_id, data)
 
 
 @blp.route("/findings/<uuid:finding_id>/reviews", methods=["GET"])

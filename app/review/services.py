@@ -21,10 +21,9 @@ from datetime import timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import exists, func, select, true
+from sqlalchemy import Select, exists, func, select, true
 
 from app.audit.services import record
-from app.auth.services import require_role
 from app.changelog import record_change
 from app.clock import utcnow
 from app.db import cites_any_photo, session
@@ -32,7 +31,6 @@ from app.errors import DomainError, not_found
 from app.hazards.models import Hazard
 from app.hazards.services import hazard_for_finding
 from app.hazards.settings import setting
-from app.http import paginate
 from app.inspections.models import Finding, Inspection
 from app.inspections.services import advance_status
 from app.media.models import MediaObject
@@ -56,15 +54,14 @@ FLAGS = (
 # --------------------------------------------------------------------------- the queue
 
 
-def review_queue(user: User, pagination_parameters: Any) -> list[dict[str, Any]]:
-    """Return submitted inspections in the supervisor's scope that have pending findings."""
-    require_role("supervisor")
+def queue_query(user: User) -> Select[Any]:
+    """Select the submitted inspections in the supervisor's scope with pending findings."""
     pending = exists().where(
         Finding.inspection_id == Inspection.id,
         Finding.deleted.is_(False),
         Finding.review_status == "pending",
     )
-    stmt = (
+    return (
         select(Inspection)
         .where(
             Inspection.status == "submitted",
@@ -73,8 +70,6 @@ def review_queue(user: User, pagination_parameters: Any) -> list[dict[str, Any]]
         )
         .order_by(Inspection.submitted_at, Inspection.id)
     )
-    inspections = paginate(stmt, pagination_parameters)
-    return queue_items(inspections)
 
 
 def queue_items(inspections: list[Inspection]) -> list[dict[str, Any]]:
@@ -351,7 +346,6 @@ def review_finding(user: User, finding_id: uuid.UUID, data: dict[str, Any]) -> F
     ``reviewed`` exactly when its last finding is decided. A retry of the same decision
     answers the same outcome; a different decision on a decided finding is a 409.
     """
-    require_role("supervisor")
     decision = data["decision"]
     target = DECISION_STATUS[decision]
     finding = session.get(Finding, finding_id)
