@@ -109,7 +109,7 @@ def serve(root: Path) -> None:
     with app.app_context():
         from app.auth.services import hash_password, issue_tokens
         from app.db import session
-        from app.demo import load_org
+        from app.demo.org import load_org
         from app.org.models import User
 
         load_org()

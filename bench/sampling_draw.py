@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.demo import STREETS  # noqa: E402
+from app.demo.org import STREETS  # noqa: E402
 from app.planning.draw import DrawParams, Enterprise, Inspector, draw  # noqa: E402
 
 JURISDICTIONS = [code for code, *_ in STREETS]

@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 def other_streets() -> list[str]:
     """The demo's streets except huayanglu, where the bench's device works."""
-    from app.demo import STREETS
+    from app.demo.org import STREETS
 
     return [code for code, *_ in STREETS if code != "huayanglu"]
 

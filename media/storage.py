@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
 from urllib.parse import quote, urlencode
 
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+#: A lower-case hex SHA-256 digest, the content address of every stored object.
+SHA256_PATTERN = "[0-9a-f]{64}"
+_SHA256 = re.compile(f"^{SHA256_PATTERN}$")
 _KEY = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$")
 _COPY_CHUNK = 1024 * 1024
 

@@ -94,7 +94,7 @@ def app(test_db: TestDatabase, tmp_path: Any) -> Flask:
     app = make_test_app(test_db, tmp_path)
     with app.app_context():
         from app.db import session
-        from app.demo import load_org
+        from app.demo.org import load_org
 
         load_org()
         session.commit()

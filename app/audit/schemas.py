@@ -6,10 +6,12 @@ from datetime import UTC
 
 from marshmallow import Schema, fields
 
+from app.fields import DateTime
+
 
 class AuditEntrySchema(Schema):
     seq = fields.Integer()
-    at = fields.DateTime()
+    at = DateTime()
     actor_id = fields.UUID(allow_none=True)
     actor = fields.String(allow_none=True)
     action = fields.String()
@@ -25,5 +27,5 @@ class AuditQueryArgsSchema(Schema):
     entity_id = fields.String()
     action = fields.String()
     actor = fields.String()
-    since = fields.AwareDateTime(default_timezone=UTC)
-    until = fields.AwareDateTime(default_timezone=UTC)
+    since = DateTime(default_timezone=UTC)
+    until = DateTime(default_timezone=UTC)

@@ -52,6 +52,16 @@ def _json_safe(data: Any) -> Any:
     return json.loads(json.dumps(data, default=str, ensure_ascii=False))
 
 
+@dataclass(frozen=True)
+class Event:
+    """One thing to write on the audit log (see :func:`record_all`)."""
+
+    action: str
+    entity_type: str | None = None
+    entity_id: Any = None
+    data: dict[str, Any] | None = None
+
+
 def record(
     action: str,
     entity_type: str | None = None,
@@ -62,7 +72,14 @@ def record(
     db: Session | None = None,
 ) -> AuditEntry:
     """Append an audit entry chained to the previous one; ``actor`` is None for the system."""
+    return record_all([Event(action, entity_type, entity_id, data)], actor=actor, db=db)[0]
+
+
+def record_all(events: list[Event], *, actor: Any, db: Session | None = None) -> list[AuditEntry]:
+    """Append several entries by one actor, chained in order, with one lock of the head."""
     db = db if db is not None else session
+    if not events:
+        return []
     # Locking the head row serialises appends, so the chain never forks; on PostgreSQL the
     # lock waits for a concurrent append to commit and then reads its new hash.
     head = db.execute(
@@ -73,27 +90,34 @@ def record(
         db.add(head)
         db.flush()
     at = utcnow()
-    seq = head.seq + 1
-    payload = _json_safe(data or {})
-    eid = str(entity_id) if entity_id is not None else None
     actor_id = getattr(actor, "id", None)
-    digest = _entry_hash(seq, at, actor_id, action, entity_type, eid, payload, head.hash)
-    entry = AuditEntry(
-        seq=seq,
-        at=at,
-        actor_id=actor_id,
-        actor=getattr(actor, "username", None),
-        action=action,
-        entity_type=entity_type,
-        entity_id=eid,
-        data=payload,
-        prev_hash=head.hash,
-        hash=digest,
-    )
-    db.add(entry)
-    head.seq, head.hash = seq, digest
+    actor_name = getattr(actor, "username", None)
+    seq, prev = head.seq, head.hash
+    entries = []
+    for event in events:
+        seq += 1
+        payload = _json_safe(event.data or {})
+        eid = str(event.entity_id) if event.entity_id is not None else None
+        digest = _entry_hash(seq, at, actor_id, event.action, event.entity_type, eid, payload, prev)
+        entries.append(
+            AuditEntry(
+                seq=seq,
+                at=at,
+                actor_id=actor_id,
+                actor=actor_name,
+                action=event.action,
+                entity_type=event.entity_type,
+                entity_id=eid,
+                data=payload,
+                prev_hash=prev,
+                hash=digest,
+            )
+        )
+        prev = digest
+    db.add_all(entries)
+    head.seq, head.hash = seq, prev
     db.flush()
-    return entry
+    return entries
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from app.fields import DateTime
 from app.org.schemas import MeSchema
 
 
@@ -29,9 +30,9 @@ class DeviceSchema(Schema):
     id = fields.UUID()
     user_id = fields.UUID()
     name = fields.String()
-    created_at = fields.DateTime()
-    last_seen_at = fields.DateTime(allow_none=True)
-    revoked_at = fields.DateTime(allow_none=True)
+    created_at = DateTime()
+    last_seen_at = DateTime(allow_none=True)
+    revoked_at = DateTime(allow_none=True)
 
 
 class DeviceQueryArgsSchema(Schema):

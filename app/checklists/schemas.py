@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
+from app.fields import DateTime
+
 
 class BasisSchema(Schema):
     document = fields.String()
@@ -30,7 +32,7 @@ class ChecklistSummarySchema(Schema):
     version = fields.Integer()
     name = fields.String()
     digest = fields.String()
-    published_at = fields.DateTime()
+    published_at = DateTime()
     item_count = fields.Function(lambda cv: len(cv.content["items"]))
 
 
@@ -39,7 +41,7 @@ class ChecklistSchema(Schema):
     version = fields.Integer()
     name = fields.String()
     digest = fields.String()
-    published_at = fields.DateTime()
+    published_at = DateTime()
     description = fields.String()
     standards = fields.List(fields.String())
     items = fields.List(fields.Nested(ChecklistItemSchema))

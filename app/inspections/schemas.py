@@ -7,6 +7,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from app.clock import isoformat, utcnow
+from app.fields import DateTime
 from app.inspections.models import INSPECTION_STATES, INSPECTION_TYPES
 
 
@@ -65,17 +66,17 @@ class InspectionSchema(Schema):
     planner_id = fields.UUID(allow_none=True)
     sampling_plan_id = fields.UUID(allow_none=True)
     window = fields.Function(_window)
-    dispatch_at = fields.DateTime(allow_none=True)
+    dispatch_at = DateTime(allow_none=True)
     check_in = fields.Function(_check_in)
-    submitted_at = fields.DateTime(allow_none=True)
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
+    submitted_at = DateTime(allow_none=True)
+    created_at = DateTime()
+    updated_at = DateTime()
     version = fields.Integer()
 
 
 class WindowSchema(Schema):
-    start = fields.AwareDateTime(required=True, default_timezone=None)
-    end = fields.AwareDateTime(required=True, default_timezone=None)
+    start = DateTime(required=True, default_timezone=None)
+    end = DateTime(required=True, default_timezone=None)
 
     @validates_schema
     def _ordered(self, data: dict[str, Any], **_: Any) -> None:
@@ -93,13 +94,13 @@ class InspectionCreateSchema(Schema):
     )
     industry = fields.String(validate=validate.Length(min=1, max=40))
     window = fields.Nested(WindowSchema, allow_none=True)
-    dispatch_at = fields.AwareDateTime(allow_none=True)
+    dispatch_at = DateTime(allow_none=True)
 
 
 class InspectionUpdateSchema(Schema):
     inspector_ids = fields.List(fields.UUID(), validate=validate.Length(min=2, max=20))
     window = fields.Nested(WindowSchema)
-    dispatch_at = fields.AwareDateTime(allow_none=True)
+    dispatch_at = DateTime(allow_none=True)
 
 
 class InspectionQueryArgsSchema(Schema):
@@ -122,8 +123,8 @@ class FindingSchema(Schema):
     grade = fields.String()
     photos = fields.List(fields.String())
     location = fields.Dict(allow_none=True)
-    recorded_at = fields.DateTime()
-    received_at = fields.DateTime()
+    recorded_at = DateTime()
+    received_at = DateTime()
     recorded_by = fields.UUID(allow_none=True)
     review_status = fields.String()
     review_comment = fields.String()

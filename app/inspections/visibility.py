@@ -13,8 +13,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select
+from sqlalchemy.orm import Session
 
-from app.audit.services import record
+from app.audit.services import Event, record_all
 from app.clock import utcnow
 from app.db import cites_photo, session
 from app.inspections.models import Finding, Inspection, InspectionInspector
@@ -70,21 +71,29 @@ def visible_inspections(user: User, now: datetime | None = None) -> Select[Any]:
 
 
 def log_confidential_reads(
-    user: User, inspections: Iterable[Inspection], via: str, now: datetime | None = None
+    user: User,
+    inspections: Iterable[Inspection],
+    via: str,
+    now: datetime | None = None,
+    db: Session | None = None,
 ) -> None:
     """Audit-log each read of an inspection that is not yet started (undispatched or in window)."""
     now = now or utcnow()
-    for insp in inspections:
-        if is_started(insp):
-            continue
-        dispatched = insp.dispatch_at is None or insp.dispatch_at <= now
-        record(
+    events = [
+        Event(
             "inspection.confidential_read",
             "inspection",
             insp.id,
-            {"via": via, "reader_role": user.role, "dispatched": dispatched},
-            actor=user,
+            {
+                "via": via,
+                "reader_role": user.role,
+                "dispatched": insp.dispatch_at is None or insp.dispatch_at <= now,
+            },
         )
+        for insp in inspections
+        if not is_started(insp)
+    ]
+    record_all(events, actor=user, db=db)
 
 
 def finding_cites_photo(user: User, sha256: str) -> bool:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
+from app.fields import DateTime
+
 
 class GPSSchema(Schema):
     lat = fields.Float()
@@ -31,7 +33,7 @@ class MediaSchema(Schema):
     height = fields.Integer()
     exif = fields.Nested(ExifSchema, allow_none=True)
     phash = fields.String()
-    created_at = fields.DateTime()
+    created_at = DateTime()
     original_url = fields.String(metadata={"description": "short-lived signed URL"})
     thumbnails = fields.Nested(ThumbnailsSchema)
     expires_in = fields.Integer(metadata={"description": "seconds the URLs stay valid"})

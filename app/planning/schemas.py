@@ -6,6 +6,8 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
+from app.clock import isoformat
+from app.fields import DateTime
 from app.inspections.schemas import WindowSchema
 from app.planning.services import plan_detail_draws
 from app.registry.models import RISK_LEVELS
@@ -40,7 +42,7 @@ class SamplingPlanCreateSchema(Schema):
         load_default=0, validate=validate.Range(min=0, max=3650)
     )
     window = fields.Nested(WindowSchema, allow_none=True)
-    dispatch_at = fields.AwareDateTime(allow_none=True)
+    dispatch_at = DateTime(allow_none=True)
 
 
 class SamplingCommitSchema(Schema):
@@ -67,12 +69,12 @@ class SamplingPlanSchema(Schema):
         lambda p: (
             None
             if p.window_start is None
-            else {"start": p.window_start.isoformat(), "end": p.window_end.isoformat()}
+            else {"start": isoformat(p.window_start), "end": isoformat(p.window_end)}
         )
     )
-    dispatch_at = fields.DateTime(allow_none=True)
+    dispatch_at = DateTime(allow_none=True)
     created_by = fields.UUID()
-    created_at = fields.DateTime()
+    created_at = DateTime()
     version = fields.Integer()
     draws = fields.Function(lambda p: _draws(p))
 
@@ -89,13 +91,13 @@ class DrawSchema(Schema):
     algorithm_version = fields.String()
     as_of = fields.String()
     params = fields.Dict()
-    committed_at = fields.DateTime()
+    committed_at = DateTime()
     seed_commitment = fields.String()
     population_digest = fields.String()
     pool_digest = fields.String()
     population_count = fields.Integer()
     pool_count = fields.Integer()
-    drawn_at = fields.DateTime(allow_none=True)
+    drawn_at = DateTime(allow_none=True)
     result_digest = fields.String(allow_none=True)
     summary = fields.Dict(allow_none=True)
     disclosed = fields.Boolean()

@@ -6,6 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates
 
+from app.fields import DateTime
 from app.registry.models import RISK_LEVELS
 from app.registry.uscc import valid_uscc
 
@@ -40,9 +41,9 @@ class EnterpriseSchema(Schema):
     location = fields.Function(_location, allow_none=True)
     risk_level = fields.String()
     principal = fields.Function(_principal)
-    last_inspected_at = fields.DateTime(allow_none=True)
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
+    last_inspected_at = DateTime(allow_none=True)
+    created_at = DateTime()
+    updated_at = DateTime()
     version = fields.Integer()
 
 

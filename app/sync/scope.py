@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, Table, false, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from app.checklists.models import ChecklistVersion
 from app.checklists.services import serialize
@@ -160,7 +160,11 @@ class UserScope:
             return {e.id: (e.version, _json(EnterpriseSchema().dump(e))) for e in enterprises}
         if entity_type == "inspection":
             inspections = list(
-                db.execute(select(Inspection).where(Inspection.id.in_(ids))).scalars()
+                db.execute(
+                    select(Inspection)
+                    .where(Inspection.id.in_(ids))
+                    .options(selectinload(Inspection.enterprise))
+                ).scalars()
             )
             self.sent_inspections.extend(inspections)
             return {i.id: (i.version, _json(InspectionSchema().dump(i))) for i in inspections}

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from app.audit.services import record
 from app.clock import utcnow
 from app.errors import DomainError
-from app.inspections.visibility import is_started
+from app.inspections.visibility import is_started, log_confidential_reads
 from app.org.models import User
 from app.sync.handlers import HANDLERS
 from app.sync.scope import UserScope
@@ -170,7 +170,6 @@ def _log_confidential_reads(
     returned: a page that then fails to commit leaves a logged read that did not reach the
     device, never a read that was not logged.
     """
-
     unstarted = [i for i in inspections if not is_started(i)]
     if not unstarted:
         return
@@ -178,19 +177,7 @@ def _log_confidential_reads(
     own = isinstance(bind, Engine) and bind.dialect.name == "postgresql"
     audit_db = Session(bind) if own else db
     try:
-        for insp in unstarted:
-            record(
-                "inspection.confidential_read",
-                "inspection",
-                insp.id,
-                {
-                    "via": "sync",
-                    "reader_role": user.role,
-                    "dispatched": insp.dispatch_at is None or insp.dispatch_at <= now,
-                },
-                actor=user,
-                db=audit_db,
-            )
+        log_confidential_reads(user, unstarted, "sync", now, db=audit_db)
         if own:
             audit_db.commit()
     finally:

@@ -74,7 +74,7 @@ def committed_app(tmp_path: Any, database_url: str) -> Any:
     )
     with app.app_context():
         from app.db import session
-        from app.demo import load_org
+        from app.demo.org import load_org
 
         load_org()
         session.commit()

@@ -64,7 +64,7 @@ def prepare_database(app: Flask, usernames: tuple[str, ...] = ("uploader", "othe
     with app.app_context():
         from app.auth.services import hash_password, issue_tokens
         from app.db import session
-        from app.demo import load_org
+        from app.demo.org import load_org
         from app.org.models import User
 
         load_org()

@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from app.audit.models import AuditEntry
+from app.demo.fieldwork import _id
 from app.inspections.models import Finding, Inspection
 from app.media.models import MediaObject
-from app.review.demo import _id
 from sync.models import SyncChange
 
 

@@ -92,7 +92,7 @@ def seed(url: str, inspections: int = 2, industry: str = "gas_catering") -> Worl
     from app.changelog import record_change
     from app.checklists.services import get_checklist, load_library
     from app.db import session
-    from app.demo import load_org
+    from app.demo.org import load_org
     from app.inspections.services import new_inspection
     from app.models import metadata
     from app.org.models import User

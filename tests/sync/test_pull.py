@@ -243,3 +243,34 @@ def test_handing_out_an_unstarted_inspection_is_audited(client: FlaskClient, sit
         assert [(e.entity_id, e.data["via"], e.actor_id) for e in entries] == [
             (str(site.inspection_id), "sync", site.inspectors[0].id)
         ]
+
+
+def test_a_pull_page_costs_the_same_statements_for_few_entities_as_for_many(
+    client: FlaskClient, site: Site, make: Any, queries: Any
+) -> None:
+    from flask import current_app
+
+    headers = site.headers[site.inspectors[0].username]
+
+    def first_pull() -> tuple[int, int]:
+        client_id = str(uuid.uuid4())
+        with client.application.app_context():
+            settle(current_app)
+        with queries:
+            resp = client.get(
+                "/api/v1/sync/pull",
+                query_string={"client_id": client_id, "limit": 1000},
+                headers=headers,
+            )
+        assert resp.status_code == 200, resp.json
+        assert not resp.json["has_more"]
+        return queries.count, len(resp.json["changes"])
+
+    first_pull()  # the log's first reader sets up its epoch
+    few, sent_few = first_pull()
+    for _ in range(8):
+        ent = make.enterprise(jurisdiction="huayanglu", industry="gas_catering")
+        make.inspection(ent.id, site.inspectors, site.clock.now)
+    many, sent_many = first_pull()
+    assert sent_many >= sent_few + 16  # 8 more inspections and their 8 enterprises
+    assert many == few

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from app.auth.services import hash_password
 from app.db import session
 from app.org.models import Department, Jurisdiction, User
 from app.registry.models import Enterprise
@@ -151,7 +152,6 @@ def load_enterprises(count: int = ENTERPRISE_COUNT) -> list[Enterprise]:
 
 def load_accounts(enterprises: list[Enterprise]) -> list[User]:
     """Create the demo accounts (password fieldsafe-demo); enterprise1 owns the first enterprise."""
-    from app.auth.services import hash_password
 
     users = []
     own = next(e for e in enterprises if e.jurisdiction_code == "huayanglu")
@@ -176,32 +176,3 @@ def load_accounts(enterprises: list[Enterprise]) -> list[User]:
         users.append(user)
     session.flush()
     return users
-
-
-def load_demo() -> dict[str, int]:
-    """Load everything the demo needs; safe to run again."""
-    from app.checklists.services import load_library
-    from app.db import session as s
-
-    load_org()
-    load_library()
-    enterprises = load_enterprises()
-    users = load_accounts(enterprises)
-    summary = {
-        "jurisdictions": len(STREETS) + 1,
-        "enterprises": len(enterprises),
-        "accounts": len(users),
-    }
-    # Other domains' demo loaders go here, in dependency order; each is idempotent and
-    # returns counts for the summary.
-    from app.planning.demo import load_planning_demo
-
-    summary.update(load_planning_demo())
-    from app.hazards.demo import load_hazards_demo
-
-    summary.update(load_hazards_demo())
-    from app.review.demo import load_review_demo
-
-    summary.update(load_review_demo())
-    s.commit()
-    return summary

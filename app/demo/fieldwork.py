@@ -36,6 +36,7 @@ from flask import current_app, g
 from PIL import Image, ImageDraw, ImageFont
 from sqlalchemy import select
 
+from app.audit.services import record
 from app.changelog import record_changes
 from app.clock import utcnow
 from app.db import session
@@ -47,8 +48,11 @@ from app.inspections.services import (
     latest_checklist_versions,
     new_inspection,
 )
+from app.media.models import MediaObject
+from app.media.services import put_media
 from app.org.models import User
 from app.registry.models import Enterprise
+from app.sync.services import push
 from sync.models import SyncClient
 from sync.protocol import PushRequest, RawMutation
 
@@ -233,7 +237,6 @@ def _acting_as(user: User, path: str, method: str) -> Iterator[None]:
 
 def _push(user: User, mutations: list[tuple[str, dict[str, Any]]]) -> None:
     """Push mutations from the user's demo device through the sync engine; all must apply."""
-    from app.sync.services import push
 
     client_id = _id(f"device/{user.username}")
     last = session.execute(
@@ -254,8 +257,6 @@ def _push(user: User, mutations: list[tuple[str, dict[str, Any]]]) -> None:
 
 def _upload(user: User, photos: dict[str, bytes]) -> int:
     """Upload the photos not stored yet, as the device does after its push; return how many."""
-    from app.media.models import MediaObject
-    from app.media.services import put_media
 
     stored = 0
     for sha, data in photos.items():
@@ -289,7 +290,6 @@ def _plan(
     label: str, kind: str, enterprise: Enterprise, planner: User, team: list[User], at: datetime
 ) -> Inspection:
     """Return the planner's inspection of ``enterprise`` (created once, dispatched a day early)."""
-    from app.audit.services import record
 
     insp = session.get(Inspection, _id(label))
     if insp is not None:

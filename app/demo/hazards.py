@@ -13,10 +13,13 @@ from typing import Any
 
 from sqlalchemy import select
 
+from app.auth.services import hash_password
 from app.clock import utcnow
 from app.db import session
+from app.demo.org import DEMO_PASSWORD
 from app.hazards.models import Hazard, PublicReport
 from app.hazards.services import apply_action, issue_hazard, verify_public_report
+from app.hazards.settings import responsible_department
 from app.org.models import User
 from app.registry.models import Enterprise
 
@@ -47,8 +50,6 @@ def _user(username: str) -> User:
 
 
 def _extra_accounts() -> None:
-    from app.auth.services import hash_password
-    from app.demo import DEMO_PASSWORD
 
     for username, dept, name in EXTRA_ACCOUNTS:
         exists = session.execute(select(User.id).where(User.username == username)).first()
@@ -111,7 +112,6 @@ def load_hazards_demo() -> dict[str, int]:
         apply_action(user, h.id, data)
 
     def closer(h: Hazard) -> User:
-        from app.hazards.settings import responsible_department
 
         return supervisors.get(responsible_department(h.industry), supervisors["emergency"])
 
