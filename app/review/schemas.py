@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from app.hazards.schemas import UTCDateTime
+from app.fields import DateTime
 from app.inspections.schemas import FindingSchema
 from app.review.models import DECISIONS
 from app.review.services import FLAGS
@@ -26,7 +26,7 @@ class PhotoEvidenceSchema(Schema):
         allow_none=True,
         metadata={"description": "signed, short-lived URLs: original, small, large"},
     )
-    taken_at = UTCDateTime(allow_none=True)
+    taken_at = DateTime(allow_none=True)
     gps = fields.Nested(EvidenceGPSSchema, allow_none=True)
     distance_m = fields.Float(allow_none=True, metadata={"description": "EXIF GPS to the site"})
     flags = fields.List(fields.String(validate=validate.OneOf(FLAGS)))
@@ -41,7 +41,7 @@ class QueueFindingSchema(Schema):
     note = fields.String()
     grade = fields.String()
     location = fields.Dict(allow_none=True)
-    recorded_at = UTCDateTime()
+    recorded_at = DateTime()
     review_status = fields.String()
     media_pending = fields.Boolean()
     version = fields.Integer()
@@ -56,8 +56,8 @@ class QueueLocationSchema(Schema):
 
 
 class QueueCheckInSchema(Schema):
-    at = UTCDateTime(allow_none=True)
-    received_at = UTCDateTime(allow_none=True)
+    at = DateTime(allow_none=True)
+    received_at = DateTime(allow_none=True)
     location = fields.Nested(QueueLocationSchema, allow_none=True)
     distance_m = fields.Float(allow_none=True)
     far = fields.Boolean()
@@ -79,7 +79,7 @@ class QueueInspectionSchema(Schema):
     industry = fields.String()
     inspector_ids = fields.List(fields.UUID())
     check_in = fields.Nested(QueueCheckInSchema, allow_none=True)
-    submitted_at = UTCDateTime(allow_none=True)
+    submitted_at = DateTime(allow_none=True)
 
 
 class ReviewQueueItemSchema(Schema):
@@ -103,13 +103,13 @@ class ReviewSchema(Schema):
     grade_to = fields.String(allow_none=True)
     grade_reason = fields.String(allow_none=True)
     reviewer_id = fields.UUID()
-    at = UTCDateTime()
+    at = DateTime()
 
 
 class ReviewedFindingSchema(FindingSchema):
     """A finding as the review answers it: the finding, its ticket and the latest decision."""
 
-    recorded_at = UTCDateTime()
-    received_at = UTCDateTime()
+    recorded_at = DateTime()
+    received_at = DateTime()
     hazard_id = fields.UUID(allow_none=True)
     review = fields.Nested(ReviewSchema, allow_none=True)
