@@ -1,6 +1,6 @@
 """Review: the supervisors' queue with photo evidence flags, and decisions on findings.
 
-Evidence flags (DESIGN.md "Review"), computed for each finding in the queue:
+Evidence flags (docs/api.md, "Review"), computed for each finding in the queue:
 
 - ``photo_time_mismatch`` — a photo's EXIF time lies outside the visit: earlier than the check-in
   or later than the submission, by more than FIELDSAFE_REVIEW_PHOTO_TIME_TOLERANCE_MINUTES;

@@ -1,6 +1,6 @@
 """The transition table, exhaustively: every state × action × kind of actor, through HTTP.
 
-EXPECTED is written out here from DESIGN.md (not imported), so the test checks the table
+EXPECTED is written out here from docs/api.md (not imported), so the test checks the table
 against the contract as well as its enforcement. Everything outside it must answer 409
 hazard.invalid_transition and change nothing.
 """
