@@ -10,7 +10,7 @@ from flask_cors import CORS
 from sqlalchemy import text
 from werkzeug.routing import IntegerConverter
 
-from app.auth.services import authenticate_request
+from app.auth.caller import authenticate_request
 from app.config import load_config
 from app.db import Database, close_session, session
 from app.errors import DomainError, ErrorSchema, register_error_handlers

@@ -35,7 +35,7 @@ class DomainError(Exception):
 
 
 class ErrorSchema(Schema):
-    """The one error body, as documented in the OpenAPI document (docs/api.md, "API conventions")."""
+    """The one error body, as the OpenAPI document describes it (docs/api.md, "API conventions")."""
 
     code = fields.String(
         required=True, metadata={"description": "stable machine code, e.g. hazard.not_found"}

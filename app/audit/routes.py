@@ -8,7 +8,7 @@ from flask.views import MethodView
 
 from app.audit import services
 from app.audit.schemas import AuditEntrySchema, AuditQueryArgsSchema
-from app.auth.services import require_role
+from app.auth.caller import require_role
 from app.http import Blueprint, paginate
 
 blp = Blueprint("audit", __name__, description="The hash-chained audit log")

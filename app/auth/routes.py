@@ -9,6 +9,7 @@ from flask import current_app
 from flask.views import MethodView
 
 from app.auth import services
+from app.auth.caller import current_token, current_user, public, require_role
 from app.auth.schemas import (
     DeviceQueryArgsSchema,
     DeviceSchema,
@@ -27,7 +28,7 @@ def _login_limit() -> str:
 
 
 @blp.route("/auth/token", methods=["POST"])
-@services.public
+@public
 @limiter.limit(_login_limit)
 @limiter.limit(_login_limit, key_func=username_key)
 @blp.arguments(TokenRequestSchema)
@@ -38,7 +39,7 @@ def token(args: dict[str, Any]) -> Any:
 
 
 @blp.route("/auth/refresh", methods=["POST"])
-@services.public
+@public
 @limiter.limit(_login_limit)
 @blp.arguments(RefreshRequestSchema)
 @blp.response(200, TokenSchema)
@@ -51,7 +52,7 @@ def refresh(args: dict[str, Any]) -> Any:
 @blp.response(204)
 def logout() -> None:
     """Revoke the tokens of this login."""
-    services.logout(services.current_user(), services.current_token())
+    services.logout(current_user(), current_token())
 
 
 @blp.route("/devices")
@@ -61,7 +62,7 @@ class Devices(MethodView):
     @blp.paginate()
     def get(self, args: dict[str, Any], pagination_parameters: Any) -> Any:
         """List devices (admins)."""
-        services.require_role("admin")
+        require_role("admin")
         return paginate(services.list_devices(args.get("user_id")), pagination_parameters)
 
 
@@ -69,5 +70,5 @@ class Devices(MethodView):
 @blp.response(200, DeviceSchema)
 def revoke_device(device_id: uuid.UUID) -> Any:
     """Revoke a lost device: its tokens stop working at once (admins)."""
-    actor = services.require_role("admin")
+    actor = require_role("admin")
     return services.revoke_device(actor, device_id)

@@ -5,13 +5,12 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import current_app, g, request
+from flask import current_app
 from sqlalchemy import select, update
 
 from app.audit.services import record
@@ -20,14 +19,6 @@ from app.clock import utcnow
 from app.db import session
 from app.errors import DomainError, not_found
 from app.org.models import User
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def public(func: F) -> F:
-    """Mark a view (function, MethodView class or method) as callable without a token."""
-    func._public = True  # type: ignore[attr-defined]
-    return func
 
 
 def _hasher() -> PasswordHasher:
@@ -51,7 +42,8 @@ def _check_password(user: User | None, password: str) -> bool:
         return False
 
 
-def _token_hash(token: str) -> str:
+def token_hash(token: str) -> str:
+    """Return the stored form of an opaque token (its SHA-256)."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -62,7 +54,7 @@ def _issue_pair(user: User, device: Device, family_id: uuid.UUID) -> dict[str, A
     session.add_all(
         [
             Token(
-                token_hash=_token_hash(access),
+                token_hash=token_hash(access),
                 kind="access",
                 user_id=user.id,
                 device_id=device.id,
@@ -71,7 +63,7 @@ def _issue_pair(user: User, device: Device, family_id: uuid.UUID) -> dict[str, A
                 expires_at=now + timedelta(seconds=access_ttl),
             ),
             Token(
-                token_hash=_token_hash(refresh),
+                token_hash=token_hash(refresh),
                 kind="refresh",
                 user_id=user.id,
                 device_id=device.id,
@@ -123,7 +115,7 @@ def refresh(refresh_token: str) -> dict[str, Any]:
     now = utcnow()
     tok = session.execute(
         select(Token)
-        .where(Token.token_hash == _token_hash(refresh_token), Token.kind == "refresh")
+        .where(Token.token_hash == token_hash(refresh_token), Token.kind == "refresh")
         .with_for_update()
     ).scalar_one_or_none()
     invalid = DomainError(
@@ -170,69 +162,6 @@ def logout(actor: User, tok: Token) -> None:
     """Revoke every token of the caller's login (the family of the token they used)."""
     _revoke_family(tok.family_id, utcnow())
     record("auth.logout", "device", tok.device_id, actor=actor)
-
-
-def authenticate_request() -> None:
-    """Resolve the bearer token into g.user; raise 401 when missing or invalid."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() != "bearer" or not value.strip():
-        raise DomainError(
-            "auth.required",
-            401,
-            "Send 'Authorization: Bearer <access_token>'.",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    now = utcnow()
-    row = session.execute(
-        select(Token, Device, User)
-        .join(Device, Device.id == Token.device_id)
-        .join(User, User.id == Token.user_id)
-        .where(Token.token_hash == _token_hash(value.strip()), Token.kind == "access")
-    ).one_or_none()
-    if row is None:
-        raise DomainError(
-            "auth.invalid_token",
-            401,
-            "The access token is not valid; refresh it or log in again.",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    tok, device, user = row
-    if tok.revoked_at is not None or device.revoked_at is not None or not user.active:
-        raise DomainError(
-            "auth.revoked",
-            401,
-            "This token was revoked; log in again.",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    if tok.expires_at <= now:
-        raise DomainError(
-            "auth.token_expired",
-            401,
-            "The access token expired; refresh it.",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    g.user, g.token, g.device = user, tok, device
-
-
-def current_user() -> User:
-    """Return the authenticated caller."""
-    return g.user
-
-
-def current_token() -> Token:
-    """Return the access token the caller authenticated with."""
-    return g.token
-
-
-def require_role(*roles: str) -> User:
-    """Return the caller if their role is one of `roles`, else refuse with 403."""
-    user: User = g.user
-    if user.role not in roles:
-        raise DomainError(
-            "auth.forbidden", 403, f"This needs one of the roles: {', '.join(roles)}."
-        )
-    return user
 
 
 def list_devices(user_id: uuid.UUID | None) -> Any:

@@ -8,7 +8,7 @@ from typing import Any
 from flask import current_app
 from flask.views import MethodView
 
-from app.auth.services import current_user, public
+from app.auth.caller import current_user, public
 from app.extensions import limiter
 from app.hazards import services
 from app.hazards.schemas import (

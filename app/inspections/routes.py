@@ -7,7 +7,7 @@ from typing import Any
 
 from flask.views import MethodView
 
-from app.auth.services import current_user, require_role
+from app.auth.caller import current_user, require_role
 from app.http import Blueprint, check_if_match, paginate, set_etag, version_etag
 from app.inspections import services
 from app.inspections.schemas import (

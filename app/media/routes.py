@@ -7,7 +7,7 @@ from typing import Any
 from flask import Response, request, send_file
 from flask.views import MethodView
 
-from app.auth.services import public
+from app.auth.caller import public
 from app.http import Blueprint, if_none_match, set_etag
 from app.media import services
 from app.media.schemas import MediaSchema, SignedFileArgsSchema

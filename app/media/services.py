@@ -30,7 +30,7 @@ from sqlalchemy import delete, event, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.audit.services import record
-from app.auth.services import current_user
+from app.auth.caller import current_user
 from app.clock import utcnow
 from app.db import Database, get_db, get_session, session
 from app.errors import DomainError

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask.views import MethodView
 
-from app.auth.services import current_user, require_role
+from app.auth.caller import current_user, require_role
 from app.http import Blueprint, paginate
 from app.org import services
 from app.org.schemas import (

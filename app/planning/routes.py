@@ -7,7 +7,7 @@ from typing import Any
 
 from flask.views import MethodView
 
-from app.auth.services import public, require_role
+from app.auth.caller import public, require_role
 from app.http import Blueprint, paginate
 from app.planning import services
 from app.planning.schemas import (

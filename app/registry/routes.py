@@ -8,7 +8,7 @@ from typing import Any
 from flask import request
 from flask.views import MethodView
 
-from app.auth.services import current_user, require_role
+from app.auth.caller import current_user, require_role
 from app.errors import DomainError
 from app.http import Blueprint, check_if_match, paginate, set_etag, version_etag
 from app.registry import services

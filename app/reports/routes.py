@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 from flask import Response
 
-from app.auth.services import current_user
+from app.auth.caller import current_user
 from app.http import Blueprint
 from app.reports import services
 from app.reports.export import XLSX_MIMETYPE, export_report

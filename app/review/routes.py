@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from app.auth.services import current_user, require_role
+from app.auth.caller import current_user, require_role
 from app.http import Blueprint, paginate
 from app.review import services
 from app.review.schemas import (

@@ -7,7 +7,7 @@ from typing import Any
 from flask import jsonify
 from flask.views import MethodView
 
-from app.auth.services import current_user
+from app.auth.caller import current_user
 from app.db import session
 from app.http import Blueprint, checks_own_text
 from app.sync import services

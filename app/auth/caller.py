@@ -1,0 +1,91 @@
+"""The caller of a request: who they are, what token they came with, and what they may do.
+
+This is the HTTP side of authentication, used by the request boundary and the routes; services
+never read the request: they are handed the caller (``actor``) by the route.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import g, request
+from sqlalchemy import select
+
+from app.auth.models import Device, Token
+from app.auth.services import token_hash
+from app.clock import utcnow
+from app.db import session
+from app.errors import DomainError
+from app.org.models import User
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def public(func: F) -> F:
+    """Mark a view (function, MethodView class or method) as callable without a token."""
+    func._public = True  # type: ignore[attr-defined]
+    return func
+
+
+def authenticate_request() -> None:
+    """Resolve the bearer token into g.user; raise 401 when missing or invalid."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise DomainError(
+            "auth.required",
+            401,
+            "Send 'Authorization: Bearer <access_token>'.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    now = utcnow()
+    row = session.execute(
+        select(Token, Device, User)
+        .join(Device, Device.id == Token.device_id)
+        .join(User, User.id == Token.user_id)
+        .where(Token.token_hash == token_hash(value.strip()), Token.kind == "access")
+    ).one_or_none()
+    if row is None:
+        raise DomainError(
+            "auth.invalid_token",
+            401,
+            "The access token is not valid; refresh it or log in again.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    tok, device, user = row
+    if tok.revoked_at is not None or device.revoked_at is not None or not user.active:
+        raise DomainError(
+            "auth.revoked",
+            401,
+            "This token was revoked; log in again.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    if tok.expires_at <= now:
+        raise DomainError(
+            "auth.token_expired",
+            401,
+            "The access token expired; refresh it.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    g.user, g.token, g.device = user, tok, device
+
+
+def current_user() -> User:
+    """Return the authenticated caller."""
+    return g.user
+
+
+def current_token() -> Token:
+    """Return the access token the caller authenticated with."""
+    return g.token
+
+
+def require_role(*roles: str) -> User:
+    """Return the caller if their role is one of `roles`, else refuse with 403."""
+    user: User = g.user
+    if user.role not in roles:
+        raise DomainError(
+            "auth.forbidden", 403, f"This needs one of the roles: {', '.join(roles)}."
+        )
+    return user
