@@ -10,6 +10,7 @@ from werkzeug.routing import IntegerConverter
 
 from app.config import load_config
 from app.errors import DomainError, ErrorSchema, register_error_handlers
+from app.settings import init_settings
 
 API_VERSION_PREFIX = "/api/v1"
 
@@ -49,6 +50,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         },
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    init_settings(app)
 
     from app.db import Database, close_session
 
@@ -101,6 +103,9 @@ def _register_blueprints(api: Any) -> None:
 
     api.register_blueprint(review_blp, url_prefix=API_VERSION_PREFIX)
     api.register_blueprint(hazards_blp, url_prefix=API_VERSION_PREFIX)
+    from app.public_reports.routes import blp as public_reports_blp
+
+    api.register_blueprint(public_reports_blp, url_prefix=API_VERSION_PREFIX)
     from app.reports.routes import blp as reports_blp
 
     api.register_blueprint(reports_blp, url_prefix=API_VERSION_PREFIX)

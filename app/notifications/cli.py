@@ -10,7 +10,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select, update
 
-from app.hazards.settings import setting
+from app.settings import get_settings
 
 
 @click.command("worker")
@@ -25,7 +25,8 @@ def worker_command(once: bool, drain: bool, max_seconds: float | None, no_sweep:
     from app.hazards.cli import run_sweep
     from app.notifications.worker import WorkerConfig, run_worker
 
-    cfg = WorkerConfig.from_settings()
+    settings = get_settings()
+    cfg = WorkerConfig.from_settings(settings)
     if cfg.urls and not cfg.secret:
         click.echo(
             "refused: FIELDSAFE_WEBHOOK_URLS is set but FIELDSAFE_WEBHOOK_SECRET is not", err=True
@@ -45,8 +46,8 @@ def worker_command(once: bool, drain: bool, max_seconds: float | None, no_sweep:
         once=once,
         drain=drain,
         max_seconds=max_seconds,
-        poll_seconds=float(setting("WORKER_POLL_SECONDS")),
-        sweep_seconds=float(setting("WORKER_SWEEP_SECONDS")),
+        poll_seconds=settings.worker_poll_seconds,
+        sweep_seconds=settings.worker_sweep_seconds,
         sweep=None if no_sweep else sweep,
     )
     click.echo(

@@ -27,8 +27,13 @@ from app.audit.services import record
 from app.clock import isoformat, utcnow
 from app.db import session
 from app.errors import DomainError
-from app.hazards.models import ESCALATION_LEVELS, HAZARD_GRADES, HAZARD_SOURCES, Hazard
-from app.hazards.services import ACTIVE_STATES
+from app.hazards.models import (
+    ACTIVE_STATES,
+    ESCALATION_LEVELS,
+    HAZARD_GRADES,
+    HAZARD_SOURCES,
+    Hazard,
+)
 from app.inspections.models import INSPECTION_TYPES, Finding, Inspection
 from app.inspections.services import STARTED_STATES, started_clause
 from app.inspections.services import visibility_clause as inspection_visibility
