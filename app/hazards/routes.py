@@ -18,6 +18,7 @@ from app.hazards.schemas import (
 )
 from app.hazards.visibility import photo_visible
 from app.http import Blueprint, check_if_match, paginate, set_etag
+from app.media.services import register_visibility_check
 
 blp = Blueprint("hazards", __name__, description="Hazard tickets (隐患整改)")
 
@@ -60,11 +61,6 @@ def hazard_action(data: dict[str, Any], hazard_id: uuid.UUID) -> Any:
     return hazard
 
 
-def _register_media_visibility() -> None:
-    """Let users who may see a ticket also fetch the photos it and its timeline reference."""
-    from app.media.services import register_visibility_check
-
-    register_visibility_check(photo_visible)
-
-
-_register_media_visibility()
+# Let users who may see a ticket also fetch the photos it and its timeline reference (the
+# wiring module will take this over).
+register_visibility_check(photo_visible)

@@ -360,13 +360,6 @@ def _receive(body: IO[bytes], path: Path, limit: int) -> None:
             out.write(chunk)
 
 
-class _Anonymous:
-    """The audit actor of a photo nobody signed in to send (a public report's)."""
-
-    id = None
-    username = None
-
-
 def store_photo(
     source: Path | bytes,
     *,
@@ -442,7 +435,7 @@ def _save_media(
             "media",
             obj.sha256,
             {"size": obj.size, "content_type": obj.content_type, "via": via, "new": created},
-            actor=actor if actor is not None else _Anonymous,
+            actor=actor,
         )
     session.flush()
     return obj, created
