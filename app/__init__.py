@@ -17,6 +17,7 @@ from app.errors import DomainError, ErrorSchema, register_error_handlers
 from app.extensions import api, limiter
 from app.http import check_request_input
 from app.migrate import is_at_head
+from app.settings import init_settings
 from app.wiring import API_PREFIX, wire
 
 DOCS_HTML = """<!doctype html><html><head><meta charset="utf-8"><title>Fieldsafe API</title>
@@ -55,6 +56,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         },
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    init_settings(app)
 
     # Tests hand in a Database bound to their rolled-back connection through config["DATABASE"].
     app.extensions["db"] = app.config.pop("DATABASE", None) or Database(app.config["DATABASE_URL"])

@@ -17,7 +17,7 @@ from app.auth.routes import blp as auth_blp
 from app.checklists.routes import blp as checklists_blp
 from app.cli import COMMANDS
 from app.hazards.routes import blp as hazards_blp
-from app.hazards.services import photo_visible as hazard_cites_photo
+from app.hazards.visibility import photo_visible as hazard_cites_photo
 from app.inspections.photos import release_waiting_findings
 from app.inspections.routes import blp as inspections_blp
 from app.inspections.visibility import finding_cites_photo
@@ -25,6 +25,8 @@ from app.media.routes import blp as media_blp
 from app.media.services import PhotoHooks
 from app.org.routes import blp as org_blp
 from app.planning.routes import blp as planning_blp
+from app.public_reports.routes import blp as public_reports_blp
+from app.public_reports.services import photo_visible as report_cites_photo
 from app.registry.routes import blp as registry_blp
 from app.reports.routes import blp as reports_blp
 from app.review.routes import blp as review_blp
@@ -45,12 +47,13 @@ BLUEPRINTS = (
     sync_blp,
     review_blp,
     hazards_blp,
+    public_reports_blp,
     reports_blp,
 )
 
 #: Which records cite a photo (its viewers may fetch it), and what runs when a photo is stored.
 PHOTO_HOOKS = PhotoHooks(
-    citations=(finding_cites_photo, hazard_cites_photo),
+    citations=(finding_cites_photo, hazard_cites_photo, report_cites_photo),
     stored=(release_waiting_findings,),
 )
 

@@ -9,12 +9,11 @@ from flask.cli import with_appcontext
 
 from app.clock import utcnow
 from app.db import session
-from app.hazards.services import sweep_batch
+from app.hazards.sweep import sweep_batch
 
 
 def run_sweep(now: datetime | None = None, batch: int = 100) -> dict[str, int]:
     """Run the sweep to the end, committing after each batch (a job boundary, like a request)."""
-
     now = now or utcnow()
     totals = {"due_soon": 0, "overdue": 0, "escalated": 0}
     after = None

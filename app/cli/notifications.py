@@ -14,9 +14,9 @@ from app.audit.services import record
 from app.cli.hazards import run_sweep
 from app.clock import utcnow
 from app.db import get_db, session
-from app.hazards.settings import setting
 from app.notifications.models import NotificationDelivery, NotificationEvent
 from app.notifications.worker import WorkerConfig, run_worker
+from app.settings import get_settings
 
 
 @click.command("worker")
@@ -28,7 +28,8 @@ from app.notifications.worker import WorkerConfig, run_worker
 def worker_command(once: bool, drain: bool, max_seconds: float | None, no_sweep: bool) -> None:
     """Deliver notification events to the webhooks and run the hazard sweep periodically."""
 
-    cfg = WorkerConfig.from_settings()
+    settings = get_settings()
+    cfg = WorkerConfig.from_settings(settings)
     if cfg.urls and not cfg.secret:
         click.echo(
             "refused: FIELDSAFE_WEBHOOK_URLS is set but FIELDSAFE_WEBHOOK_SECRET is not", err=True
@@ -48,8 +49,8 @@ def worker_command(once: bool, drain: bool, max_seconds: float | None, no_sweep:
         once=once,
         drain=drain,
         max_seconds=max_seconds,
-        poll_seconds=float(setting("WORKER_POLL_SECONDS")),
-        sweep_seconds=float(setting("WORKER_SWEEP_SECONDS")),
+        poll_seconds=settings.worker_poll_seconds,
+        sweep_seconds=settings.worker_sweep_seconds,
         sweep=None if no_sweep else sweep,
     )
     click.echo(

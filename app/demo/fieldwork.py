@@ -3,7 +3,8 @@
 Built the way real work arrives: the planner's inspection (team inspector1 + inspector2), then
 the inspector's device pushes its outbox through the sync engine (``inspection.check_in`` with
 a GPS fix near the site, ``finding.put`` for each checklist answer), uploads the photos through
-the media pipeline (``put_media``: hash check, sniffing, EXIF, thumbnails, storage), and pushes
+the media pipeline (``store_photo``: hash check, sniffing, EXIF, thumbnails, storage, the
+stored-photo hooks and the audit entry, as the upload endpoints do), and pushes
 ``inspection.submit``. The device times lie a few hours back, as if the device synced its
 outbox on reconnecting; the server times are the time of loading.
 
@@ -14,9 +15,8 @@ second inspection cites a photo of the first (``photo_reused``).
 
 Idempotent and resumable: inspections, findings and the devices' client ids are fixed uuid5s;
 each step runs only while the inspection has not reached it, and a photo's bytes derive from
-the stored check-in time, so a resumed run regenerates the same SHA-256s. (``put_media``
-commits the work so far before it reads a photo, as the upload endpoint does; resuming is
-what makes an interrupted load safe to run again.)
+the stored check-in time, so a resumed run regenerates the same SHA-256s; resuming is what
+makes an interrupted load safe to run again.
 """
 
 from __future__ import annotations
@@ -26,13 +26,10 @@ import io
 import math
 import random
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import current_app, g
 from PIL import Image, ImageDraw, ImageFont
 from sqlalchemy import select
 
@@ -49,7 +46,7 @@ from app.inspections.services import (
     new_inspection,
 )
 from app.media.models import MediaObject
-from app.media.services import put_media
+from app.media.services import store_photo
 from app.org.models import User
 from app.registry.models import Enterprise
 from app.sync.services import push
@@ -219,22 +216,6 @@ def _sha256(data: bytes) -> str:
 # --------------------------------------------------------------------------- the device
 
 
-@contextmanager
-def _acting_as(user: User, path: str, method: str) -> Iterator[None]:
-    """Run a service as ``user`` calling ``path`` (the services read the caller from g)."""
-    missing = object()
-    before = g.get("user", missing)
-    with current_app.test_request_context(path, method=method):
-        g.user = user
-        try:
-            yield
-        finally:
-            if before is missing:
-                g.pop("user", None)
-            else:
-                g.user = before
-
-
 def _push(user: User, mutations: list[tuple[str, dict[str, Any]]]) -> None:
     """Push mutations from the user's demo device through the sync engine; all must apply."""
 
@@ -256,14 +237,13 @@ def _push(user: User, mutations: list[tuple[str, dict[str, Any]]]) -> None:
 
 
 def _upload(user: User, photos: dict[str, bytes]) -> int:
-    """Upload the photos not stored yet, as the device does after its push; return how many."""
-
+    """Store the photos not stored yet, as the device's upload does after its push; return how
+    many (through the one photo-storing function, so waiting findings leave media_pending)."""
     stored = 0
     for sha, data in photos.items():
         if session.get(MediaObject, sha) is not None:
             continue
-        with _acting_as(user, f"/api/v1/media/{sha}", "PUT"):
-            put_media(sha, io.BytesIO(data), len(data))
+        store_photo(data, sha256=sha, actor=user, now=utcnow(), via="demo")
         stored += 1
     return stored
 

@@ -17,11 +17,13 @@ from app.auth.services import hash_password
 from app.clock import utcnow
 from app.db import session
 from app.demo.org import DEMO_PASSWORD
-from app.hazards.models import Hazard, PublicReport
-from app.hazards.services import apply_action, issue_hazard, verify_public_report
-from app.hazards.settings import responsible_department
+from app.hazards.models import Hazard
+from app.hazards.services import apply_action, issue_hazard
 from app.org.models import User
+from app.public_reports.models import PublicReport
+from app.public_reports.services import verify_public_report
 from app.registry.models import Enterprise
+from app.settings import get_settings
 
 NAMESPACE = uuid.UUID("6f1d2c1e-2b0a-4f43-9d8e-7d1b8b0c9a11")
 
@@ -112,8 +114,8 @@ def load_hazards_demo() -> dict[str, int]:
         apply_action(user, h.id, data)
 
     def closer(h: Hazard) -> User:
-
-        return supervisors.get(responsible_department(h.industry), supervisors["emergency"])
+        department = get_settings().responsible_department(h.industry)
+        return supervisors.get(department, supervisors["emergency"])
 
     photo = "0" * 64  # demo tickets reference no stored photo bytes
     gas = by_industry["gas_catering"]

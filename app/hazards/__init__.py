@@ -1,1 +1,1 @@
-"""hazards domain: tickets (隐患) from finding to 销号, escalation, public reports."""
+"""hazards domain: tickets (隐患) from finding to 销号, their timeline and escalation."""

@@ -1,4 +1,4 @@
-"""Hazard tickets (隐患), their append-only timeline, the yearly number counter, public reports."""
+"""Hazard tickets (隐患), their append-only timeline, the yearly number counter."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint, event
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint, event
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.clock import utcnow
 from app.db import Base, UTCDateTime, new_id, photos_index
+from app.registry.models import Enterprise
 
 HAZARD_SOURCES = ("inspection", "self_report", "public_report", "supervision")
 HAZARD_GRADES = ("general", "major")
@@ -29,7 +30,8 @@ HAZARD_ACTIONS = (
 #: Escalation ladder for overdue tickets (督办).
 ESCALATION_LEVELS = {1: "函告", 2: "通报", 3: "约谈", 4: "曝光"}
 MAX_ESCALATION = max(ESCALATION_LEVELS)
-PUBLIC_REPORT_STATES = ("pending", "verified", "rejected")
+#: States in which the enterprise still has to act: deadlines run, the sweep escalates.
+ACTIVE_STATES = ("open", "rectifying")
 
 
 class Hazard(Base):
@@ -87,6 +89,14 @@ class Hazard(Base):
 
     __table_args__ = (UniqueConstraint("year", "seq"), photos_index("hazards"))
 
+    enterprise: Mapped[Enterprise] = relationship()
+    #: The timeline, oldest first (read-only here: entries are appended by app.hazards.timeline).
+    events: Mapped[list[HazardEvent]] = relationship(order_by="HazardEvent.seq", viewonly=True)
+
+    def is_overdue(self, now: datetime) -> bool:
+        """Tell whether the enterprise is late: still to act and past the deadline."""
+        return self.status in ACTIVE_STATES and self.deadline <= now
+
 
 class HazardEvent(Base):
     """One entry of a ticket's timeline; rows are only ever appended (and audit-logged)."""
@@ -129,29 +139,3 @@ class HazardCounter(Base):
 
     year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     last: Mapped[int] = mapped_column(default=0)
-
-
-class PublicReport(Base):
-    """An anonymous 群众举报; it becomes a ticket only when staff verify it."""
-
-    __tablename__ = "public_reports"
-    __table_args__ = (Index("ix_public_reports_status_received", "status", "received_at"),)
-
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
-    description: Mapped[str] = mapped_column(String(4000))
-    address: Mapped[str] = mapped_column(String(300), default="")
-    lat: Mapped[float | None]
-    lon: Mapped[float | None]
-    #: The street the reporter chose, if any (null: district-level staff triage it).
-    jurisdiction_code: Mapped[str | None] = mapped_column(ForeignKey("jurisdictions.code"))
-    #: The unit the reporter named, as free text.
-    enterprise_name: Mapped[str] = mapped_column(String(200), default="")
-    #: Optional way to reach the reporter; shown to staff only.
-    contact: Mapped[str | None] = mapped_column(String(100))
-    photo_sha256: Mapped[str | None] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(10), default="pending")
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    decided_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
-    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    decision_note: Mapped[str] = mapped_column(String(2000), default="")
-    version: Mapped[int] = mapped_column(default=1)

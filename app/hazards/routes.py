@@ -1,15 +1,13 @@
-"""Routes: hazard tickets, their actions, and public reports (群众举报)."""
+"""Routes: hazard tickets and their actions."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
-from flask import current_app
 from flask.views import MethodView
 
-from app.auth.caller import current_user, public
-from app.extensions import limiter
+from app.auth.caller import current_user
 from app.hazards import services
 from app.hazards.schemas import (
     HazardActionSchema,
@@ -17,16 +15,10 @@ from app.hazards.schemas import (
     HazardDetailSchema,
     HazardQueryArgsSchema,
     HazardSchema,
-    PublicReportCreateSchema,
-    PublicReportQueryArgsSchema,
-    PublicReportReceiptSchema,
-    PublicReportRejectSchema,
-    PublicReportSchema,
-    PublicReportVerifySchema,
 )
 from app.http import Blueprint, check_if_match, paginate, set_etag
 
-blp = Blueprint("hazards", __name__, description="Hazard tickets (隐患整改) and public reports")
+blp = Blueprint("hazards", __name__, description="Hazard tickets (隐患整改)")
 
 
 @blp.route("/hazards")
@@ -65,54 +57,3 @@ def hazard_action(data: dict[str, Any], hazard_id: uuid.UUID) -> Any:
     hazard = services.apply_action(current_user(), hazard_id, data, check_etag=check_if_match)
     set_etag(services.etag_of(hazard))
     return hazard
-
-
-def _report_limit() -> str:
-    return current_app.config["PUBLIC_REPORT_RATE_LIMIT"]
-
-
-@blp.route("/public/reports", methods=["POST"])
-@public
-@limiter.limit(_report_limit)
-@blp.arguments(PublicReportCreateSchema)
-@blp.response(201, PublicReportReceiptSchema)
-def public_report(data: dict[str, Any]) -> Any:
-    """Report a hazard anonymously (群众举报); staff verify it before it becomes a ticket."""
-    return services.submit_public_report(data)
-
-
-@blp.route("/public-reports")
-class PublicReports(MethodView):
-    @blp.arguments(PublicReportQueryArgsSchema, location="query")
-    @blp.response(200, PublicReportSchema(many=True))
-    @blp.paginate()
-    def get(self, args: dict[str, Any], pagination_parameters: Any) -> Any:
-        """List public reports in your scope, newest first (coordinators, supervisors)."""
-        stmt = services.list_public_reports(current_user(), args)
-        return paginate(stmt, pagination_parameters)
-
-
-@blp.route("/public-reports/<uuid:report_id>")
-class PublicReportById(MethodView):
-    @blp.response(200, PublicReportSchema)
-    def get(self, report_id: uuid.UUID) -> Any:
-        """Return one public report (coordinators, supervisors)."""
-        return services.get_public_report(current_user(), report_id)
-
-
-@blp.route("/public-reports/<uuid:report_id>/verify", methods=["POST"])
-@blp.arguments(PublicReportVerifySchema)
-@blp.response(201, HazardDetailSchema)
-def verify_public_report(data: dict[str, Any], report_id: uuid.UUID) -> Any:
-    """Verify a report (查实): issues its public_report ticket against the enterprise named."""
-    hazard = services.verify_public_report(current_user(), report_id, data)
-    set_etag(services.etag_of(hazard))
-    return hazard
-
-
-@blp.route("/public-reports/<uuid:report_id>/reject", methods=["POST"])
-@blp.arguments(PublicReportRejectSchema)
-@blp.response(200, PublicReportSchema)
-def reject_public_report(data: dict[str, Any], report_id: uuid.UUID) -> Any:
-    """Reject a report that did not check out, with the reason."""
-    return services.reject_public_report(current_user(), report_id, data)

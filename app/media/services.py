@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import tempfile
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -276,22 +277,17 @@ def append_upload(upload_id: str, headers: Any, body: IO[bytes]) -> UploadSessio
     if not upload.complete or upload.completed:
         return upload
     spool = tus.spool_path(upload_id)
+    now = utcnow()
     try:
-        result = ingest(
-            spool,
-            upload.sha256 or "",
-            get_storage(),
-            int(current_app.config["MEDIA_MAX_PIXELS"]),
-        )
+        store_photo(spool, sha256=upload.sha256 or "", actor=user, now=now, via="tus")
     except MediaError as err:
         # The complete upload is refused: nothing was stored, and the session is over.
         tus.discard(upload_id)
         raise _domain_error(err, tus=True) from None
-    _save_media(result, user, via="tus")
     session.execute(
         update(TusUpload)
         .where(TusUpload.id == uuid.UUID(upload_id))
-        .values(completed_at=utcnow(), upload_offset=upload.length)
+        .values(completed_at=now, upload_offset=upload.length)
     )
     _after_commit(lambda: spool.unlink(missing_ok=True))
     return upload
@@ -340,10 +336,9 @@ def put_media(sha256: str, body: IO[bytes], content_length: int | None) -> tuple
     try:
         _receive(body, spool, limit)
         try:
-            result = ingest(spool, sha, get_storage(), int(current_app.config["MEDIA_MAX_PIXELS"]))
+            return store_photo(spool, sha256=sha, actor=user, now=utcnow(), via="put")
         except MediaError as err:
             raise _domain_error(err) from None
-        return _save_media(result, user, via="put")
     finally:
         spool.unlink(missing_ok=True)
 
@@ -361,7 +356,41 @@ def _receive(body: IO[bytes], path: Path, limit: int) -> None:
             out.write(chunk)
 
 
-def _save_media(result: IngestResult, user: User, *, via: str) -> tuple[MediaObject, bool]:
+def store_photo(
+    source: Path | bytes,
+    *,
+    actor: User | None,
+    now: datetime,
+    via: str,
+    sha256: str | None = None,
+) -> tuple[MediaObject, bool]:
+    """Process, store and record a photo; True when it is new. The one writer of MediaObject.
+
+    ``source`` is a spooled file (PUT, tus) or the bytes themselves (an inline photo, the demo);
+    ``sha256`` is what they must hash to (for bytes, their own digest when not given). The media
+    pipeline runs first (sniffing, Pillow under the pixel limit, EXIF, thumbnails, phash; a
+    refusal raises :class:`MediaError` and records nothing). Then the row is written (or
+    ``actor`` linked to an existing one), the stored-photo hooks run for a new photo (findings
+    waiting for it leave ``media_pending``), and ``media.upload`` is audited. Flushes.
+    """
+    if isinstance(source, bytes):
+        digest = sha256 or hashlib.sha256(source).hexdigest()
+        with tempfile.NamedTemporaryFile(dir=_spool_dir(), suffix=".part") as tmp:
+            tmp.write(source)
+            tmp.flush()
+            result = ingest(tmp.name, digest, get_storage(), _max_pixels())
+    else:
+        result = ingest(source, sha256 or "", get_storage(), _max_pixels())
+    return _save_media(result, actor, now=now, via=via)
+
+
+def _max_pixels() -> int:
+    return int(current_app.config["MEDIA_MAX_PIXELS"])
+
+
+def _save_media(
+    result: IngestResult, actor: User | None, *, now: datetime, via: str
+) -> tuple[MediaObject, bool]:
     """Record a stored photo (or link another uploader to it); True when it is new."""
     obj = session.get(MediaObject, result.sha256)
     created = False
@@ -375,8 +404,8 @@ def _save_media(result: IngestResult, user: User, *, via: str) -> tuple[MediaObj
             height=image.height,
             exif=image.exif.to_dict() if image.exif else None,
             phash=image.phash,
-            uploaded_by=user.id,
-            created_at=utcnow(),
+            uploaded_by=actor.id if actor is not None else None,
+            created_at=now,
         )
         try:
             with session.begin_nested():
@@ -388,20 +417,21 @@ def _save_media(result: IngestResult, user: User, *, via: str) -> tuple[MediaObj
             created = True
         obj = session.get(MediaObject, result.sha256)
         assert obj is not None
-    linked = session.get(MediaUploader, (obj.sha256, user.id))
-    if linked is None:
+    linked = True
+    if actor is not None and session.get(MediaUploader, (obj.sha256, actor.id)) is None:
+        linked = False
         with contextlib.suppress(IntegrityError), session.begin_nested():
-            session.add(MediaUploader(sha256=obj.sha256, user_id=user.id, created_at=utcnow()))
+            session.add(MediaUploader(sha256=obj.sha256, user_id=actor.id, created_at=now))
     if created:
         for hook in photo_hooks().stored:
             hook(obj.sha256)
-    if created or linked is None:
+    if created or not linked:
         record(
             "media.upload",
             "media",
             obj.sha256,
             {"size": obj.size, "content_type": obj.content_type, "via": via, "new": created},
-            actor=user,
+            actor=actor,
         )
     session.flush()
     return obj, created

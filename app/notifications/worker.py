@@ -27,7 +27,6 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from app.clock import utcnow
-from app.hazards.settings import setting
 from app.notifications.models import NotificationDelivery, NotificationEvent
 from app.notifications.services import (
     EVENT_HEADER,
@@ -37,6 +36,7 @@ from app.notifications.services import (
     body_bytes,
     sign,
 )
+from app.settings import Settings
 
 log = logging.getLogger("fieldsafe.worker")
 
@@ -71,32 +71,22 @@ class WorkerConfig:
     batch: int = 20
 
     @classmethod
-    def from_settings(cls) -> WorkerConfig:
-        """Read the webhook settings (FIELDSAFE_WEBHOOK_*)."""
-        urls = [u.strip() for u in str(setting_or("WEBHOOK_URLS", "")).split(",") if u.strip()]
+    def from_settings(cls, settings: Settings) -> WorkerConfig:
+        """Take the webhook settings (FIELDSAFE_WEBHOOK_*)."""
         return cls(
-            urls=urls,
-            secret=str(setting_or("WEBHOOK_SECRET", "")),
-            max_attempts=int(setting("WEBHOOK_MAX_ATTEMPTS")),
-            backoff_seconds=float(setting("WEBHOOK_BACKOFF_SECONDS")),
-            backoff_max_seconds=float(setting("WEBHOOK_BACKOFF_MAX_SECONDS")),
-            timeout=float(setting("WEBHOOK_TIMEOUT_SECONDS")),
-            lease_seconds=float(setting("WEBHOOK_LEASE_SECONDS")),
+            urls=list(settings.webhook_urls),
+            secret=settings.webhook_secret,
+            max_attempts=settings.webhook_max_attempts,
+            backoff_seconds=settings.webhook_backoff_seconds,
+            backoff_max_seconds=settings.webhook_backoff_max_seconds,
+            timeout=settings.webhook_timeout_seconds,
+            lease_seconds=settings.webhook_lease_seconds,
         )
 
     def backoff(self, attempts: int) -> timedelta:
         """Return the wait before the next attempt after `attempts` failed ones."""
         seconds = self.backoff_seconds * (2 ** max(0, attempts - 1))
         return timedelta(seconds=min(seconds, self.backoff_max_seconds))
-
-
-def setting_or(name: str, default: Any) -> Any:
-    """Read WEBHOOK_URLS / WEBHOOK_SECRET from the app config (app/config.py defines them)."""
-    from flask import current_app, has_app_context
-
-    if has_app_context():
-        return current_app.config.get(name, default)
-    return default
 
 
 @dataclass

@@ -7,19 +7,12 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from app.clock import isoformat
+from app.fields import DateTime
 from app.registry.services import INDUSTRY_NAMES
 from app.reports.services import HAZARD_GROUPS, INSPECTION_GROUPS
 
 #: Dates outside this range are refused (and keep date arithmetic far from year 1 and 9999).
 DATE_RANGE = validate.Range(min=date(2000, 1, 1), max=date(2099, 12, 31))
-
-
-class UTCDateTime(fields.DateTime):
-    """RFC 3339 in UTC with a trailing Z."""
-
-    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> str | None:
-        return isoformat(value)
 
 
 class MonthField(fields.String):
@@ -129,7 +122,7 @@ class GroupedReportSchema(Schema):
     report = fields.String()
     by = fields.String()
     period = fields.Nested(PeriodSchema)
-    as_of = UTCDateTime()
+    as_of = DateTime()
     scope = fields.Nested(ScopeSchema)
 
 
@@ -183,9 +176,9 @@ class MajorHazardRowSchema(Schema):
     source = fields.String()
     status = fields.String()
     description = fields.String()
-    found_at = UTCDateTime()
+    found_at = DateTime()
     days_open = fields.Integer()
-    deadline = UTCDateTime()
+    deadline = DateTime()
     overdue = fields.Boolean()
     days_overdue = fields.Integer()
     escalation_level = fields.Integer()
@@ -205,7 +198,7 @@ class MajorHazardTotalsSchema(Schema):
 
 class MajorHazardsReportSchema(Schema):
     report = fields.String()
-    as_of = UTCDateTime()
+    as_of = DateTime()
     scope = fields.Nested(ScopeSchema)
     rows = fields.List(fields.Nested(MajorHazardRowSchema))
     totals = fields.Nested(MajorHazardTotalsSchema)

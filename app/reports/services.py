@@ -26,8 +26,13 @@ from sqlalchemy import ColumnElement, and_, case, distinct, func, select
 from app.clock import CHINA_TZ, isoformat, utcnow
 from app.db import session
 from app.errors import DomainError
-from app.hazards.models import ESCALATION_LEVELS, HAZARD_GRADES, HAZARD_SOURCES, Hazard
-from app.hazards.services import ACTIVE_STATES
+from app.hazards.models import (
+    ACTIVE_STATES,
+    ESCALATION_LEVELS,
+    HAZARD_GRADES,
+    HAZARD_SOURCES,
+    Hazard,
+)
 from app.inspections.models import INSPECTION_TYPES, Finding, Inspection
 from app.inspections.visibility import STARTED_STATES, started_clause
 from app.inspections.visibility import visibility_clause as inspection_visibility

@@ -30,7 +30,6 @@ from app.db import cites_any_photo, session
 from app.errors import DomainError, not_found
 from app.hazards.models import Hazard
 from app.hazards.services import hazard_for_finding
-from app.hazards.settings import setting
 from app.inspections.models import Finding, Inspection
 from app.inspections.services import advance_status
 from app.media.models import MediaObject
@@ -39,6 +38,7 @@ from app.org.models import User
 from app.org.services import can_see_jurisdiction, jurisdiction_filter
 from app.registry.models import Enterprise
 from app.review.models import DECISION_STATUS, FindingReview
+from app.settings import get_settings
 from media.evidence import exif_distance_m, exif_taken_at
 from media.phash import NEAR_DUPLICATE_BITS, hamming
 
@@ -225,7 +225,7 @@ def photo_evidence(
     entry["taken_at"], entry["gps"] = taken_at, gps
     if taken_at is None and gps is None:
         flags.append("photo_no_exif")
-    tolerance = timedelta(minutes=float(setting("REVIEW_PHOTO_TIME_TOLERANCE_MINUTES")))
+    tolerance = timedelta(minutes=get_settings().review_photo_time_tolerance_minutes)
     start = insp.check_in_at or insp.check_in_received_at or finding.recorded_at
     end = insp.submitted_at or max(start, finding.recorded_at)
     if taken_at is not None and (taken_at < start - tolerance or taken_at > end + tolerance):
@@ -233,7 +233,7 @@ def photo_evidence(
     dist = exif_distance_m(exif, site[0], site[1]) if site is not None else None
     if dist is not None:
         entry["distance_m"] = round(dist, 1)
-        if dist > float(setting("REVIEW_PHOTO_MAX_DISTANCE_M")):
+        if dist > get_settings().review_photo_max_distance_m:
             flags.append("photo_far_from_site")
     return entry
 

@@ -103,7 +103,8 @@ class World:
     ) -> uuid.UUID:
         """Issue a ticket and put it straight into `status` (arranging, not acting)."""
         from app.db import session
-        from app.hazards.services import _set_deadline, issue_hazard
+        from app.hazards.deadlines import set_deadline
+        from app.hazards.services import issue_hazard
         from app.registry.models import Enterprise
 
         with self.app.app_context():
@@ -130,7 +131,7 @@ class World:
             for key, value in fields.items():
                 setattr(h, key, value)
             if deadline is not None:
-                _set_deadline(h, deadline)
+                set_deadline(h, deadline)
             session.commit()
             return h.id
 

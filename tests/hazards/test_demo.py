@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from app.hazards.models import HAZARD_STATES, Hazard, PublicReport
+from app.hazards.models import HAZARD_STATES, Hazard
+from app.public_reports.models import PublicReport
 
 
 def test_demo_tickets_cover_every_state_and_loading_is_idempotent(app, client, login, db_session):

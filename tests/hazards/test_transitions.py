@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 
 from app.hazards.models import HAZARD_ACTIONS, HAZARD_STATES
-from app.hazards.services import TRANSITIONS
+from app.hazards.transitions import TRANSITIONS
 from tests.hazards.helpers import sha, z
 
 ACTORS = (

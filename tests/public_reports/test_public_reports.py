@@ -8,8 +8,10 @@ import uuid
 
 from sqlalchemy import func, select
 
-from app.hazards.models import Hazard, PublicReport
+from app.hazards.models import Hazard
 from app.media.models import MediaObject
+from app.public_reports.models import PublicReport
+from app.settings import override_settings
 from tests.media.media_samples import jpeg
 
 REPORT = {
@@ -46,7 +48,7 @@ def test_bad_photos_are_refused_and_nothing_is_kept(client, db_session, app):
     assert 400 <= resp.status_code < 500 and resp.json["code"].startswith("media.")
     resp = client.post("/api/v1/public/reports", json={**REPORT, "photo": "!!not base64!!"})
     assert resp.status_code == 422
-    app.config["PUBLIC_REPORT_MAX_PHOTO_BYTES"] = 1000
+    override_settings(app, public_report_max_photo_bytes=1000)
     resp = client.post(
         "/api/v1/public/reports", json={**REPORT, "photo": base64.b64encode(jpeg()).decode()}
     )
@@ -132,3 +134,76 @@ def test_reports_are_triaged_in_scope_and_rejected_with_a_reason(world, make, lo
         headers=world.headers("coordinator"),
     )
     assert resp.status_code == 201  # district-level staff may place it anywhere
+
+
+def test_listing_reports_costs_the_same_statements_for_2_as_for_6(app, world, client, queries):
+    app.config["PUBLIC_REPORT_RATE_LIMIT"] = "100 per hour"
+
+    def cost(expected):
+        with queries:
+            resp = client.get("/api/v1/public-reports", headers=world.headers("coordinator"))
+        assert resp.status_code == 200 and len(resp.json) == expected
+        return queries.count
+
+    verify = {"enterprise_id": str(world.ent.id), "grade": "general"}
+
+    def report_and_verify():
+        rid = client.post("/api/v1/public/reports", json=REPORT).json["id"]
+        url = f"/api/v1/public-reports/{rid}/verify"
+        assert (
+            client.post(url, json=verify, headers=world.headers("coordinator")).status_code == 201
+        )
+
+    for _ in range(2):
+        report_and_verify()
+    two = cost(2)
+    for _ in range(4):
+        report_and_verify()
+    assert cost(6) == two
+
+
+def test_a_reported_photo_releases_the_finding_waiting_for_it(app, world, make, db_session):
+    """The inline photo is stored like any upload: hooks run and media.upload is audited."""
+    from app.audit.models import AuditEntry
+    from app.inspections.models import Finding
+    from sync.models import SyncChange
+
+    photo = jpeg(seed=9)
+    digest = hashlib.sha256(photo).hexdigest()
+    inspector = world.users["inspector_assignee"]
+    inspection_id = make.inspection(world.ent.id, [inspector], world.app.config["CLOCK"]())
+    finding = Finding(
+        id=uuid.uuid4(),
+        inspection_id=inspection_id,
+        item_code="GC-01",
+        result="fail",
+        grade="general",
+        photos=[digest],
+        recorded_at=world.app.config["CLOCK"](),
+        recorded_by=inspector.id,
+        media_pending=True,
+    )
+    db_session.add(finding)
+    db_session.commit()
+
+    def changes() -> int:
+        stmt = select(func.count()).where(
+            SyncChange.entity_type == "finding", SyncChange.entity_id == finding.id
+        )
+        return db_session.scalar(stmt)
+
+    before = changes()
+    body = {**REPORT, "photo": base64.b64encode(photo).decode()}
+    resp = world.client.post("/api/v1/public/reports", json=body)
+    assert resp.status_code == 201, resp.json
+    db_session.expire_all()
+    released = db_session.get(Finding, finding.id)
+    assert released.media_pending is False and released.version == 2
+    assert changes() == before + 1
+    audit = db_session.scalars(
+        select(AuditEntry).where(
+            AuditEntry.action == "media.upload", AuditEntry.entity_id == digest
+        )
+    ).all()
+    assert len(audit) == 1 and audit[0].data["via"] == "public_report"
+    assert audit[0].actor_id is None and audit[0].data["new"] is True
