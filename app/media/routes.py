@@ -7,7 +7,7 @@ from typing import Any
 from flask import Response, request, send_file
 from flask.views import MethodView
 
-from app.auth.caller import public
+from app.auth.caller import current_user, public
 from app.http import Blueprint, if_none_match, set_etag
 from app.media import services
 from app.media.schemas import MediaSchema, SignedFileArgsSchema
@@ -75,7 +75,7 @@ class Uploads(MethodView):
     @blp.response(201)
     def post(self) -> Response:
         """Create a tus upload (Upload-Length, Upload-Metadata with sha256 and filename)."""
-        upload = services.create_upload(request.headers)
+        upload = services.create_upload(current_user(), request.headers)
         response = _tus_response(201, upload, Location=f"{request.path.rstrip('/')}/{upload.id}")
         del response.headers["Upload-Offset"]
         return response
@@ -87,7 +87,9 @@ class Upload(MethodView):
     @blp.response(200)
     def head(self, upload_id: str) -> Response:
         """Tell the offset to resume from."""
-        return _tus_response(200, services.upload_status(upload_id, request.headers))
+        return _tus_response(
+            200, services.upload_status(current_user(), upload_id, request.headers)
+        )
 
     @blp.doc(
         parameters=[TUS_RESUMABLE, UPLOAD_OFFSET, UPLOAD_CHECKSUM],
@@ -96,14 +98,14 @@ class Upload(MethodView):
     @blp.response(204)
     def patch(self, upload_id: str) -> Response:
         """Append bytes at Upload-Offset (Content-Type application/offset+octet-stream)."""
-        upload = services.append_upload(upload_id, request.headers, request.stream)
+        upload = services.append_upload(current_user(), upload_id, request.headers, request.stream)
         return _tus_response(204, upload)
 
     @blp.doc(parameters=[TUS_RESUMABLE])
     @blp.response(204)
     def delete(self, upload_id: str) -> Response:
         """Abandon an upload and delete its bytes."""
-        services.terminate_upload(upload_id, request.headers)
+        services.terminate_upload(current_user(), upload_id, request.headers)
         return _tus_response(204)
 
 
@@ -112,7 +114,7 @@ class Media(MethodView):
     @blp.response(200, MediaSchema)
     def get(self, sha256: str) -> Any:
         """Read a photo's metadata with short-lived signed URLs (uploader or record in scope)."""
-        media = services.get_media(sha256)
+        media = services.get_media(current_user(), sha256)
         etag = f'"{media["sha256"]}"'
         if if_none_match(etag):
             return Response(status=304, headers={"ETag": etag})
@@ -124,7 +126,9 @@ class Media(MethodView):
     @blp.alt_response(200, schema=MediaSchema, description="The same bytes were already stored")
     def put(self, sha256: str) -> Any:
         """Upload a photo in one request; the body must hash to the SHA-256 in the path."""
-        obj, created = services.put_media(sha256, request.stream, request.content_length)
+        obj, created = services.put_media(
+            current_user(), sha256, request.stream, request.content_length
+        )
         return services.media_view(obj), 201 if created else 200
 
 

@@ -31,7 +31,6 @@ from sqlalchemy import delete, event, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.audit.services import record
-from app.auth.caller import current_user
 from app.clock import utcnow
 from app.db import Database, get_db, get_session, session
 from app.errors import DomainError
@@ -212,13 +211,13 @@ def tus_discovery() -> dict[str, str]:
     return discovery_headers(_max_bytes())
 
 
-def _owned_upload(tus: TusUploads, upload_id: str) -> UploadSession:
+def _owned_upload(user: User, tus: TusUploads, upload_id: str) -> UploadSession:
     """Return the caller's upload; anyone else's is 404."""
     try:
         upload = tus.get(upload_id)
     except MediaError as err:
         raise _domain_error(err, tus=True) from None
-    if upload.owner != str(current_user().id):
+    if upload.owner != str(user.id):
         raise _domain_error(MediaError("tus.not_found", "No such upload.", 404), tus=True)
     return upload
 
@@ -230,10 +229,9 @@ def _check_version(headers: Any) -> None:
         raise _domain_error(err, tus=True) from None
 
 
-def create_upload(headers: Any) -> UploadSession:
+def create_upload(user: User, headers: Any) -> UploadSession:
     """Start a tus upload for the caller from the POST's Upload-Length and Upload-Metadata."""
     _check_version(headers)
-    user = current_user()
     tus = tus_uploads()
     _release_transaction()
     try:
@@ -245,21 +243,20 @@ def create_upload(headers: Any) -> UploadSession:
     return upload
 
 
-def upload_status(upload_id: str, headers: Any) -> UploadSession:
+def upload_status(user: User, upload_id: str, headers: Any) -> UploadSession:
     """Return the caller's upload (HEAD)."""
     _check_version(headers)
     tus = tus_uploads()
     _release_transaction()
-    return _owned_upload(tus, upload_id)
+    return _owned_upload(user, tus, upload_id)
 
 
-def append_upload(upload_id: str, headers: Any, body: IO[bytes]) -> UploadSession:
+def append_upload(user: User, upload_id: str, headers: Any, body: IO[bytes]) -> UploadSession:
     """Append a PATCH body; on the final byte verify, process and store the photo."""
     _check_version(headers)
-    user = current_user()
     tus = tus_uploads()
     _release_transaction()
-    upload = _owned_upload(tus, upload_id)
+    upload = _owned_upload(user, tus, upload_id)
     length = headers.get("Content-Length")
     try:
         upload = tus.append(
@@ -293,12 +290,12 @@ def append_upload(upload_id: str, headers: Any, body: IO[bytes]) -> UploadSessio
     return upload
 
 
-def terminate_upload(upload_id: str, headers: Any) -> None:
+def terminate_upload(user: User, upload_id: str, headers: Any) -> None:
     """Delete the caller's upload and its bytes (tus termination)."""
     _check_version(headers)
     tus = tus_uploads()
     _release_transaction()
-    _owned_upload(tus, upload_id)
+    _owned_upload(user, tus, upload_id)
     tus.discard(upload_id)
 
 
@@ -315,9 +312,10 @@ def _after_commit(action: Callable[[], None]) -> None:
 # ----------------------------------------------------------------------------- PUT
 
 
-def put_media(sha256: str, body: IO[bytes], content_length: int | None) -> tuple[MediaObject, bool]:
+def put_media(
+    user: User, sha256: str, body: IO[bytes], content_length: int | None
+) -> tuple[MediaObject, bool]:
     """Store a one-shot upload whose bytes must hash to ``sha256``; True when newly stored."""
-    user = current_user()
     sha = sha256.lower()
     if not is_sha256(sha):
         raise DomainError(
@@ -457,11 +455,11 @@ def may_see_media(user: User, sha256: str) -> bool:
     return any(check(user, sha256) for check in photo_hooks().citations)
 
 
-def get_media(sha256: str) -> dict[str, Any]:
+def get_media(user: User, sha256: str) -> dict[str, Any]:
     """Return a photo's metadata with short-lived signed URLs; 404 unless the caller may see it."""
     sha = sha256.lower()
     obj = session.get(MediaObject, sha) if is_sha256(sha) else None
-    if obj is None or not may_see_media(current_user(), sha):
+    if obj is None or not may_see_media(user, sha):
         raise DomainError("media.not_found", 404, "No such photo, or it is outside your scope.")
     return media_view(obj)
 
