@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from app.audit.services import record
 from app.changelog import record_change
 from app.clock import isoformat, utcnow
-from app.db import cites_photo, session
+from app.db import cites_photo, for_update, session
 from app.errors import DomainError, not_found
 from app.hazards.models import (
     ESCALATION_LEVELS,
@@ -629,10 +629,7 @@ def create_hazard(user: User, data: dict[str, Any]) -> Hazard:
 
 def _lock_visible(user: User, hazard_id: uuid.UUID) -> Hazard:
     hazard = session.execute(
-        select(Hazard)
-        .where(Hazard.id == hazard_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+        for_update(select(Hazard).where(Hazard.id == hazard_id))
     ).scalar_one_or_none()
     if hazard is None or not can_see(user, hazard):
         raise not_found("hazard")
@@ -1216,10 +1213,7 @@ def _require_report_staff(user: User) -> None:
 def _lock_report(user: User, report_id: uuid.UUID) -> PublicReport:
     _require_report_staff(user)
     report = session.execute(
-        select(PublicReport)
-        .where(PublicReport.id == report_id, _report_scope(user))
-        .with_for_update()
-        .execution_options(populate_existing=True)
+        for_update(select(PublicReport).where(PublicReport.id == report_id, _report_scope(user)))
     ).scalar_one_or_none()
     if report is None:
         raise not_found("public_report")
