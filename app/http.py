@@ -233,7 +233,7 @@ def set_etag(etag: str) -> None:
 # --------------------------------------------------------------------------- versioned views
 #
 # The one way every versioned resource (a row with a `version` column that each change
-# increments) does optimistic concurrency; docs/api.md states the rule:
+# increments) does optimistic concurrency; docs/concurrency.md states the rule:
 #
 #   1. the view is decorated with sends_etag(kind) (reads, creates) or takes_if_match(kind)
 #      (updates and actions): the answer carries the returned entity's ETag, and OpenAPI

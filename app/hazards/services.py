@@ -1210,13 +1210,17 @@ def _require_report_staff(user: User) -> None:
         )
 
 
-def _lock_report(user: User, report_id: uuid.UUID) -> PublicReport:
+def _lock_report(
+    user: User, report_id: uuid.UUID, check_etag: Callable[[str], None] | None
+) -> PublicReport:
     _require_report_staff(user)
     report = session.execute(
         for_update(select(PublicReport).where(PublicReport.id == report_id, _report_scope(user)))
     ).scalar_one_or_none()
     if report is None:
         raise not_found("public_report")
+    if check_etag is not None:
+        check_etag(version_etag("public_report", report.id, report.version))
     return report
 
 
@@ -1231,9 +1235,14 @@ def get_public_report(user: User, report_id: uuid.UUID) -> PublicReport:
     return report
 
 
-def verify_public_report(user: User, report_id: uuid.UUID, data: dict[str, Any]) -> Hazard:
+def verify_public_report(
+    user: User,
+    report_id: uuid.UUID,
+    data: dict[str, Any],
+    check_etag: Callable[[str], None] | None = None,
+) -> Hazard:
     """Confirm a report (查实): issue its public_report ticket; a retry returns the same ticket."""
-    report = _lock_report(user, report_id)
+    report = _lock_report(user, report_id, check_etag)
     if report.status == "verified":
         existing = session.execute(
             select(Hazard).where(Hazard.public_report_id == report.id)
@@ -1272,9 +1281,14 @@ def verify_public_report(user: User, report_id: uuid.UUID, data: dict[str, Any])
     return hazard
 
 
-def reject_public_report(user: User, report_id: uuid.UUID, data: dict[str, Any]) -> PublicReport:
+def reject_public_report(
+    user: User,
+    report_id: uuid.UUID,
+    data: dict[str, Any],
+    check_etag: Callable[[str], None] | None = None,
+) -> PublicReport:
     """Reject a report that did not check out (查无实据), with the reason."""
-    report = _lock_report(user, report_id)
+    report = _lock_report(user, report_id, check_etag)
     if report.status == "rejected":
         return report
     if report.status != "pending":
