@@ -141,10 +141,10 @@ def close_session(exc: BaseException | None = None) -> None:
 
 session: Session = LocalProxy(get_session)  # type: ignore[assignment]
 
-_Row = TypeVar("_Row", bound=tuple[Any, ...])
+_Stmt = TypeVar("_Stmt", bound=Select[Any])
 
 
-def for_update(stmt: Select[_Row]) -> Select[_Row]:
+def for_update(stmt: _Stmt) -> _Stmt:
     """Make `stmt` the read a write follows: lock its entity's rows and refresh them.
 
     ``SELECT … FOR UPDATE OF`` the statement's first entity holds those rows against every
