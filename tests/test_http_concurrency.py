@@ -275,3 +275,49 @@ def test_two_user_patches_with_one_etag(live: Flask) -> None:
         row = session.get(User, target.id)
         assert row is not None
         assert (row.name, row.version) == ("李四", target.version + 1)
+
+
+def test_two_draws_of_a_plan_with_one_etag(live: Flask) -> None:
+    make = Factories(live)
+    for level in ("high", "medium", "low", "low"):
+        make.enterprise(risk_level=level)
+    for _ in range(4):
+        make.user("inspector")
+    planner = bearer(live, make.user("planner"))
+    client = live.test_client()
+    created = client.post(
+        "/api/v1/sampling-plans",
+        headers=planner,
+        json={
+            "name": "抽查",
+            "rates": {"high": "0.5", "medium": "0.5", "low": "0.5"},
+            "team_size": 2,
+            "cross_jurisdiction": False,
+            "exclude_inspected_within_days": 0,
+        },
+    )
+    assert created.status_code == 201, created.json
+    pid = created.json["id"]
+    url = f"/api/v1/sampling-plans/{pid}"
+    committed = client.post(
+        f"{url}/commit", headers={**planner, "If-Match": created.headers["ETag"]}, json={}
+    )
+    assert committed.status_code == 200, committed.json
+
+    def draw(client: Any) -> Any:
+        return client.post(
+            f"{url}/draw", headers={**planner, "If-Match": committed.headers["ETag"]}
+        )
+
+    a, b = race(live, "sampling_plans", draw, draw)
+    assert_one_wins(a, b)
+    assert a.json["version"] == committed.json["version"] + 1
+    with live.app_context():
+        drawn = list(
+            session.execute(
+                select(Inspection.enterprise_id).where(
+                    Inspection.sampling_plan_id == uuid.UUID(pid)
+                )
+            ).scalars()
+        )
+    assert drawn and len(drawn) == len(set(drawn))  # one draw's inspections, not two
