@@ -320,8 +320,20 @@ def takes_if_match(kind: str, required: bool = True) -> Callable[[Any], Any]:
     return _versioned_view(kind, required)
 
 
+def sends_digest_etag(view: Any) -> Any:
+    """Document the content-digest ETag a read of an immutable resource sets itself.
+
+    With it OpenAPI shows the ETag header, the If-None-Match parameter and the 304 answer.
+    """
+    view._apidoc = deepcopy(getattr(view, "_apidoc", {}))
+    view._apidoc["digest_etag"] = True
+    return view
+
+
 IF_MATCH_DOC = "The ETag you last read; a stale one is refused (412) and nothing is changed."
 ETAG_DOC = "The version tag of the returned entity; send it back as If-Match to change it."
+DIGEST_ETAG_DOC = "The content digest; send it as If-None-Match to be answered 304 if unchanged."
+IF_NONE_MATCH_DOC = "The ETag of the copy you hold; 304 (no body) when it is still current."
 
 
 def if_none_match(etag: str) -> bool:
@@ -357,6 +369,20 @@ class Blueprint(flask_smorest.Blueprint):
         doc: dict[str, Any], doc_info: dict[str, Any], **kwargs: Any
     ) -> dict[str, Any]:
         """Document what sends_etag/takes_if_match declared: ETag, If-Match, 409/412/428."""
+        if doc_info.get("digest_etag"):
+            for status in doc_info.get("success_status_codes", []):
+                headers = doc["responses"][status].setdefault("headers", {})
+                headers["ETag"] = {"description": DIGEST_ETAG_DOC, "schema": {"type": "string"}}
+            doc.setdefault("parameters", []).append(
+                {
+                    "name": "If-None-Match",
+                    "in": "header",
+                    "required": False,
+                    "description": IF_NONE_MATCH_DOC,
+                    "schema": {"type": "string"},
+                }
+            )
+            doc["responses"].setdefault(304, {"description": "Not modified"})
         versioned = doc_info.get("versioned")
         if not versioned:
             return doc

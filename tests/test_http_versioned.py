@@ -42,6 +42,13 @@ SENDS_ETAG: set[tuple[str, str]] = {
     ("get", "/api/v1/public-reports/{report_id}"),
 }
 
+#: Reads of immutable resources whose ETag is their content digest (If-None-Match → 304).
+DIGEST_ETAG: set[tuple[str, str]] = {
+    ("get", "/api/v1/checklists/{industry}"),
+    ("get", "/api/v1/checklists/{industry}/versions/{version}"),
+    ("get", "/api/v1/media/{sha256}"),
+}
+
 #: Updates and actions on an item that are not versioned resources, and why.
 NOT_VERSIONED: dict[tuple[str, str], str] = {
     ("patch", "/api/v1/media/uploads/{upload_id}"): "a tus upload: Upload-Offset orders it",
@@ -203,3 +210,19 @@ def test_a_public_report_decision_refuses_a_stale_if_match(
     )
     assert verified.status_code == 201, verified.json
     assert verified.headers["ETag"] == f'"hazard-{verified.json["id"]}-v{verified.json["version"]}"'
+
+
+def test_digest_etags_are_documented_with_if_none_match_and_304(spec: dict[str, Any]) -> None:
+    ops = operations(spec)
+    for key in DIGEST_ETAG:
+        assert "ETag" in success(ops[key]).get("headers", {}), key
+        params = [p for p in ops[key].get("parameters", []) if p.get("name") == "If-None-Match"]
+        assert len(params) == 1 and params[0]["required"] is False, key
+        assert "304" in ops[key]["responses"], key
+    documented = {
+        key
+        for key, op in ops.items()
+        for status, response in op["responses"].items()
+        if status.startswith("2") and "ETag" in response.get("headers", {})
+    }
+    assert documented == set(VERSIONED_UPDATES) | SENDS_ETAG | DIGEST_ETAG
