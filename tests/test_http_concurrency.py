@@ -321,3 +321,36 @@ def test_two_draws_of_a_plan_with_one_etag(live: Flask) -> None:
             ).scalars()
         )
     assert drawn and len(drawn) == len(set(drawn))  # one draw's inspections, not two
+
+
+def test_an_import_waits_for_a_patch_of_the_same_enterprise(live: Flask) -> None:
+    """The import (B) updates the row A patched, from A's version: no version is used twice."""
+    make = Factories(live)
+    ent = make.enterprise(risk_level="medium")
+    planners = [bearer(live, make.user("planner")) for _ in range(2)]
+    read = live.test_client().get(f"/api/v1/enterprises/{ent.id}", headers=planners[0])
+    header = "企业名称,统一社会信用代码,行业,街道,地址,风险等级,经度,纬度"
+    row = f"{ent.name},{ent.uscc},{ent.industry},huayanglu,新地址1号,low,121.4265,31.2195"
+
+    def patch(client: Any) -> Any:
+        return client.patch(
+            f"/api/v1/enterprises/{ent.id}",
+            headers={**planners[0], "If-Match": read.headers["ETag"]},
+            json={"risk_level": "high"},
+        )
+
+    def upload(client: Any) -> Any:
+        return client.post(
+            "/api/v1/enterprises/import",
+            headers={**planners[1], "Content-Type": "text/csv"},
+            data=f"{header}\n{row}\n".encode(),
+        )
+
+    a, b = race(live, "enterprises", patch, upload)
+    assert a.status_code == 200, a.json
+    assert b.status_code == 200 and b.json["updated"] == 1, b.json
+    with live.app_context():
+        final = session.get(Enterprise, ent.id)
+        assert final is not None
+        assert (final.address, final.risk_level) == ("新地址1号", "low")
+        assert final.version == ent.version + 2  # A's v2, then the import's v3

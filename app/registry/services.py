@@ -436,9 +436,12 @@ def _validate_row(
 
 
 def _existing_by_uscc(usccs: Iterable[str]) -> dict[str, Enterprise]:
+    # Locked (in USCC order, so two imports lock alike) like a PATCH's row: an edit committed
+    # meanwhile is read, not overwritten with a version number it already used.
     found: dict[str, Enterprise] = {}
     for chunk in iter_chunks(sorted(usccs), 500):
-        for ent in session.execute(select(Enterprise).where(Enterprise.uscc.in_(chunk))).scalars():
+        stmt = select(Enterprise).where(Enterprise.uscc.in_(chunk)).order_by(Enterprise.uscc)
+        for ent in session.execute(for_update(stmt)).scalars():
             found[ent.uscc] = ent
     return found
 
