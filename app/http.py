@@ -71,12 +71,17 @@ def checks_own_text(view: Any) -> Any:
     return view
 
 
-def _view_checks_own_text() -> bool:
+def _matched_view() -> Any:
+    """Return the function that handles this request (a MethodView's method for its verb)."""
     view = current_app.view_functions.get(request.endpoint or "")
     cls = getattr(view, "view_class", None)
     if cls is not None:
         view = getattr(cls, request.method.lower(), None)
-    return bool(getattr(view, "_checks_own_text", False))
+    return view
+
+
+def _view_checks_own_text() -> bool:
+    return bool(getattr(_matched_view(), "_checks_own_text", False))
 
 
 def strict_json_loads(data: bytes | str, check_strings: bool = True) -> Any:
@@ -197,11 +202,7 @@ def check_request_input() -> None:
 
 def _takes_json_body() -> bool:
     """Tell whether the matched view parses a JSON body (@blp.arguments, location json)."""
-    view = current_app.view_functions.get(request.endpoint or "")
-    cls = getattr(view, "view_class", None)
-    if cls is not None:
-        view = getattr(cls, request.method.lower(), None)
-    arguments = getattr(view, "_apidoc", {}).get("arguments", {})
+    arguments = getattr(_matched_view(), "_apidoc", {}).get("arguments", {})
     return any(p.get("in") == "json" for p in arguments.get("parameters", ()))
 
 
@@ -240,7 +241,9 @@ def set_etag(etag: str) -> None:
 #      documents the ETag header, the If-Match parameter and the 409/412/428 answers;
 #   2. the view resolves the caller and checks roles, then loads the row through the
 #      service's locked load (app.db.for_update: SELECT … FOR UPDATE, populate_existing);
-#   3. it calls check_if_match on that locked row's ETag, then the service that writes.
+#   3. it calls check_if_match on that locked row's ETag, then the service that writes (a
+#      service that locks the row by id itself, as apply_action does, takes check_if_match
+#      as its `check_etag` and calls it right after the lock).
 #
 # Because the row is locked before its version is compared, a second writer holding the same
 # ETag waits for the first to commit and then fails the check (412): no update is lost.
@@ -248,11 +251,7 @@ def set_etag(etag: str) -> None:
 
 def _declared_if_match() -> bool | None:
     """Return how the matched view takes If-Match: required, optional (False) or undeclared."""
-    view = current_app.view_functions.get(request.endpoint or "")
-    cls = getattr(view, "view_class", None)
-    if cls is not None:
-        view = getattr(cls, request.method.lower(), None)
-    versioned = getattr(view, "_apidoc", {}).get("versioned") or {}
+    versioned = getattr(_matched_view(), "_apidoc", {}).get("versioned") or {}
     return versioned.get("if_match")
 
 
