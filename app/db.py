@@ -6,7 +6,7 @@ import json
 import uuid
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import current_app, g, has_app_context
 from sqlalchemy import (
@@ -14,6 +14,7 @@ from sqlalchemy import (
     DateTime,
     Index,
     MetaData,
+    Select,
     Text,
     cast,
     create_engine,
@@ -139,6 +140,21 @@ def close_session(exc: BaseException | None = None) -> None:
 
 
 session: Session = LocalProxy(get_session)  # type: ignore[assignment]
+
+_Stmt = TypeVar("_Stmt", bound=Select[Any])
+
+
+def for_update(stmt: _Stmt) -> _Stmt:
+    """Make `stmt` the read a write follows: lock its entity's rows and refresh them.
+
+    ``SELECT … FOR UPDATE OF`` the statement's first entity holds those rows against every
+    other writer until the transaction ends (a second writer waits here, then reads what the
+    first committed), and ``populate_existing`` overwrites what the session already held, so
+    a version checked on the result (an If-Match, a state) is the one this write replaces.
+    SQLite has no row locks: its writers serialise at BEGIN IMMEDIATE (see make_engine).
+    """
+    entity = stmt.column_descriptions[0]["entity"]
+    return stmt.with_for_update(of=entity).execution_options(populate_existing=True)
 
 
 def iter_chunks(items: list[Any], size: int) -> Iterator[list[Any]]:

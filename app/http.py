@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
+from collections.abc import Callable
+from copy import deepcopy
 from typing import Any
 
 import flask_smorest
-from flask import current_app, g, request
+from flask import Response, current_app, g, request
+from flask_smorest.utils import deepupdate
 from sqlalchemy import Select, func, select
 from webargs.flaskparser import FlaskParser
 
@@ -67,12 +71,17 @@ def checks_own_text(view: Any) -> Any:
     return view
 
 
-def _view_checks_own_text() -> bool:
+def _matched_view() -> Any:
+    """Return the function that handles this request (a MethodView's method for its verb)."""
     view = current_app.view_functions.get(request.endpoint or "")
     cls = getattr(view, "view_class", None)
     if cls is not None:
         view = getattr(cls, request.method.lower(), None)
-    return bool(getattr(view, "_checks_own_text", False))
+    return view
+
+
+def _view_checks_own_text() -> bool:
+    return bool(getattr(_matched_view(), "_checks_own_text", False))
 
 
 def strict_json_loads(data: bytes | str, check_strings: bool = True) -> Any:
@@ -193,11 +202,7 @@ def check_request_input() -> None:
 
 def _takes_json_body() -> bool:
     """Tell whether the matched view parses a JSON body (@blp.arguments, location json)."""
-    view = current_app.view_functions.get(request.endpoint or "")
-    cls = getattr(view, "view_class", None)
-    if cls is not None:
-        view = getattr(cls, request.method.lower(), None)
-    arguments = getattr(view, "_apidoc", {}).get("arguments", {})
+    arguments = getattr(_matched_view(), "_apidoc", {}).get("arguments", {})
     return any(p.get("in") == "json" for p in arguments.get("parameters", ()))
 
 
@@ -226,8 +231,38 @@ def set_etag(etag: str) -> None:
     g.response_etag = etag
 
 
-def check_if_match(current: str, required: bool = True) -> None:
-    """Refuse a stale update (412) or, when required, an update without If-Match (428)."""
+# --------------------------------------------------------------------------- versioned views
+#
+# The one way every versioned resource (a row with a `version` column that each change
+# increments) does optimistic concurrency; docs/concurrency.md states the rule:
+#
+#   1. the view is decorated with sends_etag(kind) (reads, creates) or takes_if_match(kind)
+#      (updates and actions): the answer carries the returned entity's ETag, and OpenAPI
+#      documents the ETag header, the If-Match parameter and the 409/412/428 answers;
+#   2. the view resolves the caller and checks roles, then loads the row through the
+#      service's locked load (app.db.for_update: SELECT … FOR UPDATE, populate_existing);
+#   3. it calls check_if_match on that locked row's ETag, then the service that writes (a
+#      service that locks the row by id itself, as apply_action does, takes check_if_match
+#      as its `check_etag` and calls it right after the lock).
+#
+# Because the row is locked before its version is compared, a second writer holding the same
+# ETag waits for the first to commit and then fails the check (412): no update is lost.
+
+
+def _declared_if_match() -> bool | None:
+    """Return how the matched view takes If-Match: required, optional (False) or undeclared."""
+    versioned = getattr(_matched_view(), "_apidoc", {}).get("versioned") or {}
+    return versioned.get("if_match")
+
+
+def check_if_match(current: str, required: bool | None = None) -> None:
+    """Refuse a stale update (412) or, when required, an update without If-Match (428).
+
+    Call it with the ETag of the row as locked for the write (see app.db.for_update). When
+    `required` is not given, the view's takes_if_match declaration decides (default: required).
+    """
+    if required is None:
+        required = _declared_if_match() is not False
     header = request.headers.get("If-Match")
     if not header:
         if required:
@@ -247,6 +282,57 @@ def check_if_match(current: str, required: bool = True) -> None:
         "The resource changed since you read it; fetch it again and retry.",
         etag=current,
     )
+
+
+def _versioned_view(kind: str, if_match: bool | None) -> Callable[[Any], Any]:
+    def decorator(view: Any) -> Any:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            entity = view(*args, **kwargs)
+            if not isinstance(entity, Response):
+                set_etag(version_etag(kind, entity.id, entity.version))
+            return entity
+
+        # flask-smorest's own decorators keep _apidoc this way; Blueprint reads "versioned".
+        wrapper._apidoc = deepcopy(getattr(wrapper, "_apidoc", {}))  # type: ignore[attr-defined]
+        wrapper._apidoc["versioned"] = {"kind": kind, "if_match": if_match}  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorator
+
+
+def sends_etag(kind: str) -> Callable[[Any], Any]:
+    """Send the returned entity's version ETag (``"kind-id-vN"``) and document the header.
+
+    For the reads and creates of a versioned resource; put it below ``@blp.response``.
+    """
+    return _versioned_view(kind, None)
+
+
+def takes_if_match(kind: str, required: bool = True) -> Callable[[Any], Any]:
+    """Mark an update or action of a versioned resource: If-Match, 409/412/428, the new ETag.
+
+    The view still calls :func:`check_if_match` itself, on the row as locked for the write.
+    `required=False` for the updates that accepted no If-Match before it was added: a stale
+    one is refused (412), none at all is let through.
+    """
+    return _versioned_view(kind, required)
+
+
+def sends_digest_etag(view: Any) -> Any:
+    """Document the content-digest ETag a read of an immutable resource sets itself.
+
+    With it OpenAPI shows the ETag header, the If-None-Match parameter and the 304 answer.
+    """
+    view._apidoc = deepcopy(getattr(view, "_apidoc", {}))
+    view._apidoc["digest_etag"] = True
+    return view
+
+
+IF_MATCH_DOC = "The ETag you last read; a stale one is refused (412) and nothing is changed."
+ETAG_DOC = "The version tag of the returned entity; send it back as If-Match to change it."
+DIGEST_ETAG_DOC = "The content digest; send it as If-None-Match to be answered 304 if unchanged."
+IF_NONE_MATCH_DOC = "The ETag of the copy you hold; 304 (no body) when it is still current."
 
 
 def if_none_match(etag: str) -> bool:
@@ -269,6 +355,52 @@ class _ParsedBodyParser(FlaskParser):
 
 
 class Blueprint(flask_smorest.Blueprint):
-    """flask-smorest's Blueprint, its arguments read from the strictly parsed JSON body."""
+    """flask-smorest's Blueprint: arguments from the strictly parsed body; versioned views."""
 
     ARGUMENTS_PARSER = _ParsedBodyParser()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._prepare_doc_cbks.append(self._prepare_versioned_doc)
+
+    @staticmethod
+    def _prepare_versioned_doc(
+        doc: dict[str, Any], doc_info: dict[str, Any], **kwargs: Any
+    ) -> dict[str, Any]:
+        """Document what sends_etag/takes_if_match declared: ETag, If-Match, 409/412/428."""
+        if doc_info.get("digest_etag"):
+            for status in doc_info.get("success_status_codes", []):
+                headers = doc["responses"][status].setdefault("headers", {})
+                headers["ETag"] = {"description": DIGEST_ETAG_DOC, "schema": {"type": "string"}}
+            doc.setdefault("parameters", []).append(
+                {
+                    "name": "If-None-Match",
+                    "in": "header",
+                    "required": False,
+                    "description": IF_NONE_MATCH_DOC,
+                    "schema": {"type": "string"},
+                }
+            )
+            doc["responses"].setdefault(304, {"description": "Not modified"})
+        versioned = doc_info.get("versioned")
+        if not versioned:
+            return doc
+        for status in doc_info.get("success_status_codes", []):
+            headers = doc["responses"][status].setdefault("headers", {})
+            headers["ETag"] = {"description": ETAG_DOC, "schema": {"type": "string"}}
+        required = versioned["if_match"]
+        if required is None:
+            return doc
+        doc.setdefault("parameters", []).append(
+            {
+                "name": "If-Match",
+                "in": "header",
+                "required": required,
+                "description": IF_MATCH_DOC,
+                "schema": {"type": "string"},
+            }
+        )
+        responses = {409: "CONFLICT", 412: "PRECONDITION_FAILED"}
+        if required:
+            responses[428] = "PRECONDITION_REQUIRED"
+        return deepupdate(doc, {"responses": responses})

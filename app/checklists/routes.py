@@ -9,7 +9,7 @@ from flask import Response
 from app.checklists import services
 from app.checklists.models import ChecklistVersion
 from app.checklists.schemas import ChecklistSchema, ChecklistSummarySchema
-from app.http import Blueprint, if_none_match, set_etag
+from app.http import Blueprint, if_none_match, sends_digest_etag, set_etag
 
 blp = Blueprint("checklists", __name__, description="Per-industry inspection checklists")
 
@@ -32,6 +32,7 @@ def list_checklists() -> Any:
 @blp.route("/checklists/<string:industry>", methods=["GET"])
 @blp.response(200, ChecklistSchema)
 @blp.alt_response(304, description="Not modified: the client's copy (If-None-Match) is current")
+@sends_digest_etag
 def latest_checklist(industry: str) -> Any:
     """Return the latest checklist of an industry; the ETag is its digest."""
     return _conditional(services.get_checklist(industry))
@@ -40,6 +41,7 @@ def latest_checklist(industry: str) -> Any:
 @blp.route("/checklists/<string:industry>/versions/<int:version>", methods=["GET"])
 @blp.response(200, ChecklistSchema)
 @blp.alt_response(304, description="Not modified: the client's copy (If-None-Match) is current")
+@sends_digest_etag
 def checklist_version(industry: str, version: int) -> Any:
     """Return a published checklist version; versions never change once published."""
     return _conditional(services.get_checklist(industry, version))

@@ -16,7 +16,7 @@ from app.hazards.schemas import (
     HazardQueryArgsSchema,
     HazardSchema,
 )
-from app.http import Blueprint, check_if_match, paginate, set_etag
+from app.http import Blueprint, check_if_match, paginate, sends_etag, takes_if_match
 
 blp = Blueprint("hazards", __name__, description="Hazard tickets (隐患整改)")
 
@@ -32,28 +32,26 @@ class Hazards(MethodView):
 
     @blp.arguments(HazardCreateSchema)
     @blp.response(201, HazardDetailSchema)
+    @sends_etag("hazard")
     def post(self, data: dict[str, Any]) -> Any:
         """Report a hazard: an enterprise for itself (self_report), or staff (supervision)."""
-        hazard = services.create_hazard(current_user(), data)
-        set_etag(services.etag_of(hazard))
-        return hazard
+        return services.create_hazard(current_user(), data)
 
 
 @blp.route("/hazards/<uuid:hazard_id>")
 class HazardById(MethodView):
     @blp.response(200, HazardDetailSchema)
+    @sends_etag("hazard")
     def get(self, hazard_id: uuid.UUID) -> Any:
         """Return a ticket with its timeline; the ETag is for If-Match on actions."""
-        hazard = services.get_hazard(current_user(), hazard_id)
-        set_etag(services.etag_of(hazard))
-        return hazard
+        return services.get_hazard(current_user(), hazard_id)
 
 
 @blp.route("/hazards/<uuid:hazard_id>/actions", methods=["POST"])
 @blp.arguments(HazardActionSchema)
 @blp.response(200, HazardDetailSchema)
+@takes_if_match("hazard")
 def hazard_action(data: dict[str, Any], hazard_id: uuid.UUID) -> Any:
     """Act on a ticket (needs If-Match); 409 hazard.invalid_transition when not allowed."""
-    hazard = services.apply_action(current_user(), hazard_id, data, check_etag=check_if_match)
-    set_etag(services.etag_of(hazard))
-    return hazard
+    # apply_action locks the ticket, then calls check_if_match on it, then acts.
+    return services.apply_action(current_user(), hazard_id, data, check_etag=check_if_match)

@@ -21,7 +21,7 @@ from sqlalchemy.orm import selectinload
 
 from app.checklists.services import checklist_item, get_checklist
 from app.clock import isoformat, utcnow
-from app.db import session
+from app.db import for_update, session
 from app.errors import DomainError, not_found
 from app.hazards.deadlines import default_deadline, next_escalation, require_future, set_deadline
 from app.hazards.models import ACTIVE_STATES, ESCALATION_LEVELS, MAX_ESCALATION, Hazard
@@ -307,10 +307,7 @@ def create_hazard(user: User, data: dict[str, Any]) -> Hazard:
 
 def _lock_visible(user: User, hazard_id: uuid.UUID) -> Hazard:
     hazard = session.execute(
-        select(Hazard)
-        .where(Hazard.id == hazard_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+        for_update(select(Hazard).where(Hazard.id == hazard_id))
     ).scalar_one_or_none()
     if hazard is None or not can_see(user, hazard):
         raise not_found("hazard")

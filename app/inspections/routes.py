@@ -8,7 +8,7 @@ from typing import Any
 from flask.views import MethodView
 
 from app.auth.caller import current_user, require_role
-from app.http import Blueprint, check_if_match, paginate, set_etag, version_etag
+from app.http import Blueprint, check_if_match, paginate, sends_etag, takes_if_match, version_etag
 from app.inspections import services
 from app.inspections.schemas import (
     FindingSchema,
@@ -36,32 +36,29 @@ class Inspections(MethodView):
 
     @blp.arguments(InspectionCreateSchema)
     @blp.response(201, InspectionSchema)
+    @sends_etag("inspection")
     def post(self, data: dict[str, Any]) -> Any:
         """Create an unannounced, routine, complaint or recheck inspection (planners)."""
-        insp = services.create_inspection(require_role("planner"), data)
-        set_etag(version_etag("inspection", insp.id, insp.version))
-        return insp
+        return services.create_inspection(require_role("planner"), data)
 
 
 @blp.route("/inspections/<uuid:inspection_id>")
 class InspectionById(MethodView):
     @blp.response(200, InspectionSchema)
+    @sends_etag("inspection")
     def get(self, inspection_id: uuid.UUID) -> Any:
         """Return one inspection you may see."""
-        insp = services.get_inspection(current_user(), inspection_id)
-        set_etag(version_etag("inspection", insp.id, insp.version))
-        return insp
+        return services.get_inspection(current_user(), inspection_id)
 
     @blp.arguments(InspectionUpdateSchema)
     @blp.response(200, InspectionSchema)
+    @takes_if_match("inspection")
     def patch(self, data: dict[str, Any], inspection_id: uuid.UUID) -> Any:
         """Change the team, window or dispatch time before check-in (its planner)."""
         user = require_role("planner")
         insp = services.get_own_planned(user, inspection_id)
         check_if_match(version_etag("inspection", insp.id, insp.version))
-        insp = services.update_inspection(user, insp, data)
-        set_etag(version_etag("inspection", insp.id, insp.version))
-        return insp
+        return services.update_inspection(user, insp, data)
 
 
 @blp.route("/inspections/<uuid:inspection_id>/findings")

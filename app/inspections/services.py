@@ -21,7 +21,7 @@ from app.audit.services import record
 from app.changelog import record_changes
 from app.checklists.models import ChecklistVersion
 from app.clock import CHINA_TZ, utcnow
-from app.db import iter_chunks, session
+from app.db import for_update, iter_chunks, session
 from app.errors import DomainError, not_found
 from app.inspections.models import Finding, Inspection, InspectionInspector
 from app.inspections.visibility import (
@@ -302,9 +302,13 @@ def create_inspection(user: User, data: dict[str, Any]) -> Inspection:
 
 
 def get_own_planned(user: User, inspection_id: uuid.UUID) -> Inspection:
-    """Return an inspection the caller planned, for editing (others: 404)."""
+    """Return an inspection the caller planned, locked for editing (others: 404)."""
     insp = session.execute(
-        select(Inspection).where(Inspection.id == inspection_id, Inspection.planner_id == user.id)
+        for_update(
+            select(Inspection).where(
+                Inspection.id == inspection_id, Inspection.planner_id == user.id
+            )
+        )
     ).scalar_one_or_none()
     if insp is None:
         raise not_found("inspection")

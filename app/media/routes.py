@@ -8,7 +8,7 @@ from flask import Response, request, send_file
 from flask.views import MethodView
 
 from app.auth.caller import current_user, public
-from app.http import Blueprint, if_none_match, set_etag
+from app.http import Blueprint, if_none_match, sends_digest_etag, set_etag
 from app.media import services
 from app.media.schemas import MediaSchema, SignedFileArgsSchema
 from media.tus import UploadSession, session_headers
@@ -112,6 +112,7 @@ class Upload(MethodView):
 @blp.route("/media/<sha256>")
 class Media(MethodView):
     @blp.response(200, MediaSchema)
+    @sends_digest_etag
     def get(self, sha256: str) -> Any:
         """Read a photo's metadata with short-lived signed URLs (uploader or record in scope)."""
         media = services.get_media(current_user(), sha256)

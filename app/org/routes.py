@@ -8,7 +8,7 @@ from typing import Any
 from flask.views import MethodView
 
 from app.auth.caller import current_user, require_role
-from app.http import Blueprint, paginate
+from app.http import Blueprint, check_if_match, paginate, sends_etag, takes_if_match, version_etag
 from app.org import services
 from app.org.schemas import (
     DepartmentSchema,
@@ -43,6 +43,7 @@ class Users(MethodView):
 
     @blp.arguments(UserCreateSchema)
     @blp.response(201, UserSchema)
+    @sends_etag("user")
     def post(self, data: dict[str, Any]) -> Any:
         """Create a user (admins)."""
         actor = require_role("admin")
@@ -52,6 +53,7 @@ class Users(MethodView):
 @blp.route("/users/<uuid:user_id>")
 class UserById(MethodView):
     @blp.response(200, UserSchema)
+    @sends_etag("user")
     def get(self, user_id: uuid.UUID) -> Any:
         """Return one user (admins and planners)."""
         require_role("admin", "planner")
@@ -59,10 +61,13 @@ class UserById(MethodView):
 
     @blp.arguments(UserUpdateSchema)
     @blp.response(200, UserSchema)
+    @takes_if_match("user", required=False)
     def patch(self, data: dict[str, Any], user_id: uuid.UUID) -> Any:
-        """Change a user, including the inspector registry fields (admins)."""
+        """Change a user, including the inspector registry fields (admins); If-Match optional."""
         actor = require_role("admin")
-        return services.update_user(actor, services.get_user(user_id), data)
+        user = services.get_user(user_id, lock=True)
+        check_if_match(version_etag("user", user.id, user.version))
+        return services.update_user(actor, user, data)
 
 
 @blp.route("/jurisdictions")

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.audit.services import record
 from app.auth.services import hash_password
-from app.db import session
+from app.db import for_update, session
 from app.errors import DomainError, not_found
 from app.org.models import ROLES, Department, Jurisdiction, User
 from app.registry.models import Enterprise
@@ -49,9 +49,12 @@ def scope_filter(user: User, jurisdiction_col: Any, enterprise_col: Any) -> Colu
     return jurisdiction_filter(user, jurisdiction_col)
 
 
-def get_user(user_id: uuid.UUID) -> User:
-    """Return a user or 404."""
-    user = session.get(User, user_id)
+def get_user(user_id: uuid.UUID, lock: bool = False) -> User:
+    """Return a user or 404; with `lock`, locked for a write."""
+    if lock:
+        user = session.execute(for_update(select(User).where(User.id == user_id))).scalar()
+    else:
+        user = session.get(User, user_id)
     if user is None:
         raise not_found("user")
     return user

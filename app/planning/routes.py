@@ -8,7 +8,7 @@ from typing import Any
 from flask.views import MethodView
 
 from app.auth.caller import public, require_role
-from app.http import Blueprint, paginate
+from app.http import Blueprint, check_if_match, paginate, sends_etag, takes_if_match, version_etag
 from app.planning import services
 from app.planning.schemas import (
     DrawRecordSchema,
@@ -32,6 +32,7 @@ class SamplingPlans(MethodView):
 
     @blp.arguments(SamplingPlanCreateSchema)
     @blp.response(201, SamplingPlanSchema)
+    @sends_etag("sampling_plan")
     def post(self, data: dict[str, Any]) -> Any:
         """Create a sampling plan: population filter, rates per risk level, team size, 异地交叉."""
         return services.create_plan(require_role("planner"), data)
@@ -40,6 +41,7 @@ class SamplingPlans(MethodView):
 @blp.route("/sampling-plans/<uuid:plan_id>")
 class SamplingPlanById(MethodView):
     @blp.response(200, SamplingPlanSchema)
+    @sends_etag("sampling_plan")
     def get(self, plan_id: uuid.UUID) -> Any:
         """Return one of your plans with its draws (seed, targets and teams once drawn)."""
         return services.get_plan(require_role("planner"), plan_id)
@@ -49,19 +51,25 @@ class SamplingPlanById(MethodView):
 class SamplingPlanCommit(MethodView):
     @blp.arguments(SamplingCommitSchema)
     @blp.response(200, SamplingPlanSchema)
+    @takes_if_match("sampling_plan", required=False)
     def post(self, data: dict[str, Any], plan_id: uuid.UUID) -> Any:
         """Freeze population and pool and publish the seed commitment (a redraw needs a reason)."""
         user = require_role("planner")
-        return services.commit_plan(user, services.get_plan(user, plan_id), data.get("reason"))
+        plan = services.get_plan(user, plan_id, lock=True)
+        check_if_match(version_etag("sampling_plan", plan.id, plan.version))
+        return services.commit_plan(user, plan, data.get("reason"))
 
 
 @blp.route("/sampling-plans/<uuid:plan_id>/draw")
 class SamplingPlanDraw(MethodView):
     @blp.response(200, SamplingPlanSchema)
+    @takes_if_match("sampling_plan", required=False)
     def post(self, plan_id: uuid.UUID) -> Any:
         """Draw targets and teams from the committed seed; create inspections; reveal the seed."""
         user = require_role("planner")
-        return services.draw_plan(user, services.get_plan(user, plan_id))
+        plan = services.get_plan(user, plan_id, lock=True)
+        check_if_match(version_etag("sampling_plan", plan.id, plan.version))
+        return services.draw_plan(user, plan)
 
 
 @blp.route("/public/sampling-results")

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, undefer
 from app.audit.services import record
 from app.changelog import record_changes
 from app.clock import utcnow
-from app.db import session
+from app.db import for_update, session
 from app.errors import DomainError, not_found
 from app.inspections.models import Finding, Inspection
 from app.inspections.services import (
@@ -130,9 +130,13 @@ def list_plans(user: User) -> Select[Any]:
     )
 
 
-def get_plan(user: User, plan_id: uuid.UUID) -> SamplingPlan:
-    """Return one of the caller's plans, or 404."""
-    plan = session.get(SamplingPlan, plan_id)
+def get_plan(user: User, plan_id: uuid.UUID, lock: bool = False) -> SamplingPlan:
+    """Return one of the caller's plans, or 404; with `lock`, locked for a write."""
+    if lock:
+        stmt = for_update(select(SamplingPlan).where(SamplingPlan.id == plan_id))
+        plan = session.execute(stmt).scalar()
+    else:
+        plan = session.get(SamplingPlan, plan_id)
     if plan is None or plan.created_by != user.id:
         raise not_found("sampling_plan")
     return plan

@@ -11,8 +11,7 @@ from flask.views import MethodView
 from app.auth.caller import current_user, public
 from app.extensions import limiter
 from app.hazards.schemas import HazardDetailSchema
-from app.hazards.services import etag_of
-from app.http import Blueprint, paginate, set_etag
+from app.http import Blueprint, check_if_match, paginate, sends_etag, takes_if_match
 from app.public_reports import services
 from app.public_reports.schemas import (
     PublicReportCreateSchema,
@@ -56,6 +55,7 @@ class PublicReports(MethodView):
 @blp.route("/public-reports/<uuid:report_id>")
 class PublicReportById(MethodView):
     @blp.response(200, PublicReportSchema)
+    @sends_etag("public_report")
     def get(self, report_id: uuid.UUID) -> Any:
         """Return one public report (coordinators, supervisors)."""
         return services.get_public_report(current_user(), report_id)
@@ -64,16 +64,21 @@ class PublicReportById(MethodView):
 @blp.route("/public-reports/<uuid:report_id>/verify", methods=["POST"])
 @blp.arguments(PublicReportVerifySchema)
 @blp.response(201, HazardDetailSchema)
+@takes_if_match("hazard", required=False)
 def verify_public_report(data: dict[str, Any], report_id: uuid.UUID) -> Any:
-    """Verify a report (查实): issues its public_report ticket against the enterprise named."""
-    hazard = services.verify_public_report(current_user(), report_id, data)
-    set_etag(etag_of(hazard))
-    return hazard
+    """Verify a report (查实): issues its public_report ticket against the enterprise named.
+
+    If-Match (optional) is the report's ETag; the answer's ETag is the new ticket's.
+    """
+    user = current_user()
+    return services.verify_public_report(user, report_id, data, check_etag=check_if_match)
 
 
 @blp.route("/public-reports/<uuid:report_id>/reject", methods=["POST"])
 @blp.arguments(PublicReportRejectSchema)
 @blp.response(200, PublicReportSchema)
+@takes_if_match("public_report", required=False)
 def reject_public_report(data: dict[str, Any], report_id: uuid.UUID) -> Any:
-    """Reject a report that did not check out, with the reason."""
-    return services.reject_public_report(current_user(), report_id, data)
+    """Reject a report that did not check out, with the reason (If-Match optional)."""
+    user = current_user()
+    return services.reject_public_report(user, report_id, data, check_etag=check_if_match)

@@ -8,6 +8,7 @@ stored through :func:`app.media.services.store_photo`, like any other upload.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -16,12 +17,13 @@ from sqlalchemy.orm import selectinload
 
 from app.audit.services import record
 from app.clock import utcnow
-from app.db import session
+from app.db import for_update, session
 from app.errors import DomainError, not_found
 from app.hazards.deadlines import require_future
 from app.hazards.models import Hazard
 from app.hazards.services import checklist_basis, enterprise_in_scope, issue_hazard
 from app.hazards.timeline import SystemActor
+from app.http import version_etag
 from app.media.services import store_photo
 from app.org.models import Jurisdiction, User
 from app.org.services import is_district_level
@@ -121,16 +123,17 @@ def list_public_reports(user: User, args: dict[str, Any]) -> Select[Any]:
     return stmt.order_by(PublicReport.received_at.desc())
 
 
-def _lock_report(user: User, report_id: uuid.UUID) -> PublicReport:
+def _lock_report(
+    user: User, report_id: uuid.UUID, check_etag: Callable[[str], None] | None
+) -> PublicReport:
     _require_report_staff(user)
     report = session.execute(
-        select(PublicReport)
-        .where(PublicReport.id == report_id, report_scope(user))
-        .with_for_update()
-        .execution_options(populate_existing=True)
+        for_update(select(PublicReport).where(PublicReport.id == report_id, report_scope(user)))
     ).scalar_one_or_none()
     if report is None:
         raise not_found("public_report")
+    if check_etag is not None:
+        check_etag(version_etag("public_report", report.id, report.version))
     return report
 
 
@@ -147,9 +150,14 @@ def get_public_report(user: User, report_id: uuid.UUID) -> PublicReport:
     return report
 
 
-def verify_public_report(user: User, report_id: uuid.UUID, data: dict[str, Any]) -> Hazard:
+def verify_public_report(
+    user: User,
+    report_id: uuid.UUID,
+    data: dict[str, Any],
+    check_etag: Callable[[str], None] | None = None,
+) -> Hazard:
     """Confirm a report (查实): issue its public_report ticket; a retry returns the same ticket."""
-    report = _lock_report(user, report_id)
+    report = _lock_report(user, report_id, check_etag)
     if report.status == "verified":
         existing = session.execute(
             select(Hazard).where(Hazard.public_report_id == report.id)
@@ -188,9 +196,14 @@ def verify_public_report(user: User, report_id: uuid.UUID, data: dict[str, Any])
     return hazard
 
 
-def reject_public_report(user: User, report_id: uuid.UUID, data: dict[str, Any]) -> PublicReport:
+def reject_public_report(
+    user: User,
+    report_id: uuid.UUID,
+    data: dict[str, Any],
+    check_etag: Callable[[str], None] | None = None,
+) -> PublicReport:
     """Reject a report that did not check out (查无实据), with the reason."""
-    report = _lock_report(user, report_id)
+    report = _lock_report(user, report_id, check_etag)
     if report.status == "rejected":
         return report
     if report.status != "pending":

@@ -10,7 +10,14 @@ from flask.views import MethodView
 
 from app.auth.caller import current_user, require_role
 from app.errors import DomainError
-from app.http import Blueprint, check_if_match, paginate, set_etag, version_etag
+from app.http import (
+    Blueprint,
+    check_if_match,
+    paginate,
+    sends_etag,
+    takes_if_match,
+    version_etag,
+)
 from app.registry import services
 from app.registry.schemas import (
     EnterpriseCreateSchema,
@@ -36,32 +43,29 @@ class Enterprises(MethodView):
 
     @blp.arguments(EnterpriseCreateSchema)
     @blp.response(201, EnterpriseSchema)
+    @sends_etag("enterprise")
     def post(self, data: dict[str, Any]) -> Any:
         """Register an enterprise (planners, admins)."""
-        ent = services.create_enterprise(require_role(*EDITORS), data)
-        set_etag(version_etag("enterprise", ent.id, ent.version))
-        return ent
+        return services.create_enterprise(require_role(*EDITORS), data)
 
 
 @blp.route("/enterprises/<uuid:enterprise_id>")
 class EnterpriseById(MethodView):
     @blp.response(200, EnterpriseSchema)
+    @sends_etag("enterprise")
     def get(self, enterprise_id: uuid.UUID) -> Any:
         """Return one enterprise in your scope."""
-        ent = services.get_enterprise(current_user(), enterprise_id)
-        set_etag(version_etag("enterprise", ent.id, ent.version))
-        return ent
+        return services.get_enterprise(current_user(), enterprise_id)
 
     @blp.arguments(EnterpriseUpdateSchema)
     @blp.response(200, EnterpriseSchema)
+    @takes_if_match("enterprise")
     def patch(self, data: dict[str, Any], enterprise_id: uuid.UUID) -> Any:
         """Change an enterprise (planners, admins); send If-Match with the ETag you read."""
         user = require_role(*EDITORS)
-        ent = services.get_enterprise(user, enterprise_id)
+        ent = services.get_enterprise(user, enterprise_id, lock=True)
         check_if_match(version_etag("enterprise", ent.id, ent.version))
-        ent = services.update_enterprise(user, ent, data)
-        set_etag(version_etag("enterprise", ent.id, ent.version))
-        return ent
+        return services.update_enterprise(user, ent, data)
 
 
 @blp.route("/enterprises/import")

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.audit.services import record
 from app.changelog import record_changes
-from app.db import iter_chunks, session
+from app.db import for_update, iter_chunks, session
 from app.errors import DomainError, not_found
 from app.org.models import Jurisdiction, User
 from app.org.services import can_see_jurisdiction, scope_filter
@@ -89,14 +89,13 @@ def list_enterprises(user: User, args: dict[str, Any]) -> Select[Any]:
     return stmt.order_by(Enterprise.name, Enterprise.id)
 
 
-def get_enterprise(user: User, enterprise_id: uuid.UUID) -> Enterprise:
-    """Return an enterprise in the caller's scope, or 404."""
-    ent = session.execute(
-        select(Enterprise).where(
-            Enterprise.id == enterprise_id,
-            scope_filter(user, Enterprise.jurisdiction_code, Enterprise.id),
-        )
-    ).scalar_one_or_none()
+def get_enterprise(user: User, enterprise_id: uuid.UUID, lock: bool = False) -> Enterprise:
+    """Return an enterprise in the caller's scope, or 404; with `lock`, locked for a write."""
+    stmt = select(Enterprise).where(
+        Enterprise.id == enterprise_id,
+        scope_filter(user, Enterprise.jurisdiction_code, Enterprise.id),
+    )
+    ent = session.execute(for_update(stmt) if lock else stmt).scalar_one_or_none()
     if ent is None:
         raise not_found("enterprise")
     return ent
@@ -439,9 +438,12 @@ def _validate_row(
 
 
 def _existing_by_uscc(usccs: Iterable[str]) -> dict[str, Enterprise]:
+    # Locked (in USCC order, so two imports lock alike) like a PATCH's row: an edit committed
+    # meanwhile is read, not overwritten with a version number it already used.
     found: dict[str, Enterprise] = {}
     for chunk in iter_chunks(sorted(usccs), 500):
-        for ent in session.execute(select(Enterprise).where(Enterprise.uscc.in_(chunk))).scalars():
+        stmt = select(Enterprise).where(Enterprise.uscc.in_(chunk)).order_by(Enterprise.uscc)
+        for ent in session.execute(for_update(stmt)).scalars():
             found[ent.uscc] = ent
     return found
 
