@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from app.audit.services import record
 from app.changelog import record_change
 from app.checklists.models import ChecklistVersion
+from app.checklists.sources import check_library_sources, check_sources
 from app.clock import utcnow
 from app.db import session
 from app.errors import DomainError
@@ -85,7 +86,9 @@ def read_library(directory: Path = LIBRARY_DIR) -> dict[str, dict[str, Any]]:
             if item["code"] in seen:
                 problems.append(f"{path.name}: item {item['code']}, field code: duplicate code")
             seen.add(item["code"])
+        problems.extend(f"{path.name}: {problem}" for problem in check_sources(data))
         library[path.stem] = data
+    problems.extend(check_library_sources(library))
     if not library and not problems:
         problems.append(f"{directory}: no checklist files (*.yaml)")
     if problems:
@@ -183,6 +186,14 @@ def etag_of(cv: ChecklistVersion) -> str:
     return f'"{cv.digest}"'
 
 
+def _standards(content: dict[str, Any]) -> list[str]:
+    """Name the declared sources as the free-text `standards` list older clients read."""
+    return [
+        f"{s['title']}（{s['number']}）" if s["number"] else s["title"]
+        for s in content.get("sources", [])
+    ]
+
+
 def serialize(cv: ChecklistVersion) -> dict[str, Any]:
     """Return the full representation of a checklist version (also used by the sync feed)."""
     content = cv.content
@@ -193,6 +204,7 @@ def serialize(cv: ChecklistVersion) -> dict[str, Any]:
         "digest": cv.digest,
         "published_at": cv.published_at,
         "description": content.get("description", ""),
-        "standards": content.get("standards", []),
+        "standards": content.get("standards") or _standards(content),
+        "sources": content.get("sources", []),
         "items": content["items"],
     }

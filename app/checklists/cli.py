@@ -1,0 +1,56 @@
+"""`fieldsafe checklists sources`: the library's documents, written to checklists/SOURCES.md."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from app.checklists.services import LIBRARY_DIR, ChecklistLoadError, read_library
+from app.checklists.sources import item_counts, render_sources_md
+
+SOURCES_MD = "SOURCES.md"
+
+
+def _library(directory: Path) -> dict[str, dict[str, Any]]:
+    """Read the library or exit 1 naming every problem."""
+    try:
+        return read_library(directory)
+    except ChecklistLoadError as exc:
+        click.echo("the library is invalid:", err=True)
+        for problem in exc.problems:
+            click.echo(f"  {problem}", err=True)
+        sys.exit(1)
+
+
+@click.command("sources")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="Library folder (default: the project's checklists/).",
+)
+@click.option("--check", is_flag=True, help="Exit 1 if SOURCES.md is out of date; write nothing.")
+def sources_command(directory: Path | None, check: bool) -> None:
+    """Write SOURCES.md: each document the checklists cite, its items, where it was read."""
+    folder = directory or LIBRARY_DIR
+    library = _library(folder)
+    text = render_sources_md(library)
+    target = folder / SOURCES_MD
+    if check:
+        current = target.read_text(encoding="utf-8") if target.exists() else ""
+        if current != text:
+            click.echo(f"{target} is out of date; run `fieldsafe checklists sources`", err=True)
+            sys.exit(1)
+        click.echo(f"{target} is up to date")
+        return
+    target.write_text(text, encoding="utf-8")
+    for industry, counts in item_counts(library).items():
+        click.echo(
+            f"{industry}: {counts['items']} items, {counts['major']} major, "
+            f"{counts['verified']} verified"
+        )
+    click.echo(f"wrote {target}")
