@@ -1,4 +1,4 @@
-"""`fieldsafe checklists sources`: the library's documents, written to checklists/SOURCES.md."""
+"""`fieldsafe checklists sources | diff`: the library's documents; what changed between versions."""
 
 from __future__ import annotations
 
@@ -7,9 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import click
+from flask.cli import with_appcontext
 
-from app.checklists.services import LIBRARY_DIR, ChecklistLoadError, read_library
+from app.checklists.editions import diff_contents, render_diff
+from app.checklists.services import LIBRARY_DIR, ChecklistLoadError, get_checklist, read_library
 from app.checklists.sources import item_counts, render_sources_md
+from app.errors import DomainError
 
 SOURCES_MD = "SOURCES.md"
 
@@ -54,3 +57,19 @@ def sources_command(directory: Path | None, check: bool) -> None:
             f"{counts['verified']} verified"
         )
     click.echo(f"wrote {target}")
+
+
+@click.command("diff")
+@click.argument("industry")
+@click.argument("v1", type=int)
+@click.argument("v2", type=int)
+@with_appcontext
+def diff_command(industry: str, v1: int, v2: int) -> None:
+    """Show the items added, removed, regraded and re-based from version V1 to V2."""
+    try:
+        old, new = get_checklist(industry, v1), get_checklist(industry, v2)
+    except DomainError as exc:
+        click.echo(exc.message, err=True)
+        sys.exit(1)
+    for line in render_diff(industry, v1, v2, diff_contents(old.content, new.content)):
+        click.echo(line)

@@ -53,6 +53,8 @@ class ChecklistSchema(Schema):
     name = fields.String()
     digest = fields.String()
     published_at = fields.DateTime()
+    #: First China date inspections pin this version (ISO date), null: since publication.
+    effective_from = fields.String(allow_none=True)
     description = fields.String()
     standards = fields.List(fields.String())
     sources = fields.List(fields.Nested(SourceSchema))

@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, Select, and_, exists, false, func, insert,
 
 from app.audit.services import record
 from app.changelog import record_changes
+from app.checklists.services import versions_in_force
 from app.clock import utcnow
 from app.db import iter_chunks, session
 from app.errors import DomainError, not_found
@@ -210,16 +211,9 @@ def advance_status(
     record_changes(session, "inspection", [insp])
 
 
-def latest_checklist_versions() -> dict[str, int]:
-    """Return the newest published checklist version per industry."""
-    from app.checklists.models import ChecklistVersion
-
-    rows = session.execute(
-        select(ChecklistVersion.industry, func.max(ChecklistVersion.version)).group_by(
-            ChecklistVersion.industry
-        )
-    )
-    return {industry: int(version) for industry, version in rows}
+def latest_checklist_versions(on: date | None = None) -> dict[str, int]:
+    """Return per industry the checklist version in force on `on` (today in China by default)."""
+    return versions_in_force(on or china_today())
 
 
 def check_team(inspector_ids: Sequence[uuid.UUID], enterprise: Enterprise, on: date) -> list[User]:
@@ -377,7 +371,9 @@ def create_inspection(user: User, data: dict[str, Any]) -> Inspection:
         window_start=start,
         window_end=end,
         dispatch_at=dispatch_at,
-        checklist_version=latest_checklist_versions().get(industry),
+        checklist_version=latest_checklist_versions(china_today(start) if start else None).get(
+            industry
+        ),
     )
     session.flush()
     record_changes(session, "inspection", [insp])
