@@ -127,9 +127,9 @@ def checklists_load(directory: str | None) -> None:
 
 def register_cli(app: Flask) -> None:
     """Attach every command to the app's CLI group."""
-    from app.checklists.cli import diff_command, sources_command
+    from app.checklists.cli import coverage_command, diff_command, sources_command
 
-    for sub in (sources_command, diff_command):
+    for sub in (sources_command, diff_command, coverage_command):
         checklists_group.add_command(sub)
     for command in (serve_command, db_group, demo_command, audit_group, checklists_group):
         app.cli.add_command(command)

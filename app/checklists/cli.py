@@ -11,7 +11,12 @@ from flask.cli import with_appcontext
 
 from app.checklists.editions import diff_contents, render_diff
 from app.checklists.services import LIBRARY_DIR, ChecklistLoadError, get_checklist, read_library
-from app.checklists.sources import item_counts, render_sources_md
+from app.checklists.sources import (
+    item_counts,
+    render_coverage,
+    render_sources_md,
+    replace_coverage_section,
+)
 from app.errors import DomainError
 
 SOURCES_MD = "SOURCES.md"
@@ -73,3 +78,26 @@ def diff_command(industry: str, v1: int, v2: int) -> None:
         sys.exit(1)
     for line in render_diff(industry, v1, v2, diff_contents(old.content, new.content)):
         click.echo(line)
+
+
+@click.command("coverage")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="Library folder (default: the project's checklists/).",
+)
+@click.option("--readme", is_flag=True, help="Rewrite the coverage section of README.md instead.")
+def coverage_command(directory: Path | None, readme: bool) -> None:
+    """List per industry each major-hazard situation of its criteria and the items covering it."""
+    folder = directory or LIBRARY_DIR
+    report = render_coverage(_library(folder))
+    if not readme:
+        click.echo(report, nl=False)
+        return
+    target = folder / "README.md"
+    target.write_text(
+        replace_coverage_section(target.read_text(encoding="utf-8"), report), encoding="utf-8"
+    )
+    click.echo(f"wrote the coverage section of {target}")

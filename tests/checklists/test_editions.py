@@ -42,7 +42,7 @@ def _new_edition(data: dict) -> None:
     """A later edition of gas_catering: one item regraded, one re-based, one added, one removed."""
     data["effective_from"] = LATER
     items = {i["code"]: i for i in data["items"]}
-    items["GAS-05"]["grade"] = "major"
+    items["GAS-04"]["grade"] = "general"
     items["GAS-06"]["basis"]["article"] = "10.5.9"
     data["items"] = [i for i in data["items"] if i["code"] != "GAS-16"]
     data["items"].append({**items["GAS-14"], "code": "GAS-18", "text": "新增的检查"})
@@ -131,7 +131,7 @@ def test_diff_names_added_removed_regraded_and_rebased_items(app, library):
     lines = result.output.splitlines()
     assert lines[0] == "gas_catering v1 → v2"
     assert "added GAS-18" in lines and "removed GAS-16" in lines
-    assert "regraded GAS-05: general → major" in lines
+    assert "regraded GAS-04: major → general" in lines
     rebased = [line for line in lines if line.startswith("re-based GAS-06: ")]
     new_basis = "《城镇燃气设计规范》（GB 50028-2006（2020年版））10.5.9"
     assert rebased and rebased[0].endswith(f"10.5.2 → {new_basis}")

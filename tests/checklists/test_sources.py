@@ -9,7 +9,13 @@ import pytest
 import yaml
 
 from app.checklists.services import LIBRARY_DIR, ChecklistLoadError, read_library
-from app.checklists.sources import check_library_sources, check_sources, render_sources_md
+from app.checklists.sources import (
+    check_library_sources,
+    check_sources,
+    render_coverage,
+    render_sources_md,
+    replace_coverage_section,
+)
 
 LIBRARY_FILES = sorted(LIBRARY_DIR.glob("*.yaml"))
 
@@ -56,11 +62,11 @@ def test_a_document_is_declared_the_same_way_by_every_file() -> None:
 
 def test_undeclared_document_is_named_by_file_and_item() -> None:
     data = _load(LIBRARY_DIR / "gas_catering.yaml")
-    data["items"][0]["basis"]["document"] = "某某管理办法"
-    problems = check_sources(data)
-    assert problems == [
-        f"item {data['items'][0]['code']}, field basis: 《某某管理办法》"
-        f"（{data['items'][0]['basis']['number']}） is not declared in sources"
+    item = next(i for i in data["items"] if i["grade"] == "general")
+    item["basis"]["document"] = "某某管理办法"
+    assert check_sources(data) == [
+        f"item {item['code']}, field basis: 《某某管理办法》"
+        f"（{item['basis']['number']}） is not declared in sources"
     ]
 
 
@@ -171,3 +177,43 @@ def test_api_serves_sources_and_verified(app, client, make, login) -> None:
     assert hot15["verified"] is True
     gb9448 = next(s for s in body["sources"] if s["number"] == "GB 9448-1999")
     assert gb9448["in_force"] is False and gb9448["superseded_by"].startswith("GB 9448-2025")
+
+
+# --- coverage of the major-hazard criteria ----------------------------------------
+
+
+def test_readme_coverage_section_is_current() -> None:
+    readme = (LIBRARY_DIR / "README.md").read_text(encoding="utf-8")
+    expected = replace_coverage_section(readme, render_coverage(read_library()))
+    assert readme == expected, "run `fieldsafe checklists coverage --readme`"
+
+
+def test_major_item_citing_an_unlisted_situation_is_a_problem() -> None:
+    data = _load(LIBRARY_DIR / "factory_warehouse.yaml")
+    data["coverage"] = [c for c in data["coverage"] if c["article"] != "第十一条第（五）项"]
+    assert check_sources(data) == [
+        "item FAC-18, field basis.article: 《工贸企业重大事故隐患判定标准》（应急管理部令第10号）"
+        "第十一条第（五）项 is not a situation listed in coverage"
+    ]
+
+
+def test_coverage_entry_of_an_undeclared_criterion_is_a_problem() -> None:
+    data = _load(LIBRARY_DIR / "gas_catering.yaml")
+    entry = {"document": "某标准", "number": "X-1", "article": "1", "situation": ""}
+    data["coverage"].append(entry)
+    assert check_sources(data) == ["coverage: 《某标准》（X-1） is not declared in sources"]
+
+
+def test_coverage_shows_gaps_and_the_items_covering_each_situation() -> None:
+    report = render_coverage(read_library())
+    chem = report.split("(`hazardous_chemicals`)")[1].split("### ")[0]
+    assert chem.startswith(": 13 of 21 covered")
+    assert "| 第（六）项 | （条文未读到） | **—** |" in chem
+    assert "| 第（十一）项 | （条文未读到） | HZC-06 |" in chem
+    assert "(`ebike_charging`): 0 of 0 covered" in report
+
+
+def test_coverage_command_prints_the_report(app) -> None:
+    result = app.test_cli_runner().invoke(args=["checklists", "coverage"])
+    assert result.exit_code == 0
+    assert result.output == render_coverage(read_library())
