@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from app.checklists.services import LIBRARY_DIR, ChecklistLoadError, read_librar
 from app.checklists.sources import (
     check_library_sources,
     check_sources,
+    item_counts,
     render_coverage,
     render_sources_md,
     replace_coverage_section,
@@ -217,3 +219,10 @@ def test_coverage_command_prints_the_report(app) -> None:
     result = app.test_cli_runner().invoke(args=["checklists", "coverage"])
     assert result.exit_code == 0
     assert result.output == render_coverage(read_library())
+
+
+def test_readme_table_gives_the_library_counts() -> None:
+    readme = (LIBRARY_DIR / "README.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `(\w+)\.yaml` \| [^|]+ \| (\d+) \| (\d+) \| (\d+) \|$", readme, re.M)
+    table = {ind: {"items": int(n), "major": int(m), "verified": int(v)} for ind, n, m, v in rows}
+    assert table == item_counts(read_library())
