@@ -209,9 +209,9 @@ def test_coverage_entry_of_an_undeclared_criterion_is_a_problem() -> None:
 def test_coverage_shows_gaps_and_the_items_covering_each_situation() -> None:
     report = render_coverage(read_library())
     chem = report.split("(`hazardous_chemicals`)")[1].split("### ")[0]
-    assert chem.startswith(": 13 of 21 covered")
-    assert "| 第（六）项 | （条文未读到） | **—** |" in chem
-    assert "| 第（十一）项 | （条文未读到） | HZC-06 |" in chem
+    assert chem.startswith(": 20 of 21 covered")
+    assert "| 第（十九）项 | （条文未读到） | **—** |" in chem
+    assert "| 第（六）项 | 液化烃储罐注水措施 | HZC-17 |" in chem
     assert "(`ebike_charging`): 0 of 0 covered" in report
 
 
