@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, String, UniqueConstraint
+from sqlalchemy import JSON, Date, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.clock import utcnow
@@ -26,3 +26,7 @@ class ChecklistVersion(Base):
     #: The whole checklist file as loaded (industry, name, description, items …).
     content: Mapped[dict[str, Any]] = mapped_column(JSON)
     published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: First day (China date) inspections pin this version: the file's `effective_from`, else the
+    #: day it was published. NULL on versions published before editions had dates: in force from
+    #: their publication.
+    effective_from: Mapped[date | None] = mapped_column(Date)

@@ -14,11 +14,24 @@ class BasisSchema(Schema):
     text = fields.String()
 
 
+class SourceSchema(Schema):
+    title = fields.String()
+    number = fields.String()
+    edition = fields.String()
+    effective = fields.String(allow_none=True)
+    in_force = fields.Boolean(allow_none=True)
+    superseded_by = fields.String()
+    read_from = fields.String()
+    note = fields.String()
+
+
 class ChecklistItemSchema(Schema):
     code = fields.String()
     text = fields.String()
     category = fields.String()
     grade = fields.String()
+    #: false when the clause text could not be checked against a copy of its source.
+    verified = fields.Boolean()
     basis = fields.Nested(BasisSchema)
     requires_photo = fields.Boolean()
     answer = fields.String()
@@ -42,6 +55,9 @@ class ChecklistSchema(Schema):
     name = fields.String()
     digest = fields.String()
     published_at = DateTime()
+    #: First China date inspections pin this version (ISO date), null: since publication.
+    effective_from = fields.String(allow_none=True)
     description = fields.String()
     standards = fields.List(fields.String())
+    sources = fields.List(fields.Nested(SourceSchema))
     items = fields.List(fields.Nested(ChecklistItemSchema))

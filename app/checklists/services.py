@@ -5,21 +5,26 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import yaml
 from jsonschema import Draft202012Validator
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from app.audit.services import record
 from app.changelog import record_change
 from app.checklists.models import ChecklistVersion
+from app.checklists.sources import check_library_sources, check_sources
 from app.clock import utcnow
 from app.db import session
 from app.errors import DomainError
 
 LIBRARY_DIR = Path(__file__).resolve().parents[2] / "checklists"
+#: Editions take effect on China dates.
+CHINA_TZ = timezone(timedelta(hours=8))
 
 
 class ChecklistLoadError(Exception):
@@ -85,7 +90,9 @@ def read_library(directory: Path = LIBRARY_DIR) -> dict[str, dict[str, Any]]:
             if item["code"] in seen:
                 problems.append(f"{path.name}: item {item['code']}, field code: duplicate code")
             seen.add(item["code"])
+        problems.extend(f"{path.name}: {problem}" for problem in check_sources(data))
         library[path.stem] = data
+    problems.extend(check_library_sources(library))
     if not library and not problems:
         problems.append(f"{directory}: no checklist files (*.yaml)")
     if problems:
@@ -105,13 +112,15 @@ def load_library(directory: Path = LIBRARY_DIR) -> LoadReport:
             report.unchanged.append(industry)
             continue
         version = (current.version + 1) if current else 1
+        published_at = utcnow()
         cv = ChecklistVersion(
             industry=industry,
             version=version,
             name=content["name"],
             digest=digest,
             content=content,
-            published_at=utcnow(),
+            published_at=published_at,
+            effective_from=_effective_from(content, published_at),
         )
         session.add(cv)
         session.flush()
@@ -126,6 +135,14 @@ def load_library(directory: Path = LIBRARY_DIR) -> LoadReport:
         report.published.append((industry, version))
     session.flush()
     return report
+
+
+def _effective_from(content: dict[str, Any], published_at: datetime) -> date:
+    """Return the day a new version takes effect: the file's `effective_from`, else today."""
+    declared = content.get("effective_from")
+    if declared:
+        return date.fromisoformat(declared)
+    return published_at.astimezone(CHINA_TZ).date()
 
 
 def _publish_to_feed(cv: ChecklistVersion) -> None:
@@ -149,6 +166,31 @@ def _latest_versions() -> list[ChecklistVersion]:
         .order_by(ChecklistVersion.industry)
     )
     return list(session.execute(stmt).scalars())
+
+
+def versions_in_force(on: date, db: Session | None = None) -> dict[str, int]:
+    """Return, per industry, the version inspections dated `on` pin: the newest in force that day.
+
+    A version is in force from its `effective_from` (NULL: from its publication, i.e. always
+    before any later version). When no version of an industry is in force yet on `on`, its
+    first version is returned, so an inspection dated before the library existed has one.
+    `db` is the session to read (the request's by default).
+    """
+    rows = (db or session).execute(
+        select(ChecklistVersion.industry, ChecklistVersion.version, ChecklistVersion.effective_from)
+    )
+    pinned: dict[str, int] = {}
+    first: dict[str, int] = {}
+    for industry, version, effective_from in rows:
+        first[industry] = min(first.get(industry, version), version)
+        if (effective_from is None or effective_from <= on) and version > pinned.get(industry, 0):
+            pinned[industry] = version
+    return {industry: pinned.get(industry, v) for industry, v in first.items()}
+
+
+def china_date(moment: datetime | None = None) -> date:
+    """Return the China date of `moment` (now by default): the day editions are judged on."""
+    return (moment or utcnow()).astimezone(CHINA_TZ).date()
 
 
 def list_latest() -> list[ChecklistVersion]:
@@ -184,6 +226,14 @@ def etag_of(cv: ChecklistVersion) -> str:
     return f'"{cv.digest}"'
 
 
+def _standards(content: dict[str, Any]) -> list[str]:
+    """Name the declared sources as the free-text `standards` list older clients read."""
+    return [
+        f"{s['title']}（{s['number']}）" if s["number"] else s["title"]
+        for s in content.get("sources", [])
+    ]
+
+
 def serialize(cv: ChecklistVersion) -> dict[str, Any]:
     """Return the full representation of a checklist version (also used by the sync feed)."""
     content = cv.content
@@ -193,7 +243,9 @@ def serialize(cv: ChecklistVersion) -> dict[str, Any]:
         "name": cv.name,
         "digest": cv.digest,
         "published_at": cv.published_at,
+        "effective_from": cv.effective_from.isoformat() if cv.effective_from else None,
         "description": content.get("description", ""),
-        "standards": content.get("standards", []),
+        "standards": content.get("standards") or _standards(content),
+        "sources": content.get("sources", []),
         "items": content["items"],
     }

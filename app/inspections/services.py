@@ -14,12 +14,12 @@ from datetime import date, datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, func, insert, or_, select
+from sqlalchemy import Select, and_, exists, insert, or_, select
 from sqlalchemy.orm import selectinload
 
 from app.audit.services import record
 from app.changelog import record_changes
-from app.checklists.models import ChecklistVersion
+from app.checklists.services import versions_in_force
 from app.clock import CHINA_TZ, utcnow
 from app.db import for_update, iter_chunks, session
 from app.errors import DomainError, not_found
@@ -117,15 +117,9 @@ def advance_status(
     record_changes(session, "inspection", [insp])
 
 
-def latest_checklist_versions() -> dict[str, int]:
-    """Return the newest published checklist version per industry."""
-
-    rows = session.execute(
-        select(ChecklistVersion.industry, func.max(ChecklistVersion.version)).group_by(
-            ChecklistVersion.industry
-        )
-    )
-    return {industry: int(version) for industry, version in rows}
+def latest_checklist_versions(on: date | None = None) -> dict[str, int]:
+    """Return per industry the checklist version in force on `on` (today in China by default)."""
+    return versions_in_force(on or china_today())
 
 
 def check_team(inspector_ids: Sequence[uuid.UUID], enterprise: Enterprise, on: date) -> list[User]:
@@ -282,7 +276,9 @@ def create_inspection(user: User, data: dict[str, Any]) -> Inspection:
         window_start=start,
         window_end=end,
         dispatch_at=dispatch_at,
-        checklist_version=latest_checklist_versions().get(industry),
+        checklist_version=latest_checklist_versions(china_today(start) if start else None).get(
+            industry
+        ),
     )
     session.flush()
     record_changes(session, "inspection", [insp])

@@ -369,7 +369,9 @@ def _create_inspections(plan: SamplingPlan, result: drawlib.DrawResult, now: dat
         chunk = ids[start : start + 500]
         for ent in session.execute(select(Enterprise).where(Enterprise.id.in_(chunk))).scalars():
             enterprises[ent.id] = ent
-    versions = latest_checklist_versions()
+    versions = latest_checklist_versions(
+        china_today(plan.window_start) if plan.window_start else None
+    )
     dispatch_at = plan.dispatch_at or now
     rows = []
     for team in result.teams:

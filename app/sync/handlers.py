@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, lazyload
 from app.audit.services import record
 from app.changelog import change_row
 from app.checklists.models import ChecklistVersion
+from app.checklists.services import china_date, versions_in_force
 from app.inspections.models import Finding, Inspection, InspectionInspector
 from app.media.models import MediaObject
 from app.org.models import User
@@ -527,12 +528,8 @@ def check_in(db: Session, ctx: ApplyContext, items: Sequence[Item]) -> list[dict
         insp.check_in_far = far
         insp.status = "in_progress"
         if insp.checklist_version is None:
-            latest = db.execute(
-                select(func.max(ChecklistVersion.version)).where(
-                    ChecklistVersion.industry == insp.industry
-                )
-            ).scalar()
-            insp.checklist_version = latest
+            in_force = versions_in_force(china_date(ctx.now), db)
+            insp.checklist_version = in_force.get(insp.industry)
         _bump(db, ctx, insp)
         record(
             "inspection.check_in",
@@ -657,11 +654,7 @@ def create_patrol(db: Session, ctx: ApplyContext, items: Sequence[Item]) -> list
                 "You declared a conflict of interest with this enterprise (回避); "
                 "ask a colleague to inspect it.",
             )
-        version = db.execute(
-            select(func.max(ChecklistVersion.version)).where(
-                ChecklistVersion.industry == args.industry
-            )
-        ).scalar()
+        version = versions_in_force(china_date(ctx.now), db).get(args.industry)
         if version is None:
             raise MutationRejected(
                 "checklist.not_found",

@@ -1,0 +1,228 @@
+"""Each checklist declares the documents it rests on; SOURCES.md lists them and is kept current."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from app.checklists.services import LIBRARY_DIR, ChecklistLoadError, read_library
+from app.checklists.sources import (
+    check_library_sources,
+    check_sources,
+    item_counts,
+    render_coverage,
+    render_sources_md,
+    replace_coverage_section,
+)
+
+LIBRARY_FILES = sorted(LIBRARY_DIR.glob("*.yaml"))
+
+
+def _load(path: Path) -> dict:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def _items(industry: str) -> dict[str, dict]:
+    return {i["code"]: i for i in _load(LIBRARY_DIR / f"{industry}.yaml")["items"]}
+
+
+@pytest.fixture
+def library(tmp_path: Path) -> Path:
+    """A private copy of the project's checklist library."""
+    target = tmp_path / "checklists"
+    shutil.copytree(LIBRARY_DIR, target)
+    return target
+
+
+@pytest.mark.parametrize("path", LIBRARY_FILES, ids=lambda p: p.stem)
+def test_every_basis_names_a_declared_source(path: Path) -> None:
+    data = _load(path)
+    assert data.get("sources"), f"{path.name} declares no sources"
+    assert check_sources(data) == []
+
+
+@pytest.mark.parametrize("path", LIBRARY_FILES, ids=lambda p: p.stem)
+def test_every_item_says_whether_it_was_verified(path: Path) -> None:
+    unmarked = [i["code"] for i in _load(path)["items"] if not isinstance(i.get("verified"), bool)]
+    assert unmarked == []
+
+
+@pytest.mark.parametrize("path", LIBRARY_FILES, ids=lambda p: p.stem)
+def test_superseded_sources_name_their_successor(path: Path) -> None:
+    for source in _load(path)["sources"]:
+        if source["in_force"] is False:
+            assert source.get("superseded_by"), source["title"]
+
+
+def test_a_document_is_declared_the_same_way_by_every_file() -> None:
+    assert check_library_sources({p.stem: _load(p) for p in LIBRARY_FILES}) == []
+
+
+def test_undeclared_document_is_named_by_file_and_item() -> None:
+    data = _load(LIBRARY_DIR / "gas_catering.yaml")
+    item = next(i for i in data["items"] if i["grade"] == "general")
+    item["basis"]["document"] = "某某管理办法"
+    assert check_sources(data) == [
+        f"item {item['code']}, field basis: 《某某管理办法》"
+        f"（{item['basis']['number']}） is not declared in sources"
+    ]
+
+
+def test_declared_but_uncited_document_is_a_problem() -> None:
+    data = _load(LIBRARY_DIR / "gas_catering.yaml")
+    data["sources"].append({**data["sources"][0], "title": "无人引用的标准"})
+    assert any("无人引用的标准" in p and "cited by no item" in p for p in check_sources(data))
+
+
+def test_loader_refuses_a_basis_naming_an_undeclared_document(library: Path) -> None:
+    path = library / "hot_work.yaml"
+    data = _load(path)
+    data["items"][1]["basis"]["number"] = "应急管理部令第99号"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    with pytest.raises(ChecklistLoadError) as exc:
+        read_library(library)
+    code = data["items"][1]["code"]
+    assert any(p.startswith(f"hot_work.yaml: item {code}, field basis") for p in exc.value.problems)
+
+
+def test_loader_refuses_two_files_declaring_one_document_differently(library: Path) -> None:
+    path = library / "hot_work.yaml"
+    data = _load(path)
+    law = next(s for s in data["sources"] if s["title"] == "中华人民共和国消防法")
+    law["edition"] = "2008年修订"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    with pytest.raises(ChecklistLoadError) as exc:
+        read_library(library)
+    assert any("hot_work.yaml: sources: 《中华人民共和国消防法》" in p for p in exc.value.problems)
+
+
+def test_sources_md_is_current() -> None:
+    expected = render_sources_md(read_library())
+    actual = (LIBRARY_DIR / "SOURCES.md").read_text(encoding="utf-8")
+    assert actual == expected, "run `fieldsafe checklists sources` and commit checklists/SOURCES.md"
+
+
+def test_sources_command_writes_and_checks(app, library: Path) -> None:
+    runner = app.test_cli_runner()
+    (library / "SOURCES.md").write_text("stale\n", encoding="utf-8")
+    stale = runner.invoke(args=["checklists", "sources", "--dir", str(library), "--check"])
+    assert stale.exit_code == 1 and "out of date" in stale.output
+    wrote = runner.invoke(args=["checklists", "sources", "--dir", str(library)])
+    assert wrote.exit_code == 0 and "gas_catering: 17 items, 4 major" in wrote.output
+    assert (library / "SOURCES.md").read_text(encoding="utf-8") == render_sources_md(
+        read_library(library)
+    )
+    fresh = runner.invoke(args=["checklists", "sources", "--dir", str(library), "--check"])
+    assert fresh.exit_code == 0, fresh.output
+
+
+def test_sources_md_lists_each_citing_item() -> None:
+    text = (LIBRARY_DIR / "SOURCES.md").read_text(encoding="utf-8")
+    section = text.split("### 《上海市消防条例》（2020年修正）")[1].split("### ")[0]
+    assert "items (2, 2 verified): CMX-16, HOT-15" in section
+
+
+# --- the corrections of issue 13, pinned ----------------------------------------
+
+
+def test_construction_confined_space_clause_has_both_situations() -> None:
+    items = _items("confined_space")
+    assert items["CFS-14"]["basis"]["article"] == "第十一条第（一）项"
+    assert items["CFS-15"]["grade"] == "major"
+    assert items["CFS-15"]["basis"]["article"] == "第十一条第（二）项"
+    assert "专人负责监护" in items["CFS-15"]["basis"]["text"]
+
+
+def test_confined_space_identification_is_major_only_when_both_parts_fail() -> None:
+    item = _items("confined_space")["CFS-01"]
+    assert "并且未设置明显的安全警示标志" in item["basis"]["text"]
+    assert "或者" in item["text"] and "二者均未做到" in item["text"]
+
+
+def test_oxygen_range_is_the_normal_range_of_its_basis() -> None:
+    item = _items("confined_space")["CFS-10"]
+    assert (item["min"], item["max"]) == (19.5, 21)
+
+
+def test_gb_38600_has_its_real_title() -> None:
+    item = _items("medical_elderly_care")["MED-15"]
+    assert (item["basis"]["document"], item["basis"]["number"]) == (
+        "养老机构服务安全基本规范",
+        "GB 38600-2019",
+    )
+
+
+def test_shanghai_ebike_items_cite_article_29_not_a_chapter() -> None:
+    for industry in ("ebike_charging", "medical_elderly_care"):
+        for item in _items(industry).values():
+            if item["basis"]["document"] == "上海市非机动车安全管理条例":
+                assert item["basis"]["article"].startswith(("第二十九条", "第十条")), item["code"]
+
+
+def test_hazardous_chemicals_description_does_not_claim_all_twenty() -> None:
+    data = _load(LIBRARY_DIR / "hazardous_chemicals.yaml")
+    assert "二十项情形；" not in data["description"]
+    assert "（十九）项尚无条目" in data["description"]
+
+
+def test_api_serves_sources_and_verified(app, client, make, login) -> None:
+    assert app.test_cli_runner().invoke(args=["checklists", "load"]).exit_code == 0
+    body = client.get("/api/v1/checklists/hot_work", headers=login(make.user())).json
+    titles = {s["title"] for s in body["sources"]}
+    assert {"上海市消防条例", "焊接与切割安全"} <= titles
+    assert "上海市消防条例（2020年修正）" in body["standards"]
+    hot15 = next(i for i in body["items"] if i["code"] == "HOT-15")
+    assert hot15["verified"] is True
+    gb9448 = next(s for s in body["sources"] if s["number"] == "GB 9448-1999")
+    assert gb9448["in_force"] is False and gb9448["superseded_by"].startswith("GB 9448-2025")
+
+
+# --- coverage of the major-hazard criteria ----------------------------------------
+
+
+def test_readme_coverage_section_is_current() -> None:
+    readme = (LIBRARY_DIR / "README.md").read_text(encoding="utf-8")
+    expected = replace_coverage_section(readme, render_coverage(read_library()))
+    assert readme == expected, "run `fieldsafe checklists coverage --readme`"
+
+
+def test_major_item_citing_an_unlisted_situation_is_a_problem() -> None:
+    data = _load(LIBRARY_DIR / "factory_warehouse.yaml")
+    data["coverage"] = [c for c in data["coverage"] if c["article"] != "第十一条第（五）项"]
+    assert check_sources(data) == [
+        "item FAC-18, field basis.article: 《工贸企业重大事故隐患判定标准》（应急管理部令第10号）"
+        "第十一条第（五）项 is not a situation listed in coverage"
+    ]
+
+
+def test_coverage_entry_of_an_undeclared_criterion_is_a_problem() -> None:
+    data = _load(LIBRARY_DIR / "gas_catering.yaml")
+    entry = {"document": "某标准", "number": "X-1", "article": "1", "situation": ""}
+    data["coverage"].append(entry)
+    assert check_sources(data) == ["coverage: 《某标准》（X-1） is not declared in sources"]
+
+
+def test_coverage_shows_gaps_and_the_items_covering_each_situation() -> None:
+    report = render_coverage(read_library())
+    chem = report.split("(`hazardous_chemicals`)")[1].split("### ")[0]
+    assert chem.startswith(": 20 of 21 covered")
+    assert "| 第（十九）项 | （条文未读到） | **—** |" in chem
+    assert "| 第（六）项 | 液化烃储罐注水措施 | HZC-17 |" in chem
+    assert "(`ebike_charging`): 0 of 0 covered" in report
+
+
+def test_coverage_command_prints_the_report(app) -> None:
+    result = app.test_cli_runner().invoke(args=["checklists", "coverage"])
+    assert result.exit_code == 0
+    assert result.output == render_coverage(read_library())
+
+
+def test_readme_table_gives_the_library_counts() -> None:
+    readme = (LIBRARY_DIR / "README.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `(\w+)\.yaml` \| [^|]+ \| (\d+) \| (\d+) \| (\d+) \|$", readme, re.M)
+    table = {ind: {"items": int(n), "major": int(m), "verified": int(v)} for ind, n, m, v in rows}
+    assert table == item_counts(read_library())
