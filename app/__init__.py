@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
 from sqlalchemy import text
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from app.config import load_config
@@ -49,6 +50,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         },
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    if proxies := app.config["TRUSTED_PROXIES"]:
+        # The client's address (rate limits, audit) as the trusted reverse proxies saw it.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
+        )
 
     from app.db import Database, close_session
 

@@ -18,9 +18,24 @@ DEFAULTS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": 32 * 1024 * 1024,
     "ACCESS_TOKEN_TTL": 3600,  # seconds
     "REFRESH_TOKEN_TTL": 14 * 24 * 3600,  # a week offline, with margin
-    "LOGIN_RATE_LIMIT": "10 per minute",  # per account and per address
+    # Login and refresh limits (app/auth/limits.py; the numbers and why: docs/auth.md).
+    # Failed logins per account: a guesser waits a minute, then an hour, then a day.
+    "LOGIN_ACCOUNT_FAILURE_LIMIT": "5 per minute; 20 per hour; 50 per day",
+    # Failed logins per address: an address spraying one password over many accounts.
+    "LOGIN_ADDRESS_FAILURE_LIMIT": "30 per minute; 300 per day",
+    # Every login per address: a street office behind one NAT address logs in at 8:30.
+    "LOGIN_ADDRESS_LIMIT": "300 per minute",
+    # Refreshes per token family (one device login), and refused refreshes per address.
+    "REFRESH_FAMILY_LIMIT": "10 per minute",
+    "REFRESH_ADDRESS_FAILURE_LIMIT": "30 per minute",
     "PUBLIC_REPORT_RATE_LIMIT": "5 per hour",
+    # Where every worker keeps the counters: memory:// is per process (development only).
     "RATELIMIT_STORAGE_URI": "memory://",  # redis://127.0.0.1:6379 in production
+    "RATELIMIT_KEY_PREFIX": "fieldsafe",  # keeps apart deployments sharing one Redis
+    # Reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host are trusted.
+    "TRUSTED_PROXIES": 0,
+    # The largest single request header the API accepts (larger: 431).
+    "MAX_HEADER_BYTES": 8 * 1024,
     "DISTRICT_CODE": "changning",
     # The district's bounding box (lat/lon), used to validate registry coordinates.
     "DISTRICT_BOUNDS": "31.17,121.32,31.25,121.46",

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from flask import Flask, g, jsonify
+from flask_limiter.errors import RateLimitExceeded
 from marshmallow import Schema, fields
 from sqlalchemy.exc import DataError, StatementError
 from werkzeug.exceptions import HTTPException
+
+from app.extensions import limiter
 
 
 class DomainError(Exception):
@@ -43,6 +47,9 @@ class ErrorSchema(Schema):
     status = fields.Integer(required=True, metadata={"description": "the HTTP status"})
     message = fields.String(required=True, metadata={"description": "what to do about it"})
     errors = fields.Dict(metadata={"description": "per-field messages"})
+    retry_after = fields.Integer(
+        metadata={"description": "on 429: seconds to wait, as in the Retry-After header"}
+    )
 
 
 def not_found(what: str = "resource") -> DomainError:
@@ -64,6 +71,7 @@ HTTP_CODES = {
     422: "validation_error",
     428: "precondition_required",
     429: "rate_limited",
+    431: "request_header_too_large",
 }
 
 
@@ -73,6 +81,12 @@ def _body(code: str, status: int, message: str, errors: Any = None, **extra: Any
         body["errors"] = errors
     body.update(extra)
     return body
+
+
+def _seconds_to_wait() -> int:
+    # The breached limit with the latest reset: the limiter evaluates every limit of a request.
+    current = limiter.current_limit
+    return max(1, int(current.reset_at - time.time())) if current else 60
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -106,8 +120,14 @@ def register_error_handlers(app: Flask) -> None:
             message = "The request body is not valid JSON." if "JSON" in str(message) else message
         if status == 422:
             code = "validation_error"
-        resp = jsonify(_body(code, status, message, errors))
+        extra: dict[str, Any] = {}
+        if isinstance(err, RateLimitExceeded):
+            extra["retry_after"] = _seconds_to_wait()
+            message = f"{err.description}; retry in {extra['retry_after']} seconds."
+        resp = jsonify(_body(code, status, message, errors, **extra))
         resp.status_code = status
+        if extra:
+            resp.headers["Retry-After"] = str(extra["retry_after"])
         if status == 405 and hasattr(err, "valid_methods") and err.valid_methods:
             resp.headers["Allow"] = ", ".join(err.valid_methods)
         retry_after = getattr(err, "retry_after", None)
