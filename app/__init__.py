@@ -11,6 +11,7 @@ from werkzeug.routing import IntegerConverter
 
 from app.config import load_config
 from app.errors import DomainError, ErrorSchema, register_error_handlers
+from app.preflight import check_production
 
 API_VERSION_PREFIX = "/api/v1"
 
@@ -36,6 +37,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     # Before any route is added: <int:…> path segments stay within the database's integers.
     app.url_map.converters["int"] = BoundedIntegerConverter
     app.config.update(load_config(app.instance_path, config))
+    check_production(app.config)
     app.config.update(
         API_TITLE="Fieldsafe",
         API_VERSION="v1",

@@ -8,6 +8,8 @@ import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
+from app.preflight import check_command
+
 
 def main() -> None:
     """Run the `fieldsafe` console script."""
@@ -18,6 +20,7 @@ def main() -> None:
         add_default_commands=False,
         help="Fieldsafe: work-safety inspections.",
     )
+    cli.add_command(check_command)  # runs without the app: production may refuse to create it
     cli.main(prog_name="fieldsafe")
 
 

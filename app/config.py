@@ -10,6 +10,11 @@ from typing import Any
 # Values read from FIELDSAFE_<NAME>; the type of the default decides how the string is parsed.
 DEFAULTS: dict[str, Any] = {
     "ENV": "development",
+    # Demo-only defaults that FIELDSAFE_ENV=production refuses unless opted in (app/preflight.py).
+    "ALLOW_SQLITE": False,
+    "ALLOW_GENERATED_SECRET": False,
+    "ALLOW_MEMORY_RATE_LIMITS": False,
+    "ALLOW_LOCAL_MEDIA": False,
     "DATABASE_URL": "",  # default: sqlite:///<instance>/fieldsafe.db
     "SECRET_KEY": "",  # default: generated once into <instance>/secret_key
     "PORT": 5000,
@@ -101,8 +106,14 @@ def _parse(raw: str, default: Any) -> Any:
     return raw
 
 
-def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Build the app config: defaults, then FIELDSAFE_* variables, then explicit overrides."""
+def load_config(
+    instance_path: str, overrides: dict[str, Any] | None = None, write_instance: bool = True
+) -> dict[str, Any]:
+    """Build the app config: defaults, then FIELDSAFE_* variables, then explicit overrides.
+
+    Missing settings default to files under the instance folder, created there unless
+    `write_instance` is false; production generates no secret unless ALLOW_GENERATED_SECRET.
+    """
     cfg = {
         name: _parse(os.environ[f"FIELDSAFE_{name}"], default)
         if f"FIELDSAFE_{name}" in os.environ
@@ -111,10 +122,18 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
     }
     cfg.update(overrides or {})
     instance = Path(instance_path)
+    production = cfg["ENV"] == "production"
     if not cfg["DATABASE_URL"]:
-        instance.mkdir(parents=True, exist_ok=True)
+        if write_instance and (not production or cfg["ALLOW_SQLITE"]):
+            instance.mkdir(parents=True, exist_ok=True)
         cfg["DATABASE_URL"] = f"sqlite:///{instance / 'fieldsafe.db'}"
-    if not cfg["SECRET_KEY"]:
+    #: True when no FIELDSAFE_SECRET_KEY was given: the key is (or would be) the instance one.
+    cfg["SECRET_KEY_GENERATED"] = not cfg["SECRET_KEY"]
+    if (
+        not cfg["SECRET_KEY"]
+        and write_instance
+        and (not production or cfg["ALLOW_GENERATED_SECRET"])
+    ):
         cfg["SECRET_KEY"] = _instance_secret(instance)
     cfg["MEDIA_ROOT"] = cfg["MEDIA_ROOT"] or str(instance / "media")
     cfg["MEDIA_SPOOL"] = cfg["MEDIA_SPOOL"] or str(instance / "spool")
