@@ -8,6 +8,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
+from app.errors import JSONErrorRequestHandler
 from app.preflight import check_command
 
 
@@ -34,7 +35,13 @@ def serve_command(host: str | None, port: int | None) -> None:
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     # app.run() refuses to start under the flask CLI, so call werkzeug directly.
-    run_simple(host or app.config["HOST"], port or app.config["PORT"], app, threaded=True)
+    run_simple(
+        host or app.config["HOST"],
+        port or app.config["PORT"],
+        app,
+        threaded=True,
+        request_handler=JSONErrorRequestHandler,
+    )
 
 
 @click.group("db")

@@ -302,6 +302,14 @@ def _next_escalation(hazard: Hazard) -> datetime | None:
 
 
 def _set_deadline(hazard: Hazard, deadline: datetime) -> None:
+    # Every deadline is written here: none may fall before the hazard was found (发现时间).
+    if hazard.found_at is not None and deadline <= hazard.found_at:
+        raise DomainError(
+            "validation_error",
+            422,
+            "The deadline must be after the hazard was found.",
+            {"deadline": [f"Must be later than found_at, {isoformat(hazard.found_at)}."]},
+        )
     hazard.deadline = deadline
     hazard.next_escalation_at = _next_escalation(hazard)
 

@@ -9,25 +9,28 @@ from __future__ import annotations
 import os
 import re
 import secrets
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+import redis
 import requests
 
-from tests.sync.live import ROOT, drop_database, free_port, scratch_database
+from app import create_app
+from app.auth.services import hash_password
+from app.db import session
+from app.demo import load_org
+from app.models import metadata
+from app.org.models import User
+from tests.servers import gunicorn
+from tests.sync.live import drop_database, scratch_database
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
 WORKERS = 3
 
 
 def _redis_or_skip() -> None:
-    import redis
-
     try:
         redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
     except redis.RedisError as exc:
@@ -36,13 +39,6 @@ def _redis_or_skip() -> None:
 
 def _seed(url: str, usernames: list[str]) -> str:
     """Create the schema and the users (password 'password-123'); return the secret key."""
-    from app import create_app
-    from app.auth.services import hash_password
-    from app.db import session
-    from app.demo import load_org
-    from app.models import metadata
-    from app.org.models import User
-
     secret = secrets.token_hex(16)
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": secret, "TESTING": True})
     with app.app_context():
@@ -70,61 +66,17 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path, str]]:
     _redis_or_skip()
     url = scratch_database(os.environ.get("TEST_DATABASE_URL"), tmp_path, "limits")
     prefix = f"fieldsafe-test-{secrets.token_hex(4)}"
-    port = free_port()
-    log, access = tmp_path / "gunicorn.log", tmp_path / "access.log"
-    proc = None
+    access = tmp_path / "access.log"
     try:
-        secret = _seed(url, ["victim", "colleague"])
-        env = dict(os.environ)
-        env.update(
-            FIELDSAFE_DATABASE_URL=url,
-            FIELDSAFE_SECRET_KEY=secret,
-            FIELDSAFE_MEDIA_ROOT=str(tmp_path / "media"),
-            FIELDSAFE_MEDIA_SPOOL=str(tmp_path / "spool"),
-            FIELDSAFE_RATELIMIT_STORAGE_URI=REDIS_URL,
-            FIELDSAFE_RATELIMIT_KEY_PREFIX=prefix,
-        )
-        with open(log, "wb") as out:
-            proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "gunicorn",
-                    "-w",
-                    str(WORKERS),
-                    "-b",
-                    f"127.0.0.1:{port}",
-                    # Each response's worker pid in the log: proof the workers shared the work.
-                    "--access-logfile",
-                    str(access),
-                    "--access-logformat",
-                    "served-by %(p)s %(s)s",
-                    "app:create_app()",
-                ],
-                cwd=ROOT,
-                env=env,
-                stdout=out,
-                stderr=out,
-                start_new_session=True,
-            )
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(log.read_text())
-            time.sleep(0.1)
-        yield base, access, prefix
+        settings = {
+            "DATABASE_URL": url,
+            "SECRET_KEY": _seed(url, ["victim", "colleague"]),
+            "RATELIMIT_STORAGE_URI": REDIS_URL,
+            "RATELIMIT_KEY_PREFIX": prefix,
+        }
+        with gunicorn(tmp_path, settings, workers=WORKERS, access_log=access) as base:
+            yield base, access, prefix
     finally:
-        if proc is not None and proc.poll() is None:
-            os.killpg(proc.pid, 15)
-            proc.wait(timeout=20)
-        import redis
-
         client = redis.Redis.from_url(REDIS_URL)
         for key in client.scan_iter(f"*{prefix}*"):
             client.delete(key)
@@ -158,8 +110,6 @@ def test_failed_logins_are_counted_once_across_workers(server):
 
 
 def test_the_counters_are_in_redis(server):
-    import redis
-
     base, _, prefix = server
     assert _login(base, "victim", "wrong") == 401
     keys = list(redis.Redis.from_url(REDIS_URL).scan_iter(f"*{prefix}*"))
