@@ -18,6 +18,7 @@ import redis
 import requests
 
 from app import create_app
+from app.audit.services import record
 from app.auth.services import hash_password
 from app.db import session
 from app.demo import load_org
@@ -45,16 +46,19 @@ def _seed(url: str, usernames: list[str]) -> str:
         metadata.create_all(app.extensions["db"].engine)
         load_org()
         for name in usernames:
-            session.add(
-                User(
-                    username=name,
-                    password_hash=hash_password("password-123"),
-                    role="inspector",
-                    jurisdiction_code="huayanglu",
-                    department_code="emergency",
-                    conflicts=[],
-                )
+            user = User(
+                username=name,
+                password_hash=hash_password("password-123"),
+                role="inspector",
+                jurisdiction_code="huayanglu",
+                department_code="emergency",
+                conflicts=[],
             )
+            session.add(user)
+            session.flush()
+            # As an admin's account creation would; the audit chain then has its head row
+            # (the very first appends, made concurrently, race to create it).
+            record("user.create", "user", user.id, {"username": name})
         session.commit()
     app.extensions["db"].engine.dispose()
     return secret
