@@ -15,3 +15,8 @@ def post_worker_init(worker: Any) -> None:
     """
     gc.collect()
     gc.freeze()
+
+
+#: Header fields up to 32 KiB reach the app, which refuses any over FIELDSAFE_MAX_HEADER_BYTES
+#: (8 KiB) with the JSON 431 body; gunicorn's own refusal (its default is 8190) is an HTML page.
+limit_request_field_size = 32768

@@ -7,7 +7,9 @@ from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
 from flask_cors import CORS
+from flask_swagger_ui import get_swaggerui_blueprint
 from sqlalchemy import text
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from app.auth.caller import authenticate_request
@@ -17,15 +19,19 @@ from app.errors import DomainError, ErrorSchema, register_error_handlers
 from app.extensions import api, limiter
 from app.http import check_request_input
 from app.migrate import is_at_head
+from app.preflight import check_production
 from app.settings import init_settings
 from app.wiring import API_PREFIX, wire
 
-DOCS_HTML = """<!doctype html><html><head><meta charset="utf-8"><title>Fieldsafe API</title>
-<link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css">
-</head><body><div id="ui"></div>
-<script src="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
-<script>SwaggerUIBundle({url: "/api/v1/openapi.json", dom_id: "#ui"});</script>
-</body></html>"""
+#: Swagger UI's options for /docs. Its assets come from the flask-swagger-ui package, served by
+#: this server: the page works on an intranet with no outside network. No validatorUrl: Swagger UI
+#: would otherwise send the document to validator.swagger.io for its badge.
+DOCS_UI_CONFIG = {
+    "app_name": "Fieldsafe API",
+    "validatorUrl": None,
+    # Relative, so that it names this server behind a reverse proxy too.
+    "oauth2RedirectUrl": "/docs/oauth2-redirect.html",
+}
 
 
 class BoundedIntegerConverter(IntegerConverter):
@@ -42,6 +48,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     # Before any route is added: <int:…> path segments stay within the database's integers.
     app.url_map.converters["int"] = BoundedIntegerConverter
     app.config.update(load_config(app.instance_path, config))
+    check_production(app.config)
     app.config.update(
         API_TITLE="Fieldsafe",
         API_VERSION="v1",
@@ -57,6 +64,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     init_settings(app)
+    if proxies := app.config["TRUSTED_PROXIES"]:
+        # The client's address (rate limits, audit) as the trusted reverse proxies saw it.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
+        )
 
     # Tests hand in a Database bound to their rolled-back connection through config["DATABASE"].
     app.extensions["db"] = app.config.pop("DATABASE", None) or Database(app.config["DATABASE_URL"])
@@ -194,10 +206,10 @@ def _register_health(app: Flask) -> None:
         ok = all(v == "ok" for v in checks.values())
         return {"status": "ok" if ok else "unavailable", "checks": checks}, (200 if ok else 503)
 
-    @app.get("/docs")
-    def docs() -> Any:
-        """Serve the API docs UI for /api/v1/openapi.json."""
-        return Response(DOCS_HTML, mimetype="text/html")
+    docs_ui = get_swaggerui_blueprint("/docs", f"{API_PREFIX}/openapi.json", config=DOCS_UI_CONFIG)
+    app.register_blueprint(docs_ui)
+    # The blueprint answers /docs/ and its assets under /docs/…; /docs is the documented address.
+    app.add_url_rule("/docs", endpoint="docs", view_func=app.view_functions["swagger_ui.show"])
 
 
 def _storage_writable(app: Flask) -> bool:

@@ -10,6 +10,11 @@ from typing import Any
 # Values read from FIELDSAFE_<NAME>; the type of the default decides how the string is parsed.
 DEFAULTS: dict[str, Any] = {
     "ENV": "development",
+    # Demo-only defaults that FIELDSAFE_ENV=production refuses unless opted in (app/preflight.py).
+    "ALLOW_SQLITE": False,
+    "ALLOW_GENERATED_SECRET": False,
+    "ALLOW_MEMORY_RATE_LIMITS": False,
+    "ALLOW_LOCAL_MEDIA": False,
     "DATABASE_URL": "",  # default: sqlite:///<instance>/fieldsafe.db
     "SECRET_KEY": "",  # default: generated once into <instance>/secret_key
     "PORT": 5000,
@@ -18,9 +23,24 @@ DEFAULTS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": 32 * 1024 * 1024,
     "ACCESS_TOKEN_TTL": 3600,  # seconds
     "REFRESH_TOKEN_TTL": 14 * 24 * 3600,  # a week offline, with margin
-    "LOGIN_RATE_LIMIT": "10 per minute",  # per account and per address
+    # Login and refresh limits (app/auth/limits.py; the numbers and why: docs/auth.md).
+    # Failed logins per account: a guesser waits a minute, then an hour, then a day.
+    "LOGIN_ACCOUNT_FAILURE_LIMIT": "5 per minute; 20 per hour; 50 per day",
+    # Failed logins per address: an address spraying one password over many accounts.
+    "LOGIN_ADDRESS_FAILURE_LIMIT": "30 per minute; 300 per day",
+    # Every login per address: a street office behind one NAT address logs in at 8:30.
+    "LOGIN_ADDRESS_LIMIT": "300 per minute",
+    # Refreshes per token family (one device login), and refused refreshes per address.
+    "REFRESH_FAMILY_LIMIT": "10 per minute",
+    "REFRESH_ADDRESS_FAILURE_LIMIT": "30 per minute",
     "PUBLIC_REPORT_RATE_LIMIT": "5 per hour",
+    # Where every worker keeps the counters: memory:// is per process (development only).
     "RATELIMIT_STORAGE_URI": "memory://",  # redis://127.0.0.1:6379 in production
+    "RATELIMIT_KEY_PREFIX": "fieldsafe",  # keeps apart deployments sharing one Redis
+    # Reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host are trusted.
+    "TRUSTED_PROXIES": 0,
+    # The largest single request header the API accepts (larger: 431).
+    "MAX_HEADER_BYTES": 8 * 1024,
     "DISTRICT_CODE": "changning",
     # The district's bounding box (lat/lon), used to validate registry coordinates.
     "DISTRICT_BOUNDS": "31.17,121.32,31.25,121.46",
@@ -86,8 +106,14 @@ def _parse(raw: str, default: Any) -> Any:
     return raw
 
 
-def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Build the app config: defaults, then FIELDSAFE_* variables, then explicit overrides."""
+def load_config(
+    instance_path: str, overrides: dict[str, Any] | None = None, write_instance: bool = True
+) -> dict[str, Any]:
+    """Build the app config: defaults, then FIELDSAFE_* variables, then explicit overrides.
+
+    Missing settings default to files under the instance folder, created there unless
+    `write_instance` is false; production generates no secret unless ALLOW_GENERATED_SECRET.
+    """
     cfg = {
         name: _parse(os.environ[f"FIELDSAFE_{name}"], default)
         if f"FIELDSAFE_{name}" in os.environ
@@ -96,10 +122,18 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
     }
     cfg.update(overrides or {})
     instance = Path(instance_path)
+    production = cfg["ENV"] == "production"
     if not cfg["DATABASE_URL"]:
-        instance.mkdir(parents=True, exist_ok=True)
+        if write_instance and (not production or cfg["ALLOW_SQLITE"]):
+            instance.mkdir(parents=True, exist_ok=True)
         cfg["DATABASE_URL"] = f"sqlite:///{instance / 'fieldsafe.db'}"
-    if not cfg["SECRET_KEY"]:
+    #: True when no FIELDSAFE_SECRET_KEY was given: the key is (or would be) the instance one.
+    cfg["SECRET_KEY_GENERATED"] = not cfg["SECRET_KEY"]
+    if (
+        not cfg["SECRET_KEY"]
+        and write_instance
+        and (not production or cfg["ALLOW_GENERATED_SECRET"])
+    ):
         cfg["SECRET_KEY"] = _instance_secret(instance)
     cfg["MEDIA_ROOT"] = cfg["MEDIA_ROOT"] or str(instance / "media")
     cfg["MEDIA_SPOOL"] = cfg["MEDIA_SPOOL"] or str(instance / "spool")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask.cli import FlaskGroup
 
 from app import create_app
+from app.preflight import check_command
 
 
 def main() -> None:
@@ -14,4 +15,5 @@ def main() -> None:
         add_default_commands=False,
         help="Fieldsafe: work-safety inspections.",
     )
+    cli.add_command(check_command)  # runs without the app: production may refuse to create it
     cli.main(prog_name="fieldsafe")

@@ -80,7 +80,12 @@ def make_test_app(test_db: TestDatabase, tmp_path: Any, **overrides: Any) -> Fla
         "DATABASE_URL": str(test_db.engine.url.render_as_string(hide_password=False)),
         "SECRET_KEY": "test-secret",
         "ARGON2_PARAMS": FAST_ARGON2,
-        "LOGIN_RATE_LIMIT": "1000 per minute",
+        # Tests log in far more often than people; tests/auth/test_limits.py checks the real limits.
+        "LOGIN_ACCOUNT_FAILURE_LIMIT": "1000 per minute",
+        "LOGIN_ADDRESS_FAILURE_LIMIT": "1000 per minute",
+        "LOGIN_ADDRESS_LIMIT": "1000 per minute",
+        "REFRESH_FAMILY_LIMIT": "1000 per minute",
+        "REFRESH_ADDRESS_FAILURE_LIMIT": "1000 per minute",
         "MEDIA_ROOT": str(tmp_path / "media"),
         "MEDIA_SPOOL": str(tmp_path / "spool"),
     }

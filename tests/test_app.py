@@ -100,7 +100,14 @@ def test_demo_is_complete_and_idempotent(app, db_session):
 
 
 def test_demo_refused_in_production(test_db, tmp_path):
-    app = make_test_app(test_db, tmp_path, ENV="production")
+    app = make_test_app(
+        test_db,
+        tmp_path,
+        ENV="production",
+        ALLOW_SQLITE=True,
+        ALLOW_MEMORY_RATE_LIMITS=True,
+        ALLOW_LOCAL_MEDIA=True,
+    )
     result = app.test_cli_runner().invoke(args=["demo"])
     assert result.exit_code == 2 and "refused" in result.output
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
@@ -218,3 +219,49 @@ def test_a_body_that_is_not_json_is_415_where_json_is_expected(client, make, log
     # A view without a JSON body (draw, logout) does not care; an empty body is no body.
     resp = client.post("/api/v1/auth/token", data=b"", content_type="text/plain")
     assert resp.status_code == 422
+
+
+# --- every 404 and 405 under /api/v1 is the JSON error body, in our words ------------------
+
+
+def _api_rules(app):
+    return [r for r in app.url_map.iter_rules() if r.rule.startswith("/api/v1/")]
+
+
+def test_a_malformed_id_in_any_api_path_is_the_json_404(app, client, admin_h):
+    checked = 0
+    for rule in _api_rules(app):
+        if "<uuid:" not in rule.rule:
+            continue
+        path = re.sub(r"<uuid:[^>]+>", "not-a-uuid", rule.rule)
+        path = re.sub(r"<(?:int:)?[^>]+>", "1", path)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            resp = client.open(path, method=method, headers=admin_h, json={})
+            assert resp.status_code == 404, (method, path, resp.status_code)
+            assert resp.mimetype == "application/json", (method, path)
+            assert resp.json["code"] == "not_found" and resp.json["status"] == 404
+            assert "ids are UUIDs" in resp.json["message"]
+            checked += 1
+    assert checked >= 15
+    resp = client.get("/api/v1/hazards/not-a-uuid", headers=admin_h)
+    assert resp.json["message"].startswith("Nothing here")
+
+
+def test_a_wrong_method_on_any_api_route_is_the_json_405(app, client, admin_h):
+    checked = 0
+    for rule in _api_rules(app):
+        wrong = sorted({"GET", "POST", "PUT", "PATCH", "DELETE"} - rule.methods)
+        if not wrong:
+            continue
+        path = re.sub(r"<uuid:[^>]+>", str(uuid.uuid4()), rule.rule)
+        path = re.sub(r"<(?:int:|path:)?[^>]+>", "1", path)
+        resp = client.open(path, method=wrong[0], headers=admin_h)
+        if resp.status_code == 404:  # another rule with the same shape matched first
+            continue
+        assert resp.status_code == 405, (wrong[0], path, resp.status_code)
+        assert resp.mimetype == "application/json"
+        assert resp.json["code"] == "method_not_allowed"
+        assert f"{wrong[0]} is not allowed here" in resp.json["message"]
+        assert resp.headers["Allow"]
+        checked += 1
+    assert checked > 20

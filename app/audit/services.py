@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.audit.models import AuditEntry, AuditHead
@@ -82,13 +83,18 @@ def record_all(events: list[Event], *, actor: Any, db: Session | None = None) ->
         return []
     # Locking the head row serialises appends, so the chain never forks; on PostgreSQL the
     # lock waits for a concurrent append to commit and then reads its new hash.
-    head = db.execute(
-        select(AuditHead).where(AuditHead.id == 1).with_for_update()
-    ).scalar_one_or_none()
+    lock = select(AuditHead).where(AuditHead.id == 1).with_for_update()
+    head = db.execute(lock).scalar_one_or_none()
     if head is None:
-        head = AuditHead(id=1, seq=0, hash=GENESIS)
-        db.add(head)
-        db.flush()
+        # The very first appends of a new database race to create the head: the loser's insert
+        # fails in its savepoint, and it then waits for and locks the winner's row.
+        try:
+            with db.begin_nested():
+                db.add(AuditHead(id=1, seq=0, hash=GENESIS))
+                db.flush()
+        except IntegrityError:
+            pass
+        head = db.execute(lock.execution_options(populate_existing=True)).scalar_one()
     at = utcnow()
     actor_id = getattr(actor, "id", None)
     actor_name = getattr(actor, "username", None)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import current_app
 from flask.views import MethodView
 
 from app.auth import services
 from app.auth.caller import current_token, current_user, public, require_role
+from app.auth.limits import login_limits, refresh_limits
 from app.auth.schemas import (
     DeviceQueryArgsSchema,
     DeviceSchema,
@@ -17,20 +17,14 @@ from app.auth.schemas import (
     TokenRequestSchema,
     TokenSchema,
 )
-from app.extensions import limiter, username_key
 from app.http import Blueprint, paginate
 
 blp = Blueprint("auth", __name__, description="Tokens and devices")
 
 
-def _login_limit() -> str:
-    return current_app.config["LOGIN_RATE_LIMIT"]
-
-
 @blp.route("/auth/token", methods=["POST"])
 @public
-@limiter.limit(_login_limit)
-@limiter.limit(_login_limit, key_func=username_key)
+@login_limits
 @blp.arguments(TokenRequestSchema)
 @blp.response(200, TokenSchema)
 def token(args: dict[str, Any]) -> Any:
@@ -40,7 +34,7 @@ def token(args: dict[str, Any]) -> Any:
 
 @blp.route("/auth/refresh", methods=["POST"])
 @public
-@limiter.limit(_login_limit)
+@refresh_limits
 @blp.arguments(RefreshRequestSchema)
 @blp.response(200, TokenSchema)
 def refresh(args: dict[str, Any]) -> Any:

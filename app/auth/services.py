@@ -150,6 +150,17 @@ def refresh(refresh_token: str) -> dict[str, Any]:
     return pair
 
 
+def refresh_family(refresh_token: str) -> uuid.UUID | None:
+    """Return the token family a refresh token belongs to, or None for an unknown token."""
+    if not refresh_token:
+        return None
+    return session.execute(
+        select(Token.family_id).where(
+            Token.token_hash == token_hash(refresh_token), Token.kind == "refresh"
+        )
+    ).scalar_one_or_none()
+
+
 def _revoke_family(family_id: uuid.UUID, now: Any) -> None:
     session.execute(
         update(Token)

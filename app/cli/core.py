@@ -10,6 +10,7 @@ from flask.cli import with_appcontext
 from werkzeug.serving import run_simple
 
 from app.demo import load_demo
+from app.errors import JSONErrorRequestHandler
 from app.migrate import upgrade
 
 
@@ -22,7 +23,13 @@ def serve_command(host: str | None, port: int | None) -> None:
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     # app.run() refuses to start under the flask CLI, so call werkzeug directly.
-    run_simple(host or app.config["HOST"], port or app.config["PORT"], app, threaded=True)
+    run_simple(
+        host or app.config["HOST"],
+        port or app.config["PORT"],
+        app,
+        threaded=True,
+        request_handler=JSONErrorRequestHandler,
+    )
 
 
 @click.group("db")

@@ -97,6 +97,7 @@ def load_hazards_demo() -> dict[str, int]:
         source: str = "supervision",
         deadline_days: float | None = None,
         actor: User | None = None,
+        found_days_ago: float = 20,
     ) -> Hazard:
         h = issue_hazard(
             source=source,
@@ -104,7 +105,7 @@ def load_hazards_demo() -> dict[str, int]:
             grade=grade,
             description=text,
             actor=actor or inspector,
-            found_at=now - timedelta(days=20),
+            found_at=now - timedelta(days=found_days_ago),
             deadline=now + timedelta(days=deadline_days) if deadline_days is not None else None,
             hazard_id=_id(f"ticket-{n}"),  # fixed ids keep the loader idempotent
         )
@@ -153,8 +154,15 @@ def load_hazards_demo() -> dict[str, int]:
     h = ticket(6, warehouse[0], "general", "仓库安全出口被货物堵塞", deadline_days=-10)
     act(h, coordinator, action="escalate", note="逾期未整改，函告企业")
     act(h, coordinator, action="escalate", note="逾期仍未整改，通报")
-    # 7 a major hazard a month overdue, escalated to the top (曝光).
-    h = ticket(7, mall[0], "major", "商业综合体疏散指示标志损坏率超过规定", deadline_days=-30)
+    # 7 a major hazard a month overdue, escalated to the top (曝光): found three months ago.
+    h = ticket(
+        7,
+        mall[0],
+        "major",
+        "商业综合体疏散指示标志损坏率超过规定",
+        deadline_days=-30,
+        found_days_ago=90,
+    )
     act(h, coordinator, action="assign", assignee_id=inspector.id)
     act(h, inspector, action="start", plan=PLAN)
     for note in ("函告", "通报", "约谈企业主要负责人", "向社会曝光"):

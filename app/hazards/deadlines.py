@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from app.clock import isoformat
 from app.errors import DomainError
 from app.hazards.models import MAX_ESCALATION, Hazard
 from app.settings import get_settings
@@ -31,6 +32,14 @@ def next_escalation(hazard: Hazard) -> datetime | None:
 
 def set_deadline(hazard: Hazard, deadline: datetime) -> None:
     """Give the ticket a new deadline and move its escalation clock with it."""
+    # Every deadline is written here: none may fall before the hazard was found (发现时间).
+    if hazard.found_at is not None and deadline <= hazard.found_at:
+        raise DomainError(
+            "validation_error",
+            422,
+            "The deadline must be after the hazard was found.",
+            {"deadline": [f"Must be later than found_at, {isoformat(hazard.found_at)}."]},
+        )
     hazard.deadline = deadline
     hazard.next_escalation_at = next_escalation(hazard)
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 
 from app.clock import isoformat
 from app.fields import DateTime
@@ -13,15 +14,45 @@ from app.planning.services import plan_detail_draws
 from app.registry.models import RISK_LEVELS
 
 
+def _rate_problem(value: Any) -> str | None:
+    """Say what is wrong with one level's rate (the draw's own rule, app/planning/draw.py)."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        return "Not a number."
+    try:
+        rate = Decimal(str(value))
+    except InvalidOperation:
+        return "Not a number."
+    if not rate.is_finite() or not 0 < rate <= 1:
+        return "Must be above 0 and at most 1 (no level is exempt)."
+    return None
+
+
 class RatesField(fields.Dict):
-    """Sampling rate per risk level; every level present and above zero (checked by the service)."""
+    """Sampling rate per risk level: every level present, each above 0 and at most 1.
+
+    Every bad level is reported, each under its own name, not only the first.
+    """
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(
-            keys=fields.String(validate=validate.OneOf(RISK_LEVELS)),
-            values=fields.Raw(),
-            **kwargs,
-        )
+        super().__init__(keys=fields.String(), values=fields.Raw(), **kwargs)
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> dict[str, Any]:
+        rates = super()._deserialize(value, attr, data, **kwargs)
+        errors: dict[str, list[str]] = {}
+        for level in rates:
+            if level not in RISK_LEVELS:
+                errors[level] = [f"Unknown risk level; use {', '.join(RISK_LEVELS)}."]
+        for level in RISK_LEVELS:
+            problem = (
+                _rate_problem(rates[level])
+                if level in rates
+                else "Missing: every risk level needs a rate (none is exempt)."
+            )
+            if problem:
+                errors[level] = [problem]
+        if errors:
+            raise ValidationError(errors)
+        return rates
 
 
 class SamplingPlanCreateSchema(Schema):

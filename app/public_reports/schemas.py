@@ -29,9 +29,18 @@ class InlinePhotoField(fields.Field):
             raise ValidationError("Not valid base64.") from exc
 
 
+class StrictFloat(fields.Float):
+    """A JSON number only: a string such as "31.2" is refused, as sync refuses it."""
+
+    def _validated(self, value: Any) -> float:
+        if type(value) not in (int, float):
+            raise self.make_error("invalid")
+        return super()._validated(value)
+
+
 class PublicLocationSchema(Schema):
-    lat = fields.Float(required=True, validate=validate.Range(-90, 90))
-    lon = fields.Float(required=True, validate=validate.Range(-180, 180))
+    lat = StrictFloat(required=True, validate=validate.Range(-90, 90))
+    lon = StrictFloat(required=True, validate=validate.Range(-180, 180))
 
 
 class PublicReportCreateSchema(Schema):

@@ -132,7 +132,7 @@ def test_non_admin_cannot_revoke_devices(client, make, login):
 def test_login_rate_limited_per_account_and_address(test_db, tmp_path, make):
     from tests.conftest import make_test_app
 
-    app = make_test_app(test_db, tmp_path, LOGIN_RATE_LIMIT="3 per minute")
+    app = make_test_app(test_db, tmp_path, LOGIN_ACCOUNT_FAILURE_LIMIT="3 per minute")
     client = app.test_client()
     user = make.user()
     codes = [_login(client, user.username, "bad-password").status_code for _ in range(4)]

@@ -102,6 +102,7 @@ class World:
         **fields: Any,
     ) -> uuid.UUID:
         """Issue a ticket and put it straight into `status` (arranging, not acting)."""
+        from app.clock import utcnow
         from app.db import session
         from app.hazards.deadlines import set_deadline
         from app.hazards.services import issue_hazard
@@ -117,6 +118,8 @@ class World:
                 actor=None,
                 photos=[sha("found")],
                 deadline=deadline,
+                # An overdue ticket was found before its deadline, as every ticket is.
+                found_at=min(utcnow(), deadline - timedelta(days=30)) if deadline else None,
             )
             h.status = status
             h.assignee_id = self.users[assignee].id if assignee else None

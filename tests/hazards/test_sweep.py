@@ -104,6 +104,7 @@ def test_two_sweeps_at_once_escalate_each_ticket_once(committed_app):
                 grade="general",
                 description=f"h{i}",
                 actor=None,
+                found_at=T0 - timedelta(days=30),
                 deadline=T0 - timedelta(days=1),
             ).id
             for i in range(40)

@@ -310,3 +310,14 @@ def test_public_results_disclose_after_check_in_without_personal_data(
     assert "principal" not in text and "phone" not in text
     record = client.get(f"/api/v1/public/sampling-results/{pid}/draws/1").json
     assert drawlib.verify(record) == []
+
+
+def test_every_bad_rate_is_reported_under_its_level(client, make, login):
+    rates = {"high": "0", "medium": "abc", "extreme": "0.1"}  # low is missing
+    resp = client.post(
+        "/api/v1/sampling-plans",
+        headers=login(make.user("planner")),
+        json=plan_body(rates=rates),
+    )
+    assert resp.status_code == 422, resp.json
+    assert set(resp.json["errors"]["rates"]) == {"high", "medium", "low", "extreme"}
