@@ -49,7 +49,7 @@ from app.inspections.services import (
 )
 from app.org.models import User
 from app.registry.models import Enterprise
-from sync.models import SyncClient
+from app.sync.models import SyncClient
 from sync.protocol import PushRequest, RawMutation
 
 NAMESPACE = uuid.UUID("0b7e3c52-58a4-4f0e-9d1a-3c6f2a9e8b47")

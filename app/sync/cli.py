@@ -5,6 +5,8 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
+from app.changelog import SYNC_TABLES
+
 
 @click.group("sync")
 def sync_group() -> None:
@@ -32,7 +34,7 @@ def sync_rotate_epoch() -> None:
     from app.db import session
     from sync.cursor import rotate_epoch
 
-    epoch = rotate_epoch(session, utcnow())
+    epoch = rotate_epoch(session, SYNC_TABLES, utcnow())
     record("sync.rotate_epoch", "sync_state", 1, {"epoch": epoch})
     session.commit()
     click.echo(f"new sync epoch {epoch}; devices will reset on their next pull")

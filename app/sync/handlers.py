@@ -1,5 +1,8 @@
 """The mutation handlers: the rules of each mutation, applied set-based per run.
 
+:data:`SPECS` pairs each of Fieldsafe's mutations (``app.sync.mutations``: fields and typed
+args) with its handler; it is the table ``sync.push.apply_push`` applies a push by.
+
 Each handler gets a run of consecutive mutations of one name and returns one result per
 mutation. Rules are checked in memory against rows loaded once for the whole run, so a
 rejected mutation is found out before anything is written; then the run's writes go out
@@ -20,15 +23,14 @@ from sqlalchemy import Table, exists, func, select, update
 from sqlalchemy.orm import Session, lazyload
 
 from app.audit.services import record
-from app.changelog import change_row
+from app.changelog import SCOPE_KEYS, change_row
 from app.checklists.models import ChecklistVersion
 from app.inspections.models import Finding, Inspection, InspectionInspector
 from app.media.models import MediaObject
 from app.org.models import User
 from app.registry.models import Enterprise
-from sync.bulk import insert_rows, where_ids
-from sync.feed import ChangeRow
-from sync.protocol import (
+from app.sync.mutations import (
+    MUTATIONS,
     CheckIn,
     FindingDelete,
     FindingPut,
@@ -37,7 +39,17 @@ from sync.protocol import (
     InspectionCreate,
     InspectionSubmit,
 )
-from sync.push import ApplyContext, Handler, Item, MutationRejected, applied, rejected
+from sync.bulk import insert_rows, where_ids
+from sync.feed import ChangeRow
+from sync.push import (
+    ApplyContext,
+    Item,
+    MutationRejected,
+    MutationSpec,
+    applied,
+    mutation_specs,
+    rejected,
+)
 
 #: Before check-in: findings wait for it; after submit: findings are locked.
 NOT_STARTED = ("planned", "dispatched")
@@ -176,6 +188,13 @@ def _present_media(db: Session, digests: Iterable[str]) -> set[str]:
     return set(
         db.execute(select(MediaObject.sha256).where(MediaObject.sha256.in_(wanted))).scalars()
     )
+
+
+def _finding_change(
+    finding_id: uuid.UUID, op: str, version: int, inspection: Inspection
+) -> ChangeRow:
+    """Describe a write to a finding whose row is not at hand; it has its inspection's scope."""
+    return ChangeRow("finding", finding_id, op, version, scope=SCOPE_KEYS["inspection"](inspection))
 
 
 def _location_json(location: Any) -> dict[str, Any] | None:
@@ -386,17 +405,7 @@ def put_findings(db: Session, ctx: ApplyContext, items: Sequence[Item]) -> list[
     for fid, draft in drafts.items():
         if draft.new or draft.changed:
             insp = inspections[draft.values["inspection_id"]]
-            ctx.changes.append(
-                ChangeRow(
-                    "finding",
-                    fid,
-                    "put",
-                    draft.values["version"],
-                    insp.jurisdiction_code,
-                    insp.enterprise_id,
-                    insp.id,
-                )
-            )
+            ctx.changes.append(_finding_change(fid, "put", draft.values["version"], insp))
         if draft.overwritten:
             record(
                 "finding.merge",
@@ -457,17 +466,7 @@ def delete_findings(db: Session, ctx: ApplyContext, items: Sequence[Item]) -> li
         finding.deleted = True
         finding.version += 1
         finding.updated_at = ctx.now
-        ctx.changes.append(
-            ChangeRow(
-                "finding",
-                finding.id,
-                "delete",
-                finding.version,
-                insp.jurisdiction_code,
-                insp.enterprise_id,
-                insp.id,
-            )
-        )
+        ctx.changes.append(_finding_change(finding.id, "delete", finding.version, insp))
         ctx.summary.setdefault("deleted_findings", []).append(str(finding.id))
         results.append(applied(item, "finding", finding.id, finding.version))
     db.flush()
@@ -578,17 +577,7 @@ def submit(db: Session, ctx: ApplyContext, items: Sequence[Item]) -> list[dict[s
                 finding.review_status = "pending"
                 finding.version += 1
                 finding.updated_at = ctx.now
-                ctx.changes.append(
-                    ChangeRow(
-                        "finding",
-                        finding.id,
-                        "put",
-                        finding.version,
-                        insp.jurisdiction_code,
-                        insp.enterprise_id,
-                        insp.id,
-                    )
-                )
+                ctx.changes.append(_finding_change(finding.id, "put", finding.version, insp))
             if sent_back:
                 db.flush()
                 record(
@@ -733,12 +722,16 @@ def hazard_action(db: Session, ctx: ApplyContext, items: Sequence[Item]) -> list
     return results
 
 
-HANDLERS: dict[str, Handler] = {
-    "finding.put": put_findings,
-    "finding.delete": delete_findings,
-    "inspection.check_in": check_in,
-    "inspection.submit": submit,
-    "inspection.create": create_patrol,
-    "hazard.recheck": hazard_action,
-    "hazard.comment": hazard_action,
-}
+#: every mutation a device may push, paired with the handler applying a run of it
+SPECS: dict[str, MutationSpec] = mutation_specs(
+    MUTATIONS,
+    {
+        "finding.put": put_findings,
+        "finding.delete": delete_findings,
+        "inspection.check_in": check_in,
+        "inspection.submit": submit,
+        "inspection.create": create_patrol,
+        "hazard.recheck": hazard_action,
+        "hazard.comment": hazard_action,
+    },
+)

@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from app.audit.services import record
-from app.changelog import change_row
+from app.changelog import SYNC_TABLES, change_row
 from app.clock import utcnow
 from app.errors import DomainError
 from app.org.models import User
@@ -29,12 +29,16 @@ from sync.push import ClientTaken, MutationGap, PushOutcome, apply_push
 
 # --------------------------------------------------------------------------- configuration
 
+#: what the cursor key is derived under (the cursors devices hold were signed with it)
+CURSOR_KEY_CONTEXT = b"fieldsafe/sync-cursor/v1"
+
 
 def cursor_codec() -> CursorCodec:
     """Return the cursor codec keyed by the app's secret, with the configured retention."""
     return CursorCodec(
         current_app.config["SECRET_KEY"],
         retention=timedelta(days=int(current_app.config["SYNC_RETENTION_DAYS"])),
+        context=CURSOR_KEY_CONTEXT,
     )
 
 
@@ -62,11 +66,13 @@ def _bind(client_id: uuid.UUID, user: User) -> str:
 
 def push(db: Session, user: User, request: PushRequest) -> PushOutcome:
     """Apply a device's push exactly once; answer the stored results of replays."""
-    from app.sync.handlers import HANDLERS
+    from app.sync.handlers import SPECS
 
     now = utcnow()
     try:
-        outcome = apply_push(db, request, actor=user, user_id=user.id, handlers=HANDLERS, now=now)
+        outcome = apply_push(
+            db, SYNC_TABLES, request, actor=user, user_id=user.id, mutations=SPECS, now=now
+        )
     except MutationGap as gap:
         raise DomainError(
             "sync.mutation_gap",
@@ -135,6 +141,7 @@ def pull(
     try:
         page: PullPage = pull_page(
             db,
+            SYNC_TABLES,
             codec=cursor_codec(),
             scope=scope,
             client_id=client_id,
@@ -199,7 +206,7 @@ def _log_confidential_reads(
 
 
 def _check_client(db: Session, client_id: uuid.UUID, user: User) -> None:
-    from sync.models import SyncClient
+    from app.sync.models import SyncClient
 
     owner = db.execute(select(SyncClient.user_id).where(SyncClient.client_id == client_id)).scalar()
     if owner is not None and owner != user.id:
@@ -217,7 +224,7 @@ def prune(db: Session, now: datetime | None = None) -> int:
     """Delete change rows and push results older than the retention; return rows deleted."""
     now = now or utcnow()
     days = int(current_app.config["SYNC_RETENTION_DAYS"])
-    return prune_changes(db, now - timedelta(days=days), now)
+    return prune_changes(db, SYNC_TABLES, now - timedelta(days=days), now)
 
 
 def isoformat(value: datetime | None) -> str | None:
@@ -271,4 +278,4 @@ def media_arrived(sha256: str) -> None:
             finding.updated_at = now
             rows.append(change_row(session, "finding", finding))
     session.flush()
-    insert_changes(session, rows, now)
+    insert_changes(session, SYNC_TABLES, rows, now)

@@ -17,6 +17,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import sessionmaker
 
 from app.db import Database
+from app.sync.mutations import MUTATIONS
 from sync.client import HttpResponse, SyncClient
 from tests.conftest import TestDatabase
 
@@ -183,5 +184,5 @@ def device_for(
         FlaskTransport(client),
         token=lambda: token,
         sleep=lambda s: None,
-        **kw,
+        **{"mutations": MUTATIONS, **kw},
     )

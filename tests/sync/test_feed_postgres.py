@@ -23,6 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from app.changelog import SYNC_TABLES
 from sync.cursor import CursorCodec
 from sync.feed import ChangeRow, insert_changes, pull_page
 from tests.conftest import requires_postgres
@@ -44,7 +45,7 @@ class AllItems:
     def visible(self, entity_type: str) -> Select[Any]:
         return select(items.c.id)
 
-    def branches(self, changes: Table) -> None:
+    def branches(self) -> None:
         return None
 
     def load(self, entity_type: str, ids: Any) -> dict[uuid.UUID, tuple[int, Any]]:
@@ -64,7 +65,7 @@ def race_db(engine: Engine) -> Iterator[Engine]:
 
 def write(conn: Any, item_id: uuid.UUID, version: int) -> None:
     conn.execute(update(items).where(items.c.id == item_id).values(version=version))
-    insert_changes(conn, [ChangeRow("finding", item_id, "put", version)], NOW)
+    insert_changes(conn, SYNC_TABLES, [ChangeRow("finding", item_id, "put", version)], NOW)
 
 
 def pull(engine: Engine, cursor: str | None, client_id: uuid.UUID) -> tuple[list[Any], str]:
@@ -78,6 +79,7 @@ def pull(engine: Engine, cursor: str | None, client_id: uuid.UUID) -> tuple[list
         }
         page = pull_page(
             db,
+            SYNC_TABLES,
             codec=codec,
             scope=scope,
             client_id=client_id,

@@ -208,6 +208,7 @@ def test_rotated_epoch_resets_device_and_keeps_outbox(
     client: FlaskClient, site: Site, tmp_path: Path
 ) -> None:
     from app.db import session
+    from app.changelog import SYNC_TABLES
     from sync.cursor import rotate_epoch
 
     user = site.inspectors[0]
@@ -215,7 +216,7 @@ def test_rotated_epoch_resets_device_and_keeps_outbox(
     device.sync()
     before = device.entities()
     with site.app.app_context():
-        rotate_epoch(session, site.clock.now)
+        rotate_epoch(session, SYNC_TABLES, site.clock.now)
         session.commit()
     pending = device.enqueue(*put(site))  # not yet pushed when the pull happens
     report = device.pull()
