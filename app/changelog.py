@@ -11,10 +11,10 @@ and inspection a change concerns, which a pull uses to read only the slice of th
 concern the caller, each through its index. The sync engine's tables are made here with them
 (:data:`SYNC_TABLES`, in the application's metadata), because this module writes the log and
 sits below every domain; ``app.sync.models`` maps them for the ORM. Each synced type declares
-its values of those keys in :data:`SCOPE_KEYS`. A scope function reads attributes only (a finding reaches its inspection
-through the ``inspection`` relationship), so this module imports no domain and sits below all
-of them. Devices that may see the entity receive its current state on their next pull; devices
-that may no longer see it receive a ``delete``.
+its values of those keys in :data:`SCOPE_KEYS`. A scope function reads attributes only (a
+finding reaches its inspection through the ``inspection`` relationship), so this module
+imports no domain and sits below all of them. Devices that may see the entity receive its
+current state on their next pull; devices that may no longer see it receive a ``delete``.
 """
 
 from __future__ import annotations

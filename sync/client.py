@@ -67,7 +67,6 @@ __all__ = [
 ]
 
 
-
 @dataclass(frozen=True)
 class Paths:
     """Where the server answers: push, pull, ``PUT {media}/{sha256}`` and tus uploads."""
@@ -206,9 +205,8 @@ class PutUploader:
 
     def upload(self, sha256: str, data: bytes, content_type: str) -> None:
         """Upload ``data``; 200 and 201 both mean the server has it."""
-        resp = self.client.call(
-            "PUT", f"{self.client.paths.media}/{sha256}", data=data, headers={"Content-Type": content_type}
-        )
+        path = f"{self.client.paths.media}/{sha256}"
+        resp = self.client.call("PUT", path, data=data, headers={"Content-Type": content_type})
         if resp.status not in (200, 201):
             raise SyncError(
                 f"photo {sha256} refused: {resp.body!r}", status=resp.status, code=resp.code
@@ -414,7 +412,7 @@ class SyncClient:
         return next_id
 
     def add_photo(self, data: bytes, content_type: str = "image/jpeg") -> str:
-        """Keep a photo on the device and return its SHA-256 for a finding's ``photos``."""
+        """Keep a photo on the device and return its SHA-256, for a mutation's args."""
         digest = hashlib.sha256(data).hexdigest()
         with self._tx():
             self.db.execute(
@@ -646,8 +644,8 @@ class SyncClient:
             try:
                 self.uploader.upload(digest, bytes(row["data"]), row["content_type"])
             except (SyncError, TransportError, OSError) as exc:
-                # A refused or unsendable photo must not stop the pull; the finding stays
-                # media_pending and the next push reports the hash again.
+                # A refused or unsendable photo must not stop the pull; the server still
+                # misses it and the next push reports the hash again.
                 report.upload_failed[digest] = str(exc)
                 continue
             with self._tx():

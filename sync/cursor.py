@@ -6,7 +6,7 @@ as an opaque string; the server trusts it only because it is signed (HMAC-SHA256
 What a cursor carries:
 
 ``epoch``
-    The random id of this database's change log (table ``sync_state``). A restored or
+    The random id of this database's change log (the ``state`` table). A restored or
     replaced database, or a log emptied beyond what cursors can survive, gets a new epoch,
     so an old cursor cannot silently skip changes that no longer exist.
 ``position``

@@ -6,12 +6,12 @@ transaction. On PostgreSQL each row is stamped with ``pg_current_xact_id()``.
 Reading (:func:`pull_page`) has two parts, both in one snapshot (the caller runs the pull
 in a REPEATABLE READ transaction on PostgreSQL):
 
-1. *Reconcile the scope.* The device's known set (``sync_known``) is compared with what
-   the scope says is visible now. An entity that became visible (assigned, dispatched,
-   moved into the user's jurisdiction) is sent in full even if it last changed long ago;
-   one that became invisible (reassigned, deleted, access revoked) is sent as a
-   ``delete``. This needs no change row, so visibility that changes with the clock
-   (an inspection becomes visible at its ``dispatch_at``) is handled too.
+1. *Reconcile the scope.* The device's known set (the ``known`` table) is compared with what
+   the scope says is visible now. An entity that became visible (assigned, shared, moved
+   into the user's area) is sent in full even if it last changed long ago; one that
+   became invisible (reassigned, deleted, access revoked) is sent as a ``delete``. This
+   needs no change row, so visibility that changes with the clock (an entity visible
+   from a given time on) is handled too.
 2. *Read the log* after the cursor's position, in ``(xid, id)`` order, only rows with
    ``xid < pg_snapshot_xmin(pg_current_snapshot())``: every transaction below that horizon
    has finished, so no row can later appear behind the new position. A row whose

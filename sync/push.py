@@ -153,9 +153,7 @@ def mutation_specs(
     if set(mutations) != set(handlers):
         unpaired = sorted(set(mutations) ^ set(handlers))
         raise ValueError(f"mutations and handlers do not pair up: {unpaired}")
-    return {
-        name: MutationSpec(m.fields, m.build, handlers[name]) for name, m in mutations.items()
-    }
+    return {name: MutationSpec(m.fields, m.build, handlers[name]) for name, m in mutations.items()}
 
 
 @dataclass

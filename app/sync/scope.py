@@ -15,12 +15,12 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, false, select
 from sqlalchemy.orm import Session
 
+from app.changelog import EVERYWHERE
 from app.checklists.models import ChecklistVersion
 from app.inspections.models import Finding, Inspection
 from app.org.models import User
 from app.org.services import is_district_level, scope_filter
 from app.registry.models import Enterprise
-from app.changelog import EVERYWHERE
 from sync.feed import Branch, branch
 
 #: Above this many cross-jurisdiction ids, one IN branch replaces one branch each.

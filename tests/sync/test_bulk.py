@@ -12,10 +12,10 @@ from sqlalchemy import Table, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from sync.bulk import insert_rows, to_json, where_ids
-from sync.feed import ChangeRow, insert_changes
 from app.changelog import SYNC_TABLES
 from app.sync.models import SyncChange, SyncResult
+from sync.bulk import insert_rows, to_json, where_ids
+from sync.feed import ChangeRow, insert_changes
 from tests import conftest
 from tests.conftest import is_postgres
 

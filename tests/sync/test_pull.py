@@ -207,8 +207,8 @@ def test_bad_cursors_require_a_reset(client: FlaskClient, site: Site) -> None:
 def test_rotated_epoch_resets_device_and_keeps_outbox(
     client: FlaskClient, site: Site, tmp_path: Path
 ) -> None:
-    from app.db import session
     from app.changelog import SYNC_TABLES
+    from app.db import session
     from sync.cursor import rotate_epoch
 
     user = site.inspectors[0]
