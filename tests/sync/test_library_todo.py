@@ -514,17 +514,16 @@ def test_a_late_commit_is_not_skipped_by_a_pull(world: World, tmp_path: Path) ->
     reader.sync()
     assert {v["title"]: v["done"] for v in reader.entities().values()} == {"A": False, "B": False}
 
-    t1 = world.engine.connect()
-    t1.begin()
-    push(t1, world.alice, body(uuid.uuid4(), (1, "todo.done", {"id": str(a)})))
-    with world.engine.begin() as t2:
-        push(t2, world.alice, body(uuid.uuid4(), (1, "todo.done", {"id": str(b)})))
-    reader.pull()
-    # B waits behind the open T1, whatever else the cluster is doing
-    assert {v["title"]: v["done"] for v in reader.entities().values()} == {"A": False, "B": False}
-
-    t1.commit()
-    t1.close()
+    with world.engine.connect() as t1:  # closed (rolled back) should an assertion fail
+        t1.begin()
+        push(t1, world.alice, body(uuid.uuid4(), (1, "todo.done", {"id": str(a)})))
+        with world.engine.begin() as t2:
+            push(t2, world.alice, body(uuid.uuid4(), (1, "todo.done", {"id": str(b)})))
+        reader.pull()
+        # B waits behind the open T1, whatever else the cluster is doing
+        held = {v["title"]: v["done"] for v in reader.entities().values()}
+        assert held == {"A": False, "B": False}
+        t1.commit()
     settle(world.engine)
     reader.pull()
     assert {v["title"]: v["done"] for v in reader.entities().values()} == {"A": True, "B": True}
