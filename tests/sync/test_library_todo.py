@@ -43,7 +43,7 @@ from sqlalchemy import (
 from sync.bulk import insert_rows
 from sync.client import HttpResponse, Paths, SyncClient
 from sync.cursor import CursorCodec, CursorError
-from sync.feed import Branch, ChangeRow, branch, pull_page
+from sync.feed import Branch, ChangeRow, branch, conditions, insert_changes, pull_page
 from sync.models import ScopeKey, make_sync_tables
 from sync.protocol import (
     Field,
@@ -402,6 +402,22 @@ def test_the_library_builds_the_apps_own_tables() -> None:
     assert "ix_todo_sync_changes_list_id_feed" in {i.name for i in SYNC.changes.indexes}
 
 
+def test_the_library_refuses_what_its_tables_cannot_hold(world: World, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="clash"):
+        make_sync_tables(MetaData(), [ScopeKey("entity_id", Uuid())])
+    with pytest.raises(ValueError, match="not scope keys"), world.engine.begin() as conn:
+        insert_changes(conn, SYNC, [ChangeRow("todo", uuid.uuid4(), "put", 1, {"team": 1})], NOW)
+    with pytest.raises(ValueError, match="neither a scope key"):
+        conditions(SYNC, [branch("title", "milk")])
+    with pytest.raises(ValueError, match="do not pair up"):
+        mutation_specs(MUTATIONS, {"todo.add": add_items})
+    offline = SyncClient(str(tmp_path / "bare.sqlite"), TodoServer(world.engine))
+    with pytest.raises(ValueError, match="mutations"):
+        offline.enqueue("todo.done", {"id": str(uuid.uuid4())}, validate=True)
+    assert offline.enqueue("todo.anything", {}) == 1  # no table: queued unchecked
+    offline.close()
+
+
 def test_a_replayed_push_returns_the_stored_results(world: World) -> None:
     client = uuid.uuid4()
     request = body(client, (1, *add(world.groceries, "milk")), (2, *add(world.groceries, "eggs")))
@@ -492,6 +508,8 @@ def test_two_devices_converge_through_pull(world: World, tmp_path: Path) -> None
     assert shared == tablet.entities()
     assert phone.get("todo", str(milk))["done"] is True
     assert phone.versions()[("todo", str(milk))] == 2
+    phone.close()
+    tablet.close()
 
 
 @pytest.mark.skipif(not ON_POSTGRES, reason="needs TEST_DATABASE_URL (PostgreSQL)")
@@ -528,3 +546,4 @@ def test_a_late_commit_is_not_skipped_by_a_pull(world: World, tmp_path: Path) ->
     reader.pull()
     assert {v["title"]: v["done"] for v in reader.entities().values()} == {"A": True, "B": True}
     assert set(reader.versions().values()) == {2}
+    reader.close()
