@@ -11,6 +11,8 @@ check: a change committed late by a long transaction is not skipped by a pull.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -68,6 +70,7 @@ from sync.push import (
 )
 
 NOW = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
+ROOT = Path(__file__).resolve().parents[2]
 URL = os.environ.get("TEST_DATABASE_URL", "")
 ON_POSTGRES = URL.startswith("postgresql")
 
@@ -400,6 +403,17 @@ def test_the_library_builds_the_apps_own_tables() -> None:
     }
     assert "list_id" in SYNC.changes.c and SYNC.scope_keys == ("list_id",)
     assert "ix_todo_sync_changes_list_id_feed" in {i.name for i in SYNC.changes.indexes}
+
+
+def test_this_app_and_the_library_load_without_fieldsafe_or_flask() -> None:
+    probe = (
+        "import sys, tests.sync.test_library_todo; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('app', 'flask')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert out.stdout.strip() == "[]"
 
 
 def test_the_library_refuses_what_its_tables_cannot_hold(world: World, tmp_path: Path) -> None:
