@@ -46,9 +46,13 @@ def settle(app: Flask, timeout: float = 60.0) -> None:
     run on the same server, say) holds it back, and the feed rightly waits for it. Tests
     that assert "after this, the pull returns everything" wait for that first.
     """
+    settle_engine(app.extensions["db"].engine, timeout)
+
+
+def settle_engine(engine: Engine, timeout: float = 60.0) -> None:
+    """Wait until every committed change of ``engine``'s log lies below the feed's horizon."""
     import time
 
-    engine = app.extensions["db"].engine
     if engine.dialect.name != "postgresql":
         return
     deadline = time.monotonic() + timeout

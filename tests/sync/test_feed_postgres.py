@@ -27,6 +27,7 @@ from app.changelog import SYNC_TABLES
 from sync.cursor import CursorCodec
 from sync.feed import ChangeRow, insert_changes, pull_page
 from tests.conftest import requires_postgres
+from tests.sync.conftest import settle_engine
 
 pytestmark = requires_postgres
 
@@ -138,6 +139,7 @@ def test_a_late_commit_is_never_skipped(race_db: Engine) -> None:
 
         t1.commit()
         t1.close()
+        settle_engine(race_db)  # other sessions on the server may hold the horizon a moment
         changes, _ = pull(race_db, held, device)
         assert sorted(changes) == sorted([(str(a), 2), (str(b), 2)])
         # … and then never A, whose row id is below its cursor.
@@ -157,6 +159,7 @@ def test_a_rolled_back_writer_does_not_hold_the_feed(race_db: Engine) -> None:
         write(t2, b, 2)
     t1.rollback()
     t1.close()
+    settle_engine(race_db)
     changes, _ = pull(race_db, cursor, device)
     assert changes == [(str(b), 2)]
 
