@@ -6,12 +6,15 @@ This is the one API the domains use to feed the devices::
     record_change(db, "hazard", hazard)            # one entity, op "put" or "delete"
     record_changes(db, "inspection", inspections)  # many entities of one type at once
 
-Each synced type declares its scope keys in :data:`SCOPE_KEYS`: the jurisdiction, enterprise
+The log's scope keys are declared once, in :data:`SCOPE_COLUMNS`: the jurisdiction, enterprise
 and inspection a change concerns, which a pull uses to read only the slice of the log that can
-concern the caller. A scope function reads attributes only (a finding reaches its inspection
-through the ``inspection`` relationship), so this module imports no domain and sits below all
-of them. Devices that may see the entity receive its current state on their next pull; devices
-that may no longer see it receive a ``delete``.
+concern the caller, each through its index. The sync engine's tables are made here with them
+(:data:`SYNC_TABLES`, in the application's metadata), because this module writes the log and
+sits below every domain; ``app.sync.models`` maps them for the ORM. Each synced type declares
+its values of those keys in :data:`SCOPE_KEYS`. A scope function reads attributes only (a
+finding reaches its inspection through the ``inspection`` relationship), so this module
+imports no domain and sits below all of them. Devices that may see the entity receive its
+current state on their next pull; devices that may no longer see it receive a ``delete``.
 """
 
 from __future__ import annotations
@@ -20,11 +23,25 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import String, Uuid
 from sqlalchemy.orm import Session
 
 from app.clock import utcnow
+from app.db import Base
 from sync.feed import ChangeRow, insert_changes
-from sync.models import EVERYWHERE
+from sync.models import ScopeKey, make_sync_tables
+
+#: Fieldsafe's scope keys of the change log, with the names of their feed indexes.
+SCOPE_COLUMNS = (
+    #: jurisdiction code of the entity, or EVERYWHERE for district-wide entities (checklists)
+    ScopeKey("jurisdiction", String(40), index="ix_sync_changes_jurisdiction_feed"),
+    ScopeKey("enterprise_id", Uuid(), index="ix_sync_changes_enterprise_feed"),
+    ScopeKey("inspection_id", Uuid(), index="ix_sync_changes_inspection_feed"),
+)
+#: the ``jurisdiction`` of changes everyone in the district may receive (checklists)
+EVERYWHERE = "*"
+#: the sync engine's tables (change log, clients, results, known sets, epoch)
+SYNC_TABLES = make_sync_tables(Base.metadata, SCOPE_COLUMNS)
 
 Scope = dict[str, Any]
 
@@ -92,23 +109,23 @@ def change_row(db: Session, entity_type: str, entity: Any, op: str = "put") -> C
         entity_id=entity.id,
         op=op,
         version=int(getattr(entity, "version", None) or 1),
-        **scope(entity),
+        scope=scope(entity),
     )
 
 
 def record_change(db: Session, entity_type: str, entity: Any, op: str = "put") -> None:
     """Record that ``entity`` was written (``put``) or deleted (``delete``), in this transaction."""
-    insert_changes(db, [change_row(db, entity_type, entity, op)], utcnow())
+    insert_changes(db, SYNC_TABLES, [change_row(db, entity_type, entity, op)], utcnow())
 
 
 def record_changes(db: Session, entity_type: str, entities: Iterable[Any], op: str = "put") -> None:
     """Record writes to many entities of one type at once (bulk writers, draws)."""
     rows = [change_row(db, entity_type, e, op) for e in entities]
     if rows:
-        insert_changes(db, rows, utcnow())
+        insert_changes(db, SYNC_TABLES, rows, utcnow())
 
 
 def record_rows(db: Session, rows: Sequence[ChangeRow], now: datetime | None = None) -> None:
     """Record change rows a batch writer built itself (the sync push's set-based writes)."""
     if rows:
-        insert_changes(db, rows, now or utcnow())
+        insert_changes(db, SYNC_TABLES, rows, now or utcnow())

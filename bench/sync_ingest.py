@@ -46,6 +46,7 @@ def main() -> None:
     from sqlalchemy import create_engine, func, insert, select, text
 
     from app.inspections.models import Finding
+    from app.sync.mutations import MUTATIONS
     from sync.client import RequestsTransport, SyncClient
 
     tmp = Path(tempfile.mkdtemp(prefix="sync-ingest-"))
@@ -59,6 +60,7 @@ def main() -> None:
                 RequestsTransport(server.url),
                 token=lambda: world.token,
                 push_batch=args.batch,
+                mutations=MUTATIONS,
             )
             now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
             for iid in world.inspections:

@@ -231,12 +231,13 @@ def main() -> None:
 def explain(world: Any, url: str, device: Any, cursor: str, limit: int) -> None:
     """Print EXPLAIN ANALYZE of the feed query the catch-up's first page ran."""
     from app import create_app
+    from app.changelog import SYNC_TABLES
     from app.db import session
     from app.org.models import User
     from app.sync.scope import UserScope
     from app.sync.services import cursor_codec
     from sync.cursor import load_state
-    from sync.feed import _changes, feed_statement, snapshot_horizon
+    from sync.feed import conditions, feed_statement, snapshot_horizon
 
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": world.secret})
     with app.app_context():
@@ -244,14 +245,17 @@ def explain(world: Any, url: str, device: Any, cursor: str, limit: int) -> None:
         now = datetime.now(UTC)
         decoded = cursor_codec().decode(
             cursor,
-            state=load_state(session, now),
+            state=load_state(session, SYNC_TABLES, now),
             now=now,
             bind=f"{device.client_id}:{user.id}",
         )
-        branches = UserScope(session, user, now).branches(_changes())
-        assert branches is not None
-        branches = [*branches, _changes().c.entity_id == device.client_id]
-        stmt = feed_statement(decoded.position, snapshot_horizon(session), branches, limit + 1)
+        slices = UserScope(session, user, now).branches()
+        assert slices is not None
+        changes = SYNC_TABLES.changes
+        branches = [*conditions(SYNC_TABLES, slices), changes.c.entity_id == device.client_id]
+        stmt = feed_statement(
+            changes, decoded.position, snapshot_horizon(session), branches, limit + 1
+        )
         compiled = stmt.compile(dialect=session.get_bind().dialect)
         conn = session.connection()
         plan = conn.exec_driver_sql(

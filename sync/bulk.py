@@ -1,9 +1,9 @@
 """Bulk statements: a batch of rows in one round trip, however many rows it holds.
 
-A push writes a few hundred rows to each of three tables (findings, stored results, change
-rows). An ``executemany`` sends one statement execution per row; on PostgreSQL that costs
-more than everything else the push does. :func:`insert_rows` sends the batch as one JSON
-document instead, unpacked by PostgreSQL with ``json_to_recordset``::
+A push writes a few hundred rows to each of three tables (the application's own, stored
+results, change rows). An ``executemany`` sends one statement execution per row; on
+PostgreSQL that costs more than everything else the push does. :func:`insert_rows` sends the
+batch as one JSON document instead, unpacked by PostgreSQL with ``json_to_recordset``::
 
     INSERT INTO t (a, b) SELECT r.a, r.b
     FROM json_to_recordset(CAST(:rows AS JSON)) AS r(a UUID, b JSON, _n INTEGER)

@@ -27,6 +27,11 @@ the scope again, keeping the unpushed outbox.
 
 The HTTP transport is injectable (:class:`Transport`), so tests can lose requests,
 lose responses, deliver twice or reorder, and benches can talk to a real server.
+
+What is the server's is configured: the endpoints' paths (:class:`Paths`, by default those
+of the reference server, under ``/api/v1``) and the mutation table the device checks a
+change against before queueing it (``mutations``, the server's ``sync.protocol.Mutation``
+table; without one, changes are queued unchecked).
 """
 
 from __future__ import annotations
@@ -44,12 +49,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sync.protocol import parse_args
+from sync.protocol import Mutation, parse_args
 
 __all__ = [
     "AutoUploader",
     "HttpResponse",
     "MediaUploader",
+    "Paths",
     "PutUploader",
     "RequestsTransport",
     "SyncClient",
@@ -60,10 +66,15 @@ __all__ = [
     "TusUploader",
 ]
 
-PUSH_PATH = "/api/v1/sync/push"
-PULL_PATH = "/api/v1/sync/pull"
-MEDIA_PATH = "/api/v1/media"
-UPLOADS_PATH = "/api/v1/media/uploads"
+
+@dataclass(frozen=True)
+class Paths:
+    """Where the server answers: push, pull, ``PUT {media}/{sha256}`` and tus uploads."""
+
+    push: str = "/api/v1/sync/push"
+    pull: str = "/api/v1/sync/pull"
+    media: str = "/api/v1/media"
+    uploads: str = "/api/v1/media/uploads"
 
 
 # --- transport ----------------------------------------------------------------------------
@@ -187,16 +198,15 @@ class MediaUploader(Protocol):
 
 
 class PutUploader:
-    """One-shot ``PUT /api/v1/media/{sha256}``, for small photos."""
+    """One-shot ``PUT {paths.media}/{sha256}``, for small photos."""
 
     def __init__(self, client: SyncClient) -> None:
         self.client = client
 
     def upload(self, sha256: str, data: bytes, content_type: str) -> None:
         """Upload ``data``; 200 and 201 both mean the server has it."""
-        resp = self.client.call(
-            "PUT", f"{MEDIA_PATH}/{sha256}", data=data, headers={"Content-Type": content_type}
-        )
+        path = f"{self.client.paths.media}/{sha256}"
+        resp = self.client.call("PUT", path, data=data, headers={"Content-Type": content_type})
         if resp.status not in (200, 201):
             raise SyncError(
                 f"photo {sha256} refused: {resp.body!r}", status=resp.status, code=resp.code
@@ -211,8 +221,9 @@ class TusUploader:
         base_url: str,
         token: Callable[[], str | None],
         chunk_size: int = 1024 * 1024,
+        path: str = Paths.uploads,
     ) -> None:
-        self.url = base_url.rstrip("/") + UPLOADS_PATH
+        self.url = base_url.rstrip("/") + path
         self.token = token
         self.chunk_size = chunk_size
 
@@ -308,8 +319,12 @@ class SyncClient:
         sleep: Callable[[float], None] = time.sleep,
         random: Callable[[], float] = _random.random,
         client_id: uuid.UUID | None = None,
+        paths: Paths | None = None,
+        mutations: Mapping[str, Mutation] | None = None,
     ) -> None:
         self.transport = transport
+        self.paths = paths = paths or Paths()
+        self.mutations = mutations
         self.token = token or (lambda: None)
         self.refresh = refresh
         self.push_batch = push_batch
@@ -337,7 +352,7 @@ class SyncClient:
                 self._set_meta("next_mutation_id", "1")
         self.client_id = uuid.UUID(stored)
         if uploader is None:
-            tus = TusUploader(base_url or "", self.token) if base_url else None
+            tus = TusUploader(base_url, self.token, path=paths.uploads) if base_url else None
             uploader = AutoUploader(PutUploader(self), tus, put_limit)
         self.uploader = uploader
 
@@ -373,14 +388,19 @@ class SyncClient:
 
     # -- recording on the device
 
-    def enqueue(self, name: str, args: Mapping[str, Any], *, validate: bool = True) -> int:
+    def enqueue(self, name: str, args: Mapping[str, Any], *, validate: bool | None = None) -> int:
         """Append a mutation to the outbox and return its id.
 
-        With ``validate`` the args are checked against the protocol first, so a typo
-        is caught on the device rather than rejected by the server hours later.
+        With ``validate`` (the default when the client was given ``mutations``) the args are
+        checked against the mutation table first, so a typo is caught on the device rather
+        than rejected by the server hours later.
         """
+        if validate is None:
+            validate = self.mutations is not None
         if validate:
-            parse_args(name, args)
+            if self.mutations is None:
+                raise ValueError("validate=True needs the mutations table (SyncClient(mutations=))")
+            parse_args(name, args, self.mutations)
         payload = json.dumps(args, sort_keys=True)
         with self._tx():
             next_id = int(self._meta("next_mutation_id") or "1")
@@ -392,7 +412,7 @@ class SyncClient:
         return next_id
 
     def add_photo(self, data: bytes, content_type: str = "image/jpeg") -> str:
-        """Keep a photo on the device and return its SHA-256 for a finding's ``photos``."""
+        """Keep a photo on the device and return its SHA-256, for a mutation's args."""
         digest = hashlib.sha256(data).hexdigest()
         with self._tx():
             self.db.execute(
@@ -528,7 +548,7 @@ class SyncClient:
                     {"id": r["id"], "name": r["name"], "args": json.loads(r["args"])} for r in batch
                 ],
             }
-            resp = self.call("POST", PUSH_PATH, json_body=body)
+            resp = self.call("POST", self.paths.push, json_body=body)
             if resp.status == 409 and resp.code == "sync.mutation_gap":
                 report.gaps += 1
                 stalls += 1
@@ -624,8 +644,8 @@ class SyncClient:
             try:
                 self.uploader.upload(digest, bytes(row["data"]), row["content_type"])
             except (SyncError, TransportError, OSError) as exc:
-                # A refused or unsendable photo must not stop the pull; the finding stays
-                # media_pending and the next push reports the hash again.
+                # A refused or unsendable photo must not stop the pull; the server still
+                # misses it and the next push reports the hash again.
                 report.upload_failed[digest] = str(exc)
                 continue
             with self._tx():
@@ -649,7 +669,7 @@ class SyncClient:
             cursor = self.cursor
             if cursor is not None:
                 params["cursor"] = cursor
-            resp = self.call("GET", PULL_PATH, params=params)
+            resp = self.call("GET", self.paths.pull, params=params)
             if resp.status == 409 and resp.code == "sync.reset_required":
                 resets += 1
                 report.resets += 1

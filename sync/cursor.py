@@ -6,7 +6,7 @@ as an opaque string; the server trusts it only because it is signed (HMAC-SHA256
 What a cursor carries:
 
 ``epoch``
-    The random id of this database's change log (table ``sync_state``). A restored or
+    The random id of this database's change log (the ``state`` table). A restored or
     replaced database, or a log emptied beyond what cursors can survive, gets a new epoch,
     so an old cursor cannot silently skip changes that no longer exist.
 ``position``
@@ -43,16 +43,17 @@ import json
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from sync.models import SyncState
+from sync.models import SyncTables
 
 __all__ = [
+    "DEFAULT_KEY_CONTEXT",
     "DEFAULT_RETENTION",
     "Cursor",
     "CursorCodec",
@@ -67,7 +68,8 @@ __all__ = [
 DEFAULT_RETENTION = timedelta(days=30)
 _PREFIX = "c1"
 _MAX_TOKEN_LENGTH = 1024
-_KEY_CONTEXT = b"fieldsafe/sync-cursor/v1"
+#: default context the cursor key is derived under; an application may name its own
+DEFAULT_KEY_CONTEXT = b"sync-cursor/v1"
 #: tolerated clock skew between API processes for ``issued_at`` in the future
 _SKEW = timedelta(minutes=5)
 
@@ -135,13 +137,19 @@ def _b64decode(text: str) -> bytes:
 class CursorCodec:
     """Encode and verify cursors with a server secret."""
 
-    def __init__(self, secret: bytes | str, retention: timedelta = DEFAULT_RETENTION) -> None:
+    def __init__(
+        self,
+        secret: bytes | str,
+        retention: timedelta = DEFAULT_RETENTION,
+        *,
+        context: bytes = DEFAULT_KEY_CONTEXT,
+    ) -> None:
         if isinstance(secret, str):
             secret = secret.encode("utf-8")
         if not secret:
             raise ValueError("a cursor secret is required")
         # A derived key, so the application secret is never used directly for cursors.
-        self._key = hmac.new(secret, _KEY_CONTEXT, hashlib.sha256).digest()
+        self._key = hmac.new(secret, context, hashlib.sha256).digest()
         self.retention = retention
 
     def _sign(self, message: bytes) -> bytes:
@@ -263,18 +271,13 @@ def dialect_name(executor: Executor) -> str:
     return executor.dialect.name
 
 
-def _state_table() -> Table:
-    return cast(Table, SyncState.__table__)
-
-
 def _new_epoch() -> str:
     return secrets.token_hex(16)
 
 
-def _insert_ignore(executor: Executor, values: dict[str, Any]) -> None:
+def _insert_ignore(executor: Executor, table: Table, values: dict[str, Any]) -> None:
     """Insert the state row unless a concurrent transaction already did."""
     dialect = dialect_name(executor)
-    table = _state_table()
     if dialect == "postgresql":
         stmt: Any = postgresql.insert(table).values(**values).on_conflict_do_nothing()
     elif dialect == "sqlite":
@@ -284,15 +287,16 @@ def _insert_ignore(executor: Executor, values: dict[str, Any]) -> None:
     executor.execute(stmt)
 
 
-def load_state(executor: Executor, now: datetime) -> EpochState:
+def load_state(executor: Executor, tables: SyncTables, now: datetime) -> EpochState:
     """Return this database's change-log epoch and floor, creating the epoch on first use."""
-    table = _state_table()
+    table = tables.state
     row = executor.execute(
         select(table.c.epoch, table.c.floor_xid, table.c.floor_id).where(table.c.id == 1)
     ).first()
     if row is None:
         _insert_ignore(
             executor,
+            table,
             {"id": 1, "epoch": _new_epoch(), "floor_xid": None, "floor_id": 0, "rotated_at": now},
         )
         row = executor.execute(
@@ -304,15 +308,15 @@ def load_state(executor: Executor, now: datetime) -> EpochState:
     return EpochState(epoch=row.epoch, floor=floor)
 
 
-def rotate_epoch(executor: Executor, now: datetime) -> str:
+def rotate_epoch(executor: Executor, tables: SyncTables, now: datetime) -> str:
     """Give the change log a new epoch, so every outstanding cursor answers reset_required.
 
     Call it when the log is emptied or truncated beyond retention, or after restoring a
     backup: devices then re-download their scope instead of trusting a stale position.
     """
-    load_state(executor, now)
+    load_state(executor, tables, now)
     epoch = _new_epoch()
-    table = _state_table()
+    table = tables.state
     executor.execute(
         update(table)
         .where(table.c.id == 1)
@@ -321,12 +325,12 @@ def rotate_epoch(executor: Executor, now: datetime) -> str:
     return epoch
 
 
-def raise_floor(executor: Executor, position: Position, now: datetime) -> None:
+def raise_floor(executor: Executor, tables: SyncTables, position: Position, now: datetime) -> None:
     """Record that changes up to ``position`` were pruned; older cursors become expired."""
-    state = load_state(executor, now)
+    state = load_state(executor, tables, now)
     if state.floor is not None and position <= state.floor:
         return
-    table = _state_table()
+    table = tables.state
     executor.execute(
         update(table).where(table.c.id == 1).values(floor_xid=position.xid, floor_id=position.id)
     )

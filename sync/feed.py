@@ -6,12 +6,12 @@ transaction. On PostgreSQL each row is stamped with ``pg_current_xact_id()``.
 Reading (:func:`pull_page`) has two parts, both in one snapshot (the caller runs the pull
 in a REPEATABLE READ transaction on PostgreSQL):
 
-1. *Reconcile the scope.* The device's known set (``sync_known``) is compared with what
-   the scope says is visible now. An entity that became visible (assigned, dispatched,
-   moved into the user's jurisdiction) is sent in full even if it last changed long ago;
-   one that became invisible (reassigned, deleted, access revoked) is sent as a
-   ``delete``. This needs no change row, so visibility that changes with the clock
-   (an inspection becomes visible at its ``dispatch_at``) is handled too.
+1. *Reconcile the scope.* The device's known set (the ``known`` table) is compared with what
+   the scope says is visible now. An entity that became visible (assigned, shared, moved
+   into the user's area) is sent in full even if it last changed long ago; one that
+   became invisible (reassigned, deleted, access revoked) is sent as a ``delete``. This
+   needs no change row, so visibility that changes with the clock (an entity visible
+   from a given time on) is handled too.
 2. *Read the log* after the cursor's position, in ``(xid, id)`` order, only rows with
    ``xid < pg_snapshot_xmin(pg_current_snapshot())``: every transaction below that horizon
    has finished, so no row can later appear behind the new position. A row whose
@@ -21,16 +21,20 @@ in a REPEATABLE READ transaction on PostgreSQL):
    are serialised and id order is commit order.
 
 The known set is stamped with pull generations so a retried pull (lost response) sees it
-as the device last confirmed it; see :class:`sync.models.SyncKnown`.
+as the device last confirmed it; see :class:`sync.models.SyncTables`.
+
+The log's scope keys are the application's (see :func:`sync.models.make_sync_tables`): a
+:class:`ChangeRow` carries their values in ``scope``, and a :class:`FeedScope` names the slice
+of the log that may concern its user as :class:`Branch` es over those keys.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 from sqlalchemy import (
     ColumnElement,
@@ -60,11 +64,13 @@ from sync.cursor import (
     load_state,
     raise_floor,
 )
-from sync.models import SyncChange, SyncKnown, SyncResult
+from sync.models import SyncTables
 
 __all__ = [
     "CLIENT",
+    "Branch",
     "ChangeRow",
+    "branch",
     "FeedScope",
     "feed_statement",
     "PullPage",
@@ -72,6 +78,7 @@ __all__ = [
     "prune_changes",
     "pull_page",
     "read_changes",
+    "conditions",
     "snapshot_horizon",
 ]
 
@@ -82,44 +89,44 @@ _XID = "pg_current_xact_id()::text::bigint"
 _XMIN = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
 
 
-def _changes() -> Table:
-    return cast(Table, SyncChange.__table__)
-
-
-def _known() -> Table:
-    return cast(Table, SyncKnown.__table__)
-
-
 @dataclass(frozen=True)
 class ChangeRow:
-    """One change to record: which entity, what happened, and its scope keys."""
+    """One change to record: which entity, what happened, and its scope-key values.
+
+    ``scope`` maps scope keys of the change table to values; a key left out is NULL.
+    """
 
     entity_type: str
     entity_id: uuid.UUID
     op: str
     version: int
-    jurisdiction: str | None = None
-    enterprise_id: uuid.UUID | None = None
-    inspection_id: uuid.UUID | None = None
+    scope: Mapping[str, Any] = field(default_factory=dict)
 
 
-def insert_changes(executor: Executor, rows: Sequence[ChangeRow], now: datetime) -> None:
+def insert_changes(
+    executor: Executor, tables: SyncTables, rows: Sequence[ChangeRow], now: datetime
+) -> None:
     """Append ``rows``, in order, to the change log in the caller's transaction (one statement)."""
+    keys = tables.scope_keys
+    allowed = set(keys)
+    out = []
+    for r in rows:
+        if not r.scope.keys() <= allowed:
+            unknown = sorted(set(r.scope) - allowed)
+            raise ValueError(f"{unknown} are not scope keys of {tables.changes.name}")
+        values = {
+            "entity_type": r.entity_type,
+            "entity_id": r.entity_id,
+            "op": r.op,
+            "version": r.version,
+        }
+        for key in keys:
+            values[key] = r.scope.get(key)
+        out.append(values)
     insert_rows(
         executor,
-        _changes(),
-        [
-            {
-                "entity_type": r.entity_type,
-                "entity_id": r.entity_id,
-                "op": r.op,
-                "version": r.version,
-                "jurisdiction": r.jurisdiction,
-                "enterprise_id": r.enterprise_id,
-                "inspection_id": r.inspection_id,
-            }
-            for r in rows
-        ],
+        tables.changes,
+        out,
         shared={"created_at": now},
         sql_values={"xid": _XID} if dialect_name(executor) == "postgresql" else None,
     )
@@ -132,8 +139,8 @@ def snapshot_horizon(executor: Executor) -> int | None:
     return int(executor.execute(select(literal_column(_XMIN))).scalar_one())
 
 
-def _after(position: Position, horizon: int | None) -> ColumnElement[bool]:
-    c = _changes().c
+def _after(changes: Table, position: Position, horizon: int | None) -> ColumnElement[bool]:
+    c = changes.c
     if horizon is None:
         return c.id > position.id
     return and_(
@@ -143,6 +150,7 @@ def _after(position: Position, horizon: int | None) -> ColumnElement[bool]:
 
 
 def feed_statement(
+    changes: Table,
     position: Position,
     horizon: int | None,
     branches: Sequence[ColumnElement[bool]] | None,
@@ -150,14 +158,14 @@ def feed_statement(
 ) -> Select[Any]:
     """Build the feed query: change rows after ``position`` in ``(xid, id)`` order.
 
-    ``branches`` are alternative conditions on the change table (one per scope key); each
-    becomes its own ordered, limited index scan on its ``(key, xid, id)`` index and the
+    ``branches`` are alternative conditions on the change table (see :func:`conditions`);
+    each becomes its own ordered, limited index scan on its ``(key, xid, id)`` index and the
     results are merged, so a pull never sorts or filters the whole log. ``None`` reads
     the whole log through the ``(xid, id)`` index.
     """
-    c = _changes().c
+    c = changes.c
     cols = (c.id, c.xid, c.entity_type, c.entity_id, c.op, c.version)
-    where = _after(position, horizon)
+    where = _after(changes, position, horizon)
     if branches is None:
         return select(*cols).where(where).order_by(c.xid, c.id).limit(limit)
     parts = [
@@ -171,6 +179,7 @@ def feed_statement(
 
 def read_changes(
     executor: Executor,
+    changes: Table,
     position: Position,
     horizon: int | None,
     branches: Sequence[ColumnElement[bool]] | None,
@@ -179,7 +188,7 @@ def read_changes(
     """Return up to ``limit`` change rows after ``position`` in feed order (no duplicates)."""
     if branches is not None and not branches:
         return []
-    stmt = feed_statement(position, horizon, branches, limit)
+    stmt = feed_statement(changes, position, horizon, branches, limit)
     seen: set[int] = set()
     out: list[Row[Any]] = []
     for row in executor.execute(stmt).all():
@@ -188,6 +197,38 @@ def read_changes(
             out.append(row)
         if len(out) == limit:
             break
+    return out
+
+
+@dataclass(frozen=True)
+class Branch:
+    """The change rows whose ``key`` is one of ``values``: a scope key, or ``entity_id``."""
+
+    key: str
+    values: tuple[Any, ...]
+
+
+def branch(key: str, *values: Any) -> Branch:
+    """Return the branch of the log whose ``key`` column holds one of ``values``.
+
+    One value reads one range of the key's ``(key, xid, id)`` index; several read it
+    through one ``IN``, which suits long lists better than one branch per value.
+    """
+    return Branch(key, values)
+
+
+def conditions(tables: SyncTables, branches: Sequence[Branch]) -> list[ColumnElement[bool]]:
+    """Turn branches into conditions on the change table; refuse a key it has no index on."""
+    c = tables.changes.c
+    allowed = {*tables.scope_keys, "entity_id"}
+    out: list[ColumnElement[bool]] = []
+    for b in branches:
+        if b.key not in allowed:
+            raise ValueError(f"{b.key!r} is neither a scope key nor entity_id")
+        if not b.values:
+            continue
+        column = c[b.key]
+        out.append(column == b.values[0] if len(b.values) == 1 else column.in_(b.values))
     return out
 
 
@@ -201,8 +242,8 @@ class FeedScope(Protocol):
         """Return a one-column select of the ids of visible entities of this type."""
         ...
 
-    def branches(self, changes: Table) -> list[ColumnElement[bool]] | None:
-        """Return conditions selecting change rows that may concern the user (None: all)."""
+    def branches(self) -> Sequence[Branch] | None:
+        """Return the slices of the log that may concern the user (None: the whole log)."""
         ...
 
     def load(self, entity_type: str, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, tuple[int, Any]]:
@@ -221,13 +262,17 @@ class PullPage:
     counts: dict[str, int] = field(default_factory=dict)
 
 
-def _known_as_of(gen: int) -> ColumnElement[bool]:
-    k = _known().c
+def _known_as_of(known: Table, gen: int) -> ColumnElement[bool]:
+    k = known.c
     return and_(k.gen_added <= gen, or_(k.gen_removed.is_(None), k.gen_removed > gen))
 
 
 def _upsert_known(
-    executor: Executor, client_id: uuid.UUID, keys: Iterable[tuple[str, uuid.UUID]], gen: int
+    executor: Executor,
+    table: Table,
+    client_id: uuid.UUID,
+    keys: Iterable[tuple[str, uuid.UUID]],
+    gen: int,
 ) -> None:
     values = [
         {
@@ -241,7 +286,6 @@ def _upsert_known(
     ]
     if not values:
         return
-    table = _known()
     dialect = dialect_name(executor)
     ins: Any = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
     stmt = ins.on_conflict_do_update(
@@ -252,39 +296,46 @@ def _upsert_known(
 
 
 def _mark_removed(
-    executor: Executor, client_id: uuid.UUID, keys: Iterable[tuple[str, uuid.UUID]], gen: int
+    executor: Executor,
+    table: Table,
+    client_id: uuid.UUID,
+    keys: Iterable[tuple[str, uuid.UUID]],
+    gen: int,
 ) -> None:
     by_type: dict[str, list[uuid.UUID]] = {}
     for t, i in keys:
         by_type.setdefault(t, []).append(i)
-    k = _known().c
+    k = table.c
     for t, ids in by_type.items():
         executor.execute(
-            update(_known())
+            update(table)
             .where(k.client_id == client_id, k.entity_type == t, k.entity_id.in_(ids))
             .values(gen_removed=gen)
         )
 
 
-def _counter_at(executor: Executor, client_id: uuid.UUID, horizon: int | None) -> int:
-    c = _changes().c
+def _counter_at(
+    executor: Executor, changes: Table, client_id: uuid.UUID, horizon: int | None
+) -> int:
+    c = changes.c
     stmt = select(func.max(c.version)).where(c.entity_id == client_id, c.entity_type == CLIENT)
     if horizon is not None:
         stmt = stmt.where(c.xid < horizon)
     return int(executor.execute(stmt).scalar() or 0)
 
 
-def _start_position(executor: Executor, horizon: int | None) -> Position:
+def _start_position(executor: Executor, changes: Table, horizon: int | None) -> Position:
     if horizon is not None:
         # Everything below the horizon is reflected in this snapshot's reconcile; rows at
         # or above it may not be, so the log is read from the horizon on.
         return Position(horizon - 1, MAX_ID)
-    top = executor.execute(select(func.max(_changes().c.id))).scalar()
+    top = executor.execute(select(func.max(changes.c.id))).scalar()
     return Position(None, int(top or 0))
 
 
 def pull_page(
     executor: Executor,
+    tables: SyncTables,
     *,
     codec: CursorCodec,
     scope: FeedScope,
@@ -295,20 +346,21 @@ def pull_page(
     now: datetime,
 ) -> PullPage:
     """Return the next page of the caller's feed; raise CursorError for an unusable cursor."""
-    state = load_state(executor, now)
+    state = load_state(executor, tables, now)
     horizon = snapshot_horizon(executor)
-    k = _known().c
+    changes, known = tables.changes, tables.known
+    k = known.c
     if token is None:
         # A device without a cursor holds nothing: forget what it was sent before.
-        executor.execute(delete(_known()).where(k.client_id == client_id))
+        executor.execute(delete(known).where(k.client_id == client_id))
         gen = 0
-        position = _start_position(executor, horizon)
-        counter = _counter_at(executor, client_id, horizon)
+        position = _start_position(executor, changes, horizon)
+        counter = _counter_at(executor, changes, client_id, horizon)
     else:
         cursor = codec.decode(token, state=state, now=now, bind=bind)
         gen, position, counter = cursor.gen, cursor.position, cursor.last_mutation_id
         # Removals the device has confirmed by presenting a later cursor can be forgotten.
-        executor.execute(delete(_known()).where(k.client_id == client_id, k.gen_removed <= gen))
+        executor.execute(delete(known).where(k.client_id == client_id, k.gen_removed <= gen))
     new_gen = gen + 1
     out: list[dict[str, Any]] = []
     emitted: set[tuple[str, uuid.UUID]] = set()
@@ -353,7 +405,7 @@ def pull_page(
                         k.client_id == client_id,
                         k.entity_type == entity_type,
                         k.entity_id == vid,
-                        _known_as_of(gen),
+                        _known_as_of(known, gen),
                     )
                 )
                 .order_by(vid)
@@ -362,7 +414,7 @@ def pull_page(
         )
         if entering:
             sent = emit_puts(entity_type, entering)
-            _upsert_known(executor, client_id, ((entity_type, i) for i in sent), new_gen)
+            _upsert_known(executor, known, client_id, ((entity_type, i) for i in sent), new_gen)
             counts["entered"] += len(sent)
             budget -= len(entering)
         if budget <= 0:
@@ -374,7 +426,7 @@ def pull_page(
                 .where(
                     k.client_id == client_id,
                     k.entity_type == entity_type,
-                    _known_as_of(gen),
+                    _known_as_of(known, gen),
                     ~exists().where(still.c[0] == k.entity_id),
                 )
                 .order_by(k.entity_id)
@@ -383,17 +435,18 @@ def pull_page(
         )
         for entity_id in leaving:
             emit_delete(entity_type, entity_id)
-        _mark_removed(executor, client_id, ((entity_type, i) for i in leaving), new_gen)
+        _mark_removed(executor, known, client_id, ((entity_type, i) for i in leaving), new_gen)
         counts["left"] += len(leaving)
         budget -= len(leaving)
 
     has_more = budget <= 0
     if not has_more:
         # 2. the change log after the cursor
-        branches = scope.branches(_changes())
-        if branches is not None:
-            branches = [*branches, _changes().c.entity_id == client_id]
-        rows = read_changes(executor, position, horizon, branches, budget + 1)
+        slices = scope.branches()
+        branches = None
+        if slices is not None:
+            branches = [*conditions(tables, slices), changes.c.entity_id == client_id]
+        rows = read_changes(executor, changes, position, horizon, branches, budget + 1)
         has_more = len(rows) > budget
         rows = rows[:budget]
         if rows:
@@ -422,7 +475,7 @@ def pull_page(
                 (r.entity_type, r.entity_id)
                 for r in executor.execute(
                     select(k.entity_type, k.entity_id).where(
-                        k.client_id == client_id, k.entity_id.in_(all_ids), _known_as_of(gen)
+                        k.client_id == client_id, k.entity_id.in_(all_ids), _known_as_of(known, gen)
                     )
                 )
             }
@@ -454,8 +507,8 @@ def pull_page(
                 counts["removed"] += 1
             else:
                 counts["skipped"] += 1
-        _upsert_known(executor, client_id, newly_known, new_gen)
-        _mark_removed(executor, client_id, removed, new_gen)
+        _upsert_known(executor, known, client_id, newly_known, new_gen)
+        _mark_removed(executor, known, client_id, removed, new_gen)
 
     token_out = codec.encode(
         Cursor(
@@ -472,12 +525,12 @@ def pull_page(
     )
 
 
-def prune_changes(executor: Executor, before: datetime, now: datetime) -> int:
+def prune_changes(executor: Executor, tables: SyncTables, before: datetime, now: datetime) -> int:
     """Delete change rows and stored push results older than ``before``; return rows deleted.
 
     The newest pruned position becomes the floor: cursors below it answer reset_required.
     """
-    c = _changes().c
+    c = tables.changes.c
     newest = executor.execute(
         select(c.xid, c.id)
         .where(c.created_at < before)
@@ -486,8 +539,8 @@ def prune_changes(executor: Executor, before: datetime, now: datetime) -> int:
     ).first()
     if newest is None:
         return 0
-    raise_floor(executor, Position(newest.xid, newest.id), now)
-    result = executor.execute(delete(_changes()).where(c.created_at < before))
-    r = cast(Table, SyncResult.__table__).c
-    executor.execute(delete(cast(Table, SyncResult.__table__)).where(r.created_at < before))
+    raise_floor(executor, tables, Position(newest.xid, newest.id), now)
+    result = executor.execute(delete(tables.changes).where(c.created_at < before))
+    r = tables.results.c
+    executor.execute(delete(tables.results).where(r.created_at < before))
     return int(getattr(result, "rowcount", 0) or 0)

@@ -1,27 +1,44 @@
-"""Tables owned by the sync engine.
+"""Tables owned by the sync engine, made in the application's metadata.
 
-They live on their own declarative base so that ``sync`` never imports the Flask
-application; ``app.sync.models`` copies them into the application's metadata so
-Alembic autogenerate and ``create_all`` see them like any other table.
+The application calls :func:`make_sync_tables` once, with its own ``MetaData`` and the scope
+keys of its change log, and hands the resulting :class:`SyncTables` to every engine function.
+The engine never imports the application, and the application's Alembic autogenerate and
+``create_all`` see the tables like any other::
+
+    from sqlalchemy import MetaData, Uuid
+    from sync.models import ScopeKey, make_sync_tables
+
+    metadata = MetaData()
+    SYNC = make_sync_tables(metadata, scope=[ScopeKey("list_id", Uuid())])
+
+A *scope key* is a column of the change log naming what a change concerns (a list, a team, a
+region), each with its ``(key, xid, id)`` index, so a pull reads only the slice of the log that
+can concern its caller (see ``sync.feed.FeedScope.branches``).
 """
 
 from __future__ import annotations
 
-import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Index, Integer, MetaData, String, Uuid
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Uuid,
+)
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
-NAMING_CONVENTION = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
+__all__ = ["BigId", "ScopeKey", "SyncTables", "UTCDateTime", "make_sync_tables"]
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -45,111 +62,134 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
-class SyncBase(DeclarativeBase):
-    """Declarative base for the sync engine's own tables."""
-
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
-
-
-class SyncState(SyncBase):
-    """The one row describing this database's change log.
-
-    ``epoch`` is a random id minted when the log is first used and again whenever
-    the log is emptied beyond what cursors can survive (a restore, a truncation),
-    so cursors from another database or another life of this one are refused.
-    ``floor_*`` is the highest position pruned away: a cursor below it has missed
-    changes that no longer exist.
-    """
-
-    __tablename__ = "sync_state"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    epoch: Mapped[str] = mapped_column(String(32))
-    #: position (xid, id) of the newest pruned change; NULL xid on SQLite
-    floor_xid: Mapped[int | None] = mapped_column(BigInteger)
-    floor_id: Mapped[int] = mapped_column(BigInteger, default=0)
-    rotated_at: Mapped[datetime] = mapped_column(UTCDateTime())
-
-
 #: BIGINT on PostgreSQL; INTEGER on SQLite, where only an INTEGER PRIMARY KEY autoincrements
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
-#: the ``jurisdiction`` scope key of changes everyone in the district may receive (checklists)
-EVERYWHERE = "*"
+#: the change-log columns every application has; a scope key may not reuse these names
+_CHANGE_COLUMNS = ("id", "xid", "entity_type", "entity_id", "op", "version", "created_at")
 
 
-class SyncChange(SyncBase):
-    """One write to a synced entity, recorded in the writing transaction.
+@dataclass(frozen=True)
+class ScopeKey:
+    """A nullable column of the change log that a pull can select its slice of the log by."""
 
-    The feed reads these in ``(xid, id)`` order. ``xid`` is the writing transaction's id
-    (``pg_current_xact_id()``) on PostgreSQL and NULL on SQLite. The scope keys let a pull
-    read only the slice of the log that can concern the caller, each through its index.
+    name: str
+    type: TypeEngine[Any]
+    #: name of its ``(key, xid, id)`` index; default ``ix_<changes table>_<name>_feed``
+    index: str | None = None
+
+
+@dataclass(frozen=True)
+class SyncTables:
+    """The engine's tables as one application made them (see :func:`make_sync_tables`).
+
+    ``state``
+        The one row describing this database's change log. ``epoch`` is a random id minted
+        when the log is first used and again whenever the log is emptied beyond what
+        cursors can survive (a restore, a truncation), so cursors from another database or
+        another life of this one are refused. ``floor_*`` is the highest position pruned
+        away: a cursor below it has missed changes that no longer exist.
+    ``changes``
+        One row per write to a synced entity, recorded in the writing transaction. The feed
+        reads them in ``(xid, id)`` order. ``xid`` is the writing transaction's id
+        (``pg_current_xact_id()``) on PostgreSQL and NULL on SQLite. Rows of entity type
+        ``"client"`` carry a client's mutation counter, so a pull reports a
+        ``last_mutation_id`` consistent with its changes. The scope-key columns follow.
+    ``clients``
+        A device install and how far its mutations have been applied.
+    ``results``
+        The stored result of one applied or rejected mutation, returned again on replay;
+        one row per mutation, so a push appends with one bulk insert.
+    ``known``
+        What a device holds: the entities sent to it and not since deleted, stamped with
+        the pull generation that sent (``gen_added``) or removed (``gen_removed``) them, so
+        a pull retried with an older cursor (its response was lost) sees the set as the
+        device last confirmed it, and resends.
     """
 
-    __tablename__ = "sync_changes"
-    __table_args__ = (
-        Index("ix_sync_changes_feed", "xid", "id"),
-        Index("ix_sync_changes_jurisdiction_feed", "jurisdiction", "xid", "id"),
-        Index("ix_sync_changes_enterprise_feed", "enterprise_id", "xid", "id"),
-        Index("ix_sync_changes_inspection_feed", "inspection_id", "xid", "id"),
-        Index("ix_sync_changes_entity_feed", "entity_id", "xid", "id"),
-        Index("ix_sync_changes_created_at", "created_at"),
+    state: Table
+    changes: Table
+    clients: Table
+    results: Table
+    known: Table
+    #: names of the scope-key columns of ``changes``, in declaration order
+    scope_keys: tuple[str, ...]
+
+
+def make_sync_tables(
+    metadata: MetaData,
+    scope: Sequence[ScopeKey] = (),
+    *,
+    prefix: str = "sync",
+    type_length: int = 20,
+) -> SyncTables:
+    """Define the engine's tables in ``metadata``, the change log with the ``scope`` columns.
+
+    Tables are named ``<prefix>_state``, ``<prefix>_changes``, ``<prefix>_clients``,
+    ``<prefix>_results`` and ``<prefix>_known``; every index has an explicit name, so the
+    schema does not depend on the metadata's naming convention. ``type_length`` bounds the
+    entity type names.
+    """
+    names = [key.name for key in scope]
+    clash = sorted({n for n in names if n in _CHANGE_COLUMNS or names.count(n) > 1})
+    if clash:
+        raise ValueError(f"scope keys {clash} clash with each other or the change-log columns")
+    changes_name = f"{prefix}_changes"
+    state = Table(
+        f"{prefix}_state",
+        metadata,
+        Column("id", Integer, primary_key=True),
+        Column("epoch", String(32), nullable=False),
+        #: position (xid, id) of the newest pruned change; NULL xid on SQLite
+        Column("floor_xid", BigInteger),
+        Column("floor_id", BigInteger, nullable=False, default=0),
+        Column("rotated_at", UTCDateTime(), nullable=False),
     )
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    xid: Mapped[int | None] = mapped_column(BigInteger)
-    #: checklist, enterprise, inspection, finding, hazard; "client" rows carry a client's
-    #: mutation counter so a pull reports last_mutation_id consistent with its changes
-    entity_type: Mapped[str] = mapped_column(String(20))
-    entity_id: Mapped[uuid.UUID] = mapped_column(Uuid)
-    op: Mapped[str] = mapped_column(String(6))
-    version: Mapped[int] = mapped_column(BigInteger)
-    #: jurisdiction code of the entity, or "*" for district-wide entities (checklists)
-    jurisdiction: Mapped[str | None] = mapped_column(String(40))
-    enterprise_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
-    inspection_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-
-
-class SyncClient(SyncBase):
-    """A device install and how far its mutations have been applied."""
-
-    __tablename__ = "sync_clients"
-
-    client_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
-    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
-    last_mutation_id: Mapped[int] = mapped_column(BigInteger, default=0)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
-
-
-class SyncResult(SyncBase):
-    """The stored result of one applied or rejected mutation, returned again on replay.
-
-    One row per mutation rather than a JSON list on the client row, so a push appends
-    with one bulk insert instead of rewriting an ever-growing document.
-    """
-
-    __tablename__ = "sync_results"
-
-    client_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
-    mutation_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    result: Mapped[dict[str, Any]] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
-
-
-class SyncKnown(SyncBase):
-    """What a device holds: the entities sent to it and not since deleted.
-
-    Rows are stamped with the pull generation that sent (``gen_added``) or removed
-    (``gen_removed``) them, so a pull retried with an older cursor (its response was
-    lost) sees the set as the device last confirmed it, and resends.
-    """
-
-    __tablename__ = "sync_known"
-
-    client_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
-    entity_type: Mapped[str] = mapped_column(String(20), primary_key=True)
-    entity_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
-    gen_added: Mapped[int] = mapped_column(BigInteger)
-    gen_removed: Mapped[int | None] = mapped_column(BigInteger)
+    changes = Table(
+        changes_name,
+        metadata,
+        Column("id", BigId, primary_key=True, autoincrement=True),
+        Column("xid", BigInteger),
+        Column("entity_type", String(type_length), nullable=False),
+        Column("entity_id", Uuid, nullable=False),
+        Column("op", String(6), nullable=False),
+        Column("version", BigInteger, nullable=False),
+        *(Column(key.name, key.type, nullable=True) for key in scope),
+        Column("created_at", UTCDateTime(), nullable=False),
+        Index(f"ix_{changes_name}_feed", "xid", "id"),
+        *(
+            Index(key.index or f"ix_{changes_name}_{key.name}_feed", key.name, "xid", "id")
+            for key in scope
+        ),
+        Index(f"ix_{changes_name}_entity_feed", "entity_id", "xid", "id"),
+        Index(f"ix_{changes_name}_created_at", "created_at"),
+    )
+    clients = Table(
+        f"{prefix}_clients",
+        metadata,
+        Column("client_id", Uuid, primary_key=True),
+        Column("user_id", Uuid, nullable=False),
+        Column("last_mutation_id", BigInteger, nullable=False, default=0),
+        Column("created_at", UTCDateTime(), nullable=False),
+        Column("updated_at", UTCDateTime(), nullable=False),
+        Index(f"ix_{prefix}_clients_user_id", "user_id"),
+    )
+    results = Table(
+        f"{prefix}_results",
+        metadata,
+        Column("client_id", Uuid, primary_key=True),
+        Column("mutation_id", BigInteger, primary_key=True),
+        Column("result", JSON, nullable=False),
+        Column("created_at", UTCDateTime(), nullable=False),
+        Index(f"ix_{prefix}_results_created_at", "created_at"),
+    )
+    known = Table(
+        f"{prefix}_known",
+        metadata,
+        Column("client_id", Uuid, primary_key=True),
+        Column("entity_type", String(type_length), primary_key=True),
+        Column("entity_id", Uuid, primary_key=True),
+        Column("gen_added", BigInteger, nullable=False),
+        Column("gen_removed", BigInteger),
+    )
+    return SyncTables(state, changes, clients, results, known, tuple(names))

@@ -1,13 +1,17 @@
-"""The sync protocol's mutations: names, typed arguments and their validation.
+"""The sync protocol: the push envelope, and the helpers an application validates its
+mutations' arguments with.
 
 A push carries ``{"client_id", "mutations": [{"id", "name", "args"}]}``. The envelope is
-validated as a whole (a malformed envelope is a 422 and nothing is applied); each
-mutation's ``args`` are validated one by one, and a mutation whose name is unknown or
-whose args are bad is *rejected* with a code and field messages while the push goes on.
+validated as a whole by :func:`parse_push` (a malformed envelope is a 422 and nothing is
+applied); each mutation's ``args`` are validated one by one, and a mutation whose name is
+unknown or whose args are bad is *rejected* with a code and field messages while the push
+goes on.
 
-Each mutation's fields are listed in :data:`MUTATIONS`; validation turns the JSON into
-frozen dataclasses, so the apply loop works with typed values: UUIDs, timezone-aware UTC
-datetimes, floats.
+The application lists its mutations as ``{name: Mutation(fields, build)}``: ``fields`` says
+how each key is read (:class:`Field` with the parsers below: :func:`uuid_value`,
+:func:`utc_time`, :func:`text`, :func:`one_of`, …) and ``build`` turns the parsed values into
+the typed value (a frozen dataclass, say) its handler receives. :func:`parse_args` applies
+that table; ``sync.push.MutationSpec`` pairs each entry with its handler.
 """
 
 from __future__ import annotations
@@ -16,39 +20,34 @@ import math
 import re
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 __all__ = [
-    "FINDING_GRADES",
-    "FINDING_RESULTS",
     "MAX_MUTATIONS_PER_PUSH",
-    "MUTATIONS",
-    "CheckIn",
+    "SHA256_HEX",
     "Field",
-    "FindingDelete",
-    "FindingPut",
-    "HazardComment",
-    "HazardRecheck",
-    "InspectionCreate",
-    "InspectionSubmit",
     "Invalid",
-    "Location",
     "Mutation",
-    "MutationArgs",
     "ProtocolError",
     "PushRequest",
     "RawMutation",
+    "digests",
+    "integer",
+    "matching",
+    "number",
+    "one_of",
     "parse_args",
     "parse_object",
     "parse_push",
+    "string",
+    "text",
+    "utc_time",
+    "uuid_value",
 ]
 
-FINDING_RESULTS = ("pass", "fail", "na")
-FINDING_GRADES = ("general", "major")
 MAX_MUTATIONS_PER_PUSH = 1000
-MAX_PHOTOS = 50
 SHA256_HEX = r"[0-9a-f]{64}"
 
 
@@ -62,110 +61,6 @@ class ProtocolError(Exception):
         self.code = code
         self.message = message
         self.errors: dict[str, list[str]] = dict(errors or {})
-
-
-# --- typed values -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Location:
-    """A GPS fix; ``accuracy`` in metres."""
-
-    lat: float
-    lon: float
-    accuracy: float | None = None
-
-    def as_dict(self) -> dict[str, float | None]:
-        """Return the JSON form."""
-        return {"lat": self.lat, "lon": self.lon, "accuracy": self.accuracy}
-
-
-@dataclass(frozen=True)
-class CheckIn:
-    """``inspection.check_in``: the inspector is on site."""
-
-    inspection_id: uuid.UUID
-    at: datetime
-    location: Location
-
-
-#: finding fields a ``finding.put`` may carry besides its identity; ``fields_set`` names
-#: the ones the device actually sent, so an absent field is not mistaken for a cleared one
-FINDING_PUT_FIELDS = ("result", "note", "grade", "photos", "location", "recorded_at")
-
-
-@dataclass(frozen=True)
-class FindingPut:
-    """``finding.put``: create a finding or update the fields sent."""
-
-    id: uuid.UUID
-    inspection_id: uuid.UUID
-    item_code: str
-    result: str
-    recorded_at: datetime
-    note: str | None = None
-    grade: str | None = None
-    photos: tuple[str, ...] = ()
-    location: Location | None = None
-    base_version: int | None = None
-    fields_set: frozenset[str] = field(default_factory=frozenset)
-
-
-@dataclass(frozen=True)
-class FindingDelete:
-    """``finding.delete``: remove a finding (a delete beats any edit)."""
-
-    id: uuid.UUID
-
-
-@dataclass(frozen=True)
-class InspectionSubmit:
-    """``inspection.submit``: lock the inspection's findings and send it for review."""
-
-    inspection_id: uuid.UUID
-    at: datetime
-
-
-@dataclass(frozen=True)
-class InspectionCreate:
-    """``inspection.create``: a routine patrol started on the device."""
-
-    id: uuid.UUID
-    enterprise_id: uuid.UUID
-    industry: str
-    type: str = "routine"
-
-
-@dataclass(frozen=True)
-class HazardRecheck:
-    """``hazard.recheck``: the re-inspection of a rectified hazard."""
-
-    hazard_id: uuid.UUID
-    result: str
-    note: str
-    photos: tuple[str, ...]
-    at: datetime
-    deadline: datetime | None = None
-
-
-@dataclass(frozen=True)
-class HazardComment:
-    """``hazard.comment``: a note (and photos) on a hazard's timeline."""
-
-    hazard_id: uuid.UUID
-    note: str
-    photos: tuple[str, ...] = ()
-
-
-MutationArgs = (
-    CheckIn
-    | FindingPut
-    | FindingDelete
-    | InspectionSubmit
-    | InspectionCreate
-    | HazardRecheck
-    | HazardComment
-)
 
 
 # --- validation ---------------------------------------------------------------------------
@@ -351,149 +246,45 @@ def utc_time(value: Any) -> datetime:
 _SHA256 = re.compile(SHA256_HEX)
 
 
-def photos(value: Any) -> tuple[str, ...]:
-    """Up to MAX_PHOTOS SHA-256 digests (lower-case hex), duplicates dropped."""
-    if type(value) is not list:
-        raise Invalid("Not a valid list.")
-    if len(value) > MAX_PHOTOS:
-        raise Invalid(f"Longer than maximum length {MAX_PHOTOS}.")
-    errors = {
-        str(i): ["Not a lower-case SHA-256 hex."]
-        for i, digest in enumerate(value)
-        if type(digest) is not str or _SHA256.fullmatch(digest) is None
-    }
-    if errors:
-        raise Invalid(errors=errors)
-    return tuple(dict.fromkeys(value))
+def digests(max_length: int) -> Callable[[Any], tuple[str, ...]]:
+    """A list of up to ``max_length`` SHA-256 digests (lower-case hex), duplicates dropped."""
 
-
-_LAT = Field(number(-90, 90), required=True)
-_LON = Field(number(-180, 180), required=True)
-_ACCURACY = number(0, 100_000)
-LOCATION = {"lat": _LAT, "lon": _LON, "accuracy": Field(_ACCURACY, nullable=True)}
-#: a check-in proves presence: its fix must say how accurate it is
-CHECK_IN_LOCATION = {"lat": _LAT, "lon": _LON, "accuracy": Field(_ACCURACY, required=True)}
-
-
-def location(spec: Mapping[str, Field]) -> Callable[[Any], Location]:
-    """A GPS fix ``{"lat", "lon", "accuracy"}``."""
-
-    def parse(value: Any) -> Location:
-        data = parse_object(value, spec)
-        return Location(data["lat"], data["lon"], data.get("accuracy"))
+    def parse(value: Any) -> tuple[str, ...]:
+        if type(value) is not list:
+            raise Invalid("Not a valid list.")
+        if len(value) > max_length:
+            raise Invalid(f"Longer than maximum length {max_length}.")
+        errors = {
+            str(i): ["Not a lower-case SHA-256 hex."]
+            for i, digest in enumerate(value)
+            if type(digest) is not str or _SHA256.fullmatch(digest) is None
+        }
+        if errors:
+            raise Invalid(errors=errors)
+        return tuple(dict.fromkeys(value))
 
     return parse
 
 
-ITEM_CODE = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
-INDUSTRY = r"[a-z][a-z0-9_]{0,39}"
-
-
 @dataclass(frozen=True)
 class Mutation:
-    """A mutation's arguments: the fields it takes, and the typed value they build."""
+    """A mutation's arguments: the fields it takes, and the typed value they build.
 
-    fields: dict[str, Field]
-    build: Callable[[dict[str, Any]], MutationArgs]
+    ``build`` gets the parsed values of the keys present and returns the value a handler
+    receives; it may raise :class:`Invalid` for a rule across fields.
+    """
 
-
-def _finding_put(d: dict[str, Any]) -> FindingPut:
-    return FindingPut(
-        id=d["id"],
-        inspection_id=d["inspection_id"],
-        item_code=d["item_code"],
-        result=d["result"],
-        recorded_at=d["recorded_at"],
-        note=d.get("note"),
-        grade=d.get("grade"),
-        photos=d.get("photos") or (),
-        location=d.get("location"),
-        base_version=d.get("base_version"),
-        fields_set=frozenset(k for k in FINDING_PUT_FIELDS if k in d),
-    )
+    fields: Mapping[str, Field]
+    build: Callable[[dict[str, Any]], Any]
 
 
-def _hazard_recheck(d: dict[str, Any]) -> HazardRecheck:
-    if d["result"] == "pass" and not d["photos"]:
-        raise Invalid(errors={"photos": ["A passed re-inspection needs photo proof."]})
-    return HazardRecheck(
-        d["hazard_id"], d["result"], d["note"], d["photos"], d["at"], d.get("deadline")
-    )
+def parse_args(name: str, args: Any, mutations: Mapping[str, Mutation]) -> Any:
+    """Validate one mutation's args by ``mutations`` and return them typed.
 
-
-#: mutation name → the fields it takes and the typed value it becomes
-MUTATIONS: dict[str, Mutation] = {
-    "inspection.check_in": Mutation(
-        {
-            "inspection_id": Field(uuid_value, required=True),
-            "at": Field(utc_time, required=True),
-            "location": Field(location(CHECK_IN_LOCATION), required=True),
-        },
-        lambda d: CheckIn(d["inspection_id"], d["at"], d["location"]),
-    ),
-    "finding.put": Mutation(
-        {
-            "id": Field(uuid_value, required=True),
-            "inspection_id": Field(uuid_value, required=True),
-            "item_code": Field(matching(ITEM_CODE, "Not a checklist item code."), required=True),
-            "result": Field(one_of(FINDING_RESULTS), required=True),
-            "note": Field(text(max_length=4000), nullable=True),
-            "grade": Field(one_of(FINDING_GRADES), nullable=True),
-            "photos": Field(photos),
-            "location": Field(location(LOCATION), nullable=True),
-            "recorded_at": Field(utc_time, required=True),
-            "base_version": Field(integer(0, 2**31 - 1), nullable=True),
-        },
-        _finding_put,
-    ),
-    "finding.delete": Mutation(
-        {"id": Field(uuid_value, required=True)}, lambda d: FindingDelete(d["id"])
-    ),
-    "inspection.submit": Mutation(
-        {
-            "inspection_id": Field(uuid_value, required=True),
-            "at": Field(utc_time, required=True),
-        },
-        lambda d: InspectionSubmit(d["inspection_id"], d["at"]),
-    ),
-    "inspection.create": Mutation(
-        {
-            "id": Field(uuid_value, required=True),
-            "enterprise_id": Field(uuid_value, required=True),
-            # Any industry slug; the server checks that a checklist is published for it.
-            "industry": Field(matching(INDUSTRY, "Not an industry slug."), required=True),
-            "type": Field(
-                one_of(("routine",), "Devices may only start routine patrols."), required=True
-            ),
-        },
-        lambda d: InspectionCreate(d["id"], d["enterprise_id"], d["industry"], d["type"]),
-    ),
-    "hazard.recheck": Mutation(
-        {
-            "hazard_id": Field(uuid_value, required=True),
-            "result": Field(one_of(("pass", "fail")), required=True),
-            "note": Field(text(min_length=1, max_length=4000), required=True),
-            "photos": Field(photos, required=True),
-            "at": Field(utc_time, required=True),
-            #: optional new rectification deadline on a failed re-inspection
-            "deadline": Field(utc_time, nullable=True),
-        },
-        _hazard_recheck,
-    ),
-    "hazard.comment": Mutation(
-        {
-            "hazard_id": Field(uuid_value, required=True),
-            "note": Field(text(min_length=1, max_length=4000), required=True),
-            "photos": Field(photos),
-        },
-        lambda d: HazardComment(d["hazard_id"], d["note"], d.get("photos") or ()),
-    ),
-}
-
-
-def parse_args(name: str, args: Any) -> MutationArgs:
-    """Validate one mutation's args and return them typed, or raise :class:`ProtocolError`."""
-    mutation = MUTATIONS.get(name)
+    Raise :class:`ProtocolError` for an unknown name (``sync.unknown_mutation``) or bad args
+    (``validation_error``, with the field messages).
+    """
+    mutation = mutations.get(name)
     if mutation is None:
         raise ProtocolError(
             "sync.unknown_mutation",

@@ -8,8 +8,9 @@
 2. Answer replays (ids at or below ``last_mutation_id``) from the stored results.
 3. Refuse a gap (first new id above ``last_mutation_id + 1``) with :class:`MutationGap`
    before anything is written.
-4. Validate every new mutation's args; invalid ones are rejected with field messages.
-5. Hand consecutive runs of the same mutation to its handler, which applies the whole
+4. Validate every new mutation's args by its :class:`MutationSpec`; an unknown name or
+   invalid args are rejected with a code and field messages.
+5. Hand consecutive runs of the same mutation to its spec's handler, which applies the whole
    run with set-based statements and decides per mutation ``applied`` or ``rejected``
    (handlers find rejections out *before* writing). Each run is wrapped in a savepoint:
    if a handler raises anyway, the run is rolled back and retried one mutation at a
@@ -20,25 +21,29 @@
 
 The caller commits once. A transient failure raises and the caller rolls back: nothing
 is applied and the device retries the same push.
+
+The application passes its mutation table: ``{name: MutationSpec(fields, build, handler)}``,
+most simply built with :func:`mutation_specs` from a ``sync.protocol.Mutation`` table (which a
+device client can share) and the handlers.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, IntegrityError
 
 from sync.bulk import insert_rows
 from sync.cursor import Executor, dialect_name
 from sync.feed import CLIENT, ChangeRow, insert_changes
-from sync.models import SyncClient, SyncResult
-from sync.protocol import MutationArgs, ProtocolError, PushRequest, parse_args
+from sync.models import SyncTables
+from sync.protocol import Mutation, ProtocolError, PushRequest, parse_args
 
 __all__ = [
     "ApplyContext",
@@ -47,8 +52,11 @@ __all__ = [
     "Item",
     "MutationGap",
     "MutationRejected",
+    "MutationSpec",
     "PushOutcome",
+    "applied",
     "apply_push",
+    "mutation_specs",
     "rejected",
 ]
 
@@ -85,7 +93,8 @@ class Item:
 
     id: int
     name: str
-    args: MutationArgs
+    #: the value the mutation's ``build`` made of its args
+    args: Any
 
 
 def rejected(
@@ -130,6 +139,23 @@ class Handler(Protocol):
     ) -> list[dict[str, Any]]: ...
 
 
+@dataclass(frozen=True)
+class MutationSpec(Mutation):
+    """A mutation the server applies: its fields, the typed value they build, its handler."""
+
+    handler: Handler
+
+
+def mutation_specs(
+    mutations: Mapping[str, Mutation], handlers: Mapping[str, Handler]
+) -> dict[str, MutationSpec]:
+    """Pair each mutation with its handler; refuse a mutation or a handler left unpaired."""
+    if set(mutations) != set(handlers):
+        unpaired = sorted(set(mutations) ^ set(handlers))
+        raise ValueError(f"mutations and handlers do not pair up: {unpaired}")
+    return {name: MutationSpec(m.fields, m.build, handlers[name]) for name, m in mutations.items()}
+
+
 @dataclass
 class PushOutcome:
     """What the push endpoint answers."""
@@ -142,21 +168,15 @@ class PushOutcome:
     replayed: int = 0
 
 
-def _clients() -> Table:
-    return cast(Table, SyncClient.__table__)
-
-
-def _results() -> Table:
-    return cast(Table, SyncResult.__table__)
-
-
-def lock_client(executor: Executor, client_id: uuid.UUID, user_id: uuid.UUID, now: datetime) -> int:
+def lock_client(
+    executor: Executor, tables: SyncTables, client_id: uuid.UUID, user_id: uuid.UUID, now: datetime
+) -> int:
     """Create the client's counter row if needed, lock it, and return ``last_mutation_id``.
 
     One statement: an upsert whose no-op update takes the row lock (on PostgreSQL a
     concurrent push of the same client waits here until the first one commits).
     """
-    table = _clients()
+    table = tables.clients
     dialect = dialect_name(executor)
     ins: Any = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
     ins = ins.values(
@@ -173,21 +193,23 @@ def lock_client(executor: Executor, client_id: uuid.UUID, user_id: uuid.UUID, no
 
 def apply_push(
     executor: Any,
+    tables: SyncTables,
     push: PushRequest,
     *,
     actor: Any,
     user_id: uuid.UUID,
-    handlers: dict[str, Handler],
+    mutations: Mapping[str, MutationSpec],
     now: datetime,
     savepoint: Callable[[], Any] | None = None,
 ) -> PushOutcome:
     """Apply ``push`` exactly once in the caller's transaction; see the module docstring.
 
-    ``savepoint`` opens a nested transaction (``session.begin_nested``); it defaults to the
-    executor's own ``begin_nested``.
+    ``mutations`` is the application's table of the mutations it accepts. ``savepoint``
+    opens a nested transaction (``session.begin_nested``); it defaults to the executor's own
+    ``begin_nested``.
     """
     nested = savepoint or executor.begin_nested
-    last = lock_client(executor, push.client_id, user_id, now)
+    last = lock_client(executor, tables, push.client_id, user_id, now)
     replays = [m for m in push.mutations if m.id <= last]
     fresh = [m for m in push.mutations if m.id > last]
     if fresh and fresh[0].id != last + 1:
@@ -195,7 +217,7 @@ def apply_push(
 
     results: list[dict[str, Any]] = []
     if replays:
-        r = _results().c
+        r = tables.results.c
         stored = {
             row.mutation_id: row.result
             for row in executor.execute(
@@ -211,7 +233,7 @@ def apply_push(
     runs: list[list[Item]] = []
     for m in fresh:
         try:
-            args = parse_args(m.name, m.args)
+            args = parse_args(m.name, m.args, mutations)
         except ProtocolError as exc:
             by_id[m.id] = {
                 "id": m.id,
@@ -229,13 +251,7 @@ def apply_push(
             runs.append([item])
 
     for run in runs:
-        handler = handlers.get(run[0].name)
-        if handler is None:
-            for item in run:
-                by_id[item.id] = rejected(
-                    item, "sync.unknown_mutation", f"This server cannot apply {item.name}."
-                )
-            continue
+        handler = mutations[run[0].name].handler
         for item, result in zip(run, _apply_run(executor, ctx, handler, run, nested), strict=True):
             by_id[item.id] = result
 
@@ -244,20 +260,20 @@ def apply_push(
         last = fresh[-1].id
         insert_rows(
             executor,
-            _results(),
+            tables.results,
             [{"mutation_id": res["id"], "result": res} for res in new_results],
             shared={"client_id": push.client_id, "created_at": now},
         )
-        c = _clients().c
+        c = tables.clients.c
         executor.execute(
-            update(_clients())
+            update(tables.clients)
             .where(c.client_id == push.client_id)
             .values(last_mutation_id=last, updated_at=now)
         )
         # The counter travels in the change log after the push's own changes, so a pull
         # reports a last_mutation_id whose effects it has already delivered.
         ctx.changes.append(ChangeRow(CLIENT, push.client_id, "put", last))
-    insert_changes(executor, ctx.changes, now)
+    insert_changes(executor, tables, ctx.changes, now)
     results.extend(new_results)
     return PushOutcome(
         last_mutation_id=last,

@@ -76,7 +76,7 @@ def test_explicit_opt_ins_let_a_small_installation_start(tmp_path):
 
 def _check(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-c", "from app.cli import main; main()", "check"],
+        [sys.executable, "-c", "from app.console import main; main()", "check"],
         cwd=ROOT,
         env=env,
         capture_output=True,

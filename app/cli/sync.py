@@ -6,6 +6,7 @@ import click
 from flask.cli import with_appcontext
 
 from app.audit.services import record
+from app.changelog import SYNC_TABLES
 from app.clock import utcnow
 from app.db import session
 from app.sync.services import prune
@@ -32,7 +33,7 @@ def sync_prune() -> None:
 def sync_rotate_epoch() -> None:
     """Start a new change-log epoch (after a restore): every device re-downloads its scope."""
 
-    epoch = rotate_epoch(session, utcnow())
+    epoch = rotate_epoch(session, SYNC_TABLES, utcnow())
     record("sync.rotate_epoch", "sync_state", 1, {"epoch": epoch}, actor=None)
     session.commit()
     click.echo(f"new sync epoch {epoch}; devices will reset on their next pull")

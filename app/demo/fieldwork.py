@@ -49,8 +49,8 @@ from app.media.models import MediaObject
 from app.media.services import store_photo
 from app.org.models import User
 from app.registry.models import Enterprise
+from app.sync.models import SyncClient
 from app.sync.services import push
-from sync.models import SyncClient
 from sync.protocol import PushRequest, RawMutation
 
 NAMESPACE = uuid.UUID("0b7e3c52-58a4-4f0e-9d1a-3c6f2a9e8b47")

@@ -1,5 +1,8 @@
 """The mutation handlers: the rules of each mutation, applied set-based per run.
 
+:data:`SPECS` pairs each of Fieldsafe's mutations (``app.sync.mutations``: fields and typed
+args) with its handler; it is the table ``sync.push.apply_push`` applies a push by.
+
 Each handler gets a run of consecutive mutations of one name and returns one result per
 mutation. Rules are checked in memory against rows loaded once for the whole run, so a
 rejected mutation is found out before anything is written; then the run's writes go out
@@ -9,7 +12,6 @@ one INSERT for the change rows).
 
 from __future__ import annotations
 
-import math
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -20,16 +22,19 @@ from sqlalchemy import Table, exists, func, select, update
 from sqlalchemy.orm import Session, lazyload
 
 from app.audit.services import record
-from app.changelog import change_row
+from app.changelog import SCOPE_KEYS, change_row
 from app.checklists.models import ChecklistVersion
 from app.checklists.services import china_date, versions_in_force
+from app.errors import DomainError
+from app.hazards.services import comment_hazard, recheck_hazard
 from app.inspections.models import Finding, Inspection, InspectionInspector
+from app.inspections.visibility import visibility_clause
 from app.media.models import MediaObject
 from app.org.models import User
+from app.org.services import scope_filter
 from app.registry.models import Enterprise
-from sync.bulk import insert_rows, where_ids
-from sync.feed import ChangeRow
-from sync.protocol import (
+from app.sync.mutations import (
+    MUTATIONS,
     CheckIn,
     FindingDelete,
     FindingPut,
@@ -38,20 +43,22 @@ from sync.protocol import (
     InspectionCreate,
     InspectionSubmit,
 )
-from sync.push import ApplyContext, Handler, Item, MutationRejected, applied, rejected
+from media.evidence import distance_m
+from sync.bulk import insert_rows, where_ids
+from sync.feed import ChangeRow
+from sync.push import (
+    ApplyContext,
+    Item,
+    MutationRejected,
+    MutationSpec,
+    applied,
+    mutation_specs,
+    rejected,
+)
 
 #: Before check-in: findings wait for it; after submit: findings are locked.
 NOT_STARTED = ("planned", "dispatched")
 LOCKED = ("submitted", "reviewed", "closed")
-EARTH_RADIUS_M = 6_371_008.8
-
-
-def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Return the great-circle distance in metres between two WGS84 points."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
 
 
 def _is_pg(db: Session) -> bool:
@@ -82,7 +89,6 @@ def _workable_inspections(
     ``visibility_clause``) and is assigned to. Any other id is absent from the answer, and
     a mutation naming it is answered as not found.
     """
-    from app.inspections.visibility import visibility_clause
 
     wanted = sorted(set(ids))
     if not wanted:
@@ -177,6 +183,13 @@ def _present_media(db: Session, digests: Iterable[str]) -> set[str]:
     return set(
         db.execute(select(MediaObject.sha256).where(MediaObject.sha256.in_(wanted))).scalars()
     )
+
+
+def _finding_change(
+    finding_id: uuid.UUID, op: str, version: int, inspection: Inspection
+) -> ChangeRow:
+    """Describe a write to a finding whose row is not at hand; it has its inspection's scope."""
+    return ChangeRow("finding", finding_id, op, version, scope=SCOPE_KEYS["inspection"](inspection))
 
 
 def _location_json(location: Any) -> dict[str, Any] | None:
@@ -387,17 +400,7 @@ def put_findings(db: Session, ctx: ApplyContext, items: Sequence[Item]) -> list[
     for fid, draft in drafts.items():
         if draft.new or draft.changed:
             insp = inspections[draft.values["inspection_id"]]
-            ctx.changes.append(
-                ChangeRow(
-                    "finding",
-                    fid,
-                    "put",
-                    draft.values["version"],
-                    insp.jurisdiction_code,
-                    insp.enterprise_id,
-                    insp.id,
-                )
-            )
+            ctx.changes.append(_finding_change(fid, "put", draft.values["version"], insp))
         if draft.overwritten:
             record(
                 "finding.merge",
@@ -458,17 +461,7 @@ def delete_findings(db: Session, ctx: ApplyContext, items: Sequence[Item]) -> li
         finding.deleted = True
         finding.version += 1
         finding.updated_at = ctx.now
-        ctx.changes.append(
-            ChangeRow(
-                "finding",
-                finding.id,
-                "delete",
-                finding.version,
-                insp.jurisdiction_code,
-                insp.enterprise_id,
-                insp.id,
-            )
-        )
+        ctx.changes.append(_finding_change(finding.id, "delete", finding.version, insp))
         ctx.summary.setdefault("deleted_findings", []).append(str(finding.id))
         results.append(applied(item, "finding", finding.id, finding.version))
     db.flush()
@@ -516,7 +509,7 @@ def check_in(db: Session, ctx: ApplyContext, items: Sequence[Item]) -> list[dict
         distance = None
         far = None
         if ent is not None and ent.lat is not None and ent.lon is not None:
-            distance = round(haversine_m(args.location.lat, args.location.lon, ent.lat, ent.lon), 1)
+            distance = round(distance_m(args.location.lat, args.location.lon, ent.lat, ent.lon), 1)
             far = distance > float(current_app.config["CHECKIN_MAX_DISTANCE_M"])
         insp.check_in_at = args.at
         insp.check_in_received_at = ctx.now
@@ -575,17 +568,7 @@ def submit(db: Session, ctx: ApplyContext, items: Sequence[Item]) -> list[dict[s
                 finding.review_status = "pending"
                 finding.version += 1
                 finding.updated_at = ctx.now
-                ctx.changes.append(
-                    ChangeRow(
-                        "finding",
-                        finding.id,
-                        "put",
-                        finding.version,
-                        insp.jurisdiction_code,
-                        insp.enterprise_id,
-                        insp.id,
-                    )
-                )
+                ctx.changes.append(_finding_change(finding.id, "put", finding.version, insp))
             if sent_back:
                 db.flush()
                 record(
@@ -619,7 +602,6 @@ def submit(db: Session, ctx: ApplyContext, items: Sequence[Item]) -> list[dict[s
 
 def create_patrol(db: Session, ctx: ApplyContext, items: Sequence[Item]) -> list[dict[str, Any]]:
     """Create a routine patrol started on the device, assigned to the pushing inspector."""
-    from app.org.services import scope_filter
 
     user: User = ctx.actor
     results = []
@@ -696,8 +678,6 @@ def create_patrol(db: Session, ctx: ApplyContext, items: Sequence[Item]) -> list
 
 def hazard_action(db: Session, ctx: ApplyContext, items: Sequence[Item]) -> list[dict[str, Any]]:
     """Hand a re-inspection or a comment to the hazard tickets' services."""
-    from app.errors import DomainError
-    from app.hazards.services import comment_hazard, recheck_hazard
 
     results = []
     for item in items:
@@ -726,12 +706,16 @@ def hazard_action(db: Session, ctx: ApplyContext, items: Sequence[Item]) -> list
     return results
 
 
-HANDLERS: dict[str, Handler] = {
-    "finding.put": put_findings,
-    "finding.delete": delete_findings,
-    "inspection.check_in": check_in,
-    "inspection.submit": submit,
-    "inspection.create": create_patrol,
-    "hazard.recheck": hazard_action,
-    "hazard.comment": hazard_action,
-}
+#: every mutation a device may push, paired with the handler applying a run of it
+SPECS: dict[str, MutationSpec] = mutation_specs(
+    MUTATIONS,
+    {
+        "finding.put": put_findings,
+        "finding.delete": delete_findings,
+        "inspection.check_in": check_in,
+        "inspection.submit": submit,
+        "inspection.create": create_patrol,
+        "hazard.recheck": hazard_action,
+        "hazard.comment": hazard_action,
+    },
+)

@@ -12,15 +12,16 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Table, false, select
+from sqlalchemy import ColumnElement, Select, false, select
 from sqlalchemy.orm import Session, selectinload
 
+from app.changelog import EVERYWHERE
 from app.checklists.models import ChecklistVersion
 from app.checklists.services import serialize
 from app.clock import isoformat
 from app.hazards.models import Hazard
 from app.hazards.services import serialize_hazard
-from app.hazards.services import visibility_clause as hazard_visibility
+from app.hazards.visibility import visibility_clause as hazard_visibility
 from app.inspections.models import Finding, Inspection
 from app.inspections.schemas import FindingSchema, InspectionSchema
 from app.inspections.visibility import ENTERPRISE_FINDINGS_STATES
@@ -29,17 +30,17 @@ from app.org.models import User
 from app.org.services import is_district_level, scope_filter
 from app.registry.models import Enterprise
 from app.registry.schemas import EnterpriseSchema
-from sync.models import EVERYWHERE
+from sync.feed import Branch, branch
 
 #: Above this many cross-jurisdiction ids, one IN branch replaces one branch each.
 _BRANCH_PER_ID = 40
 
 
-def _id_branches(column: Any, ids: Sequence[uuid.UUID]) -> list[ColumnElement[bool]]:
+def _id_branches(key: str, ids: Sequence[uuid.UUID]) -> list[Branch]:
     """Feed branches matching ``ids``: one each while few (each an index range), else one IN."""
     if len(ids) > _BRANCH_PER_ID:
-        return [column.in_(ids)]
-    return [column == i for i in ids]
+        return [branch(key, *ids)]
+    return [branch(key, i) for i in ids]
 
 
 def _json(value: Any) -> Any:
@@ -106,19 +107,18 @@ class UserScope:
             return select(Hazard.id).where(hazard_visibility(user, self.now))
         raise ValueError(entity_type)
 
-    def branches(self, changes: Table) -> list[ColumnElement[bool]] | None:
-        """Return the change-log conditions that may concern this user (None: the whole log)."""
+    def branches(self) -> list[Branch] | None:
+        """Return the slices of the change log that may concern this user (None: all of it)."""
         user = self.user
-        c = changes.c
         if user.role == "enterprise":
             if user.enterprise_id is None:
                 return []
-            return [c.enterprise_id == user.enterprise_id]
+            return [branch("enterprise_id", user.enterprise_id)]
         if is_district_level(user):
             return None
-        branches: list[ColumnElement[bool]] = [
-            c.jurisdiction == user.jurisdiction_code,
-            c.jurisdiction == EVERYWHERE,
+        branches = [
+            branch("jurisdiction", user.jurisdiction_code),
+            branch("jurisdiction", EVERYWHERE),
         ]
         # Inspections outside the user's street that the user may still see (异地交叉 teams).
         elsewhere = list(
@@ -129,7 +129,7 @@ class UserScope:
                 )
             ).scalars()
         )
-        branches += _id_branches(c.inspection_id, elsewhere)
+        branches += _id_branches("inspection_id", elsewhere)
         # Tickets outside the user's street that the user may still see (on their recheck).
 
         tickets = list(
@@ -140,7 +140,7 @@ class UserScope:
                 )
             ).scalars()
         )
-        branches += _id_branches(c.entity_id, tickets)
+        branches += _id_branches("entity_id", tickets)
         return branches
 
     # -- data

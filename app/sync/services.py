@@ -18,19 +18,23 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from app.audit.services import record
+from app.changelog import SYNC_TABLES
 from app.clock import utcnow
 from app.errors import DomainError
 from app.inspections.visibility import is_started, log_confidential_reads
 from app.org.models import User
-from app.sync.handlers import HANDLERS
+from app.sync.handlers import SPECS
+from app.sync.models import SyncClient
 from app.sync.scope import UserScope
 from sync.cursor import CursorCodec, CursorError
 from sync.feed import PullPage, prune_changes, pull_page
-from sync.models import SyncClient
 from sync.protocol import PushRequest
 from sync.push import ClientTaken, MutationGap, PushOutcome, apply_push
 
 # --------------------------------------------------------------------------- configuration
+
+#: what the cursor key is derived under (the cursors devices hold were signed with it)
+CURSOR_KEY_CONTEXT = b"fieldsafe/sync-cursor/v1"
 
 
 def cursor_codec() -> CursorCodec:
@@ -38,6 +42,7 @@ def cursor_codec() -> CursorCodec:
     return CursorCodec(
         current_app.config["SECRET_KEY"],
         retention=timedelta(days=int(current_app.config["SYNC_RETENTION_DAYS"])),
+        context=CURSOR_KEY_CONTEXT,
     )
 
 
@@ -68,7 +73,9 @@ def push(db: Session, user: User, request: PushRequest) -> PushOutcome:
 
     now = utcnow()
     try:
-        outcome = apply_push(db, request, actor=user, user_id=user.id, handlers=HANDLERS, now=now)
+        outcome = apply_push(
+            db, SYNC_TABLES, request, actor=user, user_id=user.id, mutations=SPECS, now=now
+        )
     except MutationGap as gap:
         raise DomainError(
             "sync.mutation_gap",
@@ -136,6 +143,7 @@ def pull(
     try:
         page: PullPage = pull_page(
             db,
+            SYNC_TABLES,
             codec=cursor_codec(),
             scope=scope,
             client_id=client_id,
@@ -203,4 +211,4 @@ def prune(db: Session, now: datetime | None = None) -> int:
     """Delete change rows and push results older than the retention; return rows deleted."""
     now = now or utcnow()
     days = int(current_app.config["SYNC_RETENTION_DAYS"])
-    return prune_changes(db, now - timedelta(days=days), now)
+    return prune_changes(db, SYNC_TABLES, now - timedelta(days=days), now)

@@ -166,7 +166,7 @@ def test_a_reported_photo_releases_the_finding_waiting_for_it(app, world, make, 
     """The inline photo is stored like any upload: hooks run and media.upload is audited."""
     from app.audit.models import AuditEntry
     from app.inspections.models import Finding
-    from sync.models import SyncChange
+    from app.sync.models import SyncChange
 
     photo = jpeg(seed=9)
     digest = hashlib.sha256(photo).hexdigest()

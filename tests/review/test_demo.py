@@ -8,7 +8,7 @@ from app.audit.models import AuditEntry
 from app.demo.fieldwork import _id
 from app.inspections.models import Finding, Inspection
 from app.media.models import MediaObject
-from sync.models import SyncChange
+from app.sync.models import SyncChange
 
 
 def _counts(db_session):

@@ -11,7 +11,7 @@ from app.db import session
 from app.hazards.models import Hazard
 from app.inspections.models import Finding, Inspection, InspectionInspector
 from app.media.models import MediaObject
-from sync.models import SyncChange
+from app.sync.models import SyncChange
 from tests.hazards.helpers import T0, sha
 
 SITE = (31.2195, 121.4265)  # the factories' enterprise location

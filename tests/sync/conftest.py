@@ -17,6 +17,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import sessionmaker
 
 from app.db import Database
+from app.sync.mutations import MUTATIONS
 from sync.client import HttpResponse, SyncClient
 from tests.conftest import TestDatabase
 
@@ -45,9 +46,13 @@ def settle(app: Flask, timeout: float = 60.0) -> None:
     run on the same server, say) holds it back, and the feed rightly waits for it. Tests
     that assert "after this, the pull returns everything" wait for that first.
     """
+    settle_engine(app.extensions["db"].engine, timeout)
+
+
+def settle_engine(engine: Engine, timeout: float = 60.0) -> None:
+    """Wait until every committed change of ``engine``'s log lies below the feed's horizon."""
     import time
 
-    engine = app.extensions["db"].engine
     if engine.dialect.name != "postgresql":
         return
     deadline = time.monotonic() + timeout
@@ -183,5 +188,5 @@ def device_for(
         FlaskTransport(client),
         token=lambda: token,
         sleep=lambda s: None,
-        **kw,
+        **{"mutations": MUTATIONS, **kw},
     )

@@ -8,8 +8,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.sync.mutations import parse_args
 from sync.client import HttpResponse, TransportError
-from sync.protocol import ProtocolError, parse_args, parse_push
+from sync.protocol import ProtocolError, parse_push
 
 
 def _error(status: int, code: str, message: str = "", **extra: Any) -> HttpResponse:

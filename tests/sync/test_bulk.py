@@ -12,9 +12,10 @@ from sqlalchemy import Table, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.changelog import SYNC_TABLES
+from app.sync.models import SyncChange, SyncResult
 from sync.bulk import insert_rows, to_json, where_ids
 from sync.feed import ChangeRow, insert_changes
-from sync.models import SyncChange, SyncResult
 from tests import conftest
 from tests.conftest import is_postgres
 
@@ -59,7 +60,8 @@ def test_rows_round_trip_with_their_types(db: Session) -> None:
 def test_change_rows_keep_their_order_and_the_transaction_id(db: Session) -> None:
     now = datetime.now(UTC)
     entities = [uuid.uuid4() for _ in range(50)]
-    insert_changes(db, [ChangeRow("finding", e, "put", n) for n, e in enumerate(entities)], now)
+    rows = [ChangeRow("finding", e, "put", n) for n, e in enumerate(entities)]
+    insert_changes(db, SYNC_TABLES, rows, now)
     c = cast(Table, SyncChange.__table__).c
     stored = db.execute(
         select(c.id, c.entity_id, c.version, c.xid, c.jurisdiction).where(c.entity_id.in_(entities))

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from app.sync.mutations import MUTATIONS
 from sync.client import SyncClient, SyncError
 from sync.protocol import ProtocolError
 from tests.sync.fakes import FakeServer, FakeTransport, FaultyTransport
@@ -33,6 +34,7 @@ class Sleeps(list[float]):
 
 def make_client(tmp_path: Path, transport: object, server: FakeServer, **kw: object) -> SyncClient:
     kw.setdefault("sleep", Sleeps())
+    kw.setdefault("mutations", MUTATIONS)
     return SyncClient(
         str(tmp_path / "device.sqlite"),
         transport,  # type: ignore[arg-type]

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, MetaData, create_engine
 
 from sync.cursor import (
     Cursor,
@@ -21,11 +21,12 @@ from sync.cursor import (
     raise_floor,
     rotate_epoch,
 )
-from sync.models import SyncBase
+from sync.models import make_sync_tables
 
 NOW = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 STATE = EpochState(epoch="e" * 32, floor=None)
 CODEC = CursorCodec("server-secret", retention=timedelta(days=30))
+TABLES = make_sync_tables(MetaData())
 
 
 def cursor(**kw: object) -> Cursor:
@@ -126,7 +127,7 @@ def engine(request: pytest.FixtureRequest, tmp_path: object) -> Iterator[Engine]
         if not url.startswith("postgresql"):
             pytest.skip("needs TEST_DATABASE_URL (PostgreSQL)")
         eng = create_engine(url)
-    table = SyncBase.metadata.tables["sync_state"]
+    table = TABLES.state
     table.create(eng, checkfirst=True)
     with eng.begin() as conn:  # the shared test database may hold the app's state row
         saved = conn.execute(table.select()).mappings().all()
@@ -141,25 +142,25 @@ def engine(request: pytest.FixtureRequest, tmp_path: object) -> Iterator[Engine]
 
 def test_epoch_is_created_once_and_stable(engine: Engine) -> None:
     with engine.begin() as conn:
-        first = load_state(conn, NOW)
+        first = load_state(conn, TABLES, NOW)
     with engine.begin() as conn:
-        assert load_state(conn, NOW) == first
+        assert load_state(conn, TABLES, NOW) == first
     assert first.floor is None and len(first.epoch) == 32
 
 
 def test_rotating_the_epoch_invalidates_cursors(engine: Engine) -> None:
     with engine.begin() as conn:
-        state = load_state(conn, NOW)
+        state = load_state(conn, TABLES, NOW)
         token = CODEC.encode(cursor(epoch=state.epoch))
         decode(token, state=state)
-        rotate_epoch(conn, NOW)
+        rotate_epoch(conn, TABLES, NOW)
         with pytest.raises(CursorError) as exc:
-            decode(token, state=load_state(conn, NOW))
+            decode(token, state=load_state(conn, TABLES, NOW))
     assert exc.value.reason == "foreign_epoch"
 
 
 def test_floor_only_rises(engine: Engine) -> None:
     with engine.begin() as conn:
-        raise_floor(conn, Position(5, 50), NOW)
-        raise_floor(conn, Position(4, 90), NOW)
-        assert load_state(conn, NOW).floor == Position(5, 50)
+        raise_floor(conn, TABLES, Position(5, 50), NOW)
+        raise_floor(conn, TABLES, Position(4, 90), NOW)
+        assert load_state(conn, TABLES, NOW).floor == Position(5, 50)

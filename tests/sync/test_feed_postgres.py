@@ -23,9 +23,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from app.changelog import SYNC_TABLES
 from sync.cursor import CursorCodec
 from sync.feed import ChangeRow, insert_changes, pull_page
 from tests.conftest import requires_postgres
+from tests.sync.conftest import settle_engine
 
 pytestmark = requires_postgres
 
@@ -44,7 +46,7 @@ class AllItems:
     def visible(self, entity_type: str) -> Select[Any]:
         return select(items.c.id)
 
-    def branches(self, changes: Table) -> None:
+    def branches(self) -> None:
         return None
 
     def load(self, entity_type: str, ids: Any) -> dict[uuid.UUID, tuple[int, Any]]:
@@ -64,7 +66,7 @@ def race_db(engine: Engine) -> Iterator[Engine]:
 
 def write(conn: Any, item_id: uuid.UUID, version: int) -> None:
     conn.execute(update(items).where(items.c.id == item_id).values(version=version))
-    insert_changes(conn, [ChangeRow("finding", item_id, "put", version)], NOW)
+    insert_changes(conn, SYNC_TABLES, [ChangeRow("finding", item_id, "put", version)], NOW)
 
 
 def pull(engine: Engine, cursor: str | None, client_id: uuid.UUID) -> tuple[list[Any], str]:
@@ -78,6 +80,7 @@ def pull(engine: Engine, cursor: str | None, client_id: uuid.UUID) -> tuple[list
         }
         page = pull_page(
             db,
+            SYNC_TABLES,
             codec=codec,
             scope=scope,
             client_id=client_id,
@@ -136,6 +139,7 @@ def test_a_late_commit_is_never_skipped(race_db: Engine) -> None:
 
         t1.commit()
         t1.close()
+        settle_engine(race_db)  # other sessions on the server may hold the horizon a moment
         changes, _ = pull(race_db, held, device)
         assert sorted(changes) == sorted([(str(a), 2), (str(b), 2)])
         # … and then never A, whose row id is below its cursor.
@@ -155,6 +159,7 @@ def test_a_rolled_back_writer_does_not_hold_the_feed(race_db: Engine) -> None:
         write(t2, b, 2)
     t1.rollback()
     t1.close()
+    settle_engine(race_db)
     changes, _ = pull(race_db, cursor, device)
     assert changes == [(str(b), 2)]
 

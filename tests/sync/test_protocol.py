@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sync.protocol import (
+from app.sync.mutations import (
     MUTATIONS,
     CheckIn,
     FindingDelete,
@@ -19,10 +19,9 @@ from sync.protocol import (
     InspectionCreate,
     InspectionSubmit,
     Location,
-    ProtocolError,
     parse_args,
-    parse_push,
 )
+from sync.protocol import ProtocolError, parse_push
 
 ID = str(uuid.uuid4())
 SHA = "a" * 64

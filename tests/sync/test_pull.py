@@ -207,6 +207,7 @@ def test_bad_cursors_require_a_reset(client: FlaskClient, site: Site) -> None:
 def test_rotated_epoch_resets_device_and_keeps_outbox(
     client: FlaskClient, site: Site, tmp_path: Path
 ) -> None:
+    from app.changelog import SYNC_TABLES
     from app.db import session
     from sync.cursor import rotate_epoch
 
@@ -215,7 +216,7 @@ def test_rotated_epoch_resets_device_and_keeps_outbox(
     device.sync()
     before = device.entities()
     with site.app.app_context():
-        rotate_epoch(session, site.clock.now)
+        rotate_epoch(session, SYNC_TABLES, site.clock.now)
         session.commit()
     pending = device.enqueue(*put(site))  # not yet pushed when the pull happens
     report = device.pull()

@@ -96,8 +96,8 @@ def enqueue_batch(dev: SyncClient, world: World) -> set[str]:
 
 def check_server(world: World, dev: SyncClient, kept: set[str]) -> None:
     from app.inspections.models import Finding
-    from sync.models import SyncClient as ClientRow
-    from sync.models import SyncResult
+    from app.sync.models import SyncClient as ClientRow
+    from app.sync.models import SyncResult
 
     engine = create_engine(world.url)
     with engine.connect() as conn:

@@ -62,8 +62,8 @@ def run_devices(app: Any, client: Any, make: Any, login: Any, clock: Clock, tmp:
     from app.checklists.services import get_checklist, load_library
     from app.db import session
     from app.inspections.models import Finding
-    from sync.models import SyncClient as ClientRow
-    from sync.models import SyncResult
+    from app.sync.models import SyncClient as ClientRow
+    from app.sync.models import SyncResult
 
     with app.app_context():
         load_library()

@@ -1,0 +1,280 @@
+"""Fieldsafe's sync mutations: their names, typed arguments and how the args are read.
+
+Each mutation a device may push is listed in :data:`MUTATIONS` with the fields it takes
+(read by ``sync.protocol``'s generic parsers) and the frozen dataclass they build, so the
+handlers (``app.sync.handlers``, which pair each mutation with the code applying it) work
+with typed values: UUIDs, timezone-aware UTC datetimes, floats. This module is pure: no
+database, no Flask, so a device (``sync.client.SyncClient(mutations=MUTATIONS)``) can check
+a change before it queues it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sync.protocol import (
+    Field,
+    Invalid,
+    Mutation,
+    digests,
+    integer,
+    matching,
+    number,
+    one_of,
+    parse_object,
+    text,
+    utc_time,
+    uuid_value,
+)
+from sync.protocol import parse_args as parse_with
+
+__all__ = [
+    "FINDING_GRADES",
+    "FINDING_RESULTS",
+    "MUTATIONS",
+    "CheckIn",
+    "FindingDelete",
+    "FindingPut",
+    "HazardComment",
+    "HazardRecheck",
+    "InspectionCreate",
+    "InspectionSubmit",
+    "Location",
+    "MutationArgs",
+    "parse_args",
+]
+
+FINDING_RESULTS = ("pass", "fail", "na")
+FINDING_GRADES = ("general", "major")
+MAX_PHOTOS = 50
+
+
+@dataclass(frozen=True)
+class Location:
+    """A GPS fix; ``accuracy`` in metres."""
+
+    lat: float
+    lon: float
+    accuracy: float | None = None
+
+    def as_dict(self) -> dict[str, float | None]:
+        """Return the JSON form."""
+        return {"lat": self.lat, "lon": self.lon, "accuracy": self.accuracy}
+
+
+@dataclass(frozen=True)
+class CheckIn:
+    """``inspection.check_in``: the inspector is on site."""
+
+    inspection_id: uuid.UUID
+    at: datetime
+    location: Location
+
+
+#: finding fields a ``finding.put`` may carry besides its identity; ``fields_set`` names
+#: the ones the device actually sent, so an absent field is not mistaken for a cleared one
+FINDING_PUT_FIELDS = ("result", "note", "grade", "photos", "location", "recorded_at")
+
+
+@dataclass(frozen=True)
+class FindingPut:
+    """``finding.put``: create a finding or update the fields sent."""
+
+    id: uuid.UUID
+    inspection_id: uuid.UUID
+    item_code: str
+    result: str
+    recorded_at: datetime
+    note: str | None = None
+    grade: str | None = None
+    photos: tuple[str, ...] = ()
+    location: Location | None = None
+    base_version: int | None = None
+    fields_set: frozenset[str] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True)
+class FindingDelete:
+    """``finding.delete``: remove a finding (a delete beats any edit)."""
+
+    id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class InspectionSubmit:
+    """``inspection.submit``: lock the inspection's findings and send it for review."""
+
+    inspection_id: uuid.UUID
+    at: datetime
+
+
+@dataclass(frozen=True)
+class InspectionCreate:
+    """``inspection.create``: a routine patrol started on the device."""
+
+    id: uuid.UUID
+    enterprise_id: uuid.UUID
+    industry: str
+    type: str = "routine"
+
+
+@dataclass(frozen=True)
+class HazardRecheck:
+    """``hazard.recheck``: the re-inspection of a rectified hazard."""
+
+    hazard_id: uuid.UUID
+    result: str
+    note: str
+    photos: tuple[str, ...]
+    at: datetime
+    deadline: datetime | None = None
+
+
+@dataclass(frozen=True)
+class HazardComment:
+    """``hazard.comment``: a note (and photos) on a hazard's timeline."""
+
+    hazard_id: uuid.UUID
+    note: str
+    photos: tuple[str, ...] = ()
+
+
+MutationArgs = (
+    CheckIn
+    | FindingPut
+    | FindingDelete
+    | InspectionSubmit
+    | InspectionCreate
+    | HazardRecheck
+    | HazardComment
+)
+
+
+# --- how the args are read -----------------------------------------------------------------
+
+#: a mutation's photos: up to MAX_PHOTOS SHA-256 digests
+photos = digests(MAX_PHOTOS)
+_LAT = Field(number(-90, 90), required=True)
+_LON = Field(number(-180, 180), required=True)
+_ACCURACY = number(0, 100_000)
+LOCATION = {"lat": _LAT, "lon": _LON, "accuracy": Field(_ACCURACY, nullable=True)}
+#: a check-in proves presence: its fix must say how accurate it is
+CHECK_IN_LOCATION = {"lat": _LAT, "lon": _LON, "accuracy": Field(_ACCURACY, required=True)}
+
+
+def location(spec: Mapping[str, Field]) -> Callable[[Any], Location]:
+    """A GPS fix ``{"lat", "lon", "accuracy"}``."""
+
+    def parse(value: Any) -> Location:
+        data = parse_object(value, spec)
+        return Location(data["lat"], data["lon"], data.get("accuracy"))
+
+    return parse
+
+
+ITEM_CODE = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
+INDUSTRY = r"[a-z][a-z0-9_]{0,39}"
+
+
+def _finding_put(d: dict[str, Any]) -> FindingPut:
+    return FindingPut(
+        id=d["id"],
+        inspection_id=d["inspection_id"],
+        item_code=d["item_code"],
+        result=d["result"],
+        recorded_at=d["recorded_at"],
+        note=d.get("note"),
+        grade=d.get("grade"),
+        photos=d.get("photos") or (),
+        location=d.get("location"),
+        base_version=d.get("base_version"),
+        fields_set=frozenset(k for k in FINDING_PUT_FIELDS if k in d),
+    )
+
+
+def _hazard_recheck(d: dict[str, Any]) -> HazardRecheck:
+    if d["result"] == "pass" and not d["photos"]:
+        raise Invalid(errors={"photos": ["A passed re-inspection needs photo proof."]})
+    return HazardRecheck(
+        d["hazard_id"], d["result"], d["note"], d["photos"], d["at"], d.get("deadline")
+    )
+
+
+#: mutation name → the fields it takes and the typed value it becomes
+MUTATIONS: dict[str, Mutation] = {
+    "inspection.check_in": Mutation(
+        {
+            "inspection_id": Field(uuid_value, required=True),
+            "at": Field(utc_time, required=True),
+            "location": Field(location(CHECK_IN_LOCATION), required=True),
+        },
+        lambda d: CheckIn(d["inspection_id"], d["at"], d["location"]),
+    ),
+    "finding.put": Mutation(
+        {
+            "id": Field(uuid_value, required=True),
+            "inspection_id": Field(uuid_value, required=True),
+            "item_code": Field(matching(ITEM_CODE, "Not a checklist item code."), required=True),
+            "result": Field(one_of(FINDING_RESULTS), required=True),
+            "note": Field(text(max_length=4000), nullable=True),
+            "grade": Field(one_of(FINDING_GRADES), nullable=True),
+            "photos": Field(photos),
+            "location": Field(location(LOCATION), nullable=True),
+            "recorded_at": Field(utc_time, required=True),
+            "base_version": Field(integer(0, 2**31 - 1), nullable=True),
+        },
+        _finding_put,
+    ),
+    "finding.delete": Mutation(
+        {"id": Field(uuid_value, required=True)}, lambda d: FindingDelete(d["id"])
+    ),
+    "inspection.submit": Mutation(
+        {
+            "inspection_id": Field(uuid_value, required=True),
+            "at": Field(utc_time, required=True),
+        },
+        lambda d: InspectionSubmit(d["inspection_id"], d["at"]),
+    ),
+    "inspection.create": Mutation(
+        {
+            "id": Field(uuid_value, required=True),
+            "enterprise_id": Field(uuid_value, required=True),
+            # Any industry slug; the server checks that a checklist is published for it.
+            "industry": Field(matching(INDUSTRY, "Not an industry slug."), required=True),
+            "type": Field(
+                one_of(("routine",), "Devices may only start routine patrols."), required=True
+            ),
+        },
+        lambda d: InspectionCreate(d["id"], d["enterprise_id"], d["industry"], d["type"]),
+    ),
+    "hazard.recheck": Mutation(
+        {
+            "hazard_id": Field(uuid_value, required=True),
+            "result": Field(one_of(("pass", "fail")), required=True),
+            "note": Field(text(min_length=1, max_length=4000), required=True),
+            "photos": Field(photos, required=True),
+            "at": Field(utc_time, required=True),
+            #: optional new rectification deadline on a failed re-inspection
+            "deadline": Field(utc_time, nullable=True),
+        },
+        _hazard_recheck,
+    ),
+    "hazard.comment": Mutation(
+        {
+            "hazard_id": Field(uuid_value, required=True),
+            "note": Field(text(min_length=1, max_length=4000), required=True),
+            "photos": Field(photos),
+        },
+        lambda d: HazardComment(d["hazard_id"], d["note"], d.get("photos") or ()),
+    ),
+}
+
+
+def parse_args(name: str, args: Any) -> MutationArgs:
+    """Validate one mutation's args by :data:`MUTATIONS`, or raise ``ProtocolError``."""
+    result: MutationArgs = parse_with(name, args, MUTATIONS)
+    return result
