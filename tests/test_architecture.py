@@ -1,0 +1,114 @@
+"""The module structure docs/architecture.md describes: no import cycles, no imports tucked into
+functions, and libraries (sync/, media/) that know nothing of the application or of Flask."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("app", "sync", "media")
+#: Function-level imports that load an optional dependency only when it is used (not a cycle).
+LAZY_ALLOWED = {("app.media.services", "media.s3")}
+
+
+def _modules() -> dict[str, Path]:
+    found = {}
+    for package in PACKAGES:
+        for path in (ROOT / package).rglob("*.py"):
+            parts = path.relative_to(ROOT).with_suffix("").parts
+            name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+            found[name] = path
+    return found
+
+
+MODULES = _modules()
+
+
+def _target(name: str) -> str | None:
+    """The project module an import names (``from app.x import y`` may name module app.x.y)."""
+    while name and name not in MODULES:
+        name = name.rpartition(".")[0]
+    return name or None
+
+
+def _imports(path: Path) -> list[tuple[str, bool]]:
+    """(imported project module, inside a function?) for every import in the file."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    out: list[tuple[str, bool]] = []
+
+    def visit(node: ast.AST, in_function: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            nested = in_function or isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef)
+            if isinstance(child, ast.ImportFrom) and child.module and child.level == 0:
+                for alias in child.names:
+                    target = _target(f"{child.module}.{alias.name}")
+                    if target:
+                        out.append((target, nested))
+            elif isinstance(child, ast.Import):
+                for alias in child.names:
+                    target = _target(alias.name)
+                    if target:
+                        out.append((target, nested))
+            visit(child, nested)
+
+    visit(tree, False)
+    return out
+
+
+def _graph() -> dict[str, set[str]]:
+    graph: dict[str, set[str]] = {name: set() for name in MODULES}
+    for name, path in MODULES.items():
+        for target, _ in _imports(path):
+            # A package's __init__ importing its own submodules is how packages export names.
+            if target != name and not target.startswith(name + "."):
+                graph[name].add(target)
+    return graph
+
+
+def test_no_module_imports_another_inside_a_function() -> None:
+    tucked = sorted(
+        (name, target)
+        for name, path in MODULES.items()
+        for target, in_function in _imports(path)
+        if in_function and (name, target) not in LAZY_ALLOWED
+    )
+    assert tucked == []
+
+
+def test_the_module_graph_has_no_cycles() -> None:
+    graph = _graph()
+    state: dict[str, int] = {}
+    cycles: list[list[str]] = []
+
+    def walk(node: str, trail: list[str]) -> None:
+        state[node] = 1
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                cycles.append(trail[trail.index(nxt) :] + [nxt] if nxt in trail else [node, nxt])
+            elif nxt not in state:
+                walk(nxt, [*trail, nxt])
+        state[node] = 2
+
+    for module in sorted(graph):
+        if module not in state:
+            walk(module, [module])
+    assert cycles == []
+
+
+def test_the_libraries_import_nothing_of_the_application_or_of_flask() -> None:
+    offenders = []
+    for name, path in MODULES.items():
+        if not name.startswith(("sync", "media")):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = (
+                [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else []
+            )
+            offenders += [(name, n) for n in names if n.split(".")[0] in ("app", "flask")]
+    assert offenders == []
