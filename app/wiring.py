@@ -1,10 +1,10 @@
 """Wiring: the one place where the application's parts are put together, per app.
 
 Importing a module registers nothing. :func:`wire` is called once by ``create_app`` and attaches,
-to that app only: the API blueprints, the CLI commands, and the hooks through which one domain
+to that app only: the API blueprints, the CLI commands, the hooks through which one domain
 serves another without importing it (which records cite a photo, what happens when a photo
-arrives). Add a blueprint, a command or a hook here, and nowhere else.
-"""
+arrives), and the sync mutations devices may push. Add a blueprint, a command, a hook or a
+mutation here, and nowhere else."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ from app.public_reports.services import photo_visible as report_cites_photo
 from app.registry.routes import blp as registry_blp
 from app.reports.routes import blp as reports_blp
 from app.review.routes import blp as review_blp
+from app.sync.handlers import SPECS as SYNC_MUTATIONS
 from app.sync.routes import blp as sync_blp
 
 API_PREFIX = "/api/v1"
@@ -65,3 +66,4 @@ def wire(app: Flask, api: Any) -> None:
     for command in COMMANDS:
         app.cli.add_command(command)
     app.extensions["photo_hooks"] = PHOTO_HOOKS
+    app.extensions["sync_mutations"] = SYNC_MUTATIONS

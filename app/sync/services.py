@@ -8,7 +8,7 @@ clock and configuration.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,13 +23,12 @@ from app.clock import utcnow
 from app.errors import DomainError
 from app.inspections.visibility import is_started, log_confidential_reads
 from app.org.models import User
-from app.sync.handlers import SPECS
 from app.sync.models import SyncClient
 from app.sync.scope import UserScope
 from sync.cursor import CursorCodec, CursorError
 from sync.feed import PullPage, prune_changes, pull_page
 from sync.protocol import PushRequest
-from sync.push import ClientTaken, MutationGap, PushOutcome, apply_push
+from sync.push import ClientTaken, MutationGap, MutationSpec, PushOutcome, apply_push
 
 # --------------------------------------------------------------------------- configuration
 
@@ -68,13 +67,24 @@ def _bind(client_id: uuid.UUID, user: User) -> str:
 # --------------------------------------------------------------------------- push
 
 
+def mutation_specs() -> Mapping[str, MutationSpec]:
+    """Return the mutations this app applies (wired per app in ``app.wiring``)."""
+    return current_app.extensions["sync_mutations"]  # type: ignore[no-any-return]
+
+
 def push(db: Session, user: User, request: PushRequest) -> PushOutcome:
     """Apply a device's push exactly once; answer the stored results of replays."""
 
     now = utcnow()
     try:
         outcome = apply_push(
-            db, SYNC_TABLES, request, actor=user, user_id=user.id, mutations=SPECS, now=now
+            db,
+            SYNC_TABLES,
+            request,
+            actor=user,
+            user_id=user.id,
+            mutations=mutation_specs(),
+            now=now,
         )
     except MutationGap as gap:
         raise DomainError(
