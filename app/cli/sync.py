@@ -23,7 +23,7 @@ def sync_group() -> None:
 def sync_prune() -> None:
     """Delete change rows and push results older than FIELDSAFE_SYNC_RETENTION_DAYS (cron)."""
 
-    removed = prune(session)
+    removed = prune()
     session.commit()
     click.echo(f"pruned {removed} change rows")
 

@@ -230,7 +230,7 @@ def _push(user: User, mutations: list[tuple[str, dict[str, Any]]]) -> None:
             RawMutation(first + n, name, args) for n, (name, args) in enumerate(mutations)
         ),
     )
-    outcome = push(session, user, request)
+    outcome = push(user, request)
     refused = [r for r in outcome.results if r["status"] != "applied"]
     if refused:
         raise RuntimeError(f"review demo: the sync engine refused {refused}")

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from app.audit.services import record
 from app.changelog import SYNC_TABLES
 from app.clock import utcnow
+from app.db import session
 from app.errors import DomainError
 from app.inspections.visibility import is_started, log_confidential_reads
 from app.org.models import User
@@ -72,13 +73,12 @@ def mutation_specs() -> Mapping[str, MutationSpec]:
     return current_app.extensions["sync_mutations"]  # type: ignore[no-any-return]
 
 
-def push(db: Session, user: User, request: PushRequest) -> PushOutcome:
+def push(user: User, request: PushRequest) -> PushOutcome:
     """Apply a device's push exactly once; answer the stored results of replays."""
-
     now = utcnow()
     try:
         outcome = apply_push(
-            db,
+            session,
             SYNC_TABLES,
             request,
             actor=user,
@@ -119,7 +119,7 @@ def push(db: Session, user: User, request: PushRequest) -> PushOutcome:
                 ][:100],
             },
             actor=user,
-            db=db,
+            db=session,
         )
     return outcome
 
@@ -141,18 +141,16 @@ def begin_snapshot(db: Session) -> None:
         db.connection(execution_options={"isolation_level": "REPEATABLE READ"})
 
 
-def pull(
-    db: Session, user: User, client_id: uuid.UUID, cursor: str | None, limit: int
-) -> dict[str, Any]:
+def pull(user: User, client_id: uuid.UUID, cursor: str | None, limit: int) -> dict[str, Any]:
     """Return one page of the user's scoped change feed."""
 
-    begin_snapshot(db)
+    begin_snapshot(session)
     now = utcnow()
-    _check_client(db, client_id, user)
-    scope = UserScope(db, user, now)
+    _check_client(session, client_id, user)
+    scope = UserScope(session, user, now)
     try:
         page: PullPage = pull_page(
-            db,
+            session,
             SYNC_TABLES,
             codec=cursor_codec(),
             scope=scope,
@@ -168,7 +166,7 @@ def pull(
         if _transient(exc):
             raise _busy() from exc
         raise
-    _log_confidential_reads(db, user, scope.sent_inspections, now)
+    _log_confidential_reads(session, user, scope.sent_inspections, now)
     return {
         "cursor": page.cursor,
         "has_more": page.has_more,
@@ -217,8 +215,8 @@ def _check_client(db: Session, client_id: uuid.UUID, user: User) -> None:
 # --------------------------------------------------------------------------- housekeeping
 
 
-def prune(db: Session, now: datetime | None = None) -> int:
+def prune(now: datetime | None = None) -> int:
     """Delete change rows and push results older than the retention; return rows deleted."""
     now = now or utcnow()
     days = int(current_app.config["SYNC_RETENTION_DAYS"])
-    return prune_changes(db, SYNC_TABLES, now - timedelta(days=days), now)
+    return prune_changes(session, SYNC_TABLES, now - timedelta(days=days), now)

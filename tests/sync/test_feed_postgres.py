@@ -197,13 +197,13 @@ def test_concurrent_identical_pushes_apply_once(app: Any, site: Any, engine: Eng
         try:
             with app.app_context():
                 user = session.get(User, user_id)
-                outcomes["second"] = push(session, user, request)
+                outcomes["second"] = push(user, request)
                 session.commit()
         except BaseException as exc:  # surfaced by the main thread
             outcomes["error"] = exc
 
     with app.app_context():
-        outcomes["first"] = push(session, session.get(User, user_id), request)
+        outcomes["first"] = push(session.get(User, user_id), request)
         thread = threading.Thread(target=second)
         thread.start()
         with engine.connect() as watcher:  # wait until the second push blocks on our lock
