@@ -1,10 +1,10 @@
-"""The change log: every write to a synced entity, recorded in the writing transaction.
+"""The change log: every write to a synced entity, recorded in the request's transaction.
 
 This is the one API the domains use to feed the devices::
 
     from app.changelog import record_change, record_changes
-    record_change(db, "hazard", hazard)            # one entity, op "put" or "delete"
-    record_changes(db, "inspection", inspections)  # many entities of one type at once
+    record_change("hazard", hazard)            # one entity, op "put" or "delete"
+    record_changes("inspection", inspections)  # many entities of one type at once
 
 The log's scope keys are declared once, in :data:`SCOPE_COLUMNS`: the jurisdiction, enterprise
 and inspection a change concerns, which a pull uses to read only the slice of the log that can
@@ -24,10 +24,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import String, Uuid
-from sqlalchemy.orm import Session
 
 from app.clock import utcnow
-from app.db import Base
+from app.db import Base, session
 from sync.feed import ChangeRow, insert_changes
 from sync.models import ScopeKey, make_sync_tables
 
@@ -95,7 +94,7 @@ SYNCED_TYPES = tuple(SCOPE_KEYS)
 OPS = ("put", "delete")
 
 
-def change_row(db: Session, entity_type: str, entity: Any, op: str = "put") -> ChangeRow:
+def change_row(entity_type: str, entity: Any, op: str = "put") -> ChangeRow:
     """Describe a write to ``entity`` (already changed, its ``version`` bumped) as a change row."""
     scope = SCOPE_KEYS.get(entity_type)
     if scope is None:
@@ -103,7 +102,7 @@ def change_row(db: Session, entity_type: str, entity: Any, op: str = "put") -> C
     if op not in OPS:
         raise ValueError("op must be 'put' or 'delete'")
     if getattr(entity, "id", None) is None:
-        db.flush()  # client defaults (the uuid) are assigned at flush
+        session.flush()  # client defaults (the uuid) are assigned at flush
     return ChangeRow(
         entity_type=entity_type,
         entity_id=entity.id,
@@ -113,19 +112,19 @@ def change_row(db: Session, entity_type: str, entity: Any, op: str = "put") -> C
     )
 
 
-def record_change(db: Session, entity_type: str, entity: Any, op: str = "put") -> None:
+def record_change(entity_type: str, entity: Any, op: str = "put") -> None:
     """Record that ``entity`` was written (``put``) or deleted (``delete``), in this transaction."""
-    insert_changes(db, SYNC_TABLES, [change_row(db, entity_type, entity, op)], utcnow())
+    insert_changes(session, SYNC_TABLES, [change_row(entity_type, entity, op)], utcnow())
 
 
-def record_changes(db: Session, entity_type: str, entities: Iterable[Any], op: str = "put") -> None:
+def record_changes(entity_type: str, entities: Iterable[Any], op: str = "put") -> None:
     """Record writes to many entities of one type at once (bulk writers, draws)."""
-    rows = [change_row(db, entity_type, e, op) for e in entities]
+    rows = [change_row(entity_type, e, op) for e in entities]
     if rows:
-        insert_changes(db, SYNC_TABLES, rows, utcnow())
+        insert_changes(session, SYNC_TABLES, rows, utcnow())
 
 
-def record_rows(db: Session, rows: Sequence[ChangeRow], now: datetime | None = None) -> None:
+def record_rows(rows: Sequence[ChangeRow], now: datetime | None = None) -> None:
     """Record change rows a batch writer built itself (the sync push's set-based writes)."""
     if rows:
-        insert_changes(db, SYNC_TABLES, rows, now or utcnow())
+        insert_changes(session, SYNC_TABLES, rows, now or utcnow())

@@ -100,6 +100,6 @@ class Factories:
                 now=now,
             )
             session.flush()
-            record_change(session, "inspection", insp, "put")
+            record_change("inspection", insp, "put")
             session.commit()
             return insp.id

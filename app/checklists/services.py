@@ -147,7 +147,7 @@ def _effective_from(content: dict[str, Any], published_at: datetime) -> date:
 
 def _publish_to_feed(cv: ChecklistVersion) -> None:
     """Put a new checklist version into the devices' sync feed."""
-    record_change(session, "checklist", cv, "put")
+    record_change("checklist", cv, "put")
 
 
 def _latest_versions() -> list[ChecklistVersion]:

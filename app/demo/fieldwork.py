@@ -291,7 +291,7 @@ def _plan(
     insp.id = _id(label)  # fixed, so a second run finds it
     insp.created_at = insp.updated_at = dispatch
     session.flush()
-    record_changes(session, "inspection", [insp])
+    record_changes("inspection", [insp])
     record(
         "inspection.create",
         "inspection",

@@ -109,5 +109,5 @@ def append_event(
     session.flush()
     # A timeline read before this entry is stale now; the next read loads it again.
     session.expire(hazard, ["events"])
-    record_change(session, "hazard", hazard)
+    record_change("hazard", hazard)
     return event

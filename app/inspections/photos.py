@@ -50,6 +50,6 @@ def release_waiting_findings(sha256: str) -> None:
             finding.media_pending = False
             finding.version += 1
             finding.updated_at = now
-            rows.append(change_row(session, "finding", finding))
+            rows.append(change_row("finding", finding))
     session.flush()
-    record_rows(session, rows, now)
+    record_rows(rows, now)

@@ -114,7 +114,7 @@ def advance_status(
     insp.version += 1
     session.flush()
     record(action, "inspection", insp.id, data, actor=user)
-    record_changes(session, "inspection", [insp])
+    record_changes("inspection", [insp])
 
 
 def latest_checklist_versions(on: date | None = None) -> dict[str, int]:
@@ -224,7 +224,7 @@ def insert_inspections(teams: Sequence[tuple[dict[str, Any], Sequence[uuid.UUID]
         conn.execute(insert(Inspection), chunk)
     for chunk in iter_chunks(links, 4000):
         conn.execute(insert(InspectionInspector), chunk)
-    record_changes(session, "inspection", [SimpleNamespace(**row) for row in rows])
+    record_changes("inspection", [SimpleNamespace(**row) for row in rows])
 
 
 def _check_times(
@@ -281,7 +281,7 @@ def create_inspection(user: User, data: dict[str, Any]) -> Inspection:
         ),
     )
     session.flush()
-    record_changes(session, "inspection", [insp])
+    record_changes("inspection", [insp])
     record(
         "inspection.create",
         "inspection",
@@ -359,6 +359,6 @@ def update_inspection(user: User, insp: Inspection, data: dict[str, Any]) -> Ins
         insp.version += 1
         insp.updated_at = now
         session.flush()
-        record_changes(session, "inspection", [insp])
+        record_changes("inspection", [insp])
         record("inspection.update", "inspection", insp.id, {"changes": changes}, actor=user)
     return insp

@@ -304,7 +304,7 @@ def _supersede(plan: SamplingPlan, previous: SamplingDraw, reason: str, now: dat
         insp.updated_at = now
         cancelled.append(insp)
     session.flush()
-    record_changes(session, "inspection", cancelled)
+    record_changes("inspection", cancelled)
 
 
 def draw_plan(user: User, plan: SamplingPlan) -> SamplingPlan:

@@ -159,7 +159,7 @@ def _apply(ent: Enterprise, data: dict[str, Any]) -> dict[str, list[Any]]:
 
 def _publish(enterprises: list[Enterprise]) -> None:
     """Put written enterprises into the devices' sync feed."""
-    record_changes(session, "enterprise", enterprises)
+    record_changes("enterprise", enterprises)
 
 
 def _flush_unique(ent: Enterprise) -> None:

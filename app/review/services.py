@@ -433,7 +433,7 @@ def review_finding(user: User, finding_id: uuid.UUID, data: dict[str, Any]) -> F
         },
         actor=user,
     )
-    record_change(session, "finding", finding)
+    record_change("finding", finding)
     if decision == "confirm" and finding.result == "fail":
         hazard_for_finding(finding, insp, user, finding.grade)
     _maybe_reviewed(insp, user)

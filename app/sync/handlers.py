@@ -487,7 +487,7 @@ def _bump(db: Session, ctx: ApplyContext, insp: Inspection) -> None:
     insp.version += 1
     insp.updated_at = ctx.now
     db.flush()
-    ctx.changes.append(change_row(db, "inspection", insp, "put"))
+    ctx.changes.append(change_row("inspection", insp, "put"))
 
 
 def check_in(db: Session, ctx: ApplyContext, items: Sequence[Item]) -> list[dict[str, Any]]:
@@ -660,7 +660,7 @@ def create_patrol(db: Session, ctx: ApplyContext, items: Sequence[Item]) -> list
         insp.assignments = [InspectionInspector(user_id=user.id)]
         db.add(insp)
         db.flush()
-        ctx.changes.append(change_row(db, "inspection", insp, "put"))
+        ctx.changes.append(change_row("inspection", insp, "put"))
         record(
             "inspection.create",
             "inspection",

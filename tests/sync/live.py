@@ -141,7 +141,7 @@ def seed(url: str, inspections: int = 2, industry: str = "gas_catering") -> Worl
                 checklist_version=None,
             )
             session.flush()
-            record_change(session, "inspection", insp, "put")
+            record_change("inspection", insp, "put")
             ids.append(insp.id)
         token = issue_tokens(user, "live")["access_token"]
         codes = [i["code"] for i in get_checklist(industry).content["items"]]

@@ -125,7 +125,7 @@ def test_removed_inspector_receives_deletes(client: FlaskClient, site: Site) -> 
         insp = session.get(Inspection, site.inspection_id)
         insp.assignments = [a for a in insp.assignments if a.user_id == site.inspectors[0].id]
         insp.version += 1
-        record_change(session, "inspection", insp, "put")
+        record_change("inspection", insp, "put")
         session.commit()
     changes, cursor, _ = pull_all(client, two, cid, cursor)
     assert [(c["type"], c["id"], c["op"]) for c in changes] == [
