@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 
 from flask import current_app, g, has_app_context
 from sqlalchemy import (
     ColumnElement,
-    DateTime,
     Index,
     MetaData,
     Select,
@@ -27,10 +26,10 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, array
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
-from sqlalchemy.types import TypeDecorator
 from werkzeug.local import LocalProxy
 
 from app.errors import DomainError
+from sync.models import UTCDateTime as SyncUTCDateTime
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -45,31 +44,23 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-class UTCDateTime(TypeDecorator[datetime]):
-    """A timestamp stored as naive UTC and returned timezone-aware (UTC), on every backend."""
+class UTCDateTime(SyncUTCDateTime):
+    """A timestamp with time zone, in and out as aware UTC: the sync engine's type, with the
+    error a time outside the stored range gets at this application's boundary."""
 
-    impl = DateTime
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTCDateTime column")
         try:
-            return value.astimezone(UTC).replace(tzinfo=None)
+            return super().process_bind_param(value, dialect)  # type: ignore[no-any-return]
         except OverflowError:
             # e.g. 0001-01-01T00:00:00+14:00 is a valid RFC 3339 time, but not in UTC.
             raise DomainError(
                 "validation_error",
                 422,
-                f"The time {value.isoformat()} is outside the range this server stores.",
+                f"The time {value.isoformat() if value else value} is outside the range this "
+                "server stores.",
             ) from None
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC)
 
 
 def new_id() -> uuid.UUID:

@@ -20,7 +20,7 @@ from sync.client import SyncClient
 from tests.factories import Factories
 from tests.hazards.helpers import Clock, z
 from tests.media.media_samples import jpeg
-from tests.sync.conftest import FlaskTransport
+from tests.sync.conftest import FlaskTransport, settle
 
 SITE = (31.2195, 121.4265)
 
@@ -44,6 +44,13 @@ def _exif_photo(clock: Clock, seed: int) -> bytes:
         offset="+08:00",
         gps=(SITE[0] + 0.0001, SITE[1], 10.0),
     )
+
+
+def _sync(app, device):
+    """Sync once every committed change lies below the feed's horizon (PostgreSQL's is
+    cluster-wide: another session's open transaction may hold it back a moment)."""
+    settle(app)
+    return device.sync()
 
 
 def test_issue_7_end_to_end(committed_app, tmp_path):
@@ -131,7 +138,7 @@ def test_issue_7_end_to_end(committed_app, tmp_path):
         )
     clock.advance(minutes=20)
     device.enqueue("inspection.submit", {"inspection_id": inspection_id, "at": z(clock.now)})
-    report = device.sync()
+    report = _sync(app, device)
     assert not report.rejected, report.rejected
     assert sorted(report.uploaded) == sorted(evidence)
 
@@ -211,7 +218,7 @@ def test_issue_7_end_to_end(committed_app, tmp_path):
             "at": z(clock.now),
         },
     )
-    report = device.sync()
+    report = _sync(app, device)
     assert not report.rejected, report.rejected
     assert report.uploaded == [proof]
     assert device.get("hazard", hazard_id)["status"] == "verified"
@@ -231,7 +238,7 @@ def test_issue_7_end_to_end(committed_app, tmp_path):
     assert recheck["actor"]["id"] == str(team[0].id) and recheck["device_at"] == z(clock.now)
 
     # 8. The device's next pull shows the ticket closed (and the inspection, its loop closed).
-    device.sync()
+    _sync(app, device)
     assert device.get("hazard", hazard_id)["status"] == "closed"
     assert device.get("inspection", inspection_id)["status"] == "closed"
     device.close()
@@ -304,7 +311,7 @@ def test_needs_info_goes_to_the_device_which_amends_and_resubmits(committed_app,
     }
     device.enqueue("finding.put", finding)
     device.enqueue("inspection.submit", {"inspection_id": inspection_id, "at": z(clock.now)})
-    assert not device.sync().rejected
+    assert not _sync(app, device).rejected
 
     resp = http.post(
         f"/api/v1/findings/{fid}/review",
@@ -325,7 +332,7 @@ def test_needs_info_goes_to_the_device_which_amends_and_resubmits(committed_app,
         {**finding, "photos": [*finding["photos"], closer], "note": "软管老化，已补拍连接处"},
     )
     device.enqueue("inspection.submit", {"inspection_id": inspection_id, "at": z(clock.now)})
-    report = device.sync()
+    report = _sync(app, device)
     assert not report.rejected, report.rejected
     assert report.uploaded == [closer]
 
