@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from app.audit.services import record
 from app.changelog import record_change
 from app.checklists.models import ChecklistVersion
-from app.checklists.sources import check_library_sources, check_sources
+from app.checklists.sources import basis_key, check_library_sources, check_sources, source_key
 from app.clock import utcnow
 from app.db import session
 from app.errors import DomainError
@@ -217,8 +217,27 @@ def get_checklist(industry: str, version: int | None = None) -> ChecklistVersion
 
 
 def checklist_item(cv: ChecklistVersion, code: str) -> dict[str, Any] | None:
-    """Return the item `code` of a checklist version, or None."""
-    return next((i for i in cv.content["items"] if i["code"] == code), None)
+    """Return the item `code` of a checklist version, or None.
+
+    Its ``basis`` names the edition it was judged under: the declared source's ``edition``,
+    ``effective`` date and whether it is ``in_force``, and the checklist ``version`` it is from,
+    so a finding or a ticket made under a superseded edition keeps saying so.
+    """
+    item = next((i for i in cv.content["items"] if i["code"] == code), None)
+    if item is None:
+        return None
+    basis = dict(item.get("basis") or {})
+    source = next(
+        (s for s in cv.content.get("sources", []) if basis and source_key(s) == basis_key(item)),
+        None,
+    )
+    if source is not None:
+        basis.update(
+            edition=source.get("edition"),
+            effective=source.get("effective"),
+            in_force=source.get("in_force"),
+        )
+    return {**item, "basis": basis, "checklist_version": cv.version}
 
 
 def etag_of(cv: ChecklistVersion) -> str:

@@ -32,6 +32,33 @@ class PhotoEvidenceSchema(Schema):
     flags = fields.List(fields.String(validate=validate.OneOf(FLAGS)))
 
 
+class QueueItemBasisSchema(Schema):
+    document = fields.String()
+    number = fields.String(allow_none=True)
+    article = fields.String(allow_none=True)
+    text = fields.String(allow_none=True)
+    edition = fields.String(allow_none=True)
+    effective = fields.String(allow_none=True)
+    in_force = fields.Boolean(allow_none=True)
+
+
+class QueueItemSchema(Schema):
+    """The checklist item a finding answers, as the version it was judged under words it."""
+
+    code = fields.String()
+    text = fields.String()
+    category = fields.String(allow_none=True)
+    grade = fields.String()
+    requires_photo = fields.Boolean()
+    checklist_version = fields.Integer()
+    basis = fields.Nested(QueueItemBasisSchema)
+
+
+class QueuePersonSchema(Schema):
+    id = fields.UUID()
+    name = fields.String(allow_none=True)
+
+
 class QueueFindingSchema(Schema):
     id = fields.UUID()
     inspection_id = fields.UUID()
@@ -47,6 +74,7 @@ class QueueFindingSchema(Schema):
     version = fields.Integer()
     photos = fields.List(fields.Nested(PhotoEvidenceSchema))
     flags = fields.List(fields.String(validate=validate.OneOf(FLAGS)))
+    item = fields.Nested(QueueItemSchema, allow_none=True)
 
 
 class QueueLocationSchema(Schema):
@@ -78,6 +106,7 @@ class QueueInspectionSchema(Schema):
     jurisdiction = fields.String()
     industry = fields.String()
     inspector_ids = fields.List(fields.UUID())
+    inspectors = fields.List(fields.Nested(QueuePersonSchema))
     check_in = fields.Nested(QueueCheckInSchema, allow_none=True)
     submitted_at = DateTime(allow_none=True)
 

@@ -25,6 +25,8 @@ from sqlalchemy import Select, exists, func, select, true
 
 from app.audit.services import record
 from app.changelog import record_change
+from app.checklists.models import ChecklistVersion
+from app.checklists.services import checklist_item, get_checklist
 from app.clock import utcnow
 from app.db import cites_any_photo, session
 from app.errors import DomainError, not_found
@@ -100,6 +102,8 @@ def queue_items(inspections: list[Inspection]) -> list[dict[str, Any]]:
     by_inspection: dict[uuid.UUID, list[Finding]] = defaultdict(list)
     for f in findings:
         by_inspection[f.inspection_id].append(f)
+    names = _names({uid for i in inspections for uid in i.inspector_ids})
+    checklists = _checklists(inspections, findings)
     items = []
     for insp in inspections:
         ent = enterprises.get(insp.enterprise_id)
@@ -120,17 +124,63 @@ def queue_items(inspections: list[Inspection]) -> list[dict[str, Any]]:
                     "jurisdiction": insp.jurisdiction_code,
                     "industry": insp.industry,
                     "inspector_ids": insp.inspector_ids,
+                    "inspectors": [
+                        {"id": uid, "name": names.get(uid)} for uid in insp.inspector_ids
+                    ],
                     "check_in": _check_in(insp),
                     "submitted_at": insp.submitted_at,
                 },
                 "flags": insp_flags,
                 "findings": [
-                    _finding_entry(f, insp, site, media, reused.get(f.id, set()), insp_flags)
+                    {
+                        **_finding_entry(f, insp, site, media, reused.get(f.id, set()), insp_flags),
+                        "item": _item(checklists, insp, f),
+                    }
                     for f in by_inspection.get(insp.id, [])
                 ],
             }
         )
     return items
+
+
+def _names(user_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """Return the display names of users, in one query."""
+    if not user_ids:
+        return {}
+    rows = session.execute(select(User.id, User.name).where(User.id.in_(user_ids)))
+    return {uid: name for uid, name in rows}
+
+
+ChecklistKey = tuple[str, int | None]
+
+
+def _version(insp: Inspection, finding: Finding) -> int | None:
+    return finding.checklist_version or insp.checklist_version
+
+
+def _checklists(
+    inspections: list[Inspection], findings: list[Finding]
+) -> dict[ChecklistKey, ChecklistVersion | None]:
+    """Load each checklist version the findings answered once (None: latest of the industry)."""
+    by_id = {i.id: i for i in inspections}
+    keys = {
+        (by_id[f.inspection_id].industry, _version(by_id[f.inspection_id], f)) for f in findings
+    }
+    out: dict[ChecklistKey, ChecklistVersion | None] = {}
+    for industry, version in keys:
+        try:
+            out[(industry, version)] = get_checklist(industry, version)
+        except DomainError:
+            out[(industry, version)] = None
+    return out
+
+
+def _item(
+    checklists: dict[ChecklistKey, ChecklistVersion | None], insp: Inspection, finding: Finding
+) -> dict[str, Any] | None:
+    """The checklist item a finding answers: its text, category, grade and basis (edition)."""
+    cv = checklists.get((insp.industry, _version(insp, finding)))
+    return checklist_item(cv, finding.item_code) if cv is not None else None
 
 
 def _check_in(insp: Inspection) -> dict[str, Any] | None:

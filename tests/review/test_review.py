@@ -272,3 +272,43 @@ def test_confirming_a_pass_makes_no_ticket(world, db_session):
     resp = _review(world, fid, decision="confirm")
     assert resp.status_code == 200 and resp.json["hazard_id"] is None
     assert db_session.scalar(select(func.count()).select_from(Hazard)) == 0
+
+
+def test_the_queue_names_the_item_its_basis_and_edition_and_the_inspectors(world):
+    from app.checklists.services import load_library
+
+    with world.app.app_context():
+        load_library()
+        session.commit()
+    insp = _inspection(world)
+    _finding(world, insp, code="GAS-01")
+    _finding(world, insp, code="NO-SUCH-ITEM")
+
+    item = _queue(world)[0]
+    inspector = world.users["inspector_other"]
+    assert item["inspection"]["inspectors"] == [{"id": str(inspector.id), "name": inspector.name}]
+    by_code = {f["item_code"]: f["item"] for f in item["findings"]}
+    gas = by_code["GAS-01"]
+    assert gas["code"] == "GAS-01" and gas["text"].startswith("相对密度")
+    assert gas["grade"] == "major" and gas["checklist_version"] == 1
+    assert gas["basis"]["document"] == "城镇燃气经营安全重大隐患判定标准"
+    assert gas["basis"]["number"] == "建城规〔2023〕4号"
+    assert gas["basis"]["edition"] == "2023" and gas["basis"]["in_force"] is True
+    assert by_code["NO-SUCH-ITEM"] is None
+
+
+def test_a_ticket_keeps_the_edition_its_finding_was_judged_under(world):
+    from app.checklists.services import load_library
+
+    with world.app.app_context():
+        load_library()
+        session.commit()
+    insp = _inspection(world)
+    finding = _finding(world, insp, code="GAS-01", grade="major")
+    resp = _review(world, finding, decision="confirm", comment="属实")
+    assert resp.status_code == 200, resp.json
+    ticket = world.client.get(
+        f"/api/v1/hazards/{resp.json['hazard_id']}", headers=world.headers("coordinator")
+    ).json
+    assert ticket["basis"]["number"] == "建城规〔2023〕4号"
+    assert ticket["basis"]["edition"] == "2023" and ticket["basis"]["in_force"] is True
