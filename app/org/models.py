@@ -12,6 +12,8 @@ from app.clock import utcnow
 from app.db import Base, UTCDateTime, new_id
 
 ROLES = ("inspector", "supervisor", "coordinator", "planner", "enterprise", "admin")
+#: Every role but the enterprise account: the district's own staff.
+STAFF_ROLES = ("inspector", "supervisor", "coordinator", "planner", "admin")
 
 
 class Jurisdiction(Base):

@@ -14,6 +14,8 @@ from app.org.schemas import (
     DepartmentSchema,
     JurisdictionSchema,
     MeSchema,
+    StaffQueryArgsSchema,
+    StaffSchema,
     UserCreateSchema,
     UserQueryArgsSchema,
     UserSchema,
@@ -48,6 +50,18 @@ class Users(MethodView):
         """Create a user (admins)."""
         actor = require_role("admin")
         return services.create_user(actor, data)
+
+
+@blp.route("/staff")
+class Staff(MethodView):
+    @blp.arguments(StaffQueryArgsSchema, location="query")
+    @blp.response(200, StaffSchema(many=True))
+    @blp.paginate()
+    def get(self, args: dict[str, Any], pagination_parameters: Any) -> Any:
+        """List the staff in your scope by name, to assign and review by name (not inspectors)."""
+        user = require_role(*services.DIRECTORY_ROLES)
+        staff = paginate(services.staff_directory(user, args), pagination_parameters)
+        return services.directory_entries(user, staff)
 
 
 @blp.route("/users/<uuid:user_id>")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from app.org.models import ROLES
+from app.org.models import ROLES, STAFF_ROLES
 
 
 class UserSchema(Schema):
@@ -60,6 +60,27 @@ class UserUpdateSchema(Schema):
     certificate_expires = fields.Date(allow_none=True)
     conflicts = fields.List(fields.UUID())
     active = fields.Boolean()
+
+
+class StaffSchema(Schema):
+    """A colleague as the staff directory shows them: no username, password or registry data."""
+
+    id = fields.UUID()
+    name = fields.String()
+    role = fields.String()
+    department = fields.String(attribute="department_code", allow_none=True)
+    jurisdiction = fields.String(attribute="jurisdiction_code")
+    certificate_no = fields.String(allow_none=True, metadata={"description": "执法证号"})
+    phone = fields.String(
+        allow_none=True, metadata={"description": "only for coordinators and admins; else null"}
+    )
+
+
+class StaffQueryArgsSchema(Schema):
+    role = fields.String(validate=validate.OneOf(STAFF_ROLES))
+    department = fields.String(validate=validate.Length(max=40))
+    jurisdiction = fields.String(validate=validate.Length(max=40))
+    q = fields.String(validate=validate.Length(min=1, max=50))
 
 
 class UserQueryArgsSchema(Schema):

@@ -13,10 +13,8 @@ from app.audit.services import record
 from app.auth.services import hash_password
 from app.db import for_update, session
 from app.errors import DomainError, not_found
-from app.org.models import ROLES, Department, Jurisdiction, User
+from app.org.models import ROLES, STAFF_ROLES, Department, Jurisdiction, User
 from app.registry.models import Enterprise
-
-STAFF_ROLES = ("inspector", "supervisor", "coordinator", "planner", "admin")
 
 
 def is_district_level(user: User) -> bool:
@@ -70,6 +68,51 @@ def list_users(args: dict[str, Any]) -> Select[User]:
     if args.get("department"):
         stmt = stmt.where(User.department_code == args["department"])
     return stmt
+
+
+#: Who may read the staff directory (to assign, review and coordinate by name).
+DIRECTORY_ROLES = ("coordinator", "supervisor", "planner", "admin")
+#: Who may see colleagues' phone numbers in it (they chase work by phone).
+PHONE_ROLES = ("coordinator", "admin")
+
+
+def staff_directory(user: User, args: dict[str, Any]) -> Select[User]:
+    """Select the active staff in the caller's scope, by name (the route paginates).
+
+    District-level callers see the whole district; a street's staff see their street and the
+    district's own staff (who also take work in every street). Enterprise accounts are never
+    listed. Filters: ``role``, ``department``, ``jurisdiction`` and ``q`` (part of the name).
+    """
+    stmt = select(User).where(User.active.is_(True), User.role.in_(STAFF_ROLES))
+    if not is_district_level(user):
+        district = current_app.config["DISTRICT_CODE"]
+        stmt = stmt.where(User.jurisdiction_code.in_((user.jurisdiction_code, district)))
+    if args.get("role"):
+        stmt = stmt.where(User.role == args["role"])
+    if args.get("department"):
+        stmt = stmt.where(User.department_code == args["department"])
+    if args.get("jurisdiction"):
+        stmt = stmt.where(User.jurisdiction_code == args["jurisdiction"])
+    if args.get("q"):
+        stmt = stmt.where(User.name.contains(args["q"], autoescape=True))
+    return stmt.order_by(User.jurisdiction_code, User.role, User.name, User.id)
+
+
+def directory_entries(viewer: User, staff: list[User]) -> list[dict[str, Any]]:
+    """Describe a page of the directory for ``viewer``: phones only for roles that chase work."""
+    show_phone = viewer.role in PHONE_ROLES
+    return [
+        {
+            "id": u.id,
+            "name": u.name,
+            "role": u.role,
+            "department_code": u.department_code,
+            "jurisdiction_code": u.jurisdiction_code,
+            "certificate_no": u.certificate_no,
+            "phone": u.phone if show_phone else None,
+        }
+        for u in staff
+    ]
 
 
 def _check_refs(data: dict[str, Any]) -> None:
