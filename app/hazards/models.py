@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.clock import utcnow
 from app.db import Base, UTCDateTime, new_id, photos_index
+from app.org.models import User
 from app.registry.models import Enterprise
 
 HAZARD_SOURCES = ("inspection", "self_report", "public_report", "supervision")
@@ -90,6 +91,8 @@ class Hazard(Base):
     __table_args__ = (UniqueConstraint("year", "seq"), photos_index("hazards"))
 
     enterprise: Mapped[Enterprise] = relationship()
+    #: Who the work team assigned the ticket to (lists load it with ``selectinload``).
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
     #: The timeline, oldest first (read-only here: entries are appended by app.hazards.timeline).
     events: Mapped[list[HazardEvent]] = relationship(order_by="HazardEvent.seq", viewonly=True)
 

@@ -49,6 +49,11 @@ class HazardEventSchema(Schema):
     data = fields.Dict()
 
 
+class HazardPersonSchema(Schema):
+    id = fields.UUID()
+    name = fields.String()
+
+
 class HazardSchema(Schema):
     id = fields.UUID()
     number = fields.String()
@@ -69,6 +74,7 @@ class HazardSchema(Schema):
     deadline = DateTime()
     overdue = fields.Function(lambda h: h.is_overdue(utcnow()))
     assignee_id = fields.UUID(allow_none=True)
+    assignee = fields.Nested(HazardPersonSchema, allow_none=True)
     status = fields.String()
     escalation_level = fields.Integer()
     escalation = fields.Function(lambda h: ESCALATION_LEVELS.get(h.escalation_level))

@@ -60,7 +60,9 @@ def list_hazards(user: User, args: dict[str, Any]) -> Select[Any]:
     """Query the tickets `user` may see, filtered, most urgent deadline first."""
     now = utcnow()
     stmt = (
-        select(Hazard).where(visibility_clause(user, now)).options(selectinload(Hazard.enterprise))
+        select(Hazard)
+        .where(visibility_clause(user, now))
+        .options(selectinload(Hazard.enterprise), selectinload(Hazard.assignee))
     )
     for name, col in (
         ("status", Hazard.status),
@@ -91,7 +93,11 @@ def get_hazard(user: User, hazard_id: uuid.UUID) -> Hazard:
     hazard = session.get(
         Hazard,
         hazard_id,
-        options=[selectinload(Hazard.enterprise), selectinload(Hazard.events)],
+        options=[
+            selectinload(Hazard.enterprise),
+            selectinload(Hazard.assignee),
+            selectinload(Hazard.events),
+        ],
     )
     if hazard is None or not can_see(user, hazard):
         raise not_found("hazard")

@@ -177,6 +177,9 @@ class UserScope:
         raise ValueError(entity_type)
 
     def _load_hazards(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, tuple[int, Any]]:
-
-        rows = self.db.execute(select(Hazard).where(Hazard.id.in_(ids))).scalars()
+        rows = self.db.execute(
+            select(Hazard)
+            .where(Hazard.id.in_(ids))
+            .options(selectinload(Hazard.enterprise), selectinload(Hazard.assignee))
+        ).scalars()
         return {h.id: (int(h.version), _json(serialize_hazard(h))) for h in rows}

@@ -316,3 +316,15 @@ def test_timeline_entries_cannot_be_rewritten_through_the_orm(world, app):
         with pytest.raises(RuntimeError, match="append-only"):
             session.flush()
         session.rollback()
+
+
+def test_tickets_name_their_assignee(world):
+    hid = world.hazard(status="open", assignee=None)
+    assert world.get(hid).json["assignee"] is None
+    inspector = world.users["inspector_assignee"]
+    resp = world.act(hid, "coordinator", {"action": "assign", "assignee_id": str(inspector.id)})
+    assert resp.status_code == 200, resp.json
+    named = {"id": str(inspector.id), "name": inspector.name}
+    assert resp.json["assignee"] == named
+    listed = world.client.get("/api/v1/hazards", headers=world.headers("coordinator")).json
+    assert [h["assignee"] for h in listed if h["id"] == str(hid)] == [named]
