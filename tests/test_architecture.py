@@ -112,3 +112,13 @@ def test_the_libraries_import_nothing_of_the_application_or_of_flask() -> None:
             )
             offenders += [(name, n) for n in names if n.split(".")[0] in ("app", "flask")]
     assert offenders == []
+
+
+def test_every_models_module_is_in_the_metadata_list() -> None:
+    from app import models
+
+    listed = {m.__name__ for m in models.MODULES}
+    domains = {n for n in MODULES if n.startswith("app.") and n.endswith(".models")} - {
+        "app.models"
+    }
+    assert listed == domains
