@@ -116,6 +116,8 @@ class Finding(Base):
     #: SHA-256 hex digests of the evidence photos.
     photos: Mapped[list[str]] = mapped_column(JSON, default=list)
     location: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    #: The measured value, in the checklist item's ``unit`` (items that ask for one).
+    value: Mapped[float | None]
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     recorded_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))

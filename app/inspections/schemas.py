@@ -123,6 +123,9 @@ class FindingSchema(Schema):
     grade = fields.String()
     photos = fields.List(fields.String())
     location = fields.Dict(allow_none=True)
+    value = fields.Float(
+        allow_none=True, metadata={"description": "measured value, in the item's unit"}
+    )
     recorded_at = DateTime()
     received_at = DateTime()
     recorded_by = fields.UUID(allow_none=True)

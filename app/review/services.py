@@ -234,6 +234,7 @@ def _finding_entry(
         "note": f.note,
         "grade": f.grade,
         "location": f.location,
+        "value": f.value,
         "recorded_at": f.recorded_at,
         "review_status": f.review_status,
         "media_pending": f.media_pending,

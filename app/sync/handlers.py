@@ -134,10 +134,10 @@ def _status_refusal(item: Item, inspection: Inspection) -> dict[str, Any] | None
     return None
 
 
-def _checklist_grades(
+def _checklist_items(
     db: Session, inspections: Iterable[Inspection]
-) -> dict[uuid.UUID, dict[str, str] | None]:
-    """Map each inspection to ``{item_code: grade}`` of its checklist (None: no checklist)."""
+) -> dict[uuid.UUID, dict[str, dict[str, Any]] | None]:
+    """Map each inspection to ``{item_code: item}`` of its checklist (None: no checklist)."""
     keys = {(i.industry, i.checklist_version) for i in inspections}
     if not keys:
         return {}
@@ -154,7 +154,7 @@ def _checklist_grades(
         )
     wanted = {(ind, ver if ver is not None else latest.get(ind)) for ind, ver in keys}
     versions = {v for _, v in wanted if v is not None}
-    items: dict[tuple[str, int], dict[str, str]] = {}
+    items: dict[tuple[str, int], dict[str, dict[str, Any]]] = {}
     if versions:
         for cv in db.execute(
             select(ChecklistVersion).where(
@@ -162,9 +162,9 @@ def _checklist_grades(
             )
         ).scalars():
             items[(cv.industry, cv.version)] = {
-                it["code"]: it.get("grade", "general") for it in cv.content.get("items", [])
+                it["code"]: it for it in cv.content.get("items", [])
             }
-    out: dict[uuid.UUID, dict[str, str] | None] = {}
+    out: dict[uuid.UUID, dict[str, dict[str, Any]] | None] = {}
     for insp in inspections:
         ver = (
             insp.checklist_version
@@ -210,7 +210,55 @@ class _Draft:
     stale_base: list[int] = field(default_factory=list)
 
 
-_MERGED = ("result", "note", "grade", "photos", "location", "recorded_at")
+_MERGED = ("result", "note", "grade", "photos", "location", "recorded_at", "value")
+
+
+def _value_refusal(
+    item: Item, spec: dict[str, Any] | None, result: str, value: float | None
+) -> dict[str, Any] | None:
+    """Refuse a finding whose measured value the checklist item does not accept.
+
+    An item with a ``unit`` asks for the measured value (录入实测值) unless it is ``na``; a value
+    outside its ``min``/``max`` is a failure, so it cannot be recorded as ``pass``. An item
+    without a unit takes no value.
+    """
+    if spec is None:
+        return None
+    code, unit = spec["code"], spec.get("unit")
+    if not unit:
+        if value is None:
+            return None
+        return rejected(
+            item,
+            "finding.value_not_expected",
+            f"{code} takes no measured value; leave out value.",
+            {"value": ["This item takes no measured value."]},
+        )
+    if value is None:
+        if result == "na":
+            return None
+        return rejected(
+            item,
+            "finding.value_required",
+            f"{code} asks for the measured value in {unit}; send value.",
+            {"value": [f"Give the measured value in {unit}."]},
+        )
+    low, high = spec.get("min"), spec.get("max")
+    outside = (low is not None and value < low) or (high is not None and value > high)
+    if outside and result == "pass":
+        span = f"{low if low is not None else '…'}–{high if high is not None else '…'} {unit}"
+        return rejected(
+            item,
+            "finding.value_out_of_range",
+            f"{code}: {value:g} {unit} is outside {span}, so the item fails; record it as fail.",
+            {"result": [f"A value outside {span} is a fail."]},
+        )
+    return None
+
+
+def _get(known: Any, name: str) -> Any:
+    """Read a field of a draft's values or of a stored finding."""
+    return known[name] if isinstance(known, dict) else getattr(known, name)
 
 
 def _value_of(put: FindingPut, name: str) -> Any:
@@ -235,7 +283,7 @@ def put_findings(db: Session, ctx: ApplyContext, items: Sequence[Item]) -> list[
     user: User = ctx.actor
     puts = [(item, item.args) for item in items if isinstance(item.args, FindingPut)]
     inspections = _workable_inspections(db, user, (a.inspection_id for _, a in puts), ctx.now)
-    grades = _checklist_grades(db, inspections.values())
+    checklists = _checklist_items(db, inspections.values())
     existing = _lock_findings(db, (a.id for _, a in puts))
     drafts: dict[uuid.UUID, _Draft] = {}
     results: list[dict[str, Any]] = []
@@ -273,7 +321,7 @@ def put_findings(db: Session, ctx: ApplyContext, items: Sequence[Item]) -> list[
         if refusal is not None and not (insp.status in LOCKED and review == "needs_info"):
             results.append(refusal)
             continue
-        codes = grades.get(insp.id)
+        codes = checklists.get(insp.id)
         if codes is not None and put.item_code not in codes:
             results.append(
                 rejected(
@@ -294,9 +342,23 @@ def put_findings(db: Session, ctx: ApplyContext, items: Sequence[Item]) -> list[
                 )
             )
             continue
+        known = draft.values if draft is not None else current
+        result_now = (
+            put.result if "result" in put.fields_set or known is None else _get(known, "result")
+        )
+        value_now = (
+            put.value if "value" in put.fields_set or known is None else _get(known, "value")
+        )
+        value_refusal = _value_refusal(
+            item, (codes or {}).get(put.item_code), result_now, value_now
+        )
+        if value_refusal is not None:
+            results.append(value_refusal)
+            continue
 
         if current is None and draft is None:
-            grade = put.grade or (codes or {}).get(put.item_code) or "general"
+            spec = (codes or {}).get(put.item_code) or {}
+            grade = put.grade or spec.get("grade") or "general"
             draft = _Draft(
                 values={
                     "id": put.id,
@@ -309,6 +371,7 @@ def put_findings(db: Session, ctx: ApplyContext, items: Sequence[Item]) -> list[
                     "photos": list(put.photos),
                     "location": _location_json(put.location),
                     "recorded_at": put.recorded_at,
+                    "value": put.value,
                     "media_pending": False,
                     "version": 1,
                 },

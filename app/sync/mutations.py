@@ -77,7 +77,7 @@ class CheckIn:
 
 #: finding fields a ``finding.put`` may carry besides its identity; ``fields_set`` names
 #: the ones the device actually sent, so an absent field is not mistaken for a cleared one
-FINDING_PUT_FIELDS = ("result", "note", "grade", "photos", "location", "recorded_at")
+FINDING_PUT_FIELDS = ("result", "note", "grade", "photos", "location", "recorded_at", "value")
 
 
 @dataclass(frozen=True)
@@ -93,6 +93,8 @@ class FindingPut:
     grade: str | None = None
     photos: tuple[str, ...] = ()
     location: Location | None = None
+    #: The measured value, in the item's ``unit``, for items that ask for one (录入实测值).
+    value: float | None = None
     base_version: int | None = None
     fields_set: frozenset[str] = field(default_factory=frozenset)
 
@@ -191,6 +193,7 @@ def _finding_put(d: dict[str, Any]) -> FindingPut:
         grade=d.get("grade"),
         photos=d.get("photos") or (),
         location=d.get("location"),
+        value=d.get("value"),
         base_version=d.get("base_version"),
         fields_set=frozenset(k for k in FINDING_PUT_FIELDS if k in d),
     )
@@ -225,6 +228,7 @@ MUTATIONS: dict[str, Mutation] = {
             "photos": Field(photos),
             "location": Field(location(LOCATION), nullable=True),
             "recorded_at": Field(utc_time, required=True),
+            "value": Field(number(-1e12, 1e12), nullable=True),
             "base_version": Field(integer(0, 2**31 - 1), nullable=True),
         },
         _finding_put,

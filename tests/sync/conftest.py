@@ -163,7 +163,10 @@ def site(app: Flask, make: Any, login: Callable[..., dict[str, str]], clock: Clo
     with app.app_context():
         load_library()
         session.commit()
-        codes = [i["code"] for i in get_checklist("gas_catering").content["items"]]
+        # Items a device answers pass/fail; those with a unit also need a measured value.
+        codes = [
+            i["code"] for i in get_checklist("gas_catering").content["items"] if not i.get("unit")
+        ]
     ent = make.enterprise(jurisdiction="huayanglu", industry="gas_catering")
     team = [make.user("inspector", jurisdiction="huayanglu") for _ in range(2)]
     insp_id = make.inspection(ent.id, team, clock.now)

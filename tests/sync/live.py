@@ -144,7 +144,8 @@ def seed(url: str, inspections: int = 2, industry: str = "gas_catering") -> Worl
             record_change("inspection", insp, "put")
             ids.append(insp.id)
         token = issue_tokens(user, "live")["access_token"]
-        codes = [i["code"] for i in get_checklist(industry).content["items"]]
+        # Items a device answers pass/fail; those with a unit also need a measured value.
+        codes = [i["code"] for i in get_checklist(industry).content["items"] if not i.get("unit")]
         session.commit()
         world = World(url, secret, ids, ent.id, user.id, token, codes)
     app.extensions["db"].engine.dispose()

@@ -402,3 +402,59 @@ def test_every_field_of_a_new_finding_is_stored_as_sent(client: FlaskClient, sit
             [],
             False,
         )
+
+
+def test_measured_values_round_trip_and_follow_the_items_range(
+    client: FlaskClient, site: Site
+) -> None:
+    """GAS-09 asks for the distance in m (0–8): kept as sent, required, and a fail outside."""
+    from app.db import session
+    from app.inspections.models import Finding
+
+    dev = team(client, site)
+    ok, over, bare, plain, partial = (str(uuid.uuid4()) for _ in range(5))
+    resp = dev.send(
+        check_in(site),
+        put(site, ok, item_code="GAS-09", result="pass", value=6.5),
+        put(site, over, item_code="GAS-09", result="pass", value=9.2),
+        put(site, bare, item_code="GAS-09", result="fail"),
+        put(site, plain, item_code="GAS-01", result="pass", value=1),
+        put(site, str(uuid.uuid4()), item_code="GAS-09", result="fail", value=9.2),
+        put(site, str(uuid.uuid4()), item_code="GAS-09", result="na"),
+        put(site, partial, item_code="GAS-16", result="pass", value="3"),
+    )
+    results = resp.json["results"]
+    assert [r["status"] for r in results] == [
+        "applied",
+        "applied",
+        "rejected",
+        "rejected",
+        "rejected",
+        "applied",
+        "applied",
+        "rejected",
+    ]
+    assert results[2]["code"] == "finding.value_out_of_range" and "GAS-09" in results[2]["message"]
+    assert results[2]["errors"] == {"result": ["A value outside 0–8 m is a fail."]}
+    assert results[3]["code"] == "finding.value_required" and "GAS-09" in results[3]["message"]
+    assert results[4]["code"] == "finding.value_not_expected" and "GAS-01" in results[4]["message"]
+    assert results[7]["code"] == "validation_error" and "value" in results[7]["errors"]
+    with site.app.app_context():
+        assert session.get(Finding, uuid.UUID(ok)).value == 6.5
+        assert all(session.get(Finding, uuid.UUID(f)) is None for f in (over, bare, plain))
+    pulled = client.get(
+        "/api/v1/sync/pull",
+        query_string={"client_id": dev.client_id, "limit": 1000},
+        headers=dev.headers,
+    ).json["changes"]
+    assert [c["data"]["value"] for c in pulled if c["id"] == ok] == [6.5]
+
+    # An update that leaves value out keeps it, and is checked against it: 6.5 m cannot
+    # become a pass-with-no-value, and a fail keeps the measured 6.5.
+    again = dev.send(
+        put(site, ok, item_code="GAS-09", result="fail", note="报警器被遮挡", base_version=1)
+    )
+    assert again.json["results"][0]["status"] == "applied", again.json
+    with site.app.app_context():
+        stored = session.get(Finding, uuid.UUID(ok))
+        assert (stored.value, stored.result, stored.note) == (6.5, "fail", "报警器被遮挡")
