@@ -47,10 +47,14 @@ def _exif_photo(clock: Clock, seed: int) -> bytes:
 
 
 def _sync(app, device):
-    """Sync once every committed change lies below the feed's horizon (PostgreSQL's is
-    cluster-wide: another session's open transaction may hold it back a moment)."""
+    """Sync, then pull again once every committed change (the push's too) lies below the feed's
+    horizon: PostgreSQL's is cluster-wide, and another session's open transaction may hold it
+    back a moment."""
     settle(app)
-    return device.sync()
+    report = device.sync()
+    settle(app)
+    device.pull(report)
+    return report
 
 
 def test_issue_7_end_to_end(committed_app, tmp_path):
