@@ -13,6 +13,7 @@ from typing import Any
 from flask import Flask
 
 from app.audit.routes import blp as audit_blp
+from app.audit.services import install_bindings
 from app.auth.routes import blp as auth_blp
 from app.checklists.routes import blp as checklists_blp
 from app.cli import COMMANDS
@@ -65,3 +66,5 @@ def wire(app: Flask, api: Any) -> None:
     for command in COMMANDS:
         app.cli.add_command(command)
     app.extensions["photo_hooks"] = PHOTO_HOOKS
+    # Every commit binds the covered rows it wrote to the audit chain (app/audit/bindings.py).
+    install_bindings(app.extensions["db"].sessionmaker)
