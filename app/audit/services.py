@@ -1,4 +1,4 @@
-"""Append to and verify the hash-chained audit log, and bind covered rows to it."""
+"""Append to and verify the hash-chained audit log."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, event, select
-from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
 
 from app.audit import bindings
 from app.audit.models import AuditEntry, AuditHead
@@ -122,44 +122,6 @@ def record_all(events: list[Event], *, actor: Any, db: Session | None = None) ->
     db.info[LAST_ACTOR] = actor
     db.flush()
     return entries
-
-
-def bind_touched(db: Session) -> list[AuditEntry]:
-    """Record the current digest of every covered row written in ``db``'s transaction."""
-    db.flush()
-    touched = bindings.take_touched(db)
-    if not touched:
-        return []
-    rows = bindings.current_digests(db, touched)
-    events = [Event("audit.bind", data=data) for data in bindings.bind_entries_data(rows)]
-    return record_all(events, actor=db.info.get(LAST_ACTOR), db=db)
-
-
-def _after_flush(db: Session, _flush_context: Any) -> None:
-    bindings.collect_flushed(db)
-
-
-def _before_commit(db: Session) -> None:
-    # A savepoint's release commits nothing yet: the outermost commit binds once for all.
-    if not db.in_nested_transaction():
-        bind_touched(db)
-
-
-def _after_transaction_end(db: Session, transaction: SessionTransaction) -> None:
-    if transaction.parent is None:
-        db.info.pop(bindings.TOUCHED, None)
-        db.info.pop(LAST_ACTOR, None)
-
-
-def install_bindings(factory: sessionmaker[Session]) -> None:
-    """Make the sessions of ``factory`` bind the covered rows they write when they commit."""
-    for name, fn in (
-        ("after_flush", _after_flush),
-        ("before_commit", _before_commit),
-        ("after_transaction_end", _after_transaction_end),
-    ):
-        if not event.contains(factory, name, fn):
-            event.listen(factory, name, fn)
 
 
 @dataclass
