@@ -12,8 +12,8 @@ from typing import Any
 
 from flask import Flask
 
-from app.audit.routes import blp as audit_blp
 from app.audit.hooks import install_bindings
+from app.audit.routes import blp as audit_blp
 from app.auth.routes import blp as auth_blp
 from app.checklists.routes import blp as checklists_blp
 from app.cli import COMMANDS
