@@ -271,6 +271,28 @@ class RowCheck:
         del self.problems[SAMPLE:]
 
 
+def unbound_rows(db: Session, bound: set[Key], batch: int) -> Iterator[list[list[str | None]]]:
+    """Yield, in batches, ``[table, id, digest]`` of the covered rows not in ``bound``."""
+    for table, columns in COVERED.items():
+        t = _table(table)
+        last: Any = None
+        while True:
+            stmt = select(*(t.c[n] for n in columns)).order_by(t.c.id).limit(batch)
+            if last is not None:
+                stmt = stmt.where(t.c.id > last)
+            rows = db.execute(stmt).mappings().all()
+            if not rows:
+                break
+            found: list[list[str | None]] = [
+                [table, str(r["id"]), row_digest(table, r)]
+                for r in rows
+                if (table, str(r["id"])) not in bound
+            ]
+            if found:
+                yield found
+            last = rows[-1]["id"]
+
+
 def check_rows(db: Session, bound: dict[Key, tuple[str | None, int]], batch: int) -> RowCheck:
     """Compare every covered row with its latest binding (``bound`` is consumed)."""
     out = RowCheck()

@@ -7,6 +7,7 @@ import sys
 import click
 from flask.cli import with_appcontext
 
+from app.audit.hooks import bind_existing
 from app.audit.services import verify_chain
 from app.db import get_db
 
@@ -41,3 +42,13 @@ def audit_verify() -> None:
         err=True,
     )
     sys.exit(1)
+
+
+@audit_group.command("bind-existing")
+@with_appcontext
+def audit_bind_existing() -> None:
+    """Bind to the chain the covered rows written before binding existed (once, on upgrade)."""
+    with get_db().new_session() as db:
+        count = bind_existing(db)
+        db.commit()
+    click.echo(f"bound {count} rows that no audit entry bound yet")

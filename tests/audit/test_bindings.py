@@ -184,3 +184,25 @@ def test_a_commit_without_story_rows_adds_no_binding(app: Any, db_session: Sessi
         session.commit()
     actions = db_session.scalars(select(AuditEntry.action)).all()
     assert "audit.bind" not in actions
+
+
+def test_bind_existing_binds_only_rows_never_bound(story: Any, db_session: Session) -> None:
+    """An upgraded database binds its old rows once; an edited bound row stays broken."""
+
+    edited = _pick(db_session, "findings")
+    db_session.execute(text(EDITS["findings"]).bindparams(id=edited))
+    old = _pick(db_session, "hazard_events")
+    t = _table("hazard_events")
+    row = dict(db_session.execute(select(t).where(t.c.id == old)).mappings().one())
+    legacy = uuid.uuid4()
+    db_session.execute(insert(t).values(**(row | {"id": legacy, "seq": 9999})))
+    db_session.commit()
+    assert verify_chain(db_session).rows_broken == 2
+
+    runner = story.test_cli_runner()
+    result = runner.invoke(args=["audit", "bind-existing"])
+    assert result.exit_code == 0, result.output
+    assert "bound 1 rows" in result.output
+    after = verify_chain(db_session)
+    assert (after.table, after.row_id, after.rows_broken) == ("findings", str(edited), 1)
+    assert runner.invoke(args=["audit", "bind-existing"]).output.startswith("bound 0 rows")
