@@ -61,10 +61,10 @@ PHOTO_HOOKS = PhotoHooks(
 
 def wire(app: Flask, api: Any) -> None:
     """Attach the blueprints, commands and hooks to ``app``."""
+    # Every commit binds the covered rows it wrote to the audit chain (app/audit/bindings.py).
+    install_bindings(app.extensions["db"].sessionmaker)
     for blp in BLUEPRINTS:
         api.register_blueprint(blp, url_prefix=API_PREFIX)
     for command in COMMANDS:
         app.cli.add_command(command)
     app.extensions["photo_hooks"] = PHOTO_HOOKS
-    # Every commit binds the covered rows it wrote to the audit chain (app/audit/bindings.py).
-    install_bindings(app.extensions["db"].sessionmaker)
