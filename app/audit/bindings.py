@@ -161,7 +161,7 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"cannot digest {type(value).__name__}")
 
 
-def row_digest(table: str, row: Mapping[str, Any]) -> str:
+def row_digest(table: str, row: Mapping[Any, Any]) -> str:
     """Return the SHA-256 hex of a covered row's bound columns as canonical JSON."""
     body = {"table": table} | {name: row[name] for name in COVERED[table]}
     canonical = json.dumps(
