@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -35,7 +35,7 @@ BIND_ACTIONS = ("audit.bind", "audit.bind_existing")
 #: Rows per ``audit.bind`` entry (a draw's thousands of inspections take several entries).
 ROWS_PER_ENTRY = 1000
 
-#: Each covered table and the columns whose values its digest binds (always including ``id``).
+#: Each covered table and the columns whose values its digest binds, in digest order (``id`` first).
 COVERED: dict[str, tuple[str, ...]] = {
     "hazard_events": (
         "id",
@@ -161,11 +161,14 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"cannot digest {type(value).__name__}")
 
 
-def row_digest(table: str, row: Mapping[Any, Any]) -> str:
-    """Return the SHA-256 hex of a covered row's bound columns as canonical JSON."""
-    body = {"table": table} | {name: row[name] for name in COVERED[table]}
+def row_digest(table: str, row: Sequence[Any]) -> str:
+    """Return the SHA-256 hex of a covered row's bound values, given in ``COVERED`` order.
+
+    The canonical form is the JSON array ``[table, value, …]`` (UTF-8, no spaces, object
+    keys sorted, times as RFC 3339 UTC, UUIDs and dates as strings).
+    """
     canonical = json.dumps(
-        body, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=_plain
+        [table, *row], sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=_plain
     )
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -219,7 +222,7 @@ def current_digests(db: Session, keys: Iterable[Key]) -> list[list[str | None]]:
             stmt = select(*(t.c[n] for n in COVERED[table])).where(
                 t.c.id.in_([uuid.UUID(i) for i in ids])
             )
-            found = {str(r["id"]): row_digest(table, r) for r in db.execute(stmt).mappings()}
+            found = {str(r[0]): row_digest(table, r) for r in db.connection().execute(stmt)}
             out.extend([table, i, found.get(i)] for i in ids)
     return out
 
@@ -280,17 +283,17 @@ def unbound_rows(db: Session, bound: set[Key], batch: int) -> Iterator[list[list
             stmt = select(*(t.c[n] for n in columns)).order_by(t.c.id).limit(batch)
             if last is not None:
                 stmt = stmt.where(t.c.id > last)
-            rows = db.execute(stmt).mappings().all()
+            rows = db.execute(stmt).all()
             if not rows:
                 break
             found: list[list[str | None]] = [
-                [table, str(r["id"]), row_digest(table, r)]
+                [table, str(r[0]), row_digest(table, r)]
                 for r in rows
-                if (table, str(r["id"])) not in bound
+                if (table, str(r[0])) not in bound
             ]
             if found:
                 yield found
-            last = rows[-1]["id"]
+            last = rows[-1][0]
 
 
 def check_rows(db: Session, bound: dict[Key, tuple[str | None, int]], batch: int) -> RowCheck:
@@ -303,12 +306,12 @@ def check_rows(db: Session, bound: dict[Key, tuple[str | None, int]], batch: int
             stmt = select(*(t.c[n] for n in columns)).order_by(t.c.id).limit(batch)
             if last is not None:
                 stmt = stmt.where(t.c.id > last)
-            rows = db.execute(stmt).mappings().all()
+            rows = db.execute(stmt).all()
             if not rows:
                 break
             for row in rows:
                 out.checked += 1
-                key = (table, str(row["id"]))
+                key = (table, str(row[0]))
                 digest, seq = bound.pop(key, (None, None))
                 if seq is None:
                     out.add(RowProblem(table, key[1], None, "bound to no audit entry (inserted)"))
@@ -325,7 +328,7 @@ def check_rows(db: Session, bound: dict[Key, tuple[str | None, int]], batch: int
                             f"edited: does not match the digest bound at entry seq={seq}",
                         )
                     )
-            last = rows[-1]["id"]
+            last = rows[-1][0]
     for (table, row_id), (digest, seq) in bound.items():
         if digest is not None:
             out.add(RowProblem(table, row_id, seq, f"deleted: bound at entry seq={seq}, now gone"))
