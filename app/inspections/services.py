@@ -223,9 +223,9 @@ def insert_inspections(teams: Sequence[tuple[dict[str, Any], Sequence[uuid.UUID]
     conn = session.connection()
     for chunk in iter_chunks(rows, 2000):
         conn.execute(insert(Inspection), chunk)
+    touch(session, "inspections", (row["id"] for row in rows))
     for chunk in iter_chunks(links, 4000):
         conn.execute(insert(InspectionInspector), chunk)
-    touch(session, "inspections", (row["id"] for row in rows))
     record_changes(session, "inspection", [SimpleNamespace(**row) for row in rows])
 
 
