@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Flask
 
+from app.audit.hooks import install_bindings
 from app.audit.routes import blp as audit_blp
 from app.auth.routes import blp as auth_blp
 from app.checklists.routes import blp as checklists_blp
@@ -61,6 +62,8 @@ PHOTO_HOOKS = PhotoHooks(
 
 def wire(app: Flask, api: Any) -> None:
     """Attach the blueprints, commands and hooks to ``app``."""
+    # Every commit binds the covered rows it wrote to the audit chain (app/audit/bindings.py).
+    install_bindings(app.extensions["db"].sessionmaker)
     for blp in BLUEPRINTS:
         api.register_blueprint(blp, url_prefix=API_PREFIX)
     for command in COMMANDS:

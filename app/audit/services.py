@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -13,11 +13,14 @@ from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.audit import bindings
 from app.audit.models import AuditEntry, AuditHead
 from app.clock import isoformat, utcnow
 from app.db import session
 
 GENESIS = "0" * 64
+#: session.info key: the actor of the transaction's latest entry, who also signs its bindings.
+LAST_ACTOR = "audit.actor"
 
 
 def _entry_hash(
@@ -122,22 +125,34 @@ def record_all(events: list[Event], *, actor: Any, db: Session | None = None) ->
         prev = digest
     db.add_all(entries)
     head.seq, head.hash = seq, prev
+    db.info[LAST_ACTOR] = actor
     db.flush()
     return entries
 
 
 @dataclass
 class VerifyResult:
+    """The outcome of :func:`verify_chain`: intact, or the first entry or row broken."""
+
     ok: bool
     checked: int
     broken_seq: int | None = None
     reason: str | None = None
+    #: Covered rows compared with their bindings (after an intact chain).
+    rows_checked: int = 0
+    #: The first broken covered row, and how many are broken in all.
+    table: str | None = None
+    row_id: str | None = None
+    rows_broken: int = 0
+    #: The first broken rows in chain order (at most ``bindings.SAMPLE``).
+    problems: list[bindings.RowProblem] = field(default_factory=list)
 
 
 def verify_chain(db: Session, batch: int = 5000) -> VerifyResult:
-    """Walk the chain in order and report the first entry that was altered, removed or inserted."""
+    """Walk the chain, then the covered rows; report the first entry or row altered."""
     prev_hash, expected_seq, checked = GENESIS, 1, 0
     last_seq = 0
+    bound: dict[bindings.Key, tuple[str | None, int]] = {}
     while True:
         rows = (
             db.execute(
@@ -174,6 +189,9 @@ def verify_chain(db: Session, batch: int = 5000) -> VerifyResult:
                 != e.hash
             ):
                 return VerifyResult(False, checked, e.seq, "its content does not match its hash")
+            if e.action in bindings.BIND_ACTIONS:
+                for table, row_id, digest in e.data["rows"]:
+                    bound[(table, row_id)] = (digest, e.seq)
             prev_hash, expected_seq, checked = e.hash, e.seq + 1, checked + 1
             last_seq = e.seq
         db.expunge_all()
@@ -182,7 +200,21 @@ def verify_chain(db: Session, batch: int = 5000) -> VerifyResult:
         return VerifyResult(
             False, checked, expected_seq, "entries after it were removed (head mismatch)"
         )
-    return VerifyResult(True, checked)
+    rows_check = bindings.check_rows(db, bound, batch)
+    first = rows_check.first
+    if first is None:
+        return VerifyResult(True, checked, rows_checked=rows_check.checked)
+    return VerifyResult(
+        False,
+        checked,
+        first.seq,
+        first.reason,
+        rows_checked=rows_check.checked,
+        table=first.table,
+        row_id=first.row_id,
+        rows_broken=rows_check.broken,
+        problems=rows_check.problems,
+    )
 
 
 def list_entries(filters: dict[str, Any]) -> Select[AuditEntry]:

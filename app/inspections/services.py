@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Select, and_, exists, insert, or_, select
 from sqlalchemy.orm import selectinload
 
+from app.audit.bindings import touch
 from app.audit.services import record
 from app.changelog import record_changes
 from app.checklists.services import versions_in_force
@@ -222,6 +223,7 @@ def insert_inspections(teams: Sequence[tuple[dict[str, Any], Sequence[uuid.UUID]
     conn = session.connection()
     for chunk in iter_chunks(rows, 2000):
         conn.execute(insert(Inspection), chunk)
+    touch(session, "inspections", (row["id"] for row in rows))
     for chunk in iter_chunks(links, 4000):
         conn.execute(insert(InspectionInspector), chunk)
     record_changes("inspection", [SimpleNamespace(**row) for row in rows])

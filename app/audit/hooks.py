@@ -1,0 +1,88 @@
+"""The session hooks that bind each commit's covered rows to the audit chain.
+
+``install_bindings`` is called once per app by ``app.wiring``; from then on every commit of
+the app's sessions appends ``audit.bind`` entries with the digests of the covered rows it
+wrote (see ``app.audit.bindings``), signed by the actor of the transaction's latest entry.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
+
+from app.audit import bindings
+from app.audit.models import AuditEntry, AuditHead
+from app.audit.services import LAST_ACTOR, Event, record_all
+
+
+def bind_touched(db: Session) -> list[AuditEntry]:
+    """Record the current digest of every covered row written in ``db``'s transaction."""
+    db.flush()
+    touched = bindings.take_touched(db)
+    if not touched:
+        return []
+    # The head first: a row this transaction touched but did not lock (its write was rolled
+    # back to a savepoint) cannot then be rebound by another commit between our read and ours.
+    db.execute(select(AuditHead.id).where(AuditHead.id == 1).with_for_update())
+    rows = bindings.current_digests(db, touched)
+    events = [Event("audit.bind", data=data) for data in bindings.bind_entries_data(rows)]
+    return record_all(events, actor=db.info.get(LAST_ACTOR), db=db)
+
+
+def bind_existing(db: Session, batch: int = 5000) -> int:
+    """Bind the covered rows no entry binds yet (rows from before binding existed); count them.
+
+    Rows already bound are left as they are, so an edited or deleted one still shows in
+    ``verify_chain``; the new entries (``audit.bind_existing``) are signed by the system.
+    """
+    bound: set[bindings.Key] = set()
+    last = 0
+    while True:
+        entries = db.execute(
+            select(AuditEntry.seq, AuditEntry.data)
+            .where(AuditEntry.seq > last, AuditEntry.action.in_(bindings.BIND_ACTIONS))
+            .order_by(AuditEntry.seq)
+            .limit(batch)
+        ).all()
+        if not entries:
+            break
+        for seq, data in entries:
+            bound.update((table, row_id) for table, row_id, _digest in data["rows"])
+            last = seq
+    count = 0
+    for rows in bindings.unbound_rows(db, bound, batch):
+        events = [
+            Event("audit.bind_existing", data=data) for data in bindings.bind_entries_data(rows)
+        ]
+        record_all(events, actor=None, db=db)
+        count += len(rows)
+    return count
+
+
+def _after_flush(db: Session, _flush_context: Any) -> None:
+    bindings.collect_flushed(db)
+
+
+def _before_commit(db: Session) -> None:
+    # A savepoint's release commits nothing yet: the outermost commit binds once for all.
+    if not db.in_nested_transaction():
+        bind_touched(db)
+
+
+def _after_transaction_end(db: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        db.info.pop(bindings.TOUCHED, None)
+        db.info.pop(LAST_ACTOR, None)
+
+
+def install_bindings(factory: sessionmaker[Session]) -> None:
+    """Make the sessions of ``factory`` bind the covered rows they write when they commit."""
+    for name, fn in (
+        ("after_flush", _after_flush),
+        ("before_commit", _before_commit),
+        ("after_transaction_end", _after_transaction_end),
+    ):
+        if not event.contains(factory, name, fn):
+            event.listen(factory, name, fn)
