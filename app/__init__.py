@@ -214,7 +214,6 @@ def _register_health(app: Flask) -> None:
 
 def _storage_writable(app: Flask) -> bool:
     """Ask the media storage backend, or check the local media folder, whether we can write."""
-
     storage = app.extensions.get("storage")
     if storage is not None and hasattr(storage, "writable"):
         return bool(storage.writable())

@@ -24,7 +24,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Table, inspect, select
+from sqlalchemy import Row, Table, inspect, select
 from sqlalchemy.orm import Session
 
 from app.clock import isoformat
@@ -275,8 +275,8 @@ class RowCheck:
         del self.problems[SAMPLE:]
 
 
-def unbound_rows(db: Session, bound: set[Key], batch: int) -> Iterator[list[list[str | None]]]:
-    """Yield, in batches, ``[table, id, digest]`` of the covered rows not in ``bound``."""
+def _covered_rows(db: Session, batch: int) -> Iterator[tuple[str, Sequence[Row[Any]]]]:
+    """Yield ``(table, rows)`` of every covered table's bound columns, in id order, by batch."""
     for table, columns in COVERED.items():
         t = _table(table)
         last: Any = None
@@ -287,49 +287,43 @@ def unbound_rows(db: Session, bound: set[Key], batch: int) -> Iterator[list[list
             rows = db.execute(stmt).all()
             if not rows:
                 break
-            found: list[list[str | None]] = [
-                [table, str(r[0]), row_digest(table, r)]
-                for r in rows
-                if (table, str(r[0])) not in bound
-            ]
-            if found:
-                yield found
+            yield table, rows
             last = rows[-1][0]
+
+
+def unbound_rows(db: Session, bound: set[Key], batch: int) -> Iterator[list[list[str | None]]]:
+    """Yield, in batches, ``[table, id, digest]`` of the covered rows not in ``bound``."""
+    for table, rows in _covered_rows(db, batch):
+        found: list[list[str | None]] = [
+            [table, str(r[0]), row_digest(table, r)]
+            for r in rows
+            if (table, str(r[0])) not in bound
+        ]
+        if found:
+            yield found
 
 
 def check_rows(db: Session, bound: dict[Key, tuple[str | None, int]], batch: int) -> RowCheck:
     """Compare every covered row with its latest binding (``bound`` is consumed)."""
     out = RowCheck()
-    for table, columns in COVERED.items():
-        t = _table(table)
-        last: Any = None
-        while True:
-            stmt = select(*(t.c[n] for n in columns)).order_by(t.c.id).limit(batch)
-            if last is not None:
-                stmt = stmt.where(t.c.id > last)
-            rows = db.execute(stmt).all()
-            if not rows:
-                break
-            for row in rows:
-                out.checked += 1
-                key = (table, str(row[0]))
-                digest, seq = bound.pop(key, (None, None))
-                if seq is None:
-                    out.add(RowProblem(table, key[1], None, "bound to no audit entry (inserted)"))
-                elif digest is None:
-                    out.add(
-                        RowProblem(table, key[1], seq, f"deleted at entry seq={seq}, yet present")
+    for table, rows in _covered_rows(db, batch):
+        for row in rows:
+            out.checked += 1
+            key = (table, str(row[0]))
+            digest, seq = bound.pop(key, (None, None))
+            if seq is None:
+                out.add(RowProblem(table, key[1], None, "bound to no audit entry (inserted)"))
+            elif digest is None:
+                out.add(RowProblem(table, key[1], seq, f"deleted at entry seq={seq}, yet present"))
+            elif row_digest(table, row) != digest:
+                out.add(
+                    RowProblem(
+                        table,
+                        key[1],
+                        seq,
+                        f"edited: does not match the digest bound at entry seq={seq}",
                     )
-                elif row_digest(table, row) != digest:
-                    out.add(
-                        RowProblem(
-                            table,
-                            key[1],
-                            seq,
-                            f"edited: does not match the digest bound at entry seq={seq}",
-                        )
-                    )
-            last = rows[-1][0]
+                )
     for (table, row_id), (digest, seq) in bound.items():
         if digest is not None:
             out.add(RowProblem(table, row_id, seq, f"deleted: bound at entry seq={seq}, now gone"))

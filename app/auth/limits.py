@@ -66,53 +66,59 @@ def _unknown_family() -> bool:
     return not family_key()
 
 
-def login_limits(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Apply the login limits to the token view."""
-    decorators = [
-        limiter.limit(
-            _setting("LOGIN_ACCOUNT_FAILURE_LIMIT"),
-            key_func=account_key,
-            deduct_when=_refused,
-            scope="login-account-failures",
-            error_message="Too many failed logins for this account",
-        ),
-        limiter.limit(
-            _setting("LOGIN_ADDRESS_FAILURE_LIMIT"),
-            key_func=address_key,
-            deduct_when=_refused,
-            scope="login-address-failures",
-            error_message="Too many failed logins from this address",
-        ),
-        limiter.limit(
-            _setting("LOGIN_ADDRESS_LIMIT"),
-            key_func=address_key,
-            scope="login-address",
-            error_message="Too many logins from this address",
-        ),
-    ]
+def _stack(view: Callable[..., Any], decorators: list[Any]) -> Callable[..., Any]:
     for decorate in decorators:
         view = decorate(view)
     return view
+
+
+def login_limits(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Apply the login limits to the token view."""
+    return _stack(
+        view,
+        [
+            limiter.limit(
+                _setting("LOGIN_ACCOUNT_FAILURE_LIMIT"),
+                key_func=account_key,
+                deduct_when=_refused,
+                scope="login-account-failures",
+                error_message="Too many failed logins for this account",
+            ),
+            limiter.limit(
+                _setting("LOGIN_ADDRESS_FAILURE_LIMIT"),
+                key_func=address_key,
+                deduct_when=_refused,
+                scope="login-address-failures",
+                error_message="Too many failed logins from this address",
+            ),
+            limiter.limit(
+                _setting("LOGIN_ADDRESS_LIMIT"),
+                key_func=address_key,
+                scope="login-address",
+                error_message="Too many logins from this address",
+            ),
+        ],
+    )
 
 
 def refresh_limits(view: Callable[..., Any]) -> Callable[..., Any]:
     """Apply the refresh limits to the refresh view."""
-    decorators = [
-        limiter.limit(
-            _setting("REFRESH_FAMILY_LIMIT"),
-            key_func=family_key,
-            exempt_when=_unknown_family,
-            scope="refresh-family",
-            error_message="Too many refreshes for this device login",
-        ),
-        limiter.limit(
-            _setting("REFRESH_ADDRESS_FAILURE_LIMIT"),
-            key_func=address_key,
-            deduct_when=_refused,
-            scope="refresh-address-failures",
-            error_message="Too many refused refresh tokens from this address",
-        ),
-    ]
-    for decorate in decorators:
-        view = decorate(view)
-    return view
+    return _stack(
+        view,
+        [
+            limiter.limit(
+                _setting("REFRESH_FAMILY_LIMIT"),
+                key_func=family_key,
+                exempt_when=_unknown_family,
+                scope="refresh-family",
+                error_message="Too many refreshes for this device login",
+            ),
+            limiter.limit(
+                _setting("REFRESH_ADDRESS_FAILURE_LIMIT"),
+                key_func=address_key,
+                deduct_when=_refused,
+                scope="refresh-address-failures",
+                error_message="Too many refused refresh tokens from this address",
+            ),
+        ],
+    )

@@ -21,7 +21,6 @@ def audit_group() -> None:
 @with_appcontext
 def audit_verify() -> None:
     """Check the hash chain and the rows bound to it; exit 1 naming the first one broken."""
-
     with get_db().new_session() as db:
         result = verify_chain(db)
     if result.ok:

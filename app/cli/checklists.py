@@ -27,6 +27,15 @@ from app.checklists.sources import (
 from app.db import session
 from app.errors import DomainError
 
+#: ``--dir``: the library folder a command reads (the project's ``checklists/`` when left out).
+library_dir = click.option(
+    "--dir",
+    "directory",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="Library folder (default: the project's checklists/).",
+)
+
 
 @click.group("checklists")
 def checklists_group() -> None:
@@ -34,19 +43,12 @@ def checklists_group() -> None:
 
 
 @checklists_group.command("load")
-@click.option(
-    "--dir",
-    "directory",
-    type=click.Path(exists=True, file_okay=False),
-    default=None,
-    help="Library folder (default: the project's checklists/).",
-)
+@library_dir
 @with_appcontext
-def checklists_load(directory: str | None) -> None:
+def checklists_load(directory: Path | None) -> None:
     """Publish changed checklist files as new versions; refuse all if any file is invalid."""
-
     try:
-        report = load_library(Path(directory) if directory else LIBRARY_DIR)
+        report = load_library(directory or LIBRARY_DIR)
     except ChecklistLoadError as exc:
         session.rollback()
         click.echo("refused, nothing imported:", err=True)
@@ -74,13 +76,7 @@ def _library(directory: Path) -> dict[str, dict[str, Any]]:
 
 
 @checklists_group.command("sources")
-@click.option(
-    "--dir",
-    "directory",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    default=None,
-    help="Library folder (default: the project's checklists/).",
-)
+@library_dir
 @click.option("--check", is_flag=True, help="Exit 1 if SOURCES.md is out of date; write nothing.")
 def sources_command(directory: Path | None, check: bool) -> None:
     """Write SOURCES.md: each document the checklists cite, its items, where it was read."""
@@ -121,13 +117,7 @@ def diff_command(industry: str, v1: int, v2: int) -> None:
 
 
 @checklists_group.command("coverage")
-@click.option(
-    "--dir",
-    "directory",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    default=None,
-    help="Library folder (default: the project's checklists/).",
-)
+@library_dir
 @click.option("--readme", is_flag=True, help="Rewrite the coverage section of README.md instead.")
 def coverage_command(directory: Path | None, readme: bool) -> None:
     """List per industry each major-hazard situation of its criteria and the items covering it."""

@@ -20,7 +20,6 @@ from app.migrate import upgrade
 @with_appcontext
 def serve_command(host: str | None, port: int | None) -> None:
     """Serve the API (development server; use gunicorn 'app:create_app()' in production)."""
-
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     # app.run() refuses to start under the flask CLI, so call werkzeug directly.
     run_simple(
@@ -42,7 +41,6 @@ def db_group() -> None:
 @with_appcontext
 def db_upgrade(revision: str) -> None:
     """Upgrade the database to the newest migration."""
-
     upgrade(current_app.config["DATABASE_URL"], revision)
     click.echo(f"database upgraded to {revision}")
 

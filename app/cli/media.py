@@ -17,6 +17,5 @@ def media_group() -> None:
 @with_appcontext
 def media_cleanup() -> None:
     """Delete expired tus uploads and orphaned spool files (run hourly from cron)."""
-
     removed = cleanup_uploads()
     click.echo(f"removed {removed} expired uploads or spool files")

@@ -27,7 +27,6 @@ from app.settings import get_settings
 @with_appcontext
 def worker_command(once: bool, drain: bool, max_seconds: float | None, no_sweep: bool) -> None:
     """Deliver notification events to the webhooks and run the hazard sweep periodically."""
-
     settings = get_settings()
     cfg = WorkerConfig.from_settings(settings)
     if cfg.urls and not cfg.secret:
@@ -70,7 +69,6 @@ def notifications_group() -> None:
 @with_appcontext
 def notifications_list(status: str, limit: int) -> None:
     """List deliveries (by default the dead-letter list)."""
-
     rows = session.execute(
         select(NotificationDelivery, NotificationEvent)
         .join(NotificationEvent, NotificationEvent.id == NotificationDelivery.event_id)
@@ -92,7 +90,6 @@ def notifications_list(status: str, limit: int) -> None:
 @with_appcontext
 def notifications_requeue(delivery_ids: tuple[str, ...], all_dead: bool) -> None:
     """Give dead deliveries a fresh set of attempts (same event, same idempotency key)."""
-
     stmt = update(NotificationDelivery).where(NotificationDelivery.status == "dead")
     if not all_dead:
         if not delivery_ids:

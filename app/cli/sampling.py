@@ -22,7 +22,6 @@ def sampling_group() -> None:
 @with_appcontext
 def sampling_verify(plan_id: uuid.UUID) -> None:
     """Recompute every draw of PLAN_ID from its record; exit 1 listing any difference."""
-
     with get_db().new_session() as db:
         diffs = verify_plan(db, plan_id)
     if not diffs:

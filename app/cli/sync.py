@@ -22,7 +22,6 @@ def sync_group() -> None:
 @with_appcontext
 def sync_prune() -> None:
     """Delete change rows and push results older than FIELDSAFE_SYNC_RETENTION_DAYS (cron)."""
-
     removed = prune()
     session.commit()
     click.echo(f"pruned {removed} change rows")
@@ -32,7 +31,6 @@ def sync_prune() -> None:
 @with_appcontext
 def sync_rotate_epoch() -> None:
     """Start a new change-log epoch (after a restore): every device re-downloads its scope."""
-
     epoch = rotate_epoch(session, SYNC_TABLES, utcnow())
     record("sync.rotate_epoch", "sync_state", 1, {"epoch": epoch}, actor=None)
     session.commit()

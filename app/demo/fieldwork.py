@@ -218,7 +218,6 @@ def _sha256(data: bytes) -> str:
 
 def _push(user: User, mutations: list[tuple[str, dict[str, Any]]]) -> None:
     """Push mutations from the user's demo device through the sync engine; all must apply."""
-
     client_id = _id(f"device/{user.username}")
     last = session.execute(
         select(SyncClient.last_mutation_id).where(SyncClient.client_id == client_id)
@@ -270,7 +269,6 @@ def _plan(
     label: str, kind: str, enterprise: Enterprise, planner: User, team: list[User], at: datetime
 ) -> Inspection:
     """Return the planner's inspection of ``enterprise`` (created once, dispatched a day early)."""
-
     insp = session.get(Inspection, _id(label))
     if insp is not None:
         return insp

@@ -152,7 +152,6 @@ def load_enterprises(count: int = ENTERPRISE_COUNT) -> list[Enterprise]:
 
 def load_accounts(enterprises: list[Enterprise]) -> list[User]:
     """Create the demo accounts (password fieldsafe-demo); enterprise1 owns the first enterprise."""
-
     users = []
     own = next(e for e in enterprises if e.jurisdiction_code == "huayanglu")
     pw_hash = None

@@ -249,7 +249,6 @@ def _judged_on(window_end: datetime | None) -> date:
 
 def create_inspection(user: User, data: dict[str, Any]) -> Inspection:
     """Create a planner's inspection (四不两直 unannounced, routine, complaint or recheck)."""
-
     try:
         enterprise = get_enterprise(user, data["enterprise_id"])
     except DomainError:

@@ -133,7 +133,6 @@ def _check_refs(data: dict[str, Any]) -> None:
 
 def create_user(actor: User, data: dict[str, Any]) -> User:
     """Create a user account (admins only)."""
-
     _check_refs(data)
     user = User(
         username=data["username"],
@@ -164,7 +163,6 @@ def create_user(actor: User, data: dict[str, Any]) -> User:
 
 def update_user(actor: User, user: User, data: dict[str, Any]) -> User:
     """Change a user's profile, role, scope or inspector registry fields (admins only)."""
-
     _check_refs(
         {**data, "enterprise_id": data.get("enterprise_id", user.enterprise_id)}
         if data.get("role") == "enterprise"

@@ -69,7 +69,6 @@ def _invalid(errors: dict[str, list[str]]) -> DomainError:
 
 def create_plan(user: User, data: dict[str, Any]) -> SamplingPlan:
     """Create a draft sampling plan after checking its filters and parameters."""
-
     errors: dict[str, list[str]] = {}
     try:
         params = drawlib.DrawParams(

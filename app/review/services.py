@@ -511,7 +511,6 @@ def _maybe_reviewed(insp: Inspection, user: User) -> None:
 
 def _with_review(finding: Finding) -> Finding:
     """Attach hazard_id and the latest review to the finding for the response."""
-
     finding.hazard_id = session.scalar(  # type: ignore[attr-defined]
         select(Hazard.id).where(Hazard.finding_id == finding.id)
     )

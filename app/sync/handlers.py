@@ -90,7 +90,6 @@ def _workable_inspections(
     ``visibility_clause``) and is assigned to. Any other id is absent from the answer, and
     a mutation naming it is answered as not found.
     """
-
     wanted = sorted(set(ids))
     if not wanted:
         return {}
@@ -669,7 +668,6 @@ def submit(db: Session, ctx: ApplyContext, items: Sequence[Item]) -> list[dict[s
 
 def create_patrol(db: Session, ctx: ApplyContext, items: Sequence[Item]) -> list[dict[str, Any]]:
     """Create a routine patrol started on the device, assigned to the pushing inspector."""
-
     user: User = ctx.actor
     results = []
     for item in items:
@@ -745,7 +743,6 @@ def create_patrol(db: Session, ctx: ApplyContext, items: Sequence[Item]) -> list
 
 def hazard_action(db: Session, ctx: ApplyContext, items: Sequence[Item]) -> list[dict[str, Any]]:
     """Hand a re-inspection or a comment to the hazard tickets' services."""
-
     results = []
     for item in items:
         args = item.args

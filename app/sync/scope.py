@@ -45,7 +45,6 @@ def _id_branches(key: str, ids: Sequence[uuid.UUID]) -> list[Branch]:
 
 def _json(value: Any) -> Any:
     """Make marshmallow output JSON-safe (datetimes to RFC 3339)."""
-
     if isinstance(value, datetime):
         return isoformat(value)
     if isinstance(value, dict):

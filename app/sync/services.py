@@ -143,7 +143,6 @@ def begin_snapshot(db: Session) -> None:
 
 def pull(user: User, client_id: uuid.UUID, cursor: str | None, limit: int) -> dict[str, Any]:
     """Return one page of the user's scoped change feed."""
-
     begin_snapshot(session)
     now = utcnow()
     _check_client(session, client_id, user)
