@@ -34,7 +34,12 @@ EDITS = {
 #: Values an inserted copy needs to pass the table's unique constraints.
 UNIQUE = {
     "hazard_events": {"seq": 9999},
-    "hazards": {"number": "伪造〔2026〕9999号", "seq": 9999, "finding_id": None},
+    "hazards": {
+        "number": "伪造〔2026〕9999号",
+        "seq": 9999,
+        "finding_id": None,
+        "public_report_id": None,
+    },
     "sampling_draws": {"number": 999},
 }
 
@@ -52,10 +57,13 @@ def story(app: Any, make: Any, login: Callable[..., dict[str, str]]) -> Any:
 
     with app.app_context():
         load_demo()
-    inspector = make.user("inspector")
+    # Usernames of their own: the demo already has inspector1, admin … (the factory counts from 1).
+    inspector = make.user("inspector", username="story-inspector")
     login(inspector)
-    admin = make.user("admin")
-    supervisor = make.user("supervisor", department_code="construction")
+    admin = make.user("admin", username="story-admin")
+    supervisor = make.user(
+        "supervisor", username="story-supervisor", department_code="construction"
+    )
     with app.app_context():
         pending = session.scalars(
             select(Finding.id).where(Finding.review_status == "pending", Finding.result == "fail")
