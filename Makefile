@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: run test lint format migrations-check bench venv clean
+.PHONY: run test lint format migrations-check bench venv clean translations
 
 venv: $(VENV)/.installed
 
@@ -13,13 +13,20 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
-run: venv
+# The message catalogs (app/translations/*/messages.po) compiled for Flask-Babel; see docs/i18n.md.
+CATALOGS := $(patsubst %.po,%.mo,$(wildcard app/translations/*/LC_MESSAGES/messages.po))
+translations: $(CATALOGS)
+
+app/translations/%/LC_MESSAGES/messages.mo: app/translations/%/LC_MESSAGES/messages.po | venv
+	$(BIN)/pybabel compile --statistics -l $* -i $< -o $@
+
+run: venv translations
 	$(BIN)/fieldsafe db upgrade
 	$(BIN)/fieldsafe checklists load
 	$(BIN)/fieldsafe demo
 	$(BIN)/fieldsafe serve
 
-test: venv
+test: venv translations
 	$(BIN)/pytest
 
 lint: venv

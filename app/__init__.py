@@ -18,6 +18,7 @@ from app.db import Database, close_session, session
 from app.errors import DomainError, ErrorSchema, register_error_handlers
 from app.extensions import api, limiter
 from app.http import check_request_input
+from app.i18n import init_i18n
 from app.migrate import is_at_head
 from app.preflight import check_production
 from app.settings import init_settings
@@ -64,6 +65,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     init_settings(app)
+    init_i18n(app)
     if proxies := app.config["TRUSTED_PROXIES"]:
         # The client's address (rate limits, audit) as the trusted reverse proxies saw it.
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]

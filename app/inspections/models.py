@@ -118,6 +118,8 @@ class Finding(Base):
     location: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     #: The measured value, in the checklist item's ``unit`` (items that ask for one).
     value: Mapped[float | None]
+    #: Measures ordered on the spot ``[{"code", "note"}]`` (现场处理措施; app.sync.mutations).
+    measures: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     recorded_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))

@@ -126,6 +126,10 @@ class FindingSchema(Schema):
     value = fields.Float(
         allow_none=True, metadata={"description": "measured value, in the item's unit"}
     )
+    measures = fields.List(
+        fields.Dict(),
+        metadata={"description": "measures ordered on the spot: [{code, note}] (现场处理措施)"},
+    )
     recorded_at = DateTime()
     received_at = DateTime()
     recorded_by = fields.UUID(allow_none=True)

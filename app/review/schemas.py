@@ -62,6 +62,7 @@ class QueuePersonSchema(Schema):
 class QueueFindingSchema(Schema):
     id = fields.UUID()
     value = fields.Float(allow_none=True)
+    measures = fields.List(fields.Dict())
     inspection_id = fields.UUID()
     item_code = fields.String()
     checklist_version = fields.Integer(allow_none=True)

@@ -235,6 +235,7 @@ def _finding_entry(
         "grade": f.grade,
         "location": f.location,
         "value": f.value,
+        "measures": f.measures or [],
         "recorded_at": f.recorded_at,
         "review_status": f.review_status,
         "media_pending": f.media_pending,

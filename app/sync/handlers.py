@@ -210,11 +210,11 @@ class _Draft:
     stale_base: list[int] = field(default_factory=list)
 
 
-_MERGED = ("result", "note", "grade", "photos", "location", "recorded_at", "value")
+_MERGED = ("result", "note", "grade", "photos", "location", "recorded_at", "value", "measures")
 
 
 def _value_refusal(
-    item: Item, spec: dict[str, Any] | None, result: str, value: float | None
+    item: Item, spec: dict[str, Any] | None, result: str | None, value: float | None
 ) -> dict[str, Any] | None:
     """Refuse a finding whose measured value the checklist item does not accept.
 
@@ -267,6 +267,8 @@ def _value_of(put: FindingPut, name: str) -> Any:
         return list(value)
     if name == "location":
         return _location_json(value)
+    if name == "measures":
+        return [m.as_dict() for m in value]
     if name == "note":
         return value or ""
     return value
@@ -321,18 +323,36 @@ def put_findings(db: Session, ctx: ApplyContext, items: Sequence[Item]) -> list[
         if refusal is not None and not (insp.status in LOCKED and review == "needs_info"):
             results.append(refusal)
             continue
+        stored_code: str | None = None
+        if current is not None:
+            stored_code = current.item_code
+        elif draft is not None:
+            stored_code = draft.values["item_code"]
+        if stored_code is None:
+            missing = [n for n in ("item_code", "result", "recorded_at") if n not in put.fields_set]
+            if missing:
+                results.append(
+                    rejected(
+                        item,
+                        "finding.incomplete",
+                        "A new finding needs " + ", ".join(missing) + "; send them.",
+                        {name: ["Required for a new finding."] for name in missing},
+                    )
+                )
+                continue
+        item_code: str = put.item_code or stored_code or ""
         codes = checklists.get(insp.id)
-        if codes is not None and put.item_code not in codes:
+        if codes is not None and item_code not in codes:
             results.append(
                 rejected(
                     item,
                     "finding.unknown_item",
-                    f"{put.item_code} is not an item of this inspection's checklist.",
+                    f"{item_code} is not an item of this inspection's checklist.",
                     {"item_code": ["Not an item of this inspection's checklist."]},
                 )
             )
             continue
-        if current is not None and current.item_code != put.item_code:
+        if stored_code is not None and stored_code != item_code:
             results.append(
                 rejected(
                     item,
@@ -349,15 +369,13 @@ def put_findings(db: Session, ctx: ApplyContext, items: Sequence[Item]) -> list[
         value_now = (
             put.value if "value" in put.fields_set or known is None else _get(known, "value")
         )
-        value_refusal = _value_refusal(
-            item, (codes or {}).get(put.item_code), result_now, value_now
-        )
+        value_refusal = _value_refusal(item, (codes or {}).get(item_code), result_now, value_now)
         if value_refusal is not None:
             results.append(value_refusal)
             continue
 
         if current is None and draft is None:
-            spec = (codes or {}).get(put.item_code) or {}
+            spec = (codes or {}).get(item_code) or {}
             grade = put.grade or spec.get("grade") or "general"
             draft = _Draft(
                 values={
@@ -372,6 +390,7 @@ def put_findings(db: Session, ctx: ApplyContext, items: Sequence[Item]) -> list[
                     "location": _location_json(put.location),
                     "recorded_at": put.recorded_at,
                     "value": put.value,
+                    "measures": [m.as_dict() for m in put.measures],
                     "media_pending": False,
                     "version": 1,
                 },

@@ -44,13 +44,20 @@ __all__ = [
     "InspectionCreate",
     "InspectionSubmit",
     "Location",
+    "Measure",
     "MutationArgs",
+    "ONSITE_MEASURES",
     "parse_args",
 ]
 
 FINDING_RESULTS = ("pass", "fail", "na")
 FINDING_GRADES = ("general", "major")
 MAX_PHOTOS = 50
+#: Measures taken on the spot (安全生产法 第六十五条 第一款 第三、四项), written into the
+#: 现场处理措施决定书: 责令立即排除, 从危险区域内撤出作业人员, 责令暂时停产停业, 责令暂时停止使用
+#: 相关设施、设备, 查封, 扣押.
+ONSITE_MEASURES = ("eliminate_now", "evacuate", "suspend", "stop_use", "seal", "detain")
+MAX_MEASURES = 10
 
 
 @dataclass(frozen=True)
@@ -67,6 +74,18 @@ class Location:
 
 
 @dataclass(frozen=True)
+class Measure:
+    """A measure ordered on the spot, and what it applies to (e.g. which boiler)."""
+
+    code: str
+    note: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        """Return the JSON form."""
+        return {"code": self.code, "note": self.note}
+
+
+@dataclass(frozen=True)
 class CheckIn:
     """``inspection.check_in``: the inspector is on site."""
 
@@ -77,24 +96,40 @@ class CheckIn:
 
 #: finding fields a ``finding.put`` may carry besides its identity; ``fields_set`` names
 #: the ones the device actually sent, so an absent field is not mistaken for a cleared one
-FINDING_PUT_FIELDS = ("result", "note", "grade", "photos", "location", "recorded_at", "value")
+FINDING_PUT_FIELDS = (
+    "item_code",
+    "result",
+    "note",
+    "grade",
+    "photos",
+    "location",
+    "recorded_at",
+    "value",
+    "measures",
+)
 
 
 @dataclass(frozen=True)
 class FindingPut:
-    """``finding.put``: create a finding or update the fields sent."""
+    """``finding.put``: create a finding or update the fields sent.
+
+    A new finding needs ``item_code``, ``result`` and ``recorded_at``; an update may leave out
+    any field, which then keeps its stored value (``fields_set`` names those sent).
+    """
 
     id: uuid.UUID
     inspection_id: uuid.UUID
-    item_code: str
-    result: str
-    recorded_at: datetime
+    item_code: str | None = None
+    result: str | None = None
+    recorded_at: datetime | None = None
     note: str | None = None
     grade: str | None = None
     photos: tuple[str, ...] = ()
     location: Location | None = None
     #: The measured value, in the item's ``unit``, for items that ask for one (录入实测值).
     value: float | None = None
+    #: Measures ordered on the spot for this finding (see :data:`ONSITE_MEASURES`).
+    measures: tuple[Measure, ...] = ()
     base_version: int | None = None
     fields_set: frozenset[str] = field(default_factory=frozenset)
 
@@ -182,18 +217,48 @@ ITEM_CODE = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
 INDUSTRY = r"[a-z][a-z0-9_]{0,39}"
 
 
+MEASURE = {
+    "code": Field(one_of(ONSITE_MEASURES), required=True),
+    "note": Field(text(max_length=500), nullable=True),
+}
+
+
+def measures(value: Any) -> tuple[Measure, ...]:
+    """Up to MAX_MEASURES on-site measures ``[{"code", "note"}]``, each code once."""
+    if type(value) is not list:
+        raise Invalid("Not a valid list.")
+    if len(value) > MAX_MEASURES:
+        raise Invalid(f"Longer than maximum length {MAX_MEASURES}.")
+    out: list[Measure] = []
+    errors: dict[str, list[str]] = {}
+    for i, raw in enumerate(value):
+        try:
+            data = parse_object(raw, MEASURE)
+        except Invalid as exc:
+            errors.update({f"{i}.{sub}" if sub else str(i): m for sub, m in exc.errors.items()})
+            continue
+        if any(m.code == data["code"] for m in out):
+            errors[f"{i}.code"] = ["Listed twice."]
+            continue
+        out.append(Measure(data["code"], data.get("note") or ""))
+    if errors:
+        raise Invalid(errors=errors)
+    return tuple(out)
+
+
 def _finding_put(d: dict[str, Any]) -> FindingPut:
     return FindingPut(
         id=d["id"],
         inspection_id=d["inspection_id"],
-        item_code=d["item_code"],
-        result=d["result"],
-        recorded_at=d["recorded_at"],
+        item_code=d.get("item_code"),
+        result=d.get("result"),
+        recorded_at=d.get("recorded_at"),
         note=d.get("note"),
         grade=d.get("grade"),
         photos=d.get("photos") or (),
         location=d.get("location"),
         value=d.get("value"),
+        measures=d.get("measures") or (),
         base_version=d.get("base_version"),
         fields_set=frozenset(k for k in FINDING_PUT_FIELDS if k in d),
     )
@@ -221,14 +286,16 @@ MUTATIONS: dict[str, Mutation] = {
         {
             "id": Field(uuid_value, required=True),
             "inspection_id": Field(uuid_value, required=True),
-            "item_code": Field(matching(ITEM_CODE, "Not a checklist item code."), required=True),
-            "result": Field(one_of(FINDING_RESULTS), required=True),
+            # item_code, result and recorded_at: required for a new finding (the handler checks)
+            "item_code": Field(matching(ITEM_CODE, "Not a checklist item code.")),
+            "result": Field(one_of(FINDING_RESULTS)),
             "note": Field(text(max_length=4000), nullable=True),
             "grade": Field(one_of(FINDING_GRADES), nullable=True),
             "photos": Field(photos),
             "location": Field(location(LOCATION), nullable=True),
-            "recorded_at": Field(utc_time, required=True),
+            "recorded_at": Field(utc_time),
             "value": Field(number(-1e12, 1e12), nullable=True),
+            "measures": Field(measures),
             "base_version": Field(integer(0, 2**31 - 1), nullable=True),
         },
         _finding_put,

@@ -97,7 +97,7 @@ def test_finding_put_remembers_which_fields_were_sent() -> None:
     minimal = {k: VALID["finding.put"][k] for k in ("id", "inspection_id", "item_code", "result")}
     put = parse_args("finding.put", {**minimal, "recorded_at": "2026-03-01T02:00:00Z"})
     assert isinstance(put, FindingPut)
-    assert put.fields_set == {"result", "recorded_at"}
+    assert put.fields_set == {"item_code", "result", "recorded_at"}
 
 
 def test_unknown_mutation_has_its_own_code() -> None:
@@ -208,12 +208,23 @@ def test_messages_name_each_problem() -> None:
     assert errors == {
         "id": ["Not a valid UUID."],
         "inspection_id": ["Field may not be null."],
-        "item_code": ["Missing data for required field."],
         "note": ["Longer than maximum length 4000."],
         "base_version": ["Not a valid integer."],
         "location.lat": ["Not a valid number."],
         "recorded_at": ["Not a valid datetime."],
     }
+
+
+def test_an_update_may_name_only_what_it_changes() -> None:
+    """item_code, result and recorded_at are checked by the server for new findings only."""
+    put = parse_args("finding.put", {"id": str(uuid.uuid4()), "inspection_id": str(uuid.uuid4())})
+    assert isinstance(put, FindingPut)
+    assert (put.item_code, put.result, put.recorded_at, put.fields_set) == (
+        None,
+        None,
+        None,
+        frozenset(),
+    )
 
 
 def test_nullable_fields_take_null_and_count_as_sent() -> None:

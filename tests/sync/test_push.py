@@ -178,7 +178,7 @@ def test_rejected_mutation_advances_counter_and_leaves_no_effect(
     ]
     assert results[1]["code"] == "finding.unknown_item"
     assert results[2]["code"] == "validation_error"
-    assert set(results[2]["errors"]) >= {"id", "inspection_id", "recorded_at"}
+    assert set(results[2]["errors"]) >= {"id", "inspection_id"}
     assert results[3]["code"] == "sync.unknown_mutation"
     assert [f["id"] for f in findings(site)] == [uuid.UUID(good[1]["id"])]
 
@@ -458,3 +458,49 @@ def test_measured_values_round_trip_and_follow_the_items_range(
     with site.app.app_context():
         stored = session.get(Finding, uuid.UUID(ok))
         assert (stored.value, stored.result, stored.note) == (6.5, "fail", "报警器被遮挡")
+
+
+def test_onsite_measures_round_trip_and_updates_may_leave_fields_out(
+    client: FlaskClient, site: Site
+) -> None:
+    """Measures ordered on the spot are kept; a bare update keeps the rest; new needs the core."""
+    from app.db import session
+    from app.inspections.models import Finding
+
+    dev = team(client, site)
+    fid = str(uuid.uuid4())
+    measures = [{"code": "stop_use", "note": "二号燃气灶"}, {"code": "evacuate"}]
+    resp = dev.send(
+        check_in(site),
+        put(site, fid, result="fail", note="软管老化", measures=measures),
+        ("finding.put", {"id": fid, "inspection_id": str(site.inspection_id), "note": "已拍照"}),
+        ("finding.put", {"id": str(uuid.uuid4()), "inspection_id": str(site.inspection_id)}),
+        put(site, measures=[{"code": "stop_use"}, {"code": "stop_use"}]),
+        put(site, measures=[{"code": "burn_it"}]),
+    )
+    results = resp.json["results"]
+    assert [r["status"] for r in results] == [
+        "applied",
+        "applied",
+        "applied",
+        "rejected",
+        "rejected",
+        "rejected",
+    ], results
+    assert results[3]["code"] == "finding.incomplete"
+    assert set(results[3]["errors"]) == {"item_code", "result", "recorded_at"}
+    assert results[4]["errors"] == {"measures.1.code": ["Listed twice."]}
+    assert "measures.0.code" in results[5]["errors"]
+    with site.app.app_context():
+        stored = session.get(Finding, uuid.UUID(fid))
+        assert (stored.result, stored.note, stored.version) == ("fail", "已拍照", 2)
+        assert stored.measures == [
+            {"code": "stop_use", "note": "二号燃气灶"},
+            {"code": "evacuate", "note": ""},
+        ]
+    pulled = client.get(
+        "/api/v1/sync/pull",
+        query_string={"client_id": dev.client_id, "limit": 1000},
+        headers=dev.headers,
+    ).json["changes"]
+    assert [len(c["data"]["measures"]) for c in pulled if c["id"] == fid] == [2]
