@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: run test lint format migrations-check bench venv clean translations
+.PHONY: run test lint format migrations-check bench venv clean translations messages
 
 venv: $(VENV)/.installed
 
@@ -19,6 +19,17 @@ translations: $(CATALOGS)
 
 app/translations/%/LC_MESSAGES/messages.mo: app/translations/%/LC_MESSAGES/messages.po | venv
 	$(BIN)/pybabel compile --statistics -l $* -i $< -o $@
+
+# Extract every marked text (babel.cfg) and merge it into each catalog: a new text arrives with an
+# empty msgstr to translate, a text no longer in the code leaves. Then translate, and make test.
+POT := app/translations/messages.pot
+messages: venv
+	$(BIN)/pybabel extract -F babel.cfg --project=fieldsafe --add-location=file --sort-by-file \
+		--no-wrap -o $(POT) .
+	$(BIN)/pybabel update -i $(POT) -d app/translations --no-fuzzy-matching --ignore-obsolete \
+		--no-wrap
+	@# The extraction time changes with every run; left in, it would conflict in every merge.
+	sed -i '/^"POT-Creation-Date: /d' app/translations/*/LC_MESSAGES/messages.po
 
 run: venv translations
 	$(BIN)/fieldsafe db upgrade

@@ -18,7 +18,7 @@ from app.db import Database, close_session, session
 from app.errors import DomainError, ErrorSchema, register_error_handlers
 from app.extensions import api, limiter
 from app.http import check_request_input
-from app.i18n import init_i18n
+from app.i18n import _, init_i18n, settle_language
 from app.migrate import is_at_head
 from app.preflight import check_production
 from app.settings import init_settings
@@ -110,6 +110,7 @@ def _register_boundary(app: Flask) -> None:
         if view is None or _is_public(view) or request.endpoint == "api-docs.openapi_json":
             return
         authenticate_request()
+        settle_language()  # the caller's own setting (users.locale), read once
 
     @app.before_request
     def _check_input() -> None:
@@ -134,7 +135,7 @@ def _register_boundary(app: Flask) -> None:
                     {
                         "code": "server.busy",
                         "status": 503,
-                        "message": "The server could not save this; retry shortly.",
+                        "message": _("The server could not save this; retry shortly."),
                     }
                 )
                 err.status_code = 503

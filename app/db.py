@@ -29,6 +29,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from werkzeug.local import LocalProxy
 
 from app.errors import DomainError
+from app.i18n import _
 from sync.models import UTCDateTime as SyncUTCDateTime
 
 NAMING_CONVENTION = {
@@ -58,8 +59,10 @@ class UTCDateTime(SyncUTCDateTime):
             raise DomainError(
                 "validation_error",
                 422,
-                f"The time {value.isoformat() if value else value} is outside the range this "
-                "server stores.",
+                _(
+                    "The time %(time)s is outside the range this server stores.",
+                    time=value.isoformat() if value else value,
+                ),
             ) from None
 
 

@@ -1,4 +1,9 @@
-"""One error vocabulary: DomainError, and the one handler that shapes every error response."""
+"""One error vocabulary: DomainError, and the one handler that shapes every error response.
+
+Every message leaves through the handlers here, in the request's language (``app.i18n``): a
+DomainError's ``message`` and ``errors`` may be worded already (``_``), worded when shown
+(``_l``), or a library's ``Text``; :func:`app.i18n.localize` makes each the request's words.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,16 @@ from werkzeug.exceptions import HTTPException, RequestHeaderFieldsTooLarge
 from werkzeug.serving import WSGIRequestHandler
 
 from app.extensions import limiter
+from app.i18n import (
+    N_,
+    Message,
+    _,
+    _l,
+    either,
+    localize,
+    localize_errors,
+    translate_outside_request,
+)
 
 
 class DomainError(Exception):
@@ -23,7 +38,7 @@ class DomainError(Exception):
         self,
         code: str,
         status: int,
-        message: str,
+        message: Message,
         errors: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
         persist: bool = False,
@@ -54,9 +69,30 @@ class ErrorSchema(Schema):
     )
 
 
+#: What a 404 names, by the ``what`` of :func:`not_found` (the first part of its code). Each
+#: ``what`` a caller passes must be here: tests/test_i18n.py checks every call in app/.
+NOUNS = {
+    "resource": _l("resource"),
+    "device": _l("device"),
+    "user": _l("user"),
+    "enterprise": _l("enterprise"),
+    "inspection": _l("inspection"),
+    "finding": _l("finding"),
+    "hazard": _l("hazard"),
+    "public_report": _l("public report"),
+    "sampling_plan": _l("sampling plan"),
+    "sampling_draw": _l("sampling draw"),
+}
+
+
 def not_found(what: str = "resource") -> DomainError:
     """Return the 404 used for anything missing or outside the caller's scope."""
-    return DomainError(f"{what}.not_found", 404, f"No such {what}, or it is outside your scope.")
+    return DomainError(
+        f"{what}.not_found",
+        404,
+        # i18n: %(what)s is a noun of app.errors.NOUNS (hazard, enterprise, user …).
+        _l("No such %(what)s, or it is outside your scope.", what=NOUNS[what]),
+    )
 
 
 HTTP_CODES = {
@@ -79,16 +115,31 @@ HTTP_CODES = {
     505: "http_version_not_supported",
 }
 
-#: Our words for the refusals that Werkzeug (routing, body size) and the servers word generically.
+#: Our words for the refusals that Werkzeug (routing, body size) and the servers word
+#: generically, as msgids: translated where shown, in a request or before one (a server's own).
 MESSAGES = {
-    400: "The server could not understand the request.",
-    404: "Nothing here: check the address and any id in it (ids are UUIDs); /docs lists the API.",
-    413: "The request body is too large; send a smaller one.",
-    414: "The address is too long; send a shorter one.",
-    431: "A request header is too large; send shorter headers.",
-    501: "The server does not support this request method.",
-    505: "The server supports HTTP/1.0 and HTTP/1.1 only.",
+    400: N_("The server could not understand the request."),
+    401: N_("Log in first: send 'Authorization: Bearer <access_token>'."),
+    403: N_("You may not do this."),
+    404: N_(
+        "Nothing here: check the address and any id in it (ids are UUIDs); /docs lists the API."
+    ),
+    406: N_("The server answers in JSON only; accept application/json."),
+    409: N_("The request conflicts with the current state; fetch it again and retry."),
+    412: N_("The resource changed since you read it; fetch it again and retry."),
+    413: N_("The request body is too large; send a smaller one."),
+    414: N_("The address is too long; send a shorter one."),
+    415: N_("Send the request body as JSON, with Content-Type: application/json."),
+    422: N_("The request has invalid fields; see errors."),
+    428: N_("Send If-Match with the ETag you last read, so that no one's change is overwritten."),
+    429: N_("Too many requests; retry later."),
+    431: N_("A request header is too large; send shorter headers."),
+    500: N_("Something went wrong on the server; retry later."),
+    501: N_("The server does not support this request method."),
+    505: N_("The server supports HTTP/1.0 and HTTP/1.1 only."),
 }
+#: For a status none of the above words.
+REFUSED = N_("The server refused the request.")
 
 
 def _body(code: str, status: int, message: str, errors: Any = None, **extra: Any) -> dict[str, Any]:
@@ -102,8 +153,14 @@ def _body(code: str, status: int, message: str, errors: Any = None, **extra: Any
 def _own_message(err: HTTPException) -> str:
     if err.code == 405:
         allowed = sorted(set(getattr(err, "valid_methods", None) or ()) - {"HEAD", "OPTIONS"})
-        return f"{request.method} is not allowed here; use {' or '.join(allowed) or 'another'}."
-    return MESSAGES.get(err.code or 500, str(err.description or err.name))
+        if not allowed:
+            return _("%(method)s is not allowed here.", method=request.method)
+        return _(
+            "%(method)s is not allowed here; use %(allowed)s.",
+            method=request.method,
+            allowed=either(allowed),
+        )
+    return _(MESSAGES.get(err.code or 500, REFUSED))
 
 
 def refuse_oversized_headers() -> None:
@@ -114,19 +171,22 @@ def refuse_oversized_headers() -> None:
     limit = current_app.config["MAX_HEADER_BYTES"]
     if any(len(name) + len(value) > limit for name, value in request.headers.items()):
         raise RequestHeaderFieldsTooLarge(
-            f"A request header is larger than {limit} bytes; send shorter headers."
+            _("A request header is larger than %(limit)s bytes; send shorter headers.", limit=limit)
         )
 
 
 class JSONErrorRequestHandler(WSGIRequestHandler):
     """The development server's handler: what the server refuses before the app sees it (a
     header line over 64 KiB, too many headers, a bad request line) gets the JSON error body,
-    not http.server's HTML page."""
+    not http.server's HTML page, in the language of its Accept-Language header when the server
+    read the headers (Chinese when it could not)."""
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """Answer a request refused before the app saw it, in the one error shape."""
         self.log_error("code %d, message %s", code, message)
-        text = MESSAGES.get(code) or message or "The server refused the request."
+        headers = getattr(self, "headers", None)
+        accept = headers.get("Accept-Language") if headers is not None else None
+        text = translate_outside_request(accept, MESSAGES.get(code, REFUSED))
         body = json.dumps(
             _body(HTTP_CODES.get(code, "http_error"), code, text), ensure_ascii=False
         ).encode()
@@ -156,7 +216,8 @@ def register_error_handlers(app: Flask) -> None:
     def _domain(err: DomainError) -> Any:
         if err.persist:
             g.commit_on_error = True
-        resp = jsonify(_body(err.code, err.status, err.message, err.errors, **err.extra))
+        message, errors = localize(err.message), localize_errors(err.errors)
+        resp = jsonify(_body(err.code, err.status, message, errors, **err.extra))
         resp.status_code = err.status
         resp.headers.update(err.headers)
         return resp
@@ -177,16 +238,23 @@ def register_error_handlers(app: Flask) -> None:
                 errors = next(iter(messages.values()))
             else:
                 errors = messages
-            message = "The request has invalid fields; see errors."
-        if status == 400 and errors is None:
-            message = "The request body is not valid JSON." if "JSON" in str(message) else message
+            message = _("The request has invalid fields; see errors.")
+        if status == 400 and errors is None and "JSON" in str(message):
+            message = _("The request body is not valid JSON.")
         if status == 422:
             code = "validation_error"
         extra: dict[str, Any] = {}
         if isinstance(err, RateLimitExceeded):
             extra["retry_after"] = _seconds_to_wait()
-            message = f"{err.description}; retry in {extra['retry_after']} seconds."
-        resp = jsonify(_body(code, status, message, errors, **extra))
+            # A limit without its own error_message says only "5 per 1 hour".
+            reason = err.description if err.limit.error_message else _("Too many requests")
+            message = _(
+                # i18n: %(reason)s is one of the rate limits' messages (app/auth/limits.py …).
+                "%(reason)s; retry in %(seconds)s seconds.",
+                reason=localize(reason),
+                seconds=extra["retry_after"],
+            )
+        resp = jsonify(_body(code, status, localize(message), localize_errors(errors), **extra))
         resp.status_code = status
         if extra:
             resp.headers["Retry-After"] = str(extra["retry_after"])
@@ -217,7 +285,7 @@ def register_error_handlers(app: Flask) -> None:
             _body(
                 "validation_error",
                 422,
-                "A value in the request is out of the range the server can store.",
+                _("A value in the request is out of the range the server can store."),
             )
         )
         resp.status_code = 422
@@ -226,8 +294,6 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(err: Exception) -> Any:
         app.logger.exception("unhandled error")
-        resp = jsonify(
-            _body("server_error", 500, "Something went wrong on the server; retry later.")
-        )
+        resp = jsonify(_body("server_error", 500, _(MESSAGES[500])))
         resp.status_code = 500
         return resp

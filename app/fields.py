@@ -7,6 +7,7 @@ from typing import Any
 from marshmallow import fields, validate
 
 from app.clock import isoformat
+from app.i18n import _l
 from media.storage import SHA256_PATTERN
 
 
@@ -18,4 +19,4 @@ class DateTime(fields.AwareDateTime):
 
 
 #: A photo's content address: a lower-case hex SHA-256 digest.
-SHA256 = validate.Regexp(f"^{SHA256_PATTERN}$", error="Must be a lower-case hex SHA-256.")
+SHA256 = validate.Regexp(f"^{SHA256_PATTERN}$", error=_l("Must be a lower-case hex SHA-256."))

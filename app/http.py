@@ -17,7 +17,8 @@ from sqlalchemy import Select, func, select
 from webargs.flaskparser import FlaskParser
 
 from app.db import session
-from app.errors import DomainError
+from app.errors import MESSAGES, DomainError
+from app.i18n import _, _l
 
 #: The highest page number a list answers; beyond it (10^8 rows at the largest page size) a
 #: page number is a mistake, and an OFFSET that large overflows the database's integers.
@@ -31,7 +32,31 @@ MAX_JSON_INT_DIGITS = 40
 #: surrogates (not Unicode scalar values; they cannot be encoded as UTF-8 to store or answer).
 _BAD_CHARS = re.compile("[\x00\ud800-\udfff]")
 _SUSPECT_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
-_BAD_CHAR_MESSAGE = "Contains a NUL character or an invalid Unicode code point."
+_BAD_CHAR_MESSAGE = _l("Contains a NUL character or an invalid Unicode code point.")
+#: The errors of Python's JSON parser (json.JSONDecodeError.msg), in words a caller reads.
+_JSON_ERRORS = {
+    "Expecting value": _l("a value is missing or is not JSON"),
+    "Expecting property name enclosed in double quotes": _l(
+        "a property name must be in double quotes"
+    ),
+    "Expecting ':' delimiter": _l("a ':' is missing"),
+    "Expecting ',' delimiter": _l("a ',' is missing"),
+    "Unterminated string starting at": _l("a string is not closed"),
+    "Invalid control character at": _l("a string holds a control character"),
+    "Invalid \\escape": _l("a string holds an invalid escape"),
+    "Invalid \\uXXXX escape": _l("a string holds an invalid \\u escape"),
+    "Extra data": _l("there is more after the JSON value"),
+    "Illegal trailing comma before end of object": _l("a ',' ends an object"),
+    "Illegal trailing comma before end of array": _l("a ',' ends an array"),
+}
+
+
+class _JSONRefusal(ValueError):
+    """A value the strict parse refuses, with the words that say why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 def _is_json(mimetype: str) -> bool:
@@ -41,24 +66,43 @@ def _is_json(mimetype: str) -> bool:
 
 
 def _bad_json(reason: str) -> DomainError:
-    return DomainError("bad_request", 400, f"The request body is not valid JSON: {reason}")
+    # i18n: %(reason)s is one of the reasons below (a string is not closed, …).
+    return DomainError(
+        "bad_request", 400, _("The request body is not valid JSON: %(reason)s.", reason=reason)
+    )
 
 
 def _parse_int(literal: str) -> int:
     if len(literal.lstrip("-")) > MAX_JSON_INT_DIGITS:
-        raise ValueError(f"an integer longer than {MAX_JSON_INT_DIGITS} digits")
+        raise _JSONRefusal(
+            _("an integer longer than %(digits)s digits", digits=MAX_JSON_INT_DIGITS)
+        )
     return int(literal)
 
 
 def _parse_float(literal: str) -> float:
     value = float(literal)
     if not math.isfinite(value):
-        raise ValueError(f"{literal[:20]} is beyond the range of a number")
+        raise _JSONRefusal(_("%(number)s is beyond the range of a number", number=literal[:20]))
     return value
 
 
 def _parse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
+    raise _JSONRefusal(_("%(name)s is not a JSON number", name=name))
+
+
+def _json_error(exc: json.JSONDecodeError) -> str:
+    reason = _JSON_ERRORS.get(exc.msg)
+    if reason is None:
+        return _(
+            "a syntax error at line %(line)s, column %(column)s", line=exc.lineno, column=exc.colno
+        )
+    return _(
+        "%(reason)s at line %(line)s, column %(column)s",
+        reason=reason,
+        line=exc.lineno,
+        column=exc.colno,
+    )
 
 
 def checks_own_text(view: Any) -> Any:
@@ -99,21 +143,27 @@ def strict_json_loads(data: bytes | str, check_strings: bool = True) -> Any:
             parse_constant=_parse_constant,
         )
     except UnicodeDecodeError:
-        raise _bad_json("it is not UTF-8.") from None
+        raise _bad_json(_("it is not UTF-8")) from None
     except RecursionError:
-        raise _bad_json(f"it nests deeper than {MAX_JSON_DEPTH} levels.") from None
-    except ValueError as exc:  # JSONDecodeError, and what the parse hooks raise
-        raise _bad_json(f"{exc}.") from None
+        raise _too_deep() from None
+    except _JSONRefusal as exc:  # what the parse hooks raise
+        raise _bad_json(exc.reason) from None
+    except json.JSONDecodeError as exc:
+        raise _bad_json(_json_error(exc)) from None
+    except ValueError:  # e.g. Python's own limit on the digits of an integer
+        raise _bad_json(_("a number is too long")) from None
     _check_depth(value)
     # NUL and surrogates can only arrive as \u escapes (raw ones are not valid JSON in UTF-8),
     # so most bodies skip the walk over every string.
     if check_strings and "\\u" in text and _SUSPECT_ESCAPE.search(text):
         errors = _bad_strings(value)
         if errors:
-            raise DomainError(
-                "validation_error", 422, "The request has invalid fields; see errors.", errors
-            )
+            raise DomainError("validation_error", 422, _(MESSAGES[422]), errors)
     return value
+
+
+def _too_deep() -> DomainError:
+    return _bad_json(_("it nests deeper than %(depth)s levels", depth=MAX_JSON_DEPTH))
 
 
 def _check_depth(value: Any) -> None:
@@ -124,7 +174,7 @@ def _check_depth(value: Any) -> None:
     while stack:
         node, depth = stack.pop()
         if depth > MAX_JSON_DEPTH:
-            raise _bad_json(f"it nests deeper than {MAX_JSON_DEPTH} levels.")
+            raise _too_deep()
         children = node.values() if type(node) is dict else node
         stack.extend((c, depth + 1) for c in children if type(c) is dict or type(c) is list)
 
@@ -174,26 +224,20 @@ def check_request_input() -> None:
     :class:`Blueprint`) takes it instead of parsing the body again.
     """
     if "\x00" in request.path:
-        raise DomainError("not_found", 404, "No such resource.")
+        raise DomainError("not_found", 404, _(MESSAGES[404]))
     bad = {
         _BAD_CHARS.sub("?", key): [_BAD_CHAR_MESSAGE]
         for key, value in request.args.items(multi=True)
         if "\x00" in key or "\x00" in value
     }
     if bad:
-        raise DomainError(
-            "validation_error", 422, "The request has invalid fields; see errors.", bad
-        )
+        raise DomainError("validation_error", 422, _(MESSAGES[422]), bad)
     if not _is_json(request.mimetype):
         has_body = bool(request.content_length) or "chunked" in request.headers.get(
             "Transfer-Encoding", ""
         )
         if has_body and _takes_json_body():
-            raise DomainError(
-                "unsupported_media_type",
-                415,
-                "Send the request body as JSON, with Content-Type: application/json.",
-            )
+            raise DomainError("unsupported_media_type", 415, _(MESSAGES[415]))
         return
     data = request.get_data(cache=True)
     if data.strip():
@@ -212,8 +256,8 @@ def paginate(stmt: Select[Any], pagination_parameters: Any) -> list[Any]:
         raise DomainError(
             "validation_error",
             422,
-            "The request has invalid fields; see errors.",
-            {"page": [f"Must be at most {MAX_PAGE}."]},
+            _(MESSAGES[422]),
+            {"page": [_("Must be less than or equal to %(max)s.", max=MAX_PAGE)]},
         )
     total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
     pagination_parameters.item_count = total or 0
@@ -266,22 +310,12 @@ def check_if_match(current: str, required: bool | None = None) -> None:
     header = request.headers.get("If-Match")
     if not header:
         if required:
-            raise DomainError(
-                "precondition_required",
-                428,
-                "Send If-Match with the ETag you last read, so that no one's "
-                "change is overwritten.",
-            )
+            raise DomainError("precondition_required", 428, _(MESSAGES[428]))
         return
     candidates = [c.strip() for c in header.split(",")]
     if "*" in candidates or current in candidates or current.strip('"') in candidates:
         return
-    raise DomainError(
-        "precondition_failed",
-        412,
-        "The resource changed since you read it; fetch it again and retry.",
-        etag=current,
-    )
+    raise DomainError("precondition_failed", 412, _(MESSAGES[412]), etag=current)
 
 
 def _versioned_view(kind: str, if_match: bool | None) -> Callable[[Any], Any]:

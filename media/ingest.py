@@ -12,6 +12,7 @@ from media.errors import MediaError
 from media.processing import DEFAULT_MAX_PIXELS, DEFAULT_THUMB_SIZES, ProcessedImage, process
 from media.sniff import sniff_path
 from media.storage import Storage, is_sha256, original_key, thumbnail_key
+from media.text import _l
 
 _READ_CHUNK = 1024 * 1024
 
@@ -53,15 +54,17 @@ def ingest(
     """
     expected = expected_sha256.strip().lower()
     if not is_sha256(expected):
-        raise MediaError("media.invalid_sha256", "The sha256 must be 64 hexadecimal digits.", 400)
+        raise MediaError(
+            "media.invalid_sha256", _l("The sha256 must be 64 hexadecimal digits."), 400
+        )
     size = os.path.getsize(spool_path)
     if size == 0:
-        raise MediaError("media.empty", "The upload is empty; send the photo's bytes.")
+        raise MediaError("media.empty", _l("The upload is empty; send the photo's bytes."))
     actual = sha256_file(spool_path)
     if actual != expected:
         raise MediaError(
             "media.hash_mismatch",
-            "The bytes received do not match the declared sha256; upload the photo again.",
+            _l("The bytes received do not match the declared sha256; upload the photo again."),
         )
     content_type = sniff_path(spool_path)
     image = process(

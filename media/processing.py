@@ -32,6 +32,7 @@ from PIL import Image, ImageOps
 from media.errors import MediaError
 from media.phash import hamming, is_near_duplicate, phash
 from media.sniff import HEIC, HEIF, JPEG, PILLOW_FORMATS, sniff_path
+from media.text import _l
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -129,7 +130,9 @@ def process(
     sizes = thumbnail_names(thumb_sizes)
     ctype = content_type or sniff_path(path)
     if ctype not in PILLOW_FORMATS:
-        raise MediaError("media.unsupported_type", f"{ctype} is not an accepted photo type.")
+        raise MediaError(
+            "media.unsupported_type", _l("%(type)s is not an accepted photo type.", type=ctype)
+        )
     if ctype in (HEIC, HEIF):
         _register_heif()
 
@@ -203,12 +206,12 @@ def _open(fp: io.BufferedReader, ctype: str, max_pixels: int) -> Image.Image:
         raise _too_large(max_pixels) from exc
     except (OSError, SyntaxError, ValueError, struct.error, EOFError, IndexError) as exc:
         raise MediaError(
-            "media.corrupt", "The photo could not be read; it may be damaged. Take it again."
+            "media.corrupt", _l("The photo could not be read; it may be damaged. Take it again.")
         ) from exc
     width, height = im.size
     if width <= 0 or height <= 0:
         im.close()
-        raise MediaError("media.corrupt", "The photo has no pixels.")
+        raise MediaError("media.corrupt", _l("The photo has no pixels."))
     if width * height > max_pixels:
         im.close()
         raise _too_large(max_pixels, width, height)
@@ -230,11 +233,18 @@ def _quiet_pillow() -> Iterator[None]:
 
 
 def _too_large(max_pixels: int, width: int | None = None, height: int | None = None) -> MediaError:
-    size = f" ({width}×{height})" if width else ""
-    return MediaError(
-        "media.too_large_pixels",
-        f"The photo is too large{size}; at most {max_pixels:,} pixels are accepted.",
-    )
+    if width:
+        message = _l(
+            "The photo is too large (%(width)s×%(height)s); at most %(max)s pixels are accepted.",
+            width=width,
+            height=height,
+            max=f"{max_pixels:,}",
+        )
+    else:
+        message = _l(
+            "The photo is too large; at most %(max)s pixels are accepted.", max=f"{max_pixels:,}"
+        )
+    return MediaError("media.too_large_pixels", message)
 
 
 def _load(im: Image.Image) -> None:
@@ -243,11 +253,11 @@ def _load(im: Image.Image) -> None:
         with _quiet_pillow():
             im.load()
     except Image.DecompressionBombError as exc:
-        raise MediaError("media.too_large_pixels", "The photo is too large.") from exc
+        raise MediaError("media.too_large_pixels", _l("The photo is too large.")) from exc
     except (OSError, SyntaxError, ValueError, struct.error, EOFError, IndexError) as exc:
         raise MediaError(
             "media.corrupt",
-            "The photo is incomplete or damaged; upload it again from the device.",
+            _l("The photo is incomplete or damaged; upload it again from the device."),
         ) from exc
 
 

@@ -10,6 +10,7 @@ import os
 from typing import BinaryIO
 
 from media.errors import MediaError
+from media.text import _l
 
 #: How many leading bytes :func:`sniff_path` reads; enough for any ftyp box we accept.
 SNIFF_BYTES = 64
@@ -39,7 +40,7 @@ _AVIF_BRANDS = {b"avif", b"avis"}
 def sniff(head: bytes) -> str:
     """Return the content type of a photo from its leading bytes or raise MediaError."""
     if not head:
-        raise MediaError("media.empty", "The upload is empty; send the photo's bytes.")
+        raise MediaError("media.empty", _l("The upload is empty; send the photo's bytes."))
     if head[:3] == b"\xff\xd8\xff":
         return JPEG
     if head[:8] == b"\x89PNG\r\n\x1a\n":
@@ -51,7 +52,10 @@ def sniff(head: bytes) -> str:
         return heif
     raise MediaError(
         "media.unsupported_type",
-        f"This file is not a photo we accept ({_describe(head)}); send JPEG, PNG, WebP or HEIC.",
+        _l(
+            "This file is not a photo we accept (%(kind)s); send JPEG, PNG, WebP or HEIC.",
+            kind=_describe(head),
+        ),
     )
 
 
@@ -97,9 +101,9 @@ def _describe(head: bytes) -> str:
     if text.startswith(b"<svg") or (text.startswith(b"<?xml") and b"<svg" in text):
         return "SVG"
     if text.startswith(b"<"):
-        return "XML or HTML"
+        return _l("XML or HTML")
     if head[:4] in (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08"):
-        return "a zip archive"
+        return _l("a zip archive")
     if head[:6] in (b"GIF87a", b"GIF89a"):
         return "GIF"
     if head[:2] == b"BM":
@@ -109,5 +113,5 @@ def _describe(head: bytes) -> str:
     if head[:4] == b"%PDF":
         return "PDF"
     if len(head) >= 12 and head[4:8] == b"ftyp":
-        return "an unsupported ISO media file"
-    return "unknown format"
+        return _l("an unsupported ISO media file")
+    return _l("an unknown format")

@@ -30,6 +30,7 @@ from typing import BinaryIO, Protocol
 
 from media.errors import MediaError
 from media.storage import is_sha256
+from media.text import Text, _l
 
 TUS_VERSION = "1.0.0"
 TUS_EXTENSIONS = ("creation", "checksum", "termination", "expiration")
@@ -140,10 +141,14 @@ def parse_metadata(header: str | None) -> dict[str, str | None]:
     for pair in header.split(","):
         parts = pair.strip().split(" ")
         if not parts[0] or len(parts) > 2 or not _METADATA_KEY.match(parts[0]):
-            raise _bad("tus.invalid_metadata", "Upload-Metadata has a malformed key/value pair.")
+            raise _bad(
+                "tus.invalid_metadata", _l("Upload-Metadata has a malformed key/value pair.")
+            )
         key = parts[0]
         if key in result:
-            raise _bad("tus.invalid_metadata", f"Upload-Metadata repeats the key {key!r}.")
+            raise _bad(
+                "tus.invalid_metadata", _l("Upload-Metadata repeats the key %(key)r.", key=key)
+            )
         if len(parts) == 1:
             result[key] = None
             continue
@@ -151,7 +156,8 @@ def parse_metadata(header: str | None) -> dict[str, str | None]:
             result[key] = base64.b64decode(parts[1], validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
             raise _bad(
-                "tus.invalid_metadata", f"Upload-Metadata value of {key!r} is not base64 UTF-8."
+                "tus.invalid_metadata",
+                _l("Upload-Metadata value of %(key)r is not base64 UTF-8.", key=key),
             ) from exc
     return result
 
@@ -173,19 +179,25 @@ def parse_checksum(header: str | None) -> tuple[str, bytes] | None:
         return None
     parts = header.strip().split(" ")
     if len(parts) != 2:
-        raise _bad("tus.invalid_checksum", "Upload-Checksum must be '<algorithm> <base64>'.")
+        raise _bad("tus.invalid_checksum", _l("Upload-Checksum must be '<algorithm> <base64>'."))
     algorithm = parts[0].lower()
     if algorithm not in CHECKSUM_ALGORITHMS:
         raise _bad(
             "tus.checksum_unsupported",
-            f"Checksum algorithm {parts[0]!r} is not supported; use sha1 or sha256.",
+            _l(
+                "Checksum algorithm %(algorithm)r is not supported; use sha1 or sha256.",
+                algorithm=parts[0],
+            ),
         )
     try:
         digest = base64.b64decode(parts[1], validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise _bad("tus.invalid_checksum", "Upload-Checksum digest is not base64.") from exc
+        raise _bad("tus.invalid_checksum", _l("Upload-Checksum digest is not base64.")) from exc
     if len(digest) != _DIGEST_SIZES[algorithm]:
-        raise _bad("tus.invalid_checksum", f"Upload-Checksum is not a {algorithm} digest.")
+        raise _bad(
+            "tus.invalid_checksum",
+            _l("Upload-Checksum is not a %(algorithm)s digest.", algorithm=algorithm),
+        )
     return algorithm, digest
 
 
@@ -193,7 +205,10 @@ def parse_int(header: str | None, name: str) -> int:
     """Parse a non-negative integer header such as Upload-Length or Upload-Offset."""
     # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
     if header is None or not _DIGITS.fullmatch(header.strip()):
-        raise _bad(f"tus.invalid_{name.lower().replace('-', '_')}", f"{name} must be a number.")
+        raise _bad(
+            f"tus.invalid_{name.lower().replace('-', '_')}",
+            _l("%(header)s must be a number.", header=name),
+        )
     return int(header.strip())
 
 
@@ -202,7 +217,7 @@ def check_resumable(header: str | None) -> None:
     if header != TUS_VERSION:
         raise MediaError(
             "tus.version_unsupported",
-            f"Tus-Resumable must be {TUS_VERSION}.",
+            _l("Tus-Resumable must be %(version)s.", version=TUS_VERSION),
             status=412,
         )
 
@@ -234,7 +249,7 @@ def session_headers(session: UploadSession) -> dict[str, str]:
     }
 
 
-def _bad(code: str, message: str, status: int = 400) -> MediaError:
+def _bad(code: str, message: Text, status: int = 400) -> MediaError:
     return MediaError(code, message, status=status)
 
 
@@ -289,17 +304,19 @@ class TusUploads:
         if upload_length is None:
             raise _bad(
                 "tus.length_required",
-                "Upload-Length is required; deferred lengths are not supported.",
+                _l("Upload-Length is required; deferred lengths are not supported."),
             )
         length = parse_int(upload_length, "Upload-Length")
         if length > self.max_size:
             raise _bad(
                 "tus.too_large",
-                f"The upload is larger than the {self.max_size}-byte limit.",
+                _l("The upload is larger than the %(limit)s-byte limit.", limit=self.max_size),
                 status=413,
             )
         if length == 0:
-            raise _bad("media.empty", "The upload is empty; send the photo's bytes.", status=422)
+            raise _bad(
+                "media.empty", _l("The upload is empty; send the photo's bytes."), status=422
+            )
         metadata = parse_metadata(upload_metadata)
         sha = metadata.get("sha256")
         if sha is not None:
@@ -308,7 +325,7 @@ class TusUploads:
         if require_sha256 and (sha is None or not is_sha256(sha)):
             raise _bad(
                 "tus.sha256_required",
-                "Upload-Metadata must carry the photo's sha256 as 64 hex digits.",
+                _l("Upload-Metadata must carry the photo's sha256 as 64 hex digits."),
             )
         now = self.clock()
         session = UploadSession(
@@ -335,7 +352,7 @@ class TusUploads:
         if session is None:
             raise _not_found()
         if session.expires_at < self.clock():
-            raise MediaError("tus.expired", "This upload expired; start a new one.", status=410)
+            raise MediaError("tus.expired", _l("This upload expired; start a new one."), status=410)
         return session
 
     def append(
@@ -357,7 +374,7 @@ class TusUploads:
         if (content_type or "").split(";")[0].strip().lower() != OFFSET_CONTENT_TYPE:
             raise _bad(
                 "tus.invalid_content_type",
-                f"PATCH bodies must be {OFFSET_CONTENT_TYPE}.",
+                _l("PATCH bodies must be %(type)s.", type=OFFSET_CONTENT_TYPE),
                 status=415,
             )
         claimed = parse_int(offset, "Upload-Offset")
@@ -372,8 +389,10 @@ class TusUploads:
         if content_length is not None and content_length > remaining:
             raise _bad(
                 "tus.too_large",
-                f"The chunk overruns the declared Upload-Length by {content_length - remaining}"
-                " bytes.",
+                _l(
+                    "The chunk overruns the declared Upload-Length by %(excess)s bytes.",
+                    excess=content_length - remaining,
+                ),
                 status=413,
             )
         path = self.spool_path(upload_id)
@@ -382,7 +401,7 @@ class TusUploads:
             spool = open(path, "r+b")  # noqa: SIM115
         except FileNotFoundError:
             raise MediaError(
-                "tus.expired", "This upload's data is gone; start a new one.", status=410
+                "tus.expired", _l("This upload's data is gone; start a new one."), status=410
             ) from None
         with spool:
             try:
@@ -390,7 +409,7 @@ class TusUploads:
             except BlockingIOError:
                 raise MediaError(
                     "tus.locked",
-                    "Another request is writing to this upload; retry shortly.",
+                    _l("Another request is writing to this upload; retry shortly."),
                     status=423,
                 ) from None
             # Re-read under the lock: another process may have moved the offset meanwhile.
@@ -425,7 +444,9 @@ class TusUploads:
             if written + len(data) > remaining:
                 out.truncate(start)
                 raise _bad(
-                    "tus.too_large", "The chunk overruns the declared Upload-Length.", status=413
+                    "tus.too_large",
+                    _l("The chunk overruns the declared Upload-Length."),
+                    status=413,
                 )
             out.write(data)
             if digest is not None:
@@ -436,12 +457,12 @@ class TusUploads:
         if checksum is not None and digest is not None:
             if interrupted:
                 out.truncate(start)
-                raise _bad("tus.interrupted", "The chunk was cut short; resend it.")
+                raise _bad("tus.interrupted", _l("The chunk was cut short; resend it."))
             if digest.digest() != checksum[1]:
                 out.truncate(start)
                 raise MediaError(
                     "tus.checksum_mismatch",
-                    "The chunk does not match its Upload-Checksum; resend it.",
+                    _l("The chunk does not match its Upload-Checksum; resend it."),
                     status=CHECKSUM_MISMATCH,
                 )
         new_offset = start + written
@@ -455,7 +476,7 @@ class TusUploads:
         if interrupted:
             raise _bad(
                 "tus.interrupted",
-                f"The chunk was cut short; resume from offset {new_offset}.",
+                _l("The chunk was cut short; resume from offset %(offset)s.", offset=new_offset),
             )
         if not written:
             return session
@@ -493,12 +514,15 @@ class TusUploads:
 
 
 def _not_found() -> MediaError:
-    return MediaError("tus.not_found", "No such upload; start a new one.", status=404)
+    return MediaError("tus.not_found", _l("No such upload; start a new one."), status=404)
 
 
 def _offset_mismatch(current: int) -> MediaError:
     return MediaError(
         "tus.offset_mismatch",
-        f"Upload-Offset does not match the server's offset {current}; HEAD and resume.",
+        _l(
+            "Upload-Offset does not match the server's offset %(offset)s; HEAD and resume.",
+            offset=current,
+        ),
         status=409,
     )

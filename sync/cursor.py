@@ -51,6 +51,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from sync.models import SyncTables
+from sync.text import Text, _l
 
 __all__ = [
     "DEFAULT_KEY_CONTEXT",
@@ -80,11 +81,15 @@ class CursorError(Exception):
     code = "sync.reset_required"
     status = 409
 
-    def __init__(self, reason: str, message: str) -> None:
+    def __init__(self, reason: str, message: Text) -> None:
         super().__init__(message)
         #: one of malformed, forged, foreign_epoch, expired, foreign_client
         self.reason = reason
         self.message = message
+
+
+def _malformed() -> CursorError:
+    return CursorError("malformed", _l("The sync cursor is not valid; pull again from scratch."))
 
 
 @dataclass(frozen=True)
@@ -180,44 +185,50 @@ class CursorCodec:
     ) -> Cursor:
         """Verify ``token`` and return its cursor, or raise :class:`CursorError`."""
         if not isinstance(token, str) or len(token) > _MAX_TOKEN_LENGTH:
-            raise CursorError("malformed", "The sync cursor is not valid; pull again from scratch.")
+            raise _malformed()
         parts = token.split(".")
         if len(parts) != 3 or parts[0] != _PREFIX:
-            raise CursorError("malformed", "The sync cursor is not valid; pull again from scratch.")
+            raise _malformed()
         try:
             signature = _b64decode(parts[2])
             body = _b64decode(parts[1])
         except (ValueError, binascii.Error, UnicodeEncodeError) as exc:
-            raise CursorError(
-                "malformed", "The sync cursor is not valid; pull again from scratch."
-            ) from exc
+            raise _malformed() from exc
         expected = self._sign(f"{parts[0]}.{parts[1]}".encode("ascii"))
         if not hmac.compare_digest(signature, expected):
             raise CursorError(
-                "forged", "The sync cursor was not issued by this server; pull again from scratch."
+                "forged",
+                _l("The sync cursor was not issued by this server; pull again from scratch."),
             )
         cursor = self._parse(body)
         if cursor.epoch != state.epoch:
             raise CursorError(
                 "foreign_epoch",
-                "The sync cursor belongs to another database or an earlier change log; "
-                "pull again from scratch.",
+                _l(
+                    "The sync cursor belongs to another database or an earlier change log; "
+                    "pull again from scratch."
+                ),
             )
         if cursor.bind != bind:
             raise CursorError(
                 "foreign_client",
-                "The sync cursor was issued to another client; pull again from scratch.",
+                _l("The sync cursor was issued to another client; pull again from scratch."),
             )
         if now - cursor.issued_at > self.retention or cursor.issued_at - now > _SKEW:
             raise CursorError(
                 "expired",
-                "The sync cursor is older than the change-log retention; pull again from scratch.",
+                _l(
+                    "The sync cursor is older than the change-log retention; "
+                    "pull again from scratch."
+                ),
             )
         if state.floor is not None and cursor.position < state.floor:
             raise CursorError(
                 "expired",
-                "Changes after this cursor were pruned from the change log; "
-                "pull again from scratch.",
+                _l(
+                    "Changes after this cursor were pruned from the change log; "
+                    "pull again from scratch."
+                ),
             )
         return cursor
 
@@ -248,9 +259,7 @@ class CursorCodec:
                 raise TypeError("bad field types")
             issued_at = datetime.fromtimestamp(issued, UTC)
         except (ValueError, TypeError, KeyError, OverflowError, OSError) as exc:
-            raise CursorError(
-                "malformed", "The sync cursor is not valid; pull again from scratch."
-            ) from exc
+            raise _malformed() from exc
         return Cursor(
             epoch=epoch,
             position=Position(xid, id_),

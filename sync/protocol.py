@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sync.text import Text, _l
+
 __all__ = [
     "MAX_MUTATIONS_PER_PUSH",
     "SHA256_HEX",
@@ -52,15 +54,15 @@ SHA256_HEX = r"[0-9a-f]{64}"
 
 
 class ProtocolError(Exception):
-    """A push or a mutation that does not follow the protocol."""
+    """A push or a mutation that does not follow the protocol (its messages: ``sync.text``)."""
 
     def __init__(
-        self, code: str, message: str, errors: Mapping[str, list[str]] | None = None
+        self, code: str, message: Text, errors: Mapping[str, list[Text]] | None = None
     ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
-        self.errors: dict[str, list[str]] = dict(errors or {})
+        self.errors: dict[str, list[Text]] = dict(errors or {})
 
 
 # --- validation ---------------------------------------------------------------------------
@@ -69,10 +71,11 @@ class ProtocolError(Exception):
 # hundreds of mutations and validating them is on the hottest path of the server (a
 # marshmallow load per mutation cost a fifth of a push). Messages follow marshmallow's
 # wording, which the rest of the API uses, and errors are flat: ``{"location.lat": [...]}``.
+# Each message is a ``sync.text.Text``: English, with the template an application translates.
 
-MISSING = "Missing data for required field."
-NULL = "Field may not be null."
-UNKNOWN = "Unknown field."
+MISSING = _l("Missing data for required field.")
+NULL = _l("Field may not be null.")
+UNKNOWN = _l("Unknown field.")
 
 #: Characters no stored text may hold: NUL (PostgreSQL text cannot) and lone surrogates
 #: (not encodable as UTF-8). Refused per mutation, so one bad note never blocks an outbox.
@@ -82,9 +85,11 @@ _BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
 class Invalid(Exception):
     """A value a field refuses: one message for the field, or messages per sub-field."""
 
-    def __init__(self, message: str | None = None, errors: dict[str, list[str]] | None = None):
+    def __init__(self, message: Text | None = None, errors: dict[str, list[Text]] | None = None):
         super().__init__(message or "invalid")
-        self.errors: dict[str, list[str]] = errors if errors is not None else {"": [message or ""]}
+        self.errors: dict[str, list[Text]] = (
+            errors if errors is not None else {"": [message or Text("")]}
+        )
 
 
 @dataclass(frozen=True)
@@ -102,9 +107,9 @@ def parse_object(value: Any, spec: Mapping[str, Field]) -> dict[str, Any]:
     Raises :class:`Invalid` with every field's messages: missing, null, unknown or refused.
     """
     if type(value) is not dict:
-        raise Invalid("Not a valid mapping type.")
+        raise Invalid(_l("Not a valid mapping type."))
     out: dict[str, Any] = {}
-    errors: dict[str, list[str]] = {}
+    errors: dict[str, list[Text]] = {}
     for key in value:
         if key not in spec:
             errors[_BAD_TEXT.sub("?", str(key))] = [UNKNOWN]
@@ -137,12 +142,12 @@ def uuid_value(value: Any) -> uuid.UUID:
             return uuid.UUID(value)
         except ValueError:
             pass
-    raise Invalid("Not a valid UUID.")
+    raise Invalid(_l("Not a valid UUID."))
 
 
 def _string(value: Any) -> str:
     if type(value) is not str:
-        raise Invalid("Not a valid string.")
+        raise Invalid(_l("Not a valid string."))
     return value
 
 
@@ -152,9 +157,9 @@ def string(min_length: int = 0, max_length: int = 4000) -> Callable[[Any], str]:
     def parse(value: Any) -> str:
         value = _string(value)
         if len(value) < min_length:
-            raise Invalid(f"Shorter than minimum length {min_length}.")
+            raise Invalid(_l("Shorter than minimum length %(min)s.", min=min_length))
         if len(value) > max_length:
-            raise Invalid(f"Longer than maximum length {max_length}.")
+            raise Invalid(_l("Longer than maximum length %(max)s.", max=max_length))
         return value
 
     return parse
@@ -167,13 +172,13 @@ def text(min_length: int = 0, max_length: int = 4000) -> Callable[[Any], str]:
     def parse(value: Any) -> str:
         value = bounded(value)
         if _BAD_TEXT.search(value):
-            raise Invalid("Contains a NUL character or an invalid Unicode code point.")
+            raise Invalid(_l("Contains a NUL character or an invalid Unicode code point."))
         return value
 
     return parse
 
 
-def matching(pattern: str, message: str) -> Callable[[Any], str]:
+def matching(pattern: str, message: Text) -> Callable[[Any], str]:
     """A string matching ``pattern`` (anchored)."""
     regex = re.compile(pattern)
 
@@ -185,9 +190,9 @@ def matching(pattern: str, message: str) -> Callable[[Any], str]:
     return parse
 
 
-def one_of(choices: tuple[str, ...], message: str | None = None) -> Callable[[Any], str]:
+def one_of(choices: tuple[str, ...], message: Text | None = None) -> Callable[[Any], str]:
     """One of a few strings."""
-    refusal = message or f"Must be one of: {', '.join(choices)}."
+    refusal = message or _l("Must be one of: %(choices)s.", choices=", ".join(choices))
 
     def parse(value: Any) -> str:
         if type(value) is not str or value not in choices:
@@ -202,13 +207,11 @@ def number(low: float, high: float) -> Callable[[Any], float]:
 
     def parse(value: Any) -> float:
         if type(value) is not int and type(value) is not float:
-            raise Invalid("Not a valid number.")
+            raise Invalid(_l("Not a valid number."))
         if not math.isfinite(value):
-            raise Invalid("Special numeric values (nan or infinity) are not permitted.")
+            raise Invalid(_l("Special numeric values (nan or infinity) are not permitted."))
         if not low <= value <= high:
-            raise Invalid(
-                f"Must be greater than or equal to {low} and less than or equal to {high}."
-            )
+            raise Invalid(_between(low, high))
         return float(value)
 
     return parse
@@ -219,14 +222,20 @@ def integer(low: int, high: int) -> Callable[[Any], int]:
 
     def parse(value: Any) -> int:
         if type(value) is not int:
-            raise Invalid("Not a valid integer.")
+            raise Invalid(_l("Not a valid integer."))
         if not low <= value <= high:
-            raise Invalid(
-                f"Must be greater than or equal to {low} and less than or equal to {high}."
-            )
+            raise Invalid(_between(low, high))
         return value
 
     return parse
+
+
+def _between(low: float, high: float) -> Text:
+    return _l(
+        "Must be greater than or equal to %(min)s and less than or equal to %(max)s.",
+        min=low,
+        max=high,
+    )
 
 
 def utc_time(value: Any) -> datetime:
@@ -234,13 +243,13 @@ def utc_time(value: Any) -> datetime:
     try:
         parsed = datetime.fromisoformat(_string(value))
     except ValueError:
-        raise Invalid("Not a valid datetime.") from None
+        raise Invalid(_l("Not a valid datetime.")) from None
     if parsed.tzinfo is None or parsed.utcoffset() is None:
-        raise Invalid("Not a valid aware datetime.")
+        raise Invalid(_l("Not a valid aware datetime."))
     try:
         return parsed.astimezone(UTC)
     except OverflowError:
-        raise Invalid("Out of range once converted to UTC.") from None
+        raise Invalid(_l("Out of range once converted to UTC.")) from None
 
 
 _SHA256 = re.compile(SHA256_HEX)
@@ -251,11 +260,11 @@ def digests(max_length: int) -> Callable[[Any], tuple[str, ...]]:
 
     def parse(value: Any) -> tuple[str, ...]:
         if type(value) is not list:
-            raise Invalid("Not a valid list.")
+            raise Invalid(_l("Not a valid list."))
         if len(value) > max_length:
-            raise Invalid(f"Longer than maximum length {max_length}.")
+            raise Invalid(_l("Longer than maximum length %(max)s.", max=max_length))
         errors = {
-            str(i): ["Not a lower-case SHA-256 hex."]
+            str(i): [_l("Not a lower-case SHA-256 hex.")]
             for i, digest in enumerate(value)
             if type(digest) is not str or _SHA256.fullmatch(digest) is None
         }
@@ -288,18 +297,20 @@ def parse_args(name: str, args: Any, mutations: Mapping[str, Mutation]) -> Any:
     if mutation is None:
         raise ProtocolError(
             "sync.unknown_mutation",
-            f"Unknown mutation {name!r}; update the app or drop this change.",
+            _l("Unknown mutation %(name)r; update the app or drop this change.", name=name),
         )
     if type(args) is not dict:
         raise ProtocolError(
-            "validation_error", "Mutation args must be an object.", {"args": ["Not an object."]}
+            "validation_error",
+            _l("Mutation args must be an object."),
+            {"args": [_l("Not an object.")]},
         )
     try:
         return mutation.build(parse_object(args, mutation.fields))
     except Invalid as exc:
         raise ProtocolError(
             "validation_error",
-            "The change has invalid fields; correct them and record it again.",
+            _l("The change has invalid fields; correct them and record it again."),
             exc.errors,
         ) from exc
 
@@ -334,11 +345,11 @@ ENVELOPE = {
 
 def _mutations(value: Any) -> tuple[RawMutation, ...]:
     if type(value) is not list:
-        raise Invalid("Not a valid list.")
+        raise Invalid(_l("Not a valid list."))
     if len(value) > MAX_MUTATIONS_PER_PUSH:
-        raise Invalid(f"Longer than maximum length {MAX_MUTATIONS_PER_PUSH}.")
+        raise Invalid(_l("Longer than maximum length %(max)s.", max=MAX_MUTATIONS_PER_PUSH))
     out: list[RawMutation] = []
-    errors: dict[str, list[str]] = {}
+    errors: dict[str, list[Text]] = {}
     for index, item in enumerate(value):
         try:
             m = parse_object(item, ENVELOPE)
@@ -350,7 +361,7 @@ def _mutations(value: Any) -> tuple[RawMutation, ...]:
     if errors:
         raise Invalid(errors=errors)
     if any(b.id != a.id + 1 for a, b in zip(out, out[1:], strict=False)):
-        raise Invalid("Mutation ids in a push must increase by 1.")
+        raise Invalid(_l("Mutation ids in a push must increase by 1."))
     return tuple(out)
 
 
@@ -365,11 +376,11 @@ def parse_push(body: Any) -> PushRequest:
     if type(body) is not dict:
         raise ProtocolError(
             "validation_error",
-            "The push body must be a JSON object.",
-            {"_schema": ["Not an object."]},
+            _l("The push body must be a JSON object."),
+            {"_schema": [_l("Not an object.")]},
         )
     try:
         data = parse_object(body, PUSH)
     except Invalid as exc:
-        raise ProtocolError("validation_error", "The push is malformed.", exc.errors) from exc
+        raise ProtocolError("validation_error", _l("The push is malformed."), exc.errors) from exc
     return PushRequest(client_id=data["client_id"], mutations=data["mutations"])

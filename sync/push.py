@@ -16,8 +16,9 @@
    if a handler raises anyway, the run is rolled back and retried one mutation at a
    time, each in its own savepoint, so a mutation that cannot be applied is rejected
    and leaves no effect while its neighbours still apply.
-6. Store every result, advance the counter to the last id, and record a ``client``
-   change row carrying the counter (see ``sync.feed``).
+6. Word every rejection's messages with ``translate`` (see ``sync.text``), store every
+   result, advance the counter to the last id, and record a ``client`` change row carrying
+   the counter (see ``sync.feed``). A replay answers the stored result: the same words.
 
 The caller commits once. A transient failure raises and the caller rolls back: nothing
 is applied and the device retries the same push.
@@ -44,6 +45,7 @@ from sync.cursor import Executor, dialect_name
 from sync.feed import CLIENT, ChangeRow, insert_changes
 from sync.models import SyncTables
 from sync.protocol import Mutation, ProtocolError, PushRequest, parse_args
+from sync.text import _l
 
 __all__ = [
     "ApplyContext",
@@ -77,10 +79,18 @@ class ClientTaken(Exception):
     code = "sync.client_taken"
 
 
-class MutationRejected(Exception):
-    """Raised by a handler applying one mutation: reject it with this code (no effect)."""
+#: How a message reaches the device: a ``sync.text.Text`` (or a str a handler already worded)
+#: in, the words the device shows out. ``str`` keeps the English.
+Translate = Callable[[Any], str]
 
-    def __init__(self, code: str, message: str, errors: dict[str, list[str]] | None = None) -> None:
+
+class MutationRejected(Exception):
+    """Raised by a handler applying one mutation: reject it with this code (no effect).
+
+    ``message`` and the ``errors`` are ``sync.text.Text`` or anything ``translate`` takes.
+    """
+
+    def __init__(self, code: str, message: Any, errors: dict[str, list[Any]] | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
@@ -98,7 +108,7 @@ class Item:
 
 
 def rejected(
-    item: Item, code: str, message: str, errors: dict[str, list[str]] | None = None
+    item: Item, code: str, message: Any, errors: dict[str, list[Any]] | None = None
 ) -> dict[str, Any]:
     """Return the result of a rejected mutation."""
     result: dict[str, Any] = {"id": item.id, "status": "rejected", "code": code, "message": message}
@@ -201,12 +211,14 @@ def apply_push(
     mutations: Mapping[str, MutationSpec],
     now: datetime,
     savepoint: Callable[[], Any] | None = None,
+    translate: Translate = str,
 ) -> PushOutcome:
     """Apply ``push`` exactly once in the caller's transaction; see the module docstring.
 
     ``mutations`` is the application's table of the mutations it accepts. ``savepoint``
     opens a nested transaction (``session.begin_nested``); it defaults to the executor's own
-    ``begin_nested``.
+    ``begin_nested``. ``translate`` words each message of a rejection (its ``message`` and
+    ``errors``) for the device; the default keeps the English.
     """
     nested = savepoint or executor.begin_nested
     last = lock_client(executor, tables, push.client_id, user_id, now)
@@ -255,7 +267,7 @@ def apply_push(
         for item, result in zip(run, _apply_run(executor, ctx, handler, run, nested), strict=True):
             by_id[item.id] = result
 
-    new_results = [by_id[m.id] for m in fresh]
+    new_results = [_worded(by_id[m.id], translate) for m in fresh]
     if fresh:
         last = fresh[-1].id
         insert_rows(
@@ -283,6 +295,20 @@ def apply_push(
         rejected=sum(1 for r in new_results if r["status"] == "rejected"),
         replayed=len(replays),
     )
+
+
+def _worded(result: dict[str, Any], translate: Translate) -> dict[str, Any]:
+    """Put a rejection's message and field messages in the words ``translate`` gives."""
+    if result.get("status") != "rejected":
+        return result
+    if "message" in result:
+        result["message"] = translate(result["message"])
+    if result.get("errors"):
+        result["errors"] = {
+            key: [translate(m) for m in messages] if isinstance(messages, list) else messages
+            for key, messages in result["errors"].items()
+        }
+    return result
 
 
 def _mark(ctx: ApplyContext) -> tuple[int, set[str], dict[str, list[str]]]:
@@ -325,7 +351,7 @@ def _apply_run(
                 rejected(
                     item,
                     "sync.write_conflict",
-                    "The server could not store this change; record it again.",
+                    _l("The server could not store this change; record it again."),
                 )
             )
     return out

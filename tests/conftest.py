@@ -1,6 +1,8 @@
 """Test fixtures: one database per run, one rolled-back transaction per test, a fresh app per test.
 
 SQLite (a file under pytest's tmp dir) by default; PostgreSQL when TEST_DATABASE_URL is set.
+Test clients ask for English (``Accept-Language: en``), the language the assertions are written
+in; the tests of the languages themselves (tests/test_i18n_http.py) send their own header.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine
@@ -17,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app import create_app
 from app.db import Database, make_engine
+from app.i18n import TRANSLATIONS
 from app.models import metadata
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
@@ -31,6 +36,34 @@ def is_postgres() -> bool:
 requires_postgres = pytest.mark.skipif(
     not is_postgres(), reason="needs TEST_DATABASE_URL (PostgreSQL)"
 )
+
+
+class EnglishClient(FlaskClient):
+    """A test client whose requests say ``Accept-Language: en`` unless they name a language."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+
+
+@pytest.fixture(autouse=True)
+def _english_test_clients(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every app's test_client() asks for English (the language of the assertions)."""
+    monkeypatch.setattr(Flask, "test_client_class", EnglishClient)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _compiled_catalogs() -> None:
+    """Compile each catalog whose .mo is missing or older than its .po, as make translations does,
+    so that a plain ``pytest`` tests the texts the .po holds."""
+    for po in TRANSLATIONS.glob("*/LC_MESSAGES/messages.po"):
+        mo = po.with_suffix(".mo")
+        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+            continue
+        with po.open("rb") as source:
+            catalog = read_po(source, locale=po.parent.parent.name)
+        with mo.open("wb") as target:
+            write_mo(target, catalog)
 
 
 @pytest.fixture(scope="session")

@@ -16,8 +16,9 @@ from app.auth.models import Device, Token
 from app.auth.services import token_hash
 from app.clock import utcnow
 from app.db import session
-from app.errors import DomainError
-from app.org.models import User
+from app.errors import MESSAGES, DomainError
+from app.i18n import _, either
+from app.org.models import ROLE_NAMES, User
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -31,12 +32,12 @@ def public(func: F) -> F:
 def authenticate_request() -> None:
     """Resolve the bearer token into g.user; raise 401 when missing or invalid."""
     header = request.headers.get("Authorization", "")
-    scheme, _, value = header.partition(" ")
+    scheme, _space, value = header.partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
         raise DomainError(
             "auth.required",
             401,
-            "Send 'Authorization: Bearer <access_token>'.",
+            _(MESSAGES[401]),
             headers={"WWW-Authenticate": "Bearer"},
         )
     now = utcnow()
@@ -50,7 +51,7 @@ def authenticate_request() -> None:
         raise DomainError(
             "auth.invalid_token",
             401,
-            "The access token is not valid; refresh it or log in again.",
+            _("The access token is not valid; refresh it or log in again."),
             headers={"WWW-Authenticate": "Bearer"},
         )
     tok, device, user = row
@@ -58,14 +59,14 @@ def authenticate_request() -> None:
         raise DomainError(
             "auth.revoked",
             401,
-            "This token was revoked; log in again.",
+            _("This token was revoked; log in again."),
             headers={"WWW-Authenticate": "Bearer"},
         )
     if tok.expires_at <= now:
         raise DomainError(
             "auth.token_expired",
             401,
-            "The access token expired; refresh it.",
+            _("The access token expired; refresh it."),
             headers={"WWW-Authenticate": "Bearer"},
         )
     g.user, g.token, g.device = user, tok, device
@@ -86,6 +87,12 @@ def require_role(*roles: str) -> User:
     user: User = g.user
     if user.role not in roles:
         raise DomainError(
-            "auth.forbidden", 403, f"This needs one of the roles: {', '.join(roles)}."
+            "auth.forbidden",
+            403,
+            # i18n: %(roles)s lists role names (ROLE_NAMES in app/org/models.py) as alternatives.
+            _(
+                "This needs one of the roles: %(roles)s.",
+                roles=either(ROLE_NAMES[r] for r in roles),
+            ),
         )
     return user

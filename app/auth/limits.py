@@ -25,6 +25,7 @@ from flask_limiter.util import get_remote_address
 
 from app.auth.services import refresh_family
 from app.extensions import limiter
+from app.i18n import _l
 
 
 def _setting(name: str) -> Callable[[], str]:
@@ -82,20 +83,20 @@ def login_limits(view: Callable[..., Any]) -> Callable[..., Any]:
                 key_func=account_key,
                 deduct_when=_refused,
                 scope="login-account-failures",
-                error_message="Too many failed logins for this account",
+                error_message=_l("Too many failed logins for this account"),
             ),
             limiter.limit(
                 _setting("LOGIN_ADDRESS_FAILURE_LIMIT"),
                 key_func=address_key,
                 deduct_when=_refused,
                 scope="login-address-failures",
-                error_message="Too many failed logins from this address",
+                error_message=_l("Too many failed logins from this address"),
             ),
             limiter.limit(
                 _setting("LOGIN_ADDRESS_LIMIT"),
                 key_func=address_key,
                 scope="login-address",
-                error_message="Too many logins from this address",
+                error_message=_l("Too many logins from this address"),
             ),
         ],
     )
@@ -111,14 +112,14 @@ def refresh_limits(view: Callable[..., Any]) -> Callable[..., Any]:
                 key_func=family_key,
                 exempt_when=_unknown_family,
                 scope="refresh-family",
-                error_message="Too many refreshes for this device login",
+                error_message=_l("Too many refreshes for this device login"),
             ),
             limiter.limit(
                 _setting("REFRESH_ADDRESS_FAILURE_LIMIT"),
                 key_func=address_key,
                 deduct_when=_refused,
                 scope="refresh-address-failures",
-                error_message="Too many refused refresh tokens from this address",
+                error_message=_l("Too many refused refresh tokens from this address"),
             ),
         ],
     )

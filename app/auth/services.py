@@ -18,6 +18,7 @@ from app.auth.models import Device, Token
 from app.clock import utcnow
 from app.db import session
 from app.errors import DomainError, not_found
+from app.i18n import _
 from app.org.models import User
 
 
@@ -103,7 +104,7 @@ def login(username: str, password: str, device_name: str | None) -> dict[str, An
             actor=user,
         )
         raise DomainError(
-            "auth.invalid_credentials", 401, "Wrong username or password.", persist=True
+            "auth.invalid_credentials", 401, _("Wrong username or password."), persist=True
         )
     result = issue_tokens(user, device_name or "")
     record("auth.login", "user", user.id, {"device": device_name or ""}, actor=user)
@@ -119,7 +120,7 @@ def refresh(refresh_token: str) -> dict[str, Any]:
         .with_for_update()
     ).scalar_one_or_none()
     invalid = DomainError(
-        "auth.invalid_token", 401, "The refresh token is not valid; log in again."
+        "auth.invalid_token", 401, _("The refresh token is not valid; log in again.")
     )
     if tok is None or tok.revoked_at is not None or tok.expires_at <= now:
         raise invalid
@@ -139,8 +140,10 @@ def refresh(refresh_token: str) -> dict[str, Any]:
         raise DomainError(
             "auth.refresh_reused",
             401,
-            "This refresh token was already used; every session of this device "
-            "login is revoked. Log in again.",
+            _(
+                "This refresh token was already used; every session of this device "
+                "login is revoked. Log in again."
+            ),
             persist=True,
         )
     tok.rotated_at = now

@@ -21,6 +21,7 @@ from app.checklists.sources import basis_key, check_library_sources, check_sourc
 from app.clock import utcnow
 from app.db import session
 from app.errors import DomainError
+from app.i18n import _
 
 LIBRARY_DIR = Path(__file__).resolve().parents[2] / "checklists"
 #: Editions take effect on China dates.
@@ -207,12 +208,16 @@ def get_checklist(industry: str, version: int | None = None) -> ChecklistVersion
         stmt = stmt.where(ChecklistVersion.version == version)
     cv = session.execute(stmt).scalars().first()
     if cv is None:
-        what = (
-            f"version {version} of the '{industry}' checklist"
+        message = (
+            _(
+                "There is no version %(version)s of the '%(industry)s' checklist.",
+                version=version,
+                industry=industry,
+            )
             if version
-            else f"checklist for industry '{industry}'"
+            else _("There is no checklist for industry '%(industry)s'.", industry=industry)
         )
-        raise DomainError("checklist.not_found", 404, f"There is no {what}.")
+        raise DomainError("checklist.not_found", 404, message)
     return cv
 
 

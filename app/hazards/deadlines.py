@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from app.clock import isoformat
 from app.errors import DomainError
 from app.hazards.models import MAX_ESCALATION, Hazard
+from app.i18n import _
 from app.settings import get_settings
 
 
@@ -37,8 +38,15 @@ def set_deadline(hazard: Hazard, deadline: datetime) -> None:
         raise DomainError(
             "validation_error",
             422,
-            "The deadline must be after the hazard was found.",
-            {"deadline": [f"Must be later than found_at, {isoformat(hazard.found_at)}."]},
+            _("The deadline must be after the hazard was found."),
+            {
+                "deadline": [
+                    _(
+                        "Must be later than found_at, %(found_at)s.",
+                        found_at=isoformat(hazard.found_at),
+                    )
+                ]
+            },
         )
     hazard.deadline = deadline
     hazard.next_escalation_at = next_escalation(hazard)
@@ -48,6 +56,9 @@ def require_future(value: datetime | None, field: str, now: datetime) -> datetim
     """Return `value` if it is later than `now` (or None); 422 naming `field` otherwise."""
     if value is not None and value <= now:
         raise DomainError(
-            "validation_error", 422, "The date must be in the future.", {field: ["Must be later."]}
+            "validation_error",
+            422,
+            _("The date must be in the future."),
+            {field: [_("Must be later than now.")]},
         )
     return value

@@ -16,6 +16,7 @@ from app.hazards.models import (
     HAZARD_SOURCES,
     HAZARD_STATES,
 )
+from app.i18n import _
 
 
 def _photos_field(**kw: Any) -> fields.List:
@@ -108,13 +109,13 @@ class HazardQueryArgsSchema(Schema):
     assignee = fields.String(metadata={"description": "a user id, or 'me'"})
 
     @validates_schema
-    def _assignee(self, data: dict[str, Any], **_: Any) -> None:
+    def _assignee(self, data: dict[str, Any], **kwargs: Any) -> None:
         value = data.get("assignee")
         if value and value != "me":
             try:
                 data["assignee"] = uuid.UUID(value)
             except ValueError as exc:
-                raise ValidationError("A user id, or 'me'.", "assignee") from exc
+                raise ValidationError(_("A user id, or 'me'."), "assignee") from exc
 
 
 class HazardBasisSchema(Schema):
@@ -179,7 +180,7 @@ class HazardActionSchema(Schema):
     approve = fields.Boolean()
 
     @validates_schema
-    def _per_action(self, data: dict[str, Any], **_: Any) -> None:
+    def _per_action(self, data: dict[str, Any], **kwargs: Any) -> None:
         action = data.get("action")
         if action not in ACTION_FIELDS:
             return
@@ -187,9 +188,9 @@ class HazardActionSchema(Schema):
         errors: dict[str, list[str]] = {}
         for name in required:
             if data.get(name) in (None, ""):  # an empty photo list is judged by the rules
-                errors[name] = [f"Required for '{action}'."]
+                errors[name] = [_("Required for '%(action)s'.", action=action)]
         for name in data:
             if name != "action" and name not in required and name not in optional:
-                errors[name] = [f"Not a field of '{action}'."]
+                errors[name] = [_("Not a field of '%(action)s'.", action=action)]
         if errors:
             raise ValidationError(errors)

@@ -34,6 +34,7 @@ from app.audit.services import record
 from app.clock import utcnow
 from app.db import Database, get_db, get_session, session
 from app.errors import DomainError
+from app.i18n import _
 from app.media.models import MediaObject, MediaUploader, TusUpload
 from app.org.models import User
 from media.errors import MediaError
@@ -218,7 +219,12 @@ def _owned_upload(user: User, tus: TusUploads, upload_id: str) -> UploadSession:
     except MediaError as err:
         raise _domain_error(err, tus=True) from None
     if upload.owner != str(user.id):
-        raise _domain_error(MediaError("tus.not_found", "No such upload.", 404), tus=True)
+        raise DomainError(
+            "tus.not_found",
+            404,
+            _("No such upload; start a new one."),
+            headers={"Tus-Resumable": TUS_VERSION},
+        )
     return upload
 
 
@@ -319,15 +325,18 @@ def put_media(
     sha = sha256.lower()
     if not is_sha256(sha):
         raise DomainError(
-            "media.invalid_sha256", 400, "The path must end in the photo's SHA-256 (64 hex)."
+            "media.invalid_sha256", 400, _("The path must end in the photo's SHA-256 (64 hex).")
         )
     limit = _max_bytes()
     if content_length is not None and content_length > limit:
         raise DomainError(
             "media.too_large",
             413,
-            f"The photo is larger than the {limit}-byte limit; use a resumable tus upload "
-            "or send a smaller photo.",
+            _(
+                "The photo is larger than the %(limit)s-byte limit; use a resumable tus upload "
+                "or send a smaller photo.",
+                limit=limit,
+            ),
         )
     _release_transaction()
     spool = _spool_dir() / f"{uuid.uuid4().hex}.part"
@@ -349,7 +358,9 @@ def _receive(body: IO[bytes], path: Path, limit: int) -> None:
             received += len(chunk)
             if received > limit:
                 raise DomainError(
-                    "media.too_large", 413, f"The photo is larger than the {limit}-byte limit."
+                    "media.too_large",
+                    413,
+                    _("The photo is larger than the %(limit)s-byte limit.", limit=limit),
                 )
             out.write(chunk)
 
@@ -460,7 +471,7 @@ def get_media(user: User, sha256: str) -> dict[str, Any]:
     sha = sha256.lower()
     obj = session.get(MediaObject, sha) if is_sha256(sha) else None
     if obj is None or not may_see_media(user, sha):
-        raise DomainError("media.not_found", 404, "No such photo, or it is outside your scope.")
+        raise DomainError("media.not_found", 404, _("No such photo, or it is outside your scope."))
     return media_view(obj)
 
 
@@ -515,12 +526,12 @@ def signed_file(key: str, expires: int, signature: str) -> tuple[Path, str]:
     """Return the path and type of a local-storage object whose signed URL checks out."""
     storage = get_storage()
     if not isinstance(storage, LocalStorage):
-        raise DomainError("media.not_found", 404, "No such file.")
+        raise DomainError("media.not_found", 404, _("No such file."))
     if not storage.verify_signed(key, expires, signature):
         raise DomainError(
             "media.url_invalid",
             403,
-            "This photo link expired or was altered; fetch the photo again for a new link.",
+            _("This photo link expired or was altered; fetch the photo again for a new link."),
         )
     content_type = "image/jpeg"
     if key.startswith("originals/"):
@@ -531,5 +542,5 @@ def signed_file(key: str, expires: int, signature: str) -> tuple[Path, str]:
         )
     path = storage.path(key)
     if not path.is_file():
-        raise DomainError("media.not_found", 404, "No such file.")
+        raise DomainError("media.not_found", 404, _("No such file."))
     return path, content_type

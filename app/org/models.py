@@ -10,10 +10,20 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.clock import utcnow
 from app.db import Base, UTCDateTime, new_id
+from app.i18n import _l
 
 ROLES = ("inspector", "supervisor", "coordinator", "planner", "enterprise", "admin")
 #: Every role but the enterprise account: the district's own staff.
 STAFF_ROLES = ("inspector", "supervisor", "coordinator", "planner", "admin")
+#: What a message calls each role (docs/api.md, "Who uses it").
+ROLE_NAMES = {
+    "inspector": _l("inspector"),
+    "supervisor": _l("supervisor"),
+    "coordinator": _l("coordinator"),
+    "planner": _l("planner"),
+    "enterprise": _l("enterprise account"),
+    "admin": _l("administrator"),
+}
 
 
 class Jurisdiction(Base):
@@ -55,6 +65,9 @@ class User(Base):
     #: Enterprise ids (strings) this inspector declared a conflict of interest with (回避).
     conflicts: Mapped[list[str]] = mapped_column(JSON, default=list)
     active: Mapped[bool] = mapped_column(default=True)
+    #: The language the user reads the API in (app.i18n.LANGUAGES); null follows the browser's
+    #: Accept-Language.
+    locale: Mapped[str | None] = mapped_column(String(10))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     version: Mapped[int] = mapped_column(default=1)
 

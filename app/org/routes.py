@@ -9,11 +9,13 @@ from flask.views import MethodView
 
 from app.auth.caller import current_user, require_role
 from app.http import Blueprint, check_if_match, paginate, sends_etag, takes_if_match, version_etag
+from app.i18n import settle_language
 from app.org import services
 from app.org.schemas import (
     DepartmentSchema,
     JurisdictionSchema,
     MeSchema,
+    MeUpdateSchema,
     StaffQueryArgsSchema,
     StaffSchema,
     UserCreateSchema,
@@ -29,8 +31,16 @@ blp = Blueprint("org", __name__, description="Users, jurisdictions and departmen
 class Me(MethodView):
     @blp.response(200, MeSchema)
     def get(self) -> Any:
-        """Return the caller's identity, role and scope."""
+        """Return the caller's identity, role, scope and language."""
         return current_user()
+
+    @blp.arguments(MeUpdateSchema)
+    @blp.response(200, MeSchema)
+    def patch(self, data: dict[str, Any]) -> Any:
+        """Choose the language you read the API in (null: follow your browser)."""
+        user = services.set_locale(current_user(), data["locale"])
+        settle_language()  # this answer already speaks the new language
+        return user
 
 
 @blp.route("/users")

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from app.i18n import LANGUAGES
 from app.org.models import ROLES, STAFF_ROLES
+
+LOCALE_DOC = (
+    "The language you read the API's messages in: zh (Chinese) or en (English); "
+    "null follows your browser's Accept-Language (Chinese when it names neither)."
+)
 
 
 class UserSchema(Schema):
@@ -30,6 +36,20 @@ class MeSchema(Schema):
     jurisdiction = fields.String(attribute="jurisdiction_code")
     department = fields.String(attribute="department_code", allow_none=True)
     enterprise_id = fields.UUID(allow_none=True)
+    locale = fields.String(
+        allow_none=True, metadata={"description": LOCALE_DOC, "enum": [*LANGUAGES, None]}
+    )
+
+
+class MeUpdateSchema(Schema):
+    """What a user may change of their own account."""
+
+    locale = fields.String(
+        required=True,
+        allow_none=True,
+        validate=validate.OneOf(LANGUAGES),
+        metadata={"description": LOCALE_DOC},
+    )
 
 
 class UserCreateSchema(Schema):

@@ -12,7 +12,8 @@ from sqlalchemy.exc import IntegrityError
 from app.audit.services import record
 from app.auth.services import hash_password
 from app.db import for_update, session
-from app.errors import DomainError, not_found
+from app.errors import MESSAGES, DomainError, not_found
+from app.i18n import _
 from app.org.models import ROLES, STAFF_ROLES, Department, Jurisdiction, User
 from app.registry.models import Enterprise
 
@@ -118,17 +119,17 @@ def directory_entries(viewer: User, staff: list[User]) -> list[dict[str, Any]]:
 def _check_refs(data: dict[str, Any]) -> None:
     errors: dict[str, list[str]] = {}
     if "role" in data and data["role"] not in ROLES:
-        errors["role"] = [f"Must be one of: {', '.join(ROLES)}."]
+        errors["role"] = [_("Must be one of: %(choices)s.", choices=", ".join(ROLES))]
     if data.get("jurisdiction") and session.get(Jurisdiction, data["jurisdiction"]) is None:
-        errors["jurisdiction"] = ["Unknown jurisdiction code."]
+        errors["jurisdiction"] = [_("Unknown jurisdiction code.")]
     if data.get("department") and session.get(Department, data["department"]) is None:
-        errors["department"] = ["Unknown department code."]
+        errors["department"] = [_("Unknown department code.")]
     if data.get("role") == "enterprise" and not data.get("enterprise_id"):
-        errors["enterprise_id"] = ["An enterprise account needs its enterprise."]
+        errors["enterprise_id"] = [_("An enterprise account needs its enterprise.")]
     if data.get("enterprise_id") and session.get(Enterprise, data["enterprise_id"]) is None:
-        errors["enterprise_id"] = ["Unknown enterprise."]
+        errors["enterprise_id"] = [_("Unknown enterprise.")]
     if errors:
-        raise DomainError("validation_error", 422, "Some fields are not valid; see errors.", errors)
+        raise DomainError("validation_error", 422, _(MESSAGES[422]), errors)
 
 
 def create_user(actor: User, data: dict[str, Any]) -> User:
@@ -153,7 +154,7 @@ def create_user(actor: User, data: dict[str, Any]) -> User:
             session.flush()
     except IntegrityError as exc:
         raise DomainError(
-            "user.username_taken", 409, "That username is taken; choose another."
+            "user.username_taken", 409, _("That username is taken; choose another.")
         ) from exc
     record(
         "user.create", "user", user.id, {"username": user.username, "role": user.role}, actor=actor
@@ -195,6 +196,16 @@ def update_user(actor: User, user: User, data: dict[str, Any]) -> User:
     if changes:
         user.version += 1
         record("user.update", "user", user.id, {"changes": changes}, actor=actor)
+    session.flush()
+    return user
+
+
+def set_locale(user: User, locale: str | None) -> User:
+    """Set the language a user reads the API in (None: follow the browser); users set their own."""
+    if user.locale != locale:
+        record("user.locale", "user", user.id, {"locale": [user.locale, locale]}, actor=user)
+        user.locale = locale
+        user.version += 1
     session.flush()
     return user
 

@@ -9,6 +9,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from app.clock import isoformat
 from app.fields import DateTime
+from app.i18n import _
 from app.inspections.schemas import WindowSchema
 from app.planning.services import plan_detail_draws
 from app.registry.models import RISK_LEVELS
@@ -17,13 +18,13 @@ from app.registry.models import RISK_LEVELS
 def _rate_problem(value: Any) -> str | None:
     """Say what is wrong with one level's rate (the draw's own rule, app/planning/draw.py)."""
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        return "Not a number."
+        return _("Not a number.")
     try:
         rate = Decimal(str(value))
     except InvalidOperation:
-        return "Not a number."
+        return _("Not a number.")
     if not rate.is_finite() or not 0 < rate <= 1:
-        return "Must be above 0 and at most 1 (no level is exempt)."
+        return _("Must be above 0 and at most 1 (no level is exempt).")
     return None
 
 
@@ -41,12 +42,14 @@ class RatesField(fields.Dict):
         errors: dict[str, list[str]] = {}
         for level in rates:
             if level not in RISK_LEVELS:
-                errors[level] = [f"Unknown risk level; use {', '.join(RISK_LEVELS)}."]
+                errors[level] = [
+                    _("Unknown risk level; use %(levels)s.", levels=", ".join(RISK_LEVELS))
+                ]
         for level in RISK_LEVELS:
             problem = (
                 _rate_problem(rates[level])
                 if level in rates
-                else "Missing: every risk level needs a rate (none is exempt)."
+                else _("Missing: every risk level needs a rate (none is exempt).")
             )
             if problem:
                 errors[level] = [problem]

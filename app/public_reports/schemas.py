@@ -10,6 +10,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from app.fields import DateTime
 from app.hazards.models import HAZARD_GRADES
+from app.i18n import _
 from app.public_reports.models import PUBLIC_REPORT_STATES
 
 
@@ -18,15 +19,15 @@ class InlinePhotoField(fields.Field):
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> bytes:
         if not isinstance(value, str) or not value:
-            raise ValidationError("Send the photo as a base64 string.")
+            raise ValidationError(_("Send the photo as a base64 string."))
         if value.startswith("data:") and "," in value:
             value = value.split(",", 1)[1]
         if len(value) > 4 * 1024 * 1024:
-            raise ValidationError("The photo is too large; send a smaller one.")
+            raise ValidationError(_("The photo is too large; send a smaller one."))
         try:
             return base64.b64decode(value, validate=True)
         except (binascii.Error, ValueError) as exc:
-            raise ValidationError("Not valid base64.") from exc
+            raise ValidationError(_("Not valid base64.")) from exc
 
 
 class StrictFloat(fields.Float):

@@ -24,6 +24,7 @@ from app.hazards.models import Hazard
 from app.hazards.services import checklist_basis, enterprise_in_scope, issue_hazard
 from app.hazards.timeline import SystemActor
 from app.http import version_etag
+from app.i18n import _
 from app.media.services import store_photo
 from app.org.models import Jurisdiction, User
 from app.org.services import is_district_level
@@ -61,8 +62,8 @@ def submit_public_report(data: dict[str, Any]) -> PublicReport:
         raise DomainError(
             "validation_error",
             422,
-            "Choose a street from the list, or leave it empty.",
-            {"jurisdiction": ["Unknown jurisdiction code."]},
+            _("Choose a street from the list, or leave it empty."),
+            {"jurisdiction": [_("Unknown jurisdiction code.")]},
         )
     location = data.get("location") or {}
     report = PublicReport(
@@ -96,11 +97,11 @@ def _store_report_photo(data: bytes, now: datetime) -> str:
         raise DomainError(
             "validation_error",
             422,
-            "The photo is too large; send a smaller one.",
-            {"photo": [f"At most {limit} bytes."]},
+            _("The photo is too large; send a smaller one."),
+            {"photo": [_("At most %(limit)s bytes.", limit=limit)]},
         )
     try:
-        obj, _ = store_photo(data, actor=None, now=now, via="public_report")
+        obj, _created = store_photo(data, actor=None, now=now, via="public_report")
     except MediaError as err:
         raise DomainError(err.code, err.status, err.message, {"photo": [err.message]}) from None
     return obj.sha256
@@ -109,7 +110,7 @@ def _store_report_photo(data: bytes, now: datetime) -> str:
 def _require_report_staff(user: User) -> None:
     if user.role not in REPORT_STAFF:
         raise DomainError(
-            "auth.forbidden", 403, "Public reports are triaged by coordinators and supervisors."
+            "auth.forbidden", 403, _("Public reports are triaged by coordinators and supervisors.")
         )
 
 
@@ -164,7 +165,9 @@ def verify_public_report(
         ).scalar_one()
         return existing
     if report.status != "pending":
-        raise DomainError("public_report.already_decided", 409, "This report was already rejected.")
+        raise DomainError(
+            "public_report.already_decided", 409, _("This report was already rejected.")
+        )
     enterprise = enterprise_in_scope(user, data["enterprise_id"])
     now = utcnow()
     item = checklist_basis(enterprise.industry, data.get("item_code"))
@@ -207,7 +210,9 @@ def reject_public_report(
     if report.status == "rejected":
         return report
     if report.status != "pending":
-        raise DomainError("public_report.already_decided", 409, "This report was already verified.")
+        raise DomainError(
+            "public_report.already_decided", 409, _("This report was already verified.")
+        )
     report.status, report.decided_by, report.decided_at = "rejected", user.id, utcnow()
     report.decision_note = data["note"]
     report.version += 1

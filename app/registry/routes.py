@@ -18,6 +18,7 @@ from app.http import (
     takes_if_match,
     version_etag,
 )
+from app.i18n import _
 from app.registry import services
 from app.registry.schemas import (
     EnterpriseCreateSchema,
@@ -99,6 +100,6 @@ class EnterpriseImport(MethodView):
             raise DomainError(
                 "registry.import_empty",
                 422,
-                "Send the file as the multipart field 'file' or as the body.",
+                _("Send the file as the multipart field 'file' or as the body."),
             )
         return services.import_enterprises(user, data)

@@ -7,6 +7,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates
 
 from app.fields import DateTime
+from app.i18n import _
 from app.registry.models import RISK_LEVELS
 from app.registry.uscc import valid_uscc
 
@@ -58,14 +59,14 @@ class _EnterpriseWriteSchema(Schema):
     principal = fields.Nested(PrincipalSchema)
 
     @validates("uscc")
-    def _check_uscc(self, value: str, **_: Any) -> None:
+    def _check_uscc(self, value: str, **kwargs: Any) -> None:
         if not valid_uscc(value.upper()):
             raise ValidationError(
-                "Not a valid 统一社会信用代码: wrong length, character or check character."
+                _("Not a valid 统一社会信用代码: wrong length, character or check character.")
             )
 
     @post_load
-    def _normalise(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+    def _normalise(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         if "uscc" in data:
             data["uscc"] = data["uscc"].upper()
         return data

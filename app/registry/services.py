@@ -18,7 +18,8 @@ from sqlalchemy.exc import IntegrityError
 from app.audit.services import record
 from app.changelog import record_changes
 from app.db import for_update, iter_chunks, session
-from app.errors import DomainError, not_found
+from app.errors import MESSAGES, DomainError, not_found
+from app.i18n import _
 from app.org.models import Jurisdiction, User
 from app.org.services import can_see_jurisdiction, scope_filter
 from app.registry.models import Enterprise
@@ -61,9 +62,15 @@ def district_bounds() -> tuple[float, float, float, float]:
 def _location_error(lat: float, lon: float) -> str | None:
     lat_min, lon_min, lat_max, lon_max = district_bounds()
     if not (lat_min <= lat <= lat_max and lon_min <= lon <= lon_max):
-        return (
-            f"({lat}, {lon}) lies outside the district (latitude {lat_min}–{lat_max}, "
-            f"longitude {lon_min}–{lon_max}); check the coordinates (经度 is longitude)."
+        return _(
+            "(%(lat)s, %(lon)s) lies outside the district (latitude %(lat_min)s–%(lat_max)s, "
+            "longitude %(lon_min)s–%(lon_max)s); check the coordinates (经度 is longitude).",
+            lat=lat,
+            lon=lon,
+            lat_min=lat_min,
+            lat_max=lat_max,
+            lon_min=lon_min,
+            lon_max=lon_max,
         )
     return None
 
@@ -116,13 +123,15 @@ def _jurisdiction_codes() -> dict[str, str]:
 def _check_fields(user: User, data: dict[str, Any]) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     if "industry" in data and data["industry"] not in INDUSTRY_NAMES:
-        errors["industry"] = [f"Unknown industry; use one of: {', '.join(INDUSTRY_NAMES)}."]
+        errors["industry"] = [
+            _("Unknown industry; use one of: %(choices)s.", choices=", ".join(INDUSTRY_NAMES))
+        ]
     if "jurisdiction" in data:
         code = data["jurisdiction"]
         if session.get(Jurisdiction, code) is None:
-            errors["jurisdiction"] = ["Unknown jurisdiction code."]
+            errors["jurisdiction"] = [_("Unknown jurisdiction code.")]
         elif not can_see_jurisdiction(user, code):
-            errors["jurisdiction"] = ["This jurisdiction is outside your scope."]
+            errors["jurisdiction"] = [_("This jurisdiction is outside your scope.")]
     loc = data.get("location")
     if loc:
         problem = _location_error(loc["lat"], loc["lon"])
@@ -170,8 +179,11 @@ def _flush_unique(ent: Enterprise) -> None:
         raise DomainError(
             "registry.duplicate_uscc",
             409,
-            f"An enterprise with 统一社会信用代码 {ent.uscc} is already registered; "
-            "edit that one instead.",
+            _(
+                "An enterprise with 统一社会信用代码 %(uscc)s is already registered; "
+                "edit that one instead.",
+                uscc=ent.uscc,
+            ),
         ) from exc
 
 
@@ -179,7 +191,7 @@ def create_enterprise(user: User, data: dict[str, Any]) -> Enterprise:
     """Register an enterprise in the caller's scope."""
     errors = _check_fields(user, data)
     if errors:
-        raise DomainError("validation_error", 422, "Some fields are not valid; see errors.", errors)
+        raise DomainError("validation_error", 422, _(MESSAGES[422]), errors)
     ent = Enterprise(address="")
     _apply(ent, data)
     session.add(ent)
@@ -195,7 +207,7 @@ def update_enterprise(user: User, ent: Enterprise, data: dict[str, Any]) -> Ente
     """Change an enterprise's registry fields."""
     errors = _check_fields(user, data)
     if errors:
-        raise DomainError("validation_error", 422, "Some fields are not valid; see errors.", errors)
+        raise DomainError("validation_error", 422, _(MESSAGES[422]), errors)
     changes = _apply(ent, data)
     if changes:
         ent.version += 1
@@ -283,8 +295,10 @@ def _read_rows(data: bytes) -> Iterator[tuple[int, list[Any]]]:
             raise DomainError(
                 "registry.import_unreadable",
                 422,
-                "The XLSX file could not be read; save it again from Excel or "
-                "upload it as CSV (UTF-8).",
+                _(
+                    "The XLSX file could not be read; save it again from Excel or "
+                    "upload it as CSV (UTF-8)."
+                ),
             ) from exc
         yield from enumerate(rows, start=1)
         return
@@ -296,13 +310,15 @@ def _read_rows(data: bytes) -> Iterator[tuple[int, list[Any]]]:
             continue
     else:  # pragma: no cover - gb18030 decodes nearly anything
         raise DomainError(
-            "registry.import_unreadable", 422, "The CSV file is neither UTF-8 nor GB18030 text."
+            "registry.import_unreadable", 422, _("The CSV file is neither UTF-8 nor GB18030 text.")
         )
     try:
         rows = list(csv.reader(io.StringIO(text, newline="")))
     except csv.Error as exc:
         raise DomainError(
-            "registry.import_unreadable", 422, f"The CSV file could not be parsed: {exc}."
+            "registry.import_unreadable",
+            422,
+            _("The CSV file could not be parsed; save it again as CSV (UTF-8)."),
         ) from exc
     yield from enumerate(rows, start=1)
 
@@ -329,10 +345,12 @@ def parse_import(data: bytes) -> list[ImportRow]:
                 raise DomainError(
                     "registry.import_invalid",
                     422,
-                    "The first row must name the columns; missing: "
-                    + "、".join(COLUMN_LABELS[c] for c in missing)
-                    + ".",
-                    {"header": {c: ["Missing column."] for c in missing}},
+                    # i18n: %(columns)s lists the spreadsheet's own (Chinese) column headers.
+                    _(
+                        "The first row must name the columns; missing: %(columns)s.",
+                        columns="、".join(COLUMN_LABELS[c] for c in missing),
+                    ),
+                    {"header": {c: [_("Missing column.")] for c in missing}},
                 )
             continue
         values = {key: texts[i] if i < len(texts) else "" for i, key in header.items()}
@@ -341,11 +359,11 @@ def parse_import(data: bytes) -> list[ImportRow]:
             raise DomainError(
                 "registry.import_too_large",
                 413,
-                f"At most {MAX_IMPORT_ROWS} rows per import; split the file.",
+                _("At most %(rows)s rows per import; split the file.", rows=MAX_IMPORT_ROWS),
             )
     if header is None or not rows:
         raise DomainError(
-            "registry.import_empty", 422, "The file has no data rows under a header row."
+            "registry.import_empty", 422, _("The file has no data rows under a header row.")
         )
     return rows
 
@@ -358,25 +376,32 @@ def _validate_row(
     out: dict[str, Any] = {}
 
     def err(field: str, message: str) -> None:
-        errors.setdefault(field, []).append(f"{COLUMN_LABELS[field]}: {message}")
+        # i18n: %(column)s is the spreadsheet's own (Chinese) column header; %(problem)s one of
+        # the row problems (required, at most … characters, …).
+        errors.setdefault(field, []).append(
+            _("%(column)s: %(problem)s", column=COLUMN_LABELS[field], problem=message)
+        )
 
     name = v.get("name", "")
     if not name:
-        err("name", "required.")
+        err("name", _("required."))
     elif len(name) > 200:
-        err("name", "at most 200 characters.")
+        err("name", _("at most %(limit)s characters.", limit=200))
     out["name"] = name
 
     uscc = v.get("uscc", "").upper()
     if not uscc:
-        err("uscc", "required.")
+        err("uscc", _("required."))
     elif not valid_uscc(uscc):
         err(
             "uscc",
-            f"{uscc} is not a valid 统一社会信用代码 (length, characters or check character).",
+            _(
+                "%(uscc)s is not a valid 统一社会信用代码 (length, characters or check character).",
+                uscc=uscc,
+            ),
         )
     elif uscc in seen:
-        err("uscc", f"{uscc} appears again (first on row {seen[uscc]}).")
+        err("uscc", _("%(uscc)s appears again (first on row %(row)s).", uscc=uscc, row=seen[uscc]))
     else:
         seen[uscc] = row.number
     out["uscc"] = uscc
@@ -388,25 +413,25 @@ def _validate_row(
         else next((s for s, n in INDUSTRY_NAMES.items() if n == industry), None)
     )
     if slug is None:
-        err("industry", f"unknown industry {industry!r}.")
+        err("industry", _("unknown industry %(industry)r.", industry=industry))
     out["industry"] = slug
 
     jur = v.get("jurisdiction", "")
     code = jurisdictions.get(jur) or jurisdictions.get(jur.lower())
     if code is None:
-        err("jurisdiction", f"unknown street/town {jur!r}.")
+        err("jurisdiction", _("unknown street/town %(name)r.", name=jur))
     elif not can_see_jurisdiction(user, code):
-        err("jurisdiction", f"{jur} is outside your scope.")
+        err("jurisdiction", _("%(name)s is outside your scope.", name=jur))
     out["jurisdiction"] = code
 
     address = v.get("address", "")
     if len(address) > 300:
-        err("address", "at most 300 characters.")
+        err("address", _("at most %(limit)s characters.", limit=300))
     out["address"] = address
 
     risk = RISK_WORDS.get(v.get("risk_level", "").lower())
     if risk is None:
-        err("risk_level", "use 高/中/低 (or high/medium/low).")
+        err("risk_level", _("use 高/中/低 (or high/medium/low)."))
     out["risk_level"] = risk
 
     lat_s, lon_s = v.get("lat", ""), v.get("lon", "")
@@ -419,7 +444,9 @@ def _validate_row(
             except ValueError:
                 err(
                     key,
-                    f"{text!r} is not a number." if text else "required with the other coordinate.",
+                    _("%(value)r is not a number.", value=text)
+                    if text
+                    else _("required with the other coordinate."),
                 )
         if len(coords) == 2:
             problem = _location_error(coords["lat"], coords["lon"])
@@ -429,7 +456,7 @@ def _validate_row(
                 out["location"] = coords
     for key, limit in (("principal_name", 100), ("principal_phone", 40)):
         if len(v.get(key, "")) > limit:
-            err(key, f"at most {limit} characters.")
+            err(key, _("at most %(limit)s characters.", limit=limit))
     out["principal"] = {
         "name": v.get("principal_name") or None,
         "phone": v.get("principal_phone") or None,
@@ -469,14 +496,22 @@ def import_enterprises(user: User, data: bytes) -> dict[str, int]:
             and not can_see_jurisdiction(user, ent.jurisdiction_code)
         ):
             errors.setdefault(str(row.number), {}).setdefault("uscc", []).append(
-                f"{COLUMN_LABELS['uscc']}: registered in a jurisdiction outside your scope."
+                _(
+                    "%(column)s: %(problem)s",
+                    column=COLUMN_LABELS["uscc"],
+                    problem=_("registered in a jurisdiction outside your scope."),
+                )
             )
     if errors:
         raise DomainError(
             "registry.import_invalid",
             422,
-            f"{len(errors)} of {len(rows)} rows are not valid; nothing was imported. "
-            "Fix the rows listed in errors (by row number) and import the file again.",
+            _(
+                "%(bad)s of %(rows)s rows are not valid; nothing was imported. "
+                "Fix the rows listed in errors (by row number) and import the file again.",
+                bad=len(errors),
+                rows=len(rows),
+            ),
             errors,
         )
     created = updated = unchanged = 0
@@ -502,8 +537,10 @@ def import_enterprises(user: User, data: bytes) -> dict[str, int]:
         raise DomainError(
             "registry.import_conflict",
             409,
-            "Another import registered some of these enterprises at the same "
-            "time; import the file again.",
+            _(
+                "Another import registered some of these enterprises at the same "
+                "time; import the file again."
+            ),
         ) from exc
     _publish(written)
     summary = {"rows": len(rows), "created": created, "updated": updated, "unchanged": unchanged}

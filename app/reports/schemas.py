@@ -8,6 +8,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from app.fields import DateTime
+from app.i18n import _, _l
 from app.registry.services import INDUSTRY_NAMES
 from app.reports.services import HAZARD_GROUPS, INSPECTION_GROUPS
 
@@ -18,7 +19,7 @@ DATE_RANGE = validate.Range(min=date(2000, 1, 1), max=date(2099, 12, 31))
 class MonthField(fields.String):
     """A calendar month written YYYY-MM, loaded as its first day."""
 
-    default_error_messages = {"invalid_month": "Not a valid month; write YYYY-MM."}
+    default_error_messages = {"invalid_month": _l("Not a valid month; write YYYY-MM.")}
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
         text = super()._deserialize(value, attr, data, **kwargs)
@@ -51,7 +52,7 @@ class PeriodArgsSchema(Schema):
     @validates_schema
     def _month_alone(self, data: dict[str, Any], **kwargs: Any) -> None:
         if data.get("month") and (data.get("from_") or data.get("to")):
-            raise ValidationError("Give either month or from/to, not both.", "month")
+            raise ValidationError(_("Give either month or from/to, not both."), "month")
 
 
 class HazardsReportQueryArgsSchema(PeriodArgsSchema):

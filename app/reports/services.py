@@ -33,10 +33,11 @@ from app.hazards.models import (
     HAZARD_SOURCES,
     Hazard,
 )
+from app.i18n import _, either
 from app.inspections.models import INSPECTION_TYPES, Finding, Inspection
 from app.inspections.visibility import STARTED_STATES, started_clause
 from app.inspections.visibility import visibility_clause as inspection_visibility
-from app.org.models import Jurisdiction, User
+from app.org.models import ROLE_NAMES, Jurisdiction, User
 from app.org.services import is_district_level, jurisdiction_filter
 from app.registry.models import Enterprise
 from app.registry.services import INDUSTRY_NAMES
@@ -132,8 +133,8 @@ def resolve_period(args: dict[str, Any], now: datetime | None = None) -> Period:
         raise DomainError(
             "validation_error",
             422,
-            "The period ends before it starts; give `from` on or before `to`.",
-            {"to": ["Must be on or after `from`."]},
+            _("The period ends before it starts; give `from` on or before `to`."),
+            {"to": [_("Must be on or after `from`.")]},
         )
     return Period(first, last, china_midnight(first), china_midnight(last + timedelta(days=1)))
 
@@ -150,7 +151,12 @@ def _count(*conds: ColumnElement[bool]) -> ColumnElement[int]:
 def _require_report_role(user: User) -> None:
     if user.role not in REPORT_ROLES:
         raise DomainError(
-            "auth.forbidden", 403, f"Reports need one of the roles: {', '.join(REPORT_ROLES)}."
+            "auth.forbidden",
+            403,
+            _(
+                "Reports need one of the roles: %(roles)s.",
+                roles=either(ROLE_NAMES[r] for r in REPORT_ROLES),
+            ),
         )
 
 

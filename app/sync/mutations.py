@@ -5,7 +5,8 @@ Each mutation a device may push is listed in :data:`MUTATIONS` with the fields i
 handlers (``app.sync.handlers``, which pair each mutation with the code applying it) work
 with typed values: UUIDs, timezone-aware UTC datetimes, floats. This module is pure: no
 database, no Flask, so a device (``sync.client.SyncClient(mutations=MUTATIONS)``) can check
-a change before it queues it.
+a change before it queues it. Its messages are therefore ``sync.text`` texts (``_l`` from
+there), translated where the push is answered.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from sync.protocol import (
     uuid_value,
 )
 from sync.protocol import parse_args as parse_with
+from sync.text import Text, _l
 
 __all__ = [
     "FINDING_GRADES",
@@ -226,11 +228,11 @@ MEASURE = {
 def measures(value: Any) -> tuple[Measure, ...]:
     """Up to MAX_MEASURES on-site measures ``[{"code", "note"}]``, each code once."""
     if type(value) is not list:
-        raise Invalid("Not a valid list.")
+        raise Invalid(_l("Not a valid list."))
     if len(value) > MAX_MEASURES:
-        raise Invalid(f"Longer than maximum length {MAX_MEASURES}.")
+        raise Invalid(_l("Longer than maximum length %(max)s.", max=MAX_MEASURES))
     out: list[Measure] = []
-    errors: dict[str, list[str]] = {}
+    errors: dict[str, list[Text]] = {}
     for i, raw in enumerate(value):
         try:
             data = parse_object(raw, MEASURE)
@@ -238,7 +240,7 @@ def measures(value: Any) -> tuple[Measure, ...]:
             errors.update({f"{i}.{sub}" if sub else str(i): m for sub, m in exc.errors.items()})
             continue
         if any(m.code == data["code"] for m in out):
-            errors[f"{i}.code"] = ["Listed twice."]
+            errors[f"{i}.code"] = [_l("Listed twice.")]
             continue
         out.append(Measure(data["code"], data.get("note") or ""))
     if errors:
@@ -266,7 +268,7 @@ def _finding_put(d: dict[str, Any]) -> FindingPut:
 
 def _hazard_recheck(d: dict[str, Any]) -> HazardRecheck:
     if d["result"] == "pass" and not d["photos"]:
-        raise Invalid(errors={"photos": ["A passed re-inspection needs photo proof."]})
+        raise Invalid(errors={"photos": [_l("A passed re-inspection needs photo proof.")]})
     return HazardRecheck(
         d["hazard_id"], d["result"], d["note"], d["photos"], d["at"], d.get("deadline")
     )
@@ -287,7 +289,7 @@ MUTATIONS: dict[str, Mutation] = {
             "id": Field(uuid_value, required=True),
             "inspection_id": Field(uuid_value, required=True),
             # item_code, result and recorded_at: required for a new finding (the handler checks)
-            "item_code": Field(matching(ITEM_CODE, "Not a checklist item code.")),
+            "item_code": Field(matching(ITEM_CODE, _l("Not a checklist item code."))),
             "result": Field(one_of(FINDING_RESULTS)),
             "note": Field(text(max_length=4000), nullable=True),
             "grade": Field(one_of(FINDING_GRADES), nullable=True),
@@ -315,9 +317,9 @@ MUTATIONS: dict[str, Mutation] = {
             "id": Field(uuid_value, required=True),
             "enterprise_id": Field(uuid_value, required=True),
             # Any industry slug; the server checks that a checklist is published for it.
-            "industry": Field(matching(INDUSTRY, "Not an industry slug."), required=True),
+            "industry": Field(matching(INDUSTRY, _l("Not an industry slug.")), required=True),
             "type": Field(
-                one_of(("routine",), "Devices may only start routine patrols."), required=True
+                one_of(("routine",), _l("Devices may only start routine patrols.")), required=True
             ),
         },
         lambda d: InspectionCreate(d["id"], d["enterprise_id"], d["industry"], d["type"]),

@@ -22,6 +22,7 @@ from app.changelog import SYNC_TABLES
 from app.clock import utcnow
 from app.db import session
 from app.errors import DomainError
+from app.i18n import _, _l, localize
 from app.inspections.visibility import is_started, log_confidential_reads
 from app.org.models import User
 from app.sync.models import SyncClient
@@ -52,11 +53,15 @@ def _transient(exc: DBAPIError) -> bool:
     return state in ("40001", "40P01", "55P03") or "database is locked" in str(exc.orig)
 
 
+#: A client_id is one install's: another user's push or pull with it is refused.
+_CLIENT_TAKEN = _l("This client_id belongs to another user's install; generate a new client_id.")
+
+
 def _busy() -> DomainError:
     return DomainError(
         "server.busy",
         503,
-        "The server is busy with a conflicting change; retry this request shortly.",
+        _("The server is busy with a conflicting change; retry this request shortly."),
         headers={"Retry-After": "1"},
     )
 
@@ -85,19 +90,23 @@ def push(user: User, request: PushRequest) -> PushOutcome:
             user_id=user.id,
             mutations=mutation_specs(),
             now=now,
+            translate=localize,
         )
     except MutationGap as gap:
         raise DomainError(
             "sync.mutation_gap",
             409,
-            f"Mutations are missing before this push; resend from id {gap.expected_id}.",
+            _(
+                "Mutations are missing before this push; resend from id %(id)s.",
+                id=gap.expected_id,
+            ),
             expected_id=gap.expected_id,
         ) from gap
     except ClientTaken as exc:
         raise DomainError(
             "sync.client_taken",
             409,
-            "This client_id belongs to another user's install; generate a new client_id.",
+            _CLIENT_TAKEN,
         ) from exc
     except DBAPIError as exc:
         if _transient(exc):
@@ -207,7 +216,7 @@ def _check_client(db: Session, client_id: uuid.UUID, user: User) -> None:
         raise DomainError(
             "sync.client_taken",
             409,
-            "This client_id belongs to another user's install; generate a new client_id.",
+            _CLIENT_TAKEN,
         )
 
 

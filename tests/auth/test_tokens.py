@@ -34,6 +34,7 @@ def test_login_returns_tokens_and_me_works(client, make):
         "jurisdiction": "changning",
         "department": "emergency",
         "enterprise_id": None,
+        "locale": None,
     }
 
 
