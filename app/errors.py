@@ -160,7 +160,8 @@ def _own_message(err: HTTPException) -> str:
             method=request.method,
             allowed=either(allowed),
         )
-    return _(MESSAGES.get(err.code or 500, REFUSED))
+    message = MESSAGES.get(err.code or 500, REFUSED)
+    return _(message)
 
 
 def refuse_oversized_headers() -> None:

@@ -153,9 +153,18 @@ def localize(message: Any) -> Any:
 
 
 def localize_errors(errors: Any) -> Any:
-    """Return per-field messages (nested as marshmallow nests them) in the request's language."""
+    """Return per-field messages (nested as marshmallow nests them) in the request's language.
+
+    A field's messages are a list, as marshmallow gives them; one message alone (marshmallow
+    leaves an ``_l`` text of ``error_messages`` unwrapped) becomes a list of one.
+    """
     if isinstance(errors, dict):
-        return {key: localize_errors(value) for key, value in errors.items()}
+        return {
+            key: [localize(value)]
+            if isinstance(value, str | LazyString)
+            else localize_errors(value)
+            for key, value in errors.items()
+        }
     if isinstance(errors, list | tuple):
         return [localize_errors(value) for value in errors]
     return localize(errors)
@@ -210,8 +219,6 @@ FOREIGN = (
     N_("Not a valid naive datetime."),
     N_("Not a valid date."),
     N_("Not a valid time."),
-    N_("Not a valid aware time."),
-    N_("Not a valid naive time."),
     N_("Not a valid period of time."),
     N_("Not a valid email address."),
     N_("Not a valid URL."),

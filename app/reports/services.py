@@ -251,7 +251,7 @@ def _rows(
     """Return one row per group: every group of the caller's scope, then any others seen."""
     jurisdictions = _jurisdiction_names()
     keys = _group_keys(user, by)
-    known = {k for k, _ in keys}
+    known = {k for k, _name in keys}
     keys += [(k, _label(by, k, jurisdictions)) for k in sorted(groups) if k not in known]
     return [{"key": k, "name": name, **groups.get(k, zero)} for k, name in keys]
 
