@@ -4,8 +4,9 @@ Source texts (msgids) are English and live in the code, wrapped in :func:`_` (tr
 the request's language) or :func:`_l` (translated when shown: module-level texts). Chinese
 (``zh``) is the default; English (``en``) is the source language and needs no catalog. The
 language of a request is, in order: the signed-in user's own setting, the ``Accept-Language``
-header, Chinese. ``make translations`` compiles the catalogs; ``docs/i18n.md`` says how to add a
-text.
+header, Chinese; a ``fieldsafe`` command speaks its terminal's language (``LANG``), English when
+that is neither; other work outside a request (the worker) Chinese. ``make translations``
+compiles the catalogs; ``docs/i18n.md`` says how to add a text.
 
 The libraries (``sync/``, ``media/``) cannot translate: their messages are ``Text``s, English
 ``str``s that keep their template and values (``sync.text``, ``media.text``). :func:`localize`
@@ -17,11 +18,13 @@ carries in English with its values already in place.
 from __future__ import annotations
 
 import functools
+import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import click
 from babel.lists import format_list
 from babel.support import NullTranslations, Translations
 from flask import Flask, Response, g, has_request_context, request
@@ -59,6 +62,7 @@ __all__ = [
     "refresh",
     "select_language",
     "settle_language",
+    "terminal_language",
     "translate_outside_request",
 ]
 
@@ -86,9 +90,22 @@ def language_of(accept: LanguageAccept) -> str:
     return DEFAULT_LANGUAGE
 
 
+def terminal_language(environ: Mapping[str, str] = os.environ) -> str:
+    """Return the language of a command's terminal: its POSIX locale (``LC_ALL``, then
+    ``LC_MESSAGES``, then ``LANG``: ``zh_CN.UTF-8`` is Chinese), else English, the language of
+    the command line's own words."""
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        if value := environ.get(name):
+            primary = value.split(".")[0].split("_")[0].split("-")[0].lower()
+            return primary if primary in LANGUAGES else "en"
+    return "en"
+
+
 def select_language() -> str:
     """Pick the request's language: the user's setting, then Accept-Language, then Chinese."""
     if not has_request_context():
+        if click.get_current_context(silent=True) is not None:  # a fieldsafe command
+            return terminal_language()
         return DEFAULT_LANGUAGE
     own = getattr(g.get("user"), "locale", None)
     if own in LANGUAGES:
@@ -110,6 +127,12 @@ def settle_language() -> None:
 
 def init_i18n(app: Flask) -> None:
     """Install Flask-Babel with Fieldsafe's catalogs; answers say which language they are in."""
+    for po in sorted(TRANSLATIONS.glob("*/LC_MESSAGES/messages.po")):
+        mo = po.with_suffix(".mo")
+        if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
+            # Without its .mo (gitignored, built by make translations) a language falls back to
+            # the English source texts, silently: say so where the operator looks.
+            app.logger.warning("%s is not compiled; run `make translations`", po)
     Babel(
         app,
         locale_selector=select_language,

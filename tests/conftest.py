@@ -48,8 +48,12 @@ class EnglishClient(FlaskClient):
 
 @pytest.fixture(autouse=True)
 def _english_test_clients(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every app's test_client() asks for English (the language of the assertions)."""
+    """Every app's test_client() asks for English (the language of the assertions), and so does
+    the terminal of every fieldsafe command a test runs (app.i18n.terminal_language)."""
     monkeypatch.setattr(Flask, "test_client_class", EnglishClient)
+    for name in ("LC_ALL", "LC_MESSAGES"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LANG", "C.UTF-8")
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -55,6 +55,7 @@ NOT_VERSIONED: dict[tuple[str, str], str] = {
     ("delete", "/api/v1/media/uploads/{upload_id}"): "a tus upload, abandoned",
     ("put", "/api/v1/media/{sha256}"): "content-addressed: the same bytes are the same photo",
     ("post", "/api/v1/devices/{device_id}/revoke"): "a device's tokens, not a versioned row",
+    ("patch", "/api/v1/me"): "the caller's own language: the last choice wins, no profile edit",
     ("post", "/api/v1/findings/{finding_id}/review"): (
         "findings change through the sync push (base_version); a review locks the "
         "inspection and the finding and decides only a pending finding"

@@ -429,3 +429,29 @@ def test_values_of_other_types_pass_through(app: Flask) -> None:
     with app.test_request_context():
         for value in (None, 3, 2.5, decimal.Decimal("1"), uuid.uuid4(), dt.date(2026, 1, 1)):
             assert localize(value) == value
+
+
+@pytest.mark.parametrize(
+    ("environ", "language"),
+    [
+        ({}, "en"),
+        ({"LANG": "C.UTF-8"}, "en"),
+        ({"LANG": "zh_CN.UTF-8"}, "zh"),
+        ({"LANG": "en_US.UTF-8", "LC_MESSAGES": "zh_CN.GB18030"}, "zh"),
+        ({"LANG": "zh_CN.UTF-8", "LC_ALL": "C"}, "en"),
+        ({"LANG": "de_DE.UTF-8"}, "en"),
+    ],
+)
+def test_a_command_speaks_its_terminals_language(environ: dict[str, str], language: str) -> None:
+    from app.i18n import terminal_language
+
+    assert terminal_language(environ) == language
+
+
+def test_a_command_on_a_chinese_terminal_answers_in_chinese(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args = ["checklists", "diff", "gas_catering", "1", "9"]  # nothing is loaded: no version 1
+    assert "There is no version 1" in app.test_cli_runner().invoke(args=args).output
+    monkeypatch.setenv("LANG", "zh_CN.UTF-8")
+    assert "没有第1版" in app.test_cli_runner().invoke(args=args).output

@@ -203,9 +203,10 @@ def update_user(actor: User, user: User, data: dict[str, Any]) -> User:
 def set_locale(user: User, locale: str | None) -> User:
     """Set the language a user reads the API in (None: follow the browser); users set their own."""
     if user.locale != locale:
+        # Not a change of the profile admins edit (users.version, the ETag): a user's own
+        # preference, the last choice wins.
         record("user.locale", "user", user.id, {"locale": [user.locale, locale]}, actor=user)
         user.locale = locale
-        user.version += 1
     session.flush()
     return user
 
