@@ -276,9 +276,13 @@ _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 
 
 @functools.cache
-def _patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
-    """The FOREIGN templates that take values, as patterns; the most literal words first, so that
-    "greater than or equal to %(min)s" is tried before "greater than %(min)s"."""
+def _patterns() -> tuple[tuple[str, ...], tuple[tuple[re.Pattern[str], str], ...]]:
+    """The FOREIGN templates that take values, as patterns, and the words they start with.
+
+    The most literal templates come first, so that "greater than or equal to %(min)s" is tried
+    before "greater than %(min)s". Every template starts with words of its own (FOREIGN's do):
+    a message starting otherwise (a row error of an import, one of ours) is not looked at.
+    """
     found = []
     for msgid in FOREIGN:
         parts = _PLACEHOLDER.split(msgid)
@@ -287,16 +291,20 @@ def _patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
         regex = "".join(
             re.escape(part) if i % 2 == 0 else f"(?P<{part}>.+?)" for i, part in enumerate(parts)
         )
-        found.append((re.compile(regex), msgid))
-    found.sort(key=lambda pair: -len(_PLACEHOLDER.sub("", pair[1])))
-    return tuple(found)
+        found.append((parts[0], re.compile(regex), msgid))
+    found.sort(key=lambda entry: -len(_PLACEHOLDER.sub("", entry[2])))
+    starts = tuple(sorted({start for start, _pattern, _msgid in found}))
+    return starts, tuple((pattern, msgid) for _start, pattern, msgid in found)
 
 
 def _foreign(message: str) -> str:
     translated = gettext(message)
     if translated != message:
         return translated
-    for pattern, msgid in _patterns():
+    starts, patterns = _patterns()
+    if not message.startswith(starts):
+        return message
+    for pattern, msgid in patterns:
         match = pattern.fullmatch(message)
         if match:
             return gettext(msgid, **match.groupdict())

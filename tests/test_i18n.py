@@ -39,6 +39,7 @@ NOT_YET_MARKED = {
     "app/inspections/schemas.py",  # the inspection window's own check
     "app/planning/services.py",  # sampling plans and draws
     "app/hazards/services.py",  # ticket actions
+    "app/hazards/transitions.py",  # the refusal of a transition the table does not allow
     "app/review/services.py",  # decisions on findings
 }
 
@@ -88,6 +89,10 @@ def _unmarked(node: ast.AST) -> Iterator[ast.AST]:
     elif isinstance(node, ast.Dict):
         for value in node.values:
             yield from _unmarked(value)
+    elif isinstance(node, ast.DictComp):  # the keys and the conditions are not messages
+        yield from _unmarked(node.value)
+    elif isinstance(node, ast.ListComp | ast.SetComp | ast.GeneratorExp):
+        yield from _unmarked(node.elt)
     elif isinstance(node, ast.Call):  # ", ".join(names): the separator is not a message
         for arg in [*node.args, *(k.value for k in node.keywords)]:
             yield from _unmarked(arg)
@@ -96,12 +101,32 @@ def _unmarked(node: ast.AST) -> Iterator[ast.AST]:
             yield from _unmarked(child)
 
 
+def _assigned(scope: ast.AST) -> dict[str, list[ast.expr]]:
+    """What each plain name is assigned in ``scope`` (``message = f"…"`` before the raise)."""
+    found: dict[str, list[ast.expr]] = {}
+    for node in ast.walk(scope):
+        if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                if isinstance(target, ast.Name):
+                    found.setdefault(target.id, []).append(node.value)
+    return found
+
+
 def _unmarked_messages(tree: ast.Module) -> Iterator[tuple[int, str]]:
+    assigned: dict[int, dict[str, list[ast.expr]]] = {}
+    for scope in ast.walk(tree):
+        if isinstance(scope, ast.FunctionDef | ast.AsyncFunctionDef):
+            names = _assigned(scope)
+            assigned.update((id(node), names) for node in ast.walk(scope))
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and _name(node.func) in MESSAGE_ARGUMENTS:
             positions, keywords = MESSAGE_ARGUMENTS[_name(node.func) or ""]
             args = [a for i, a in enumerate(node.args) if i in positions]
             args += [k.value for k in node.keywords if k.arg in keywords]
+            for arg in list(args):  # a message named first, then given: follow the name
+                if isinstance(arg, ast.Name):
+                    args += assigned.get(id(node), {}).get(arg.id, [])
             for arg in args:
                 for literal in _unmarked(arg):
                     yield literal.lineno, ast.unparse(literal)
