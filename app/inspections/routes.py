@@ -1,4 +1,8 @@
-"""Routes: planners create and edit inspections; reads follow the confidentiality rule."""
+"""Routes: planners create and edit inspections; reads follow the confidentiality rule.
+
+A recheck inspection's tickets are attached by ``app.hazards.rechecks`` (routes sit above every
+service layer: this is the HTTP boundary, wired in ``app.wiring``).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,8 @@ from typing import Any
 from flask.views import MethodView
 
 from app.auth.caller import current_user, require_role
+from app.errors import DomainError
+from app.hazards import rechecks
 from app.http import Blueprint, check_if_match, paginate, sends_etag, takes_if_match, version_etag
 from app.inspections import services
 from app.inspections.schemas import (
@@ -38,8 +44,22 @@ class Inspections(MethodView):
     @blp.response(201, InspectionSchema)
     @sends_etag("inspection")
     def post(self, data: dict[str, Any]) -> Any:
-        """Create an unannounced, routine, complaint or recheck inspection (planners)."""
-        return services.create_inspection(require_role("planner"), data)
+        """Create an unannounced, routine, complaint or recheck inspection (planners).
+
+        A recheck (复查) covers the tickets named in ``hazard_ids`` (docs/api.md, "Rechecks").
+        """
+        planner = require_role("planner")
+        if "hazard_ids" in data and data["type"] != "recheck":
+            raise DomainError(
+                "validation_error",
+                422,
+                "Only a recheck inspection names tickets.",
+                {"hazard_ids": ["Only with type 'recheck'."]},
+            )
+        insp = services.create_inspection(planner, data)
+        if insp.type == "recheck":
+            rechecks.cover(insp, data.get("hazard_ids"))
+        return insp
 
 
 @blp.route("/inspections/<uuid:inspection_id>")

@@ -95,6 +95,14 @@ class InspectionCreateSchema(Schema):
     industry = fields.String(validate=validate.Length(min=1, max=40))
     window = fields.Nested(WindowSchema, allow_none=True)
     dispatch_at = DateTime(allow_none=True)
+    hazard_ids = fields.List(
+        fields.UUID(),
+        validate=validate.Length(min=1, max=200),
+        metadata={
+            "description": "recheck only: the tickets the visit rechecks (default: every ticket "
+            "of the enterprise being rectified or waiting for its recheck)"
+        },
+    )
 
 
 class InspectionUpdateSchema(Schema):

@@ -32,8 +32,8 @@ from app.db import cites_any_photo, session
 from app.errors import DomainError, not_found
 from app.hazards.models import Hazard
 from app.hazards.services import hazard_for_finding
+from app.inspections.lifecycle import SYSTEM, move
 from app.inspections.models import Finding, Inspection
-from app.inspections.services import advance_status
 from app.media.models import MediaObject
 from app.media.services import media_by_sha, media_view
 from app.org.models import User
@@ -469,6 +469,7 @@ def review_finding(user: User, finding_id: uuid.UUID, data: dict[str, Any]) -> F
     if override and grade is not None:
         finding.grade = grade
     finding.version += 1
+    review.finding_version = finding.version
     session.flush()
     record(
         "finding.review",
@@ -507,7 +508,7 @@ def _maybe_reviewed(insp: Inspection, user: User) -> None:
     )
     if waiting is not None:
         return
-    advance_status(insp, "reviewed", "inspection.reviewed", {}, user)
+    move(insp, "review_done", actor=user, now=utcnow(), who=SYSTEM)
 
 
 def _with_review(finding: Finding) -> Finding:
