@@ -92,31 +92,33 @@ def allowed_actions(insp: Inspection, who: str = TEAM) -> list[str]:
 def refusal(insp: Inspection, action: str, who: str = TEAM) -> DomainError:
     """Return the 409 for an action the table does not allow now, with the possible actions."""
     allowed = allowed_actions(insp, who)
-    extra = {"allowed_actions": allowed}
     if insp.status == "cancelled":
         return DomainError(
             "inspection.cancelled",
             409,
             "This inspection was cancelled; nothing more is recorded.",
-            **extra,
+            allowed_actions=allowed,
         )
     if insp.status in LOCKED:
         return DomainError(
             "inspection.locked",
             409,
             "This inspection was submitted; its findings can no longer change.",
-            **extra,
+            allowed_actions=allowed,
         )
     if insp.status in NOT_STARTED:
         return DomainError(
-            "inspection.not_checked_in", 409, "Check in on site before recording.", **extra
+            "inspection.not_checked_in",
+            409,
+            "Check in on site before recording.",
+            allowed_actions=allowed,
         )
     return DomainError(
         "inspection.invalid_transition",
         409,
         f"'{action}' is not possible on an inspection that is {insp.status}. "
         f"You may: {', '.join(allowed) or 'nothing'}.",
-        **extra,
+        allowed_actions=allowed,
     )
 
 

@@ -76,6 +76,11 @@ class QueueFindingSchema(Schema):
     version = fields.Integer()
     photos = fields.List(fields.Nested(PhotoEvidenceSchema))
     flags = fields.List(fields.String(validate=validate.OneOf(FLAGS)))
+    flag_reasons = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        metadata={"description": "for time flags: what was seen, in words (flag → reason)"},
+    )
     item = fields.Nested(QueueItemSchema, allow_none=True)
 
 

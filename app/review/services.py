@@ -9,7 +9,14 @@ Evidence flags (docs/api.md, "Review"), computed for each finding in the queue:
 - ``photo_reused`` — the same SHA-256, or a near-duplicate perceptual hash (media.phash), is
   evidence in a finding of *another* inspection;
 - ``photo_no_exif`` — a stored photo carries neither an EXIF time nor a GPS position;
-- ``check_in_far_from_site`` — the inspection's check-in was flagged as far from the site.
+- ``check_in_far_from_site`` — the inspection's check-in was flagged as far from the site;
+- ``check_in_outside_window`` — the device's check-in time lies outside the planned window;
+- ``recorded_before_check_in`` — a finding's time is earlier than the check-in;
+- ``recorded_outside_window`` — a finding's time lies outside the planned window.
+
+The time flags allow FIELDSAFE_REVIEW_PHOTO_TIME_TOLERANCE_MINUTES either way. Times in the
+server's future are refused when pushed (``time.in_future``), so they never reach the queue.
+Each flag comes with its reason in words (``flag_reasons``: code → what was seen).
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
@@ -50,7 +57,48 @@ FLAGS = (
     "photo_reused",
     "photo_no_exif",
     "check_in_far_from_site",
+    "check_in_outside_window",
+    "recorded_before_check_in",
+    "recorded_outside_window",
 )
+
+
+def _minutes(delta: timedelta) -> str:
+    minutes = int(abs(delta.total_seconds()) // 60)
+    return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
+
+
+def _outside(at: datetime, start: datetime | None, end: datetime | None) -> str | None:
+    """How far `at` lies outside [start, end] beyond the tolerance, in words; None if inside."""
+    tolerance = timedelta(minutes=get_settings().review_photo_time_tolerance_minutes)
+    if start is not None and at < start - tolerance:
+        return f"{_minutes(start - at)} before the window opens"
+    if end is not None and at > end + tolerance:
+        return f"{_minutes(at - end)} after the window closes"
+    return None
+
+
+def inspection_time_reasons(insp: Inspection) -> dict[str, str]:
+    """The inspection's implausible times: a check-in outside the planned window."""
+    if insp.check_in_at is None:
+        return {}
+    why = _outside(insp.check_in_at, insp.window_start, insp.window_end)
+    return {"check_in_outside_window": f"Checked in {why}."} if why else {}
+
+
+def finding_time_reasons(finding: Finding, insp: Inspection) -> dict[str, str]:
+    """A finding's implausible times: before the check-in, or outside the planned window."""
+    reasons: dict[str, str] = {}
+    at = finding.recorded_at
+    tolerance = timedelta(minutes=get_settings().review_photo_time_tolerance_minutes)
+    if insp.check_in_at is not None and at < insp.check_in_at - tolerance:
+        reasons["recorded_before_check_in"] = (
+            f"Recorded {_minutes(insp.check_in_at - at)} before the check-in."
+        )
+    why = _outside(at, insp.window_start, insp.window_end)
+    if why:
+        reasons["recorded_outside_window"] = f"Recorded {why}."
+    return reasons
 
 
 # --------------------------------------------------------------------------- the queue
@@ -208,7 +256,8 @@ def inspection_flags(insp: Inspection) -> list[str]:
     far = bool(insp.check_in_far) or (
         insp.check_in_distance_m is not None and insp.check_in_distance_m > limit
     )
-    return ["check_in_far_from_site"] if far else []
+    flags = ["check_in_far_from_site"] if far else []
+    return flags + list(inspection_time_reasons(insp))
 
 
 def _finding_entry(
@@ -221,6 +270,8 @@ def _finding_entry(
 ) -> dict[str, Any]:
     photos = []
     flags: set[str] = set(insp_flags)
+    reasons = inspection_time_reasons(insp) | finding_time_reasons(f, insp)
+    flags.update(reasons)
     for sha in f.photos or []:
         entry = photo_evidence(sha, media.get(sha), insp, f, site, sha in reused)
         flags.update(entry["flags"])
@@ -242,6 +293,7 @@ def _finding_entry(
         "version": f.version,
         "photos": photos,
         "flags": [flag for flag in FLAGS if flag in flags],
+        "flag_reasons": reasons,
     }
 
 
