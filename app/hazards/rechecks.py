@@ -94,6 +94,16 @@ def covered(inspection_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[Recheck
     return out
 
 
+def attach_covered(inspections: Sequence[Inspection]) -> Sequence[Inspection]:
+    """Set ``recheck_hazard_ids`` on each inspection for its payload (one query for all)."""
+    wanted = [i.id for i in inspections if i.type == "recheck"]
+    by_visit = covered(wanted)
+    for insp in inspections:
+        items = by_visit.get(insp.id, [])
+        insp.recheck_hazard_ids = sorted(r.hazard_id for r in items)  # type: ignore[attr-defined]
+    return inspections
+
+
 def visit_for(user: User, hazard: Hazard, inspection_id: uuid.UUID, now: datetime) -> Inspection:
     """Return the recheck inspection `user` records a result on, checked in; refuse otherwise."""
     insp = workable_inspections(user, [inspection_id], now).get(inspection_id)

@@ -38,7 +38,7 @@ class Inspections(MethodView):
         user = current_user()
         items = paginate(services.inspections_query(user, args), pagination_parameters)
         log_confidential_reads(user, items, "list")
-        return items
+        return rechecks.attach_covered(items)
 
     @blp.arguments(InspectionCreateSchema)
     @blp.response(201, InspectionSchema)
@@ -59,7 +59,7 @@ class Inspections(MethodView):
         insp = services.create_inspection(planner, data)
         if insp.type == "recheck":
             rechecks.cover(insp, data.get("hazard_ids"))
-        return insp
+        return rechecks.attach_covered([insp])[0]
 
 
 @blp.route("/inspections/<uuid:inspection_id>")
@@ -68,7 +68,7 @@ class InspectionById(MethodView):
     @sends_etag("inspection")
     def get(self, inspection_id: uuid.UUID) -> Any:
         """Return one inspection you may see."""
-        return services.get_inspection(current_user(), inspection_id)
+        return rechecks.attach_covered([services.get_inspection(current_user(), inspection_id)])[0]
 
     @blp.arguments(InspectionUpdateSchema)
     @blp.response(200, InspectionSchema)
@@ -78,7 +78,7 @@ class InspectionById(MethodView):
         user = require_role("planner")
         insp = services.get_own_planned(user, inspection_id)
         check_if_match(version_etag("inspection", insp.id, insp.version))
-        return services.update_inspection(user, insp, data)
+        return rechecks.attach_covered([services.update_inspection(user, insp, data)])[0]
 
 
 @blp.route("/inspections/<uuid:inspection_id>/findings")

@@ -72,6 +72,10 @@ class InspectionSchema(Schema):
     created_at = DateTime()
     updated_at = DateTime()
     version = fields.Integer()
+    recheck_hazard_ids = fields.List(
+        fields.UUID(),
+        metadata={"description": "a recheck (复查): the tickets the visit rechecks; else []"},
+    )
 
 
 class WindowSchema(Schema):

@@ -131,6 +131,24 @@ class ReviewRequestSchema(Schema):
     grade_reason = fields.String(validate=validate.Length(max=2000))
 
 
+class ConfirmPassesSchema(Schema):
+    comment = fields.String(load_default="", validate=validate.Length(max=4000))
+
+
+class SkippedFindingSchema(Schema):
+    id = fields.UUID()
+    flags = fields.List(fields.String(validate=validate.OneOf(FLAGS)))
+
+
+class ConfirmedPassesSchema(Schema):
+    confirmed = fields.List(fields.UUID(), metadata={"description": "findings confirmed now"})
+    skipped = fields.List(
+        fields.Nested(SkippedFindingSchema),
+        metadata={"description": "passes left for a decision of their own: they carry flags"},
+    )
+    status = fields.String(metadata={"description": "the inspection's status afterwards"})
+
+
 class ReviewSchema(Schema):
     id = fields.UUID()
     decision = fields.String()

@@ -12,7 +12,9 @@ Evidence flags (docs/api.md, "Review"), computed for each finding in the queue:
 - ``check_in_far_from_site`` — the inspection's check-in was flagged as far from the site;
 - ``check_in_outside_window`` — the device's check-in time lies outside the planned window;
 - ``recorded_before_check_in`` — a finding's time is earlier than the check-in;
-- ``recorded_outside_window`` — a finding's time lies outside the planned window.
+- ``recorded_outside_window`` — a finding's time lies outside the planned window;
+- ``recorded_far_from_photo_time`` — a finding's time is far from the EXIF time of a photo it
+  cites.
 
 The time flags allow FIELDSAFE_REVIEW_PHOTO_TIME_TOLERANCE_MINUTES either way. Times in the
 server's future are refused when pushed (``time.in_future``), so they never reach the queue.
@@ -31,7 +33,7 @@ from flask import current_app
 from sqlalchemy import Select, exists, func, select, true
 
 from app.audit.services import record
-from app.changelog import record_change
+from app.changelog import record_change, record_changes
 from app.checklists.models import ChecklistVersion
 from app.checklists.services import checklist_item, get_checklist
 from app.clock import utcnow
@@ -60,6 +62,7 @@ FLAGS = (
     "check_in_outside_window",
     "recorded_before_check_in",
     "recorded_outside_window",
+    "recorded_far_from_photo_time",
 )
 
 
@@ -272,10 +275,22 @@ def _finding_entry(
     flags: set[str] = set(insp_flags)
     reasons = inspection_time_reasons(insp) | finding_time_reasons(f, insp)
     flags.update(reasons)
+    tolerance = timedelta(minutes=get_settings().review_photo_time_tolerance_minutes)
     for sha in f.photos or []:
         entry = photo_evidence(sha, media.get(sha), insp, f, site, sha in reused)
         flags.update(entry["flags"])
         photos.append(entry)
+        # a photo outside the visit is photo_time_mismatch already; this one is within it
+        taken: datetime | None = entry["taken_at"]
+        if taken is None or "photo_time_mismatch" in entry["flags"]:
+            continue
+        gap = abs(taken - f.recorded_at)
+        if gap > tolerance and "recorded_far_from_photo_time" not in reasons:
+            side = "after" if f.recorded_at > taken else "before"
+            reasons["recorded_far_from_photo_time"] = (
+                f"Recorded {_minutes(gap)} {side} photo {sha[:8]} was taken."
+            )
+            flags.add("recorded_far_from_photo_time")
     return {
         "id": f.id,
         "inspection_id": f.inspection_id,
@@ -543,6 +558,75 @@ def review_finding(user: User, finding_id: uuid.UUID, data: dict[str, Any]) -> F
         hazard_for_finding(finding, insp, user, finding.grade)
     _maybe_reviewed(insp, user)
     return _with_review(finding)
+
+
+def confirm_passes(user: User, inspection_id: uuid.UUID, comment: str = "") -> dict[str, Any]:
+    """Confirm in one decision the pending passes and n/a answers of a submitted inspection.
+
+    A supervisor reads the failures one by one; the items found compliant need no ticket and
+    are confirmed together. Any of them carrying an evidence flag is left for a decision of its
+    own (``skipped``, with its flags). The inspection turns ``reviewed`` if nothing else waits.
+    """
+    insp = session.execute(
+        select(Inspection)
+        .where(Inspection.id == inspection_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    if insp is None or not can_see_jurisdiction(user, insp.jurisdiction_code):
+        raise not_found("inspection")
+    if insp.status != "submitted":
+        raise DomainError(
+            "finding.not_submitted",
+            409,
+            f"This inspection is {insp.status}; only a submitted inspection waits for review.",
+        )
+    (entry,) = queue_items([insp]) or [{"findings": []}]
+    flagged = {f["id"]: f["flags"] for f in entry["findings"] if f["flags"]}
+    waiting = session.execute(
+        select(Finding)
+        .where(
+            Finding.inspection_id == insp.id,
+            Finding.deleted.is_(False),
+            Finding.review_status == "pending",
+            Finding.result.in_(("pass", "na")),
+        )
+        .order_by(Finding.item_code, Finding.id)
+        .with_for_update()
+    ).scalars()
+    now = utcnow()
+    confirmed: list[Finding] = []
+    skipped: list[dict[str, Any]] = []
+    for finding in waiting:
+        if finding.id in flagged:
+            skipped.append({"id": finding.id, "flags": flagged[finding.id]})
+            continue
+        review = FindingReview(
+            finding_id=finding.id,
+            inspection_id=insp.id,
+            decision="confirm",
+            comment=comment,
+            reviewer_id=user.id,
+            at=now,
+        )
+        session.add(review)
+        finding.review_status = "confirmed"
+        finding.review_comment = comment
+        finding.version += 1
+        review.finding_version = finding.version
+        confirmed.append(finding)
+    session.flush()
+    if confirmed:
+        record(
+            "finding.review_passes",
+            "inspection",
+            insp.id,
+            {"findings": [str(f.id) for f in confirmed], "comment": comment},
+            actor=user,
+        )
+        record_changes("finding", confirmed)
+    _maybe_reviewed(insp, user)
+    return {"confirmed": [f.id for f in confirmed], "skipped": skipped, "status": insp.status}
 
 
 def _maybe_reviewed(insp: Inspection, user: User) -> None:

@@ -41,6 +41,7 @@ def test_a_recheck_visit_end_to_end(world: World, client: Any, clock: Any) -> No
     )
     assert resp.status_code == 201, resp.json
     insp_id = resp.json["id"]
+    assert resp.json["recheck_hazard_ids"] == sorted([str(fixed), str(failing)])
 
     dev = Push(client, world.login(team[0]))
 

@@ -100,6 +100,26 @@ def test_implausible_past_times_are_accepted_and_flagged_for_review(
     others = [f for f in item["findings"] if f["id"] != early]
     assert all("recorded_before_check_in" not in f["flags"] for f in others)
 
+    # The passes are confirmed in one decision; the flagged one is left for a look of its own.
+    headers = login(supervisor)
+    url = f"/api/v1/review/inspections/{site.inspection_id}/confirm-passes"
+    bulk = client.post(url, json={"comment": "其余项符合"}, headers=headers)
+    assert bulk.status_code == 200, bulk.json
+    assert sorted(bulk.json["confirmed"]) == sorted(f["id"] for f in others)
+    assert bulk.json["skipped"] == [{"id": early, "flags": ["recorded_before_check_in"]}]
+    assert bulk.json["status"] == "submitted"
+    again = client.post(url, json={}, headers=headers).json
+    assert again["confirmed"] == [] and len(again["skipped"]) == 1
+    one = client.post(
+        f"/api/v1/findings/{early}/review", json={"decision": "confirm"}, headers=headers
+    )
+    assert one.status_code == 200
+    done = client.post(url, json={}, headers=headers)
+    assert done.status_code == 409 and done.json["code"] == "finding.not_submitted"
+    outsider = make.user("supervisor", jurisdiction="xinhualu")
+    hidden = client.post(url, json={}, headers=login(outsider))
+    assert hidden.status_code == 404
+
 
 def test_needs_info_round_trip_loses_nothing(
     client: FlaskClient, site: Site, make: Any, login: Any
