@@ -17,6 +17,7 @@ from app.hazards import rechecks
 from app.http import Blueprint, check_if_match, paginate, sends_etag, takes_if_match, version_etag
 from app.inspections import services
 from app.inspections.schemas import (
+    CancelSchema,
     FindingSchema,
     InspectionCreateSchema,
     InspectionQueryArgsSchema,
@@ -79,6 +80,18 @@ class InspectionById(MethodView):
         insp = services.get_own_planned(user, inspection_id)
         check_if_match(version_etag("inspection", insp.id, insp.version))
         return rechecks.attach_covered([services.update_inspection(user, insp, data)])[0]
+
+
+@blp.route("/inspections/<uuid:inspection_id>/cancel", methods=["POST"])
+@blp.arguments(CancelSchema)
+@blp.response(200, InspectionSchema)
+@takes_if_match("inspection")
+def cancel(data: dict[str, Any], inspection_id: uuid.UUID) -> Any:
+    """Cancel an inspection before check-in, with the reason (its planner); 409 once started."""
+    user = require_role("planner")
+    insp = services.get_own_planned(user, inspection_id)
+    check_if_match(version_etag("inspection", insp.id, insp.version))
+    return rechecks.attach_covered([services.cancel_inspection(user, insp, data["reason"])])[0]
 
 
 @blp.route("/inspections/<uuid:inspection_id>/findings")

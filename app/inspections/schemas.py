@@ -109,6 +109,10 @@ class InspectionCreateSchema(Schema):
     )
 
 
+class CancelSchema(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
 class InspectionUpdateSchema(Schema):
     inspector_ids = fields.List(fields.UUID(), validate=validate.Length(min=2, max=20))
     window = fields.Nested(WindowSchema)

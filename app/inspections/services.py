@@ -25,7 +25,7 @@ from app.clock import CHINA_TZ, utcnow
 from app.db import for_update, iter_chunks, session
 from app.errors import DomainError, not_found
 from app.inspections.eligibility import check_team
-from app.inspections.lifecycle import PLANNER, initial_state, move
+from app.inspections.lifecycle import PLANNER, allowed_actions, initial_state, move
 from app.inspections.models import Finding, Inspection, InspectionInspector
 from app.inspections.visibility import (
     ENTERPRISE_FINDINGS_STATES,
@@ -263,6 +263,7 @@ def update_inspection(user: User, insp: Inspection, data: dict[str, Any]) -> Ins
             "inspection.already_started",
             409,
             "The inspection was checked in; its team and window can no longer change.",
+            allowed_actions=allowed_actions(insp, PLANNER),
         )
     if insp.status == "cancelled":
         raise DomainError("inspection.cancelled", 409, "The inspection was cancelled.")
@@ -306,4 +307,21 @@ def update_inspection(user: User, insp: Inspection, data: dict[str, Any]) -> Ins
             who=PLANNER,
             to=initial_state(dispatch_at, now),
         )
+    return insp
+
+
+def cancel_inspection(user: User, insp: Inspection, reason: str) -> Inspection:
+    """Cancel an inspection before check-in (its planner), with the reason; 409 otherwise."""
+    if insp.status == "cancelled":
+        return insp  # a retry: cancelled already
+    reason = reason.strip()
+    if not reason:
+        raise DomainError(
+            "validation_error",
+            422,
+            "Say why the inspection is cancelled.",
+            {"reason": ["Required."]},
+        )
+    insp.cancel_reason = reason[:500]
+    move(insp, "cancel", actor=user, now=utcnow(), data={"reason": insp.cancel_reason}, who=PLANNER)
     return insp
