@@ -6,6 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from app.checklists.schemas import JudgedItemSchema
 from app.clock import isoformat, utcnow
 from app.fields import DateTime
 from app.inspections.models import INSPECTION_STATES, INSPECTION_TYPES
@@ -151,5 +152,13 @@ class FindingSchema(Schema):
     recorded_by = fields.UUID(allow_none=True)
     review_status = fields.String()
     review_comment = fields.String()
+    item = fields.Nested(
+        JudgedItemSchema,
+        allow_none=True,
+        metadata={
+            "description": "the checklist item as the version it was judged under words it, "
+            "with its basis and that basis's edition (finding lists; not in the sync feed)"
+        },
+    )
     media_pending = fields.Boolean()
     version = fields.Integer()

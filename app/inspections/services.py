@@ -20,7 +20,8 @@ from sqlalchemy.orm import selectinload
 from app.audit.bindings import touch
 from app.audit.services import record
 from app.changelog import record_changes
-from app.checklists.services import versions_in_force
+from app.checklists.models import ChecklistVersion
+from app.checklists.services import checklist_item, get_checklist, versions_in_force
 from app.clock import CHINA_TZ, utcnow
 from app.db import for_update, iter_chunks, session
 from app.errors import DomainError, not_found
@@ -103,7 +104,19 @@ def list_findings(user: User, inspection_id: uuid.UUID) -> list[Finding]:
     stmt = select(Finding).where(Finding.inspection_id == insp.id, Finding.deleted.is_(False))
     if user.role == "enterprise":
         stmt = stmt.where(Finding.review_status == "confirmed")
-    return list(session.execute(stmt.order_by(Finding.item_code, Finding.id)).scalars())
+    findings = list(session.execute(stmt.order_by(Finding.item_code, Finding.id)).scalars())
+    versions: dict[int | None, ChecklistVersion | None] = {}
+    for f in findings:
+        # each finding with the item as its version words it: basis and edition judged under
+        version = f.checklist_version or insp.checklist_version
+        if version not in versions:
+            try:
+                versions[version] = get_checklist(insp.industry, version) if version else None
+            except DomainError:
+                versions[version] = None
+        cv = versions[version]
+        f.item = checklist_item(cv, f.item_code) if cv is not None else None  # type: ignore[attr-defined]
+    return findings
 
 
 # --------------------------------------------------------------------------- writes

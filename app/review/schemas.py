@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from app.checklists.schemas import JudgedItemSchema
 from app.fields import DateTime
 from app.inspections.schemas import FindingSchema
 from app.review.models import DECISIONS
@@ -30,28 +31,6 @@ class PhotoEvidenceSchema(Schema):
     gps = fields.Nested(EvidenceGPSSchema, allow_none=True)
     distance_m = fields.Float(allow_none=True, metadata={"description": "EXIF GPS to the site"})
     flags = fields.List(fields.String(validate=validate.OneOf(FLAGS)))
-
-
-class QueueItemBasisSchema(Schema):
-    document = fields.String()
-    number = fields.String(allow_none=True)
-    article = fields.String(allow_none=True)
-    text = fields.String(allow_none=True)
-    edition = fields.String(allow_none=True)
-    effective = fields.String(allow_none=True)
-    in_force = fields.Boolean(allow_none=True)
-
-
-class QueueItemSchema(Schema):
-    """The checklist item a finding answers, as the version it was judged under words it."""
-
-    code = fields.String()
-    text = fields.String()
-    category = fields.String(allow_none=True)
-    grade = fields.String()
-    requires_photo = fields.Boolean()
-    checklist_version = fields.Integer()
-    basis = fields.Nested(QueueItemBasisSchema)
 
 
 class QueuePersonSchema(Schema):
@@ -81,7 +60,7 @@ class QueueFindingSchema(Schema):
         values=fields.String(),
         metadata={"description": "for time flags: what was seen, in words (flag → reason)"},
     )
-    item = fields.Nested(QueueItemSchema, allow_none=True)
+    item = fields.Nested(JudgedItemSchema, allow_none=True)
 
 
 class QueueLocationSchema(Schema):

@@ -38,6 +38,14 @@ def test_submit_is_refused_until_every_item_is_answered(client: FlaskClient, sit
     # Nothing changed: the inspection is still in progress and takes more findings.
     out = results(dev.send(*site.passes(first), submit(site)))
     assert {r["status"] for r in out} == {"applied"}
+    # Each finding shows the item as its version words it, with the basis's edition.
+    listed = client.get(
+        f"/api/v1/inspections/{site.inspection_id}/findings", headers=dev.headers
+    ).json
+    assert sorted(f["item_code"] for f in listed) == sorted(i["code"] for i in site.items)
+    for finding in listed:
+        assert finding["item"]["code"] == finding["item_code"]
+        assert finding["item"]["basis"]["document"] and "edition" in finding["item"]["basis"]
 
 
 def test_a_failed_requires_photo_item_needs_a_photo(client: FlaskClient, site: Site) -> None:
