@@ -711,7 +711,18 @@ def submit(batch: Batch, commands: Sequence[InspectionSubmit]) -> list[Outcome]:
         if insp.status in LOCKED and insp.type != "recheck":
             outcomes.append(_resubmit(batch, insp, cmd, findings))
             continue
-        if insp.status != "in_progress" or insp.type == "recheck":
+        if insp.type == "recheck" and insp.status == "in_progress":
+            outcomes.append(
+                DomainError(
+                    "inspection.invalid_transition",
+                    409,
+                    "A recheck inspection is not submitted: it closes when each ticket it covers "
+                    "has its recheck result (hazard.recheck with this inspection_id).",
+                    allowed_actions=allowed_actions(insp),
+                )
+            )
+            continue
+        if insp.status != "in_progress":
             outcomes.append(refusal(insp, "submit"))
             continue
         items = checklist_items([insp])[insp.id]

@@ -70,6 +70,12 @@ def test_a_recheck_visit_end_to_end(world: World, client: Any, clock: Any) -> No
         )
     )
     assert check_in.json["results"][0]["status"] == "applied"
+    submit = dev.send(("inspection.submit", {"inspection_id": insp_id, "at": z(clock.now)}))
+    refused = submit.json["results"][0]
+    assert (
+        refused["code"] == "inspection.invalid_transition"
+        and "hazard.recheck" in refused["message"]
+    )
     assert recheck(fixed, "pass")["status"] == "applied"
     with world.app.app_context():
         event = session.query(HazardEvent).filter_by(hazard_id=fixed, action="recheck").one()
