@@ -81,6 +81,8 @@ DEFAULTS: dict[str, Any] = {
     # Review evidence flags.
     "REVIEW_PHOTO_TIME_TOLERANCE_MINUTES": 120,
     "REVIEW_PHOTO_MAX_DISTANCE_M": 500,
+    # Field times: a device time further ahead of the server's clock than this is refused.
+    "DEVICE_CLOCK_SKEW_MINUTES": 5,
     # Public reports: the largest inline photo accepted (decoded bytes).
     "PUBLIC_REPORT_MAX_PHOTO_BYTES": 2 * 1024 * 1024,
     # Webhook delivery.

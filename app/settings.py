@@ -45,6 +45,10 @@ class Settings:
     hazard_responsible_departments: Mapping[str, str] = field(default_factory=dict)
     hazard_default_department: str = "emergency"
     review_photo_time_tolerance_minutes: float = 120
+    #: a device time this far in the server's future is refused (time.in_future)
+    device_clock_skew_minutes: float = 5
+    #: a check-in farther than this from the enterprise's location is flagged (not refused)
+    checkin_max_distance_m: float = 500
     review_photo_max_distance_m: float = 500
     public_report_max_photo_bytes: int = 2 * 1024 * 1024
     webhook_urls: tuple[str, ...] = ()

@@ -19,6 +19,7 @@ from tests.hazards.helpers import World
 VERSIONED_UPDATES: dict[tuple[str, str], bool] = {
     ("patch", "/api/v1/enterprises/{enterprise_id}"): True,
     ("patch", "/api/v1/inspections/{inspection_id}"): True,
+    ("post", "/api/v1/inspections/{inspection_id}/cancel"): True,
     ("post", "/api/v1/hazards/{hazard_id}/actions"): True,
     ("patch", "/api/v1/users/{user_id}"): False,
     ("post", "/api/v1/sampling-plans/{plan_id}/commit"): False,
@@ -59,6 +60,9 @@ NOT_VERSIONED: dict[tuple[str, str], str] = {
     ("post", "/api/v1/findings/{finding_id}/review"): (
         "findings change through the sync push (base_version); a review locks the "
         "inspection and the finding and decides only a pending finding"
+    ),
+    ("post", "/api/v1/review/inspections/{inspection_id}/confirm-passes"): (
+        "decides only pending findings, under the inspection's row lock; a retry confirms none"
     ),
 }
 

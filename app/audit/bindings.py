@@ -65,7 +65,6 @@ COVERED: dict[str, tuple[str, ...]] = {
         "photos",
         "location",
         "value",
-        "measures",
         "recorded_at",
         "recorded_by",
         "review_status",

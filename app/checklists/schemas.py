@@ -61,3 +61,27 @@ class ChecklistSchema(Schema):
     standards = fields.List(fields.String())
     sources = fields.List(fields.Nested(SourceSchema))
     items = fields.List(fields.Nested(ChecklistItemSchema))
+
+
+class JudgedBasisSchema(Schema):
+    """A finding's basis as the checklist version it was judged under cites it (edition)."""
+
+    document = fields.String()
+    number = fields.String(allow_none=True)
+    article = fields.String(allow_none=True)
+    text = fields.String(allow_none=True)
+    edition = fields.String(allow_none=True)
+    effective = fields.String(allow_none=True)
+    in_force = fields.Boolean(allow_none=True)
+
+
+class JudgedItemSchema(Schema):
+    """The checklist item a finding answers, as the version it was judged under words it."""
+
+    code = fields.String()
+    text = fields.String()
+    category = fields.String(allow_none=True)
+    grade = fields.String()
+    requires_photo = fields.Boolean()
+    checklist_version = fields.Integer()
+    basis = fields.Nested(JudgedBasisSchema)

@@ -35,6 +35,7 @@ from sqlalchemy import select
 
 from app.audit.services import record
 from app.changelog import record_changes
+from app.checklists.services import get_checklist
 from app.clock import utcnow
 from app.db import session
 from app.inspections.models import Inspection
@@ -348,6 +349,23 @@ def _carry_out(
                 },
             )
         )
+    # every other item of the checklist passed, as a device records them (submit needs them all)
+    answered = {a.code for a in answers}
+    checklist = get_checklist(insp.industry, insp.checklist_version)
+    for item in checklist.content.get("items", []):
+        if item["code"] in answered:
+            continue
+        put: dict[str, Any] = {
+            "id": str(_id(f"{label}/finding/{item['code']}")),
+            "inspection_id": str(insp.id),
+            "item_code": item["code"],
+            "result": "pass",
+            "recorded_at": _iso(start + timedelta(minutes=submit_after - 1)),
+        }
+        if item.get("unit"):
+            low, high = item.get("min"), item.get("max")
+            put["value"] = low if low is not None else high if high is not None else 0
+        mutations.append(("finding.put", put))
     _push(inspector, mutations)
     wanted = {sha for a in answers for sha in a.shots}
     _upload(inspector, {sha: photos[sha] for sha in sorted(wanted)})

@@ -142,3 +142,20 @@ class HazardCounter(Base):
 
     year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     last: Mapped[int] = mapped_column(default=0)
+
+
+class RecheckItem(Base):
+    """A ticket a recheck inspection (复查) covers, and the result the visit recorded for it."""
+
+    __tablename__ = "recheck_items"
+
+    inspection_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("inspections.id", ondelete="CASCADE"), primary_key=True
+    )
+    hazard_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("hazards.id"), primary_key=True, index=True
+    )
+    #: pass or fail once rechecked; None while waiting for the visit
+    result: Mapped[str | None] = mapped_column(String(4))
+    rechecked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    rechecked_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))

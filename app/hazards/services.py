@@ -23,6 +23,7 @@ from app.checklists.services import checklist_item, get_checklist
 from app.clock import isoformat, utcnow
 from app.db import for_update, session
 from app.errors import DomainError, not_found
+from app.hazards import rechecks
 from app.hazards.deadlines import default_deadline, next_escalation, require_future, set_deadline
 from app.hazards.models import ACTIVE_STATES, ESCALATION_LEVELS, MAX_ESCALATION, Hazard
 from app.hazards.notify import notify
@@ -38,8 +39,8 @@ from app.hazards.transitions import (
 )
 from app.hazards.visibility import can_see, visibility_clause
 from app.http import version_etag
+from app.inspections import lifecycle
 from app.inspections.models import Finding, Inspection
-from app.inspections.services import advance_status
 from app.org.models import User
 from app.org.services import can_see_jurisdiction
 from app.registry.models import Enterprise
@@ -326,6 +327,7 @@ def apply_action(
     data: dict[str, Any],
     check_etag: Callable[[str], None] | None = None,
     device_at: datetime | None = None,
+    now: datetime | None = None,
 ) -> Hazard:
     """Apply one action ({action, …}) to a ticket by the transition table; return the ticket."""
     hazard = _lock_visible(user, hazard_id)
@@ -333,7 +335,10 @@ def apply_action(
         check_etag(etag_of(hazard))
     action = data["action"]
     rule = rule_for(user, hazard, action)
-    HANDLERS[action](hazard, user, data, rule, device_at)
+    if action == "recheck":
+        _recheck(hazard, user, data, rule, device_at, now or utcnow())
+    else:
+        HANDLERS[action](hazard, user, data, rule, device_at)
     session.flush()
     return hazard
 
@@ -424,8 +429,9 @@ def _submit(h: Hazard, user: User, data: dict[str, Any], rule: Transition, _: An
     )
 
 
-def _recheck(h: Hazard, user: User, data: dict[str, Any], rule: Transition, device_at: Any) -> None:
-    now = utcnow()
+def _recheck(
+    h: Hazard, user: User, data: dict[str, Any], rule: Transition, device_at: Any, now: datetime
+) -> None:
     result = data.get("result")
     assert isinstance(rule.to, dict)
     if result not in rule.to:
@@ -455,6 +461,20 @@ def _recheck(h: Hazard, user: User, data: dict[str, Any], rule: Transition, devi
             {"photos": ["At least one photo."]},
         )
     extra: dict[str, Any] = {"result": result, "on_the_spot": h.status == "open"}
+    visit = None
+    if data.get("inspection_id") is not None:
+        visit = rechecks.visit_for(user, h, data["inspection_id"], now)
+        extra["inspection_id"] = str(visit.id)
+    location = data.get("location") or (rechecks.check_in_location(visit) if visit else None)
+    if location is None and visit is None and data.get("location_required"):
+        raise DomainError(
+            "recheck.location_required",
+            422,
+            "A recheck outside a recheck inspection must say where it was made; send location.",
+            {"location": ["Required without inspection_id."]},
+        )
+    if location is not None:
+        extra["location"] = location
     if result == "fail":
         deadline = require_future(data.get("deadline"), "deadline", now) or default_deadline(
             h.grade, now
@@ -474,6 +494,8 @@ def _recheck(h: Hazard, user: User, data: dict[str, Any], rule: Transition, devi
         device_at=device_at,
         now=now,
     )
+    if visit is not None:
+        rechecks.record_result(visit, h, result, user, now)
 
 
 def _close(h: Hazard, user: User, data: dict[str, Any], rule: Transition, _: Any) -> None:
@@ -504,7 +526,14 @@ def _close_inspection_if_done(inspection_id: uuid.UUID, user: User) -> None:
     )
     if still_open is not None:
         return
-    advance_status(insp, "closed", "inspection.closed", {"reason": "all tickets closed"}, user)
+    lifecycle.move(
+        insp,
+        "close",
+        actor=user,
+        now=utcnow(),
+        data={"reason": "all tickets closed"},
+        who=lifecycle.SYSTEM,
+    )
 
 
 def escalate_step(h: Hazard, actor: User | None, note: str, now: datetime, auto: bool) -> None:
@@ -619,11 +648,11 @@ def _comment(h: Hazard, user: User, data: dict[str, Any], rule: Transition, devi
     )
 
 
+#: the actions besides recheck (``_recheck`` also takes the clock and the recheck visit)
 HANDLERS: dict[str, Callable[[Hazard, User, dict[str, Any], Transition, Any], None]] = {
     "assign": _assign,
     "start": _start,
     "submit_rectification": _submit,
-    "recheck": _recheck,
     "close": _close,
     "escalate": _escalate,
     "request_extension": _request_extension,
@@ -648,8 +677,15 @@ def recheck_hazard(
     photos: Sequence[str],
     at: datetime | None,
     deadline: datetime | None = None,
+    inspection_id: uuid.UUID | None = None,
+    location: dict[str, Any] | None = None,
+    now: datetime | None = None,
 ) -> Hazard:
-    """Record a re-inspection (the sync mutation hazard.recheck calls this); DomainError if not."""
+    """Record a re-inspection (the sync mutation hazard.recheck calls this); DomainError if not.
+
+    On a recheck inspection (``inspection_id``) the place defaults to the check-in's; outside
+    one, the device must say where the recheck was made (``location``).
+    """
     hid, user = _hazard_and_actor(hazard_id, actor)
     data = {
         "action": "recheck",
@@ -657,8 +693,11 @@ def recheck_hazard(
         "note": note,
         "photos": list(photos),
         "deadline": deadline,
+        "inspection_id": inspection_id,
+        "location": location,
+        "location_required": True,
     }
-    return apply_action(user, hid, data, device_at=at)
+    return apply_action(user, hid, data, device_at=at, now=now)
 
 
 def comment_hazard(

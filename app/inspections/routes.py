@@ -1,4 +1,8 @@
-"""Routes: planners create and edit inspections; reads follow the confidentiality rule."""
+"""Routes: planners create and edit inspections; reads follow the confidentiality rule.
+
+A recheck inspection's tickets are attached by ``app.hazards.rechecks`` (routes sit above every
+service layer: this is the HTTP boundary, wired in ``app.wiring``).
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,12 @@ from typing import Any
 from flask.views import MethodView
 
 from app.auth.caller import current_user, require_role
+from app.errors import DomainError
+from app.hazards import rechecks
 from app.http import Blueprint, check_if_match, paginate, sends_etag, takes_if_match, version_etag
 from app.inspections import services
 from app.inspections.schemas import (
+    CancelSchema,
     FindingSchema,
     InspectionCreateSchema,
     InspectionQueryArgsSchema,
@@ -32,14 +39,28 @@ class Inspections(MethodView):
         user = current_user()
         items = paginate(services.inspections_query(user, args), pagination_parameters)
         log_confidential_reads(user, items, "list")
-        return items
+        return rechecks.attach_covered(items)
 
     @blp.arguments(InspectionCreateSchema)
     @blp.response(201, InspectionSchema)
     @sends_etag("inspection")
     def post(self, data: dict[str, Any]) -> Any:
-        """Create an unannounced, routine, complaint or recheck inspection (planners)."""
-        return services.create_inspection(require_role("planner"), data)
+        """Create an unannounced, routine, complaint or recheck inspection (planners).
+
+        A recheck (复查) covers the tickets named in ``hazard_ids`` (docs/api.md, "Rechecks").
+        """
+        planner = require_role("planner")
+        if "hazard_ids" in data and data["type"] != "recheck":
+            raise DomainError(
+                "validation_error",
+                422,
+                "Only a recheck inspection names tickets.",
+                {"hazard_ids": ["Only with type 'recheck'."]},
+            )
+        insp = services.create_inspection(planner, data)
+        if insp.type == "recheck":
+            rechecks.cover(insp, data.get("hazard_ids"))
+        return rechecks.attach_covered([insp])[0]
 
 
 @blp.route("/inspections/<uuid:inspection_id>")
@@ -48,7 +69,7 @@ class InspectionById(MethodView):
     @sends_etag("inspection")
     def get(self, inspection_id: uuid.UUID) -> Any:
         """Return one inspection you may see."""
-        return services.get_inspection(current_user(), inspection_id)
+        return rechecks.attach_covered([services.get_inspection(current_user(), inspection_id)])[0]
 
     @blp.arguments(InspectionUpdateSchema)
     @blp.response(200, InspectionSchema)
@@ -58,7 +79,19 @@ class InspectionById(MethodView):
         user = require_role("planner")
         insp = services.get_own_planned(user, inspection_id)
         check_if_match(version_etag("inspection", insp.id, insp.version))
-        return services.update_inspection(user, insp, data)
+        return rechecks.attach_covered([services.update_inspection(user, insp, data)])[0]
+
+
+@blp.route("/inspections/<uuid:inspection_id>/cancel", methods=["POST"])
+@blp.arguments(CancelSchema)
+@blp.response(200, InspectionSchema)
+@takes_if_match("inspection")
+def cancel(data: dict[str, Any], inspection_id: uuid.UUID) -> Any:
+    """Cancel an inspection before check-in, with the reason (its planner); 409 once started."""
+    user = require_role("planner")
+    insp = services.get_own_planned(user, inspection_id)
+    check_if_match(version_etag("inspection", insp.id, insp.version))
+    return rechecks.attach_covered([services.cancel_inspection(user, insp, data["reason"])])[0]
 
 
 @blp.route("/inspections/<uuid:inspection_id>/findings")

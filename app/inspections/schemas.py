@@ -6,6 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from app.checklists.schemas import JudgedItemSchema
 from app.clock import isoformat, utcnow
 from app.fields import DateTime
 from app.inspections.models import INSPECTION_STATES, INSPECTION_TYPES
@@ -72,6 +73,10 @@ class InspectionSchema(Schema):
     created_at = DateTime()
     updated_at = DateTime()
     version = fields.Integer()
+    recheck_hazard_ids = fields.List(
+        fields.UUID(),
+        metadata={"description": "a recheck (复查): the tickets the visit rechecks; else []"},
+    )
 
 
 class WindowSchema(Schema):
@@ -95,6 +100,18 @@ class InspectionCreateSchema(Schema):
     industry = fields.String(validate=validate.Length(min=1, max=40))
     window = fields.Nested(WindowSchema, allow_none=True)
     dispatch_at = DateTime(allow_none=True)
+    hazard_ids = fields.List(
+        fields.UUID(),
+        validate=validate.Length(min=1, max=200),
+        metadata={
+            "description": "recheck only: the tickets the visit rechecks (default: every ticket "
+            "of the enterprise being rectified or waiting for its recheck)"
+        },
+    )
+
+
+class CancelSchema(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
 
 
 class InspectionUpdateSchema(Schema):
@@ -135,5 +152,13 @@ class FindingSchema(Schema):
     recorded_by = fields.UUID(allow_none=True)
     review_status = fields.String()
     review_comment = fields.String()
+    item = fields.Nested(
+        JudgedItemSchema,
+        allow_none=True,
+        metadata={
+            "description": "the checklist item as the version it was judged under words it, "
+            "with its basis and that basis's edition (finding lists; not in the sync feed)"
+        },
+    )
     media_pending = fields.Boolean()
     version = fields.Integer()

@@ -20,10 +20,13 @@ from sqlalchemy.orm import selectinload
 from app.audit.bindings import touch
 from app.audit.services import record
 from app.changelog import record_changes
-from app.checklists.services import versions_in_force
+from app.checklists.models import ChecklistVersion
+from app.checklists.services import checklist_item, get_checklist, versions_in_force
 from app.clock import CHINA_TZ, utcnow
 from app.db import for_update, iter_chunks, session
 from app.errors import DomainError, not_found
+from app.inspections.eligibility import check_team
+from app.inspections.lifecycle import PLANNER, allowed_actions, initial_state, move
 from app.inspections.models import Finding, Inspection, InspectionInspector
 from app.inspections.visibility import (
     ENTERPRISE_FINDINGS_STATES,
@@ -101,73 +104,27 @@ def list_findings(user: User, inspection_id: uuid.UUID) -> list[Finding]:
     stmt = select(Finding).where(Finding.inspection_id == insp.id, Finding.deleted.is_(False))
     if user.role == "enterprise":
         stmt = stmt.where(Finding.review_status == "confirmed")
-    return list(session.execute(stmt.order_by(Finding.item_code, Finding.id)).scalars())
+    findings = list(session.execute(stmt.order_by(Finding.item_code, Finding.id)).scalars())
+    versions: dict[int | None, ChecklistVersion | None] = {}
+    for f in findings:
+        # each finding with the item as its version words it: basis and edition judged under
+        version = f.checklist_version or insp.checklist_version
+        if version not in versions:
+            try:
+                versions[version] = get_checklist(insp.industry, version) if version else None
+            except DomainError:
+                versions[version] = None
+        cv = versions[version]
+        f.item = checklist_item(cv, f.item_code) if cv is not None else None  # type: ignore[attr-defined]
+    return findings
 
 
 # --------------------------------------------------------------------------- writes
 
 
-def advance_status(
-    insp: Inspection, status: str, action: str, data: dict[str, Any], user: User | None
-) -> None:
-    """Move an inspection on to ``status``: a new version, an audit entry, the devices' feed."""
-    insp.status = status
-    insp.version += 1
-    session.flush()
-    record(action, "inspection", insp.id, data, actor=user)
-    record_changes("inspection", [insp])
-
-
 def latest_checklist_versions(on: date | None = None) -> dict[str, int]:
     """Return per industry the checklist version in force on `on` (today in China by default)."""
     return versions_in_force(on or china_today())
-
-
-def check_team(inspector_ids: Sequence[uuid.UUID], enterprise: Enterprise, on: date) -> list[User]:
-    """Return the team, or refuse (422) naming each ineligible inspector and why."""
-    ids = list(dict.fromkeys(inspector_ids))
-    if len(ids) != len(inspector_ids):
-        raise DomainError(
-            "validation_error",
-            422,
-            "An inspector is listed twice; list each once.",
-            {"inspector_ids": ["Duplicate inspector."]},
-        )
-    users = {u.id: u for u in session.execute(select(User).where(User.id.in_(ids))).scalars()}
-    problems: dict[str, list[str]] = {}
-    named: list[str] = []
-    for uid in ids:
-        user = users.get(uid)
-        if user is None or user.role != "inspector" or not user.active:
-            reason = "not an active inspector"
-        elif user.certificate_expires is None:
-            reason = "has no enforcement certificate (执法证) on record"
-        elif user.certificate_expires < on:
-            reason = (
-                f"certificate {user.certificate_no or ''} expired on {user.certificate_expires}"
-            )
-        elif str(enterprise.id) in (user.conflicts or []):
-            reason = "declared a conflict of interest with this enterprise (回避)"
-        else:
-            continue
-        problems[str(uid)] = [reason.replace("  ", " ")]
-        who = f"{user.name} ({user.username})" if user is not None else str(uid)
-        named.append(f"{who}: {reason}")
-    if problems:
-        raise DomainError(
-            "inspection.ineligible_inspector",
-            422,
-            "These inspectors may not take part: " + "; ".join(named) + ". Choose others.",
-            {"inspector_ids": problems},
-        )
-    if len(ids) < 2:
-        raise DomainError(
-            "inspection.team_too_small",
-            422,
-            "An inspection needs at least two inspectors (两人以上执法).",
-            {"inspector_ids": ["At least two inspectors."]},
-        )
-    return [users[uid] for uid in ids]
 
 
 def inspection_values(
@@ -188,7 +145,7 @@ def inspection_values(
     return {
         "id": uuid.uuid4(),
         "type": type,
-        "status": "planned" if dispatch_at is not None and dispatch_at > now else "dispatched",
+        "status": initial_state(dispatch_at, now),
         "enterprise_id": enterprise.id,
         "jurisdiction_code": enterprise.jurisdiction_code,
         "industry": industry,
@@ -319,6 +276,7 @@ def update_inspection(user: User, insp: Inspection, data: dict[str, Any]) -> Ins
             "inspection.already_started",
             409,
             "The inspection was checked in; its team and window can no longer change.",
+            allowed_actions=allowed_actions(insp, PLANNER),
         )
     if insp.status == "cancelled":
         raise DomainError("inspection.cancelled", 409, "The inspection was cancelled.")
@@ -353,13 +311,30 @@ def update_inspection(user: User, insp: Inspection, data: dict[str, Any]) -> Ins
         insp.dispatch_at = dispatch_at
     if changes:
         now = utcnow()
-        if insp.status in ("planned", "dispatched"):
-            insp.status = (
-                "planned" if dispatch_at is not None and dispatch_at > now else "dispatched"
-            )
-        insp.version += 1
-        insp.updated_at = now
-        session.flush()
-        record_changes("inspection", [insp])
-        record("inspection.update", "inspection", insp.id, {"changes": changes}, actor=user)
+        move(
+            insp,
+            "reschedule",
+            actor=user,
+            now=now,
+            data={"changes": changes},
+            who=PLANNER,
+            to=initial_state(dispatch_at, now),
+        )
+    return insp
+
+
+def cancel_inspection(user: User, insp: Inspection, reason: str) -> Inspection:
+    """Cancel an inspection before check-in (its planner), with the reason; 409 otherwise."""
+    if insp.status == "cancelled":
+        return insp  # a retry: cancelled already
+    reason = reason.strip()
+    if not reason:
+        raise DomainError(
+            "validation_error",
+            422,
+            "Say why the inspection is cancelled.",
+            {"reason": ["Required."]},
+        )
+    insp.cancel_reason = reason[:500]
+    move(insp, "cancel", actor=user, now=utcnow(), data={"reason": insp.cancel_reason}, who=PLANNER)
     return insp

@@ -25,10 +25,10 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, undefer
 
 from app.audit.services import record
-from app.changelog import record_changes
 from app.clock import utcnow
 from app.db import for_update, session
 from app.errors import DomainError, not_found
+from app.inspections.lifecycle import PLANNER, move
 from app.inspections.models import Finding, Inspection
 from app.inspections.services import (
     china_today,
@@ -285,7 +285,9 @@ def _summary(result: drawlib.DrawResult) -> dict[str, Any]:
     }
 
 
-def _supersede(plan: SamplingPlan, previous: SamplingDraw, reason: str, now: datetime) -> None:
+def _supersede(
+    user: User, plan: SamplingPlan, previous: SamplingDraw, reason: str, now: datetime
+) -> None:
     previous.status = "superseded"
     previous.superseded_at = now
     stale = session.execute(
@@ -295,15 +297,16 @@ def _supersede(plan: SamplingPlan, previous: SamplingDraw, reason: str, now: dat
             Inspection.check_in_received_at.is_(None),
         )
     ).scalars()
-    cancelled = []
     for insp in stale:
-        insp.status = "cancelled"
         insp.cancel_reason = f"redraw {previous.number + 1}: {reason}"[:500]
-        insp.version += 1
-        insp.updated_at = now
-        cancelled.append(insp)
-    session.flush()
-    record_changes("inspection", cancelled)
+        move(
+            insp,
+            "cancel",
+            actor=user,
+            now=now,
+            data={"reason": insp.cancel_reason, "draw": previous.number + 1},
+            who=PLANNER,
+        )
 
 
 def draw_plan(user: User, plan: SamplingPlan) -> SamplingPlan:
@@ -332,7 +335,7 @@ def draw_plan(user: User, plan: SamplingPlan) -> SamplingPlan:
     now = utcnow()
     previous = next((d for d in reversed(plan.draws[:-1]) if d.status == "drawn"), None)
     if previous is not None:
-        _supersede(plan, previous, current.reason or "", now)
+        _supersede(user, plan, previous, current.reason or "", now)
     current.status = "drawn"
     current.drawn_at = now
     current.drawn_by = user.id

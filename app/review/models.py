@@ -29,4 +29,7 @@ class FindingReview(Base):
     grade_to: Mapped[str | None] = mapped_column(String(10))
     grade_reason: Mapped[str | None] = mapped_column(String(2000))
     reviewer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    #: The finding's version this decision produced: a later version is the inspector's
+    #: amendment (what a resubmission after needs_info checks for).
+    finding_version: Mapped[int | None]
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

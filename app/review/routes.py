@@ -9,6 +9,8 @@ from app.auth.caller import current_user, require_role
 from app.http import Blueprint, paginate
 from app.review import services
 from app.review.schemas import (
+    ConfirmedPassesSchema,
+    ConfirmPassesSchema,
     ReviewedFindingSchema,
     ReviewQueueItemSchema,
     ReviewRequestSchema,
@@ -33,6 +35,14 @@ def review_queue(pagination_parameters: Any) -> Any:
 def review_finding(data: dict[str, Any], finding_id: uuid.UUID) -> Any:
     """Confirm, reject or send back (needs_info) a finding; confirming a failure issues a ticket."""
     return services.review_finding(require_role("supervisor"), finding_id, data)
+
+
+@blp.route("/review/inspections/<uuid:inspection_id>/confirm-passes", methods=["POST"])
+@blp.arguments(ConfirmPassesSchema)
+@blp.response(200, ConfirmedPassesSchema)
+def confirm_passes(data: dict[str, Any], inspection_id: uuid.UUID) -> Any:
+    """Confirm at once the unflagged passes and n/a answers of a submitted inspection."""
+    return services.confirm_passes(require_role("supervisor"), inspection_id, data["comment"])
 
 
 @blp.route("/findings/<uuid:finding_id>/reviews", methods=["GET"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from app.checklists.schemas import JudgedItemSchema
 from app.fields import DateTime
 from app.inspections.schemas import FindingSchema
 from app.review.models import DECISIONS
@@ -32,28 +33,6 @@ class PhotoEvidenceSchema(Schema):
     flags = fields.List(fields.String(validate=validate.OneOf(FLAGS)))
 
 
-class QueueItemBasisSchema(Schema):
-    document = fields.String()
-    number = fields.String(allow_none=True)
-    article = fields.String(allow_none=True)
-    text = fields.String(allow_none=True)
-    edition = fields.String(allow_none=True)
-    effective = fields.String(allow_none=True)
-    in_force = fields.Boolean(allow_none=True)
-
-
-class QueueItemSchema(Schema):
-    """The checklist item a finding answers, as the version it was judged under words it."""
-
-    code = fields.String()
-    text = fields.String()
-    category = fields.String(allow_none=True)
-    grade = fields.String()
-    requires_photo = fields.Boolean()
-    checklist_version = fields.Integer()
-    basis = fields.Nested(QueueItemBasisSchema)
-
-
 class QueuePersonSchema(Schema):
     id = fields.UUID()
     name = fields.String(allow_none=True)
@@ -76,7 +55,12 @@ class QueueFindingSchema(Schema):
     version = fields.Integer()
     photos = fields.List(fields.Nested(PhotoEvidenceSchema))
     flags = fields.List(fields.String(validate=validate.OneOf(FLAGS)))
-    item = fields.Nested(QueueItemSchema, allow_none=True)
+    flag_reasons = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        metadata={"description": "for time flags: what was seen, in words (flag → reason)"},
+    )
+    item = fields.Nested(JudgedItemSchema, allow_none=True)
 
 
 class QueueLocationSchema(Schema):
@@ -124,6 +108,24 @@ class ReviewRequestSchema(Schema):
     comment = fields.String(load_default="", validate=validate.Length(max=4000))
     grade = fields.String(validate=validate.OneOf(("general", "major")))
     grade_reason = fields.String(validate=validate.Length(max=2000))
+
+
+class ConfirmPassesSchema(Schema):
+    comment = fields.String(load_default="", validate=validate.Length(max=4000))
+
+
+class SkippedFindingSchema(Schema):
+    id = fields.UUID()
+    flags = fields.List(fields.String(validate=validate.OneOf(FLAGS)))
+
+
+class ConfirmedPassesSchema(Schema):
+    confirmed = fields.List(fields.UUID(), metadata={"description": "findings confirmed now"})
+    skipped = fields.List(
+        fields.Nested(SkippedFindingSchema),
+        metadata={"description": "passes left for a decision of their own: they carry flags"},
+    )
+    status = fields.String(metadata={"description": "the inspection's status afterwards"})
 
 
 class ReviewSchema(Schema):

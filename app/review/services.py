@@ -9,7 +9,16 @@ Evidence flags (docs/api.md, "Review"), computed for each finding in the queue:
 - ``photo_reused`` — the same SHA-256, or a near-duplicate perceptual hash (media.phash), is
   evidence in a finding of *another* inspection;
 - ``photo_no_exif`` — a stored photo carries neither an EXIF time nor a GPS position;
-- ``check_in_far_from_site`` — the inspection's check-in was flagged as far from the site.
+- ``check_in_far_from_site`` — the inspection's check-in was flagged as far from the site;
+- ``check_in_outside_window`` — the device's check-in time lies outside the planned window;
+- ``recorded_before_check_in`` — a finding's time is earlier than the check-in;
+- ``recorded_outside_window`` — a finding's time lies outside the planned window;
+- ``recorded_far_from_photo_time`` — a finding's time is far from the EXIF time of a photo it
+  cites.
+
+The time flags allow FIELDSAFE_REVIEW_PHOTO_TIME_TOLERANCE_MINUTES either way. Times in the
+server's future are refused when pushed (``time.in_future``), so they never reach the queue.
+Each flag comes with its reason in words (``flag_reasons``: code → what was seen).
 """
 
 from __future__ import annotations
@@ -17,14 +26,14 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
 from sqlalchemy import Select, exists, func, select, true
 
 from app.audit.services import record
-from app.changelog import record_change
+from app.changelog import record_change, record_changes
 from app.checklists.models import ChecklistVersion
 from app.checklists.services import checklist_item, get_checklist
 from app.clock import utcnow
@@ -32,8 +41,8 @@ from app.db import cites_any_photo, session
 from app.errors import DomainError, not_found
 from app.hazards.models import Hazard
 from app.hazards.services import hazard_for_finding
+from app.inspections.lifecycle import SYSTEM, move
 from app.inspections.models import Finding, Inspection
-from app.inspections.services import advance_status
 from app.media.models import MediaObject
 from app.media.services import media_by_sha, media_view
 from app.org.models import User
@@ -50,7 +59,49 @@ FLAGS = (
     "photo_reused",
     "photo_no_exif",
     "check_in_far_from_site",
+    "check_in_outside_window",
+    "recorded_before_check_in",
+    "recorded_outside_window",
+    "recorded_far_from_photo_time",
 )
+
+
+def _minutes(delta: timedelta) -> str:
+    minutes = int(abs(delta.total_seconds()) // 60)
+    return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
+
+
+def _outside(at: datetime, start: datetime | None, end: datetime | None) -> str | None:
+    """How far `at` lies outside [start, end] beyond the tolerance, in words; None if inside."""
+    tolerance = timedelta(minutes=get_settings().review_photo_time_tolerance_minutes)
+    if start is not None and at < start - tolerance:
+        return f"{_minutes(start - at)} before the window opens"
+    if end is not None and at > end + tolerance:
+        return f"{_minutes(at - end)} after the window closes"
+    return None
+
+
+def inspection_time_reasons(insp: Inspection) -> dict[str, str]:
+    """The inspection's implausible times: a check-in outside the planned window."""
+    if insp.check_in_at is None:
+        return {}
+    why = _outside(insp.check_in_at, insp.window_start, insp.window_end)
+    return {"check_in_outside_window": f"Checked in {why}."} if why else {}
+
+
+def finding_time_reasons(finding: Finding, insp: Inspection) -> dict[str, str]:
+    """A finding's implausible times: before the check-in, or outside the planned window."""
+    reasons: dict[str, str] = {}
+    at = finding.recorded_at
+    tolerance = timedelta(minutes=get_settings().review_photo_time_tolerance_minutes)
+    if insp.check_in_at is not None and at < insp.check_in_at - tolerance:
+        reasons["recorded_before_check_in"] = (
+            f"Recorded {_minutes(insp.check_in_at - at)} before the check-in."
+        )
+    why = _outside(at, insp.window_start, insp.window_end)
+    if why:
+        reasons["recorded_outside_window"] = f"Recorded {why}."
+    return reasons
 
 
 # --------------------------------------------------------------------------- the queue
@@ -208,7 +259,8 @@ def inspection_flags(insp: Inspection) -> list[str]:
     far = bool(insp.check_in_far) or (
         insp.check_in_distance_m is not None and insp.check_in_distance_m > limit
     )
-    return ["check_in_far_from_site"] if far else []
+    flags = ["check_in_far_from_site"] if far else []
+    return flags + list(inspection_time_reasons(insp))
 
 
 def _finding_entry(
@@ -221,10 +273,24 @@ def _finding_entry(
 ) -> dict[str, Any]:
     photos = []
     flags: set[str] = set(insp_flags)
+    reasons = inspection_time_reasons(insp) | finding_time_reasons(f, insp)
+    flags.update(reasons)
+    tolerance = timedelta(minutes=get_settings().review_photo_time_tolerance_minutes)
     for sha in f.photos or []:
         entry = photo_evidence(sha, media.get(sha), insp, f, site, sha in reused)
         flags.update(entry["flags"])
         photos.append(entry)
+        # a photo outside the visit is photo_time_mismatch already; this one is within it
+        taken: datetime | None = entry["taken_at"]
+        if taken is None or "photo_time_mismatch" in entry["flags"]:
+            continue
+        gap = abs(taken - f.recorded_at)
+        if gap > tolerance and "recorded_far_from_photo_time" not in reasons:
+            side = "after" if f.recorded_at > taken else "before"
+            reasons["recorded_far_from_photo_time"] = (
+                f"Recorded {_minutes(gap)} {side} photo {sha[:8]} was taken."
+            )
+            flags.add("recorded_far_from_photo_time")
     return {
         "id": f.id,
         "inspection_id": f.inspection_id,
@@ -242,6 +308,7 @@ def _finding_entry(
         "version": f.version,
         "photos": photos,
         "flags": [flag for flag in FLAGS if flag in flags],
+        "flag_reasons": reasons,
     }
 
 
@@ -469,6 +536,7 @@ def review_finding(user: User, finding_id: uuid.UUID, data: dict[str, Any]) -> F
     if override and grade is not None:
         finding.grade = grade
     finding.version += 1
+    review.finding_version = finding.version
     session.flush()
     record(
         "finding.review",
@@ -492,6 +560,75 @@ def review_finding(user: User, finding_id: uuid.UUID, data: dict[str, Any]) -> F
     return _with_review(finding)
 
 
+def confirm_passes(user: User, inspection_id: uuid.UUID, comment: str = "") -> dict[str, Any]:
+    """Confirm in one decision the pending passes and n/a answers of a submitted inspection.
+
+    A supervisor reads the failures one by one; the items found compliant need no ticket and
+    are confirmed together. Any of them carrying an evidence flag is left for a decision of its
+    own (``skipped``, with its flags). The inspection turns ``reviewed`` if nothing else waits.
+    """
+    insp = session.execute(
+        select(Inspection)
+        .where(Inspection.id == inspection_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    if insp is None or not can_see_jurisdiction(user, insp.jurisdiction_code):
+        raise not_found("inspection")
+    if insp.status != "submitted":
+        raise DomainError(
+            "finding.not_submitted",
+            409,
+            f"This inspection is {insp.status}; only a submitted inspection waits for review.",
+        )
+    (entry,) = queue_items([insp]) or [{"findings": []}]
+    flagged = {f["id"]: f["flags"] for f in entry["findings"] if f["flags"]}
+    waiting = session.execute(
+        select(Finding)
+        .where(
+            Finding.inspection_id == insp.id,
+            Finding.deleted.is_(False),
+            Finding.review_status == "pending",
+            Finding.result.in_(("pass", "na")),
+        )
+        .order_by(Finding.item_code, Finding.id)
+        .with_for_update()
+    ).scalars()
+    now = utcnow()
+    confirmed: list[Finding] = []
+    skipped: list[dict[str, Any]] = []
+    for finding in waiting:
+        if finding.id in flagged:
+            skipped.append({"id": finding.id, "flags": flagged[finding.id]})
+            continue
+        review = FindingReview(
+            finding_id=finding.id,
+            inspection_id=insp.id,
+            decision="confirm",
+            comment=comment,
+            reviewer_id=user.id,
+            at=now,
+        )
+        session.add(review)
+        finding.review_status = "confirmed"
+        finding.review_comment = comment
+        finding.version += 1
+        review.finding_version = finding.version
+        confirmed.append(finding)
+    session.flush()
+    if confirmed:
+        record(
+            "finding.review_passes",
+            "inspection",
+            insp.id,
+            {"findings": [str(f.id) for f in confirmed], "comment": comment},
+            actor=user,
+        )
+        record_changes("finding", confirmed)
+    _maybe_reviewed(insp, user)
+    return {"confirmed": [f.id for f in confirmed], "skipped": skipped, "status": insp.status}
+
+
 def _maybe_reviewed(insp: Inspection, user: User) -> None:
     """Mark the inspection reviewed once none of its findings waits for a decision."""
     if insp.status != "submitted":
@@ -507,7 +644,7 @@ def _maybe_reviewed(insp: Inspection, user: User) -> None:
     )
     if waiting is not None:
         return
-    advance_status(insp, "reviewed", "inspection.reviewed", {}, user)
+    move(insp, "review_done", actor=user, now=utcnow(), who=SYSTEM)
 
 
 def _with_review(finding: Finding) -> Finding:

@@ -20,6 +20,7 @@ from app.checklists.models import ChecklistVersion
 from app.checklists.services import serialize
 from app.clock import isoformat
 from app.hazards.models import Hazard
+from app.hazards.rechecks import attach_covered
 from app.hazards.services import serialize_hazard
 from app.hazards.visibility import visibility_clause as hazard_visibility
 from app.inspections.models import Finding, Inspection
@@ -166,6 +167,7 @@ class UserScope:
                 ).scalars()
             )
             self.sent_inspections.extend(inspections)
+            attach_covered(inspections)
             return {i.id: (i.version, _json(InspectionSchema().dump(i))) for i in inspections}
         if entity_type == "finding":
             finding_schema = FindingSchema()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -129,12 +130,84 @@ def test_sources_md_lists_each_citing_item() -> None:
 # --- the corrections of issue 13, pinned ----------------------------------------
 
 
-def test_construction_confined_space_clause_has_both_situations() -> None:
+def test_construction_confined_space_items_follow_the_2024_edition() -> None:
     items = _items("confined_space")
-    assert items["CFS-14"]["basis"]["article"] == "第十一条第（一）项"
-    assert items["CFS-15"]["grade"] == "major"
-    assert items["CFS-15"]["basis"]["article"] == "第十一条第（二）项"
+    by_article = {
+        article: [
+            c
+            for c, i in items.items()
+            if i["basis"]["number"] == "建质规〔2024〕5号" and i["basis"]["article"] == article
+        ]
+        for article in (f"第十一条第（{n}）项" for n in "一二三四")
+    }
+    assert by_article == {
+        "第十一条第（一）项": ["CFS-16"],
+        "第十一条第（二）项": ["CFS-14"],
+        "第十一条第（三）项": ["CFS-15", "CFS-17"],
+        "第十一条第（四）项": ["CFS-18"],
+    }
     assert "专人负责监护" in items["CFS-15"]["basis"]["text"]
+    # （一） is major only when the space is not identified *and* no warning sign is set.
+    assert "，且未在显著位置设置警示标志" in items["CFS-16"]["basis"]["text"]
+    assert "或者" in items["CFS-16"]["text"] and "二者均未做到" in items["CFS-16"]["text"]
+
+
+def test_no_item_cites_the_abolished_2022_construction_standard() -> None:
+    cited = [
+        i["code"]
+        for path in LIBRARY_FILES
+        for i in _load(path)["items"]
+        if i["basis"]["number"] == "建质规〔2022〕2号"
+    ]
+    assert cited == []
+
+
+def test_and_conditions_of_the_2024_construction_standard_are_worded_as_such() -> None:
+    item = _items("construction_decoration")["CON-11"]
+    assert "，且未做可靠连接" in item["basis"]["text"]
+    assert "或者已做可靠连接" in item["text"] and "二者均未做到" in item["text"]
+
+
+#: Items still resting on a superseded edition, because the new text was not read.
+STILL_ON_SUPERSEDED = {
+    "GB 35181-2017": {
+        "CMX-01",
+        "CMX-02",
+        "CMX-03",
+        "FAC-09",
+        "FAC-10",
+        "HRB-01",
+        "HRB-02",
+        "HZC-13",
+        "MED-01",
+        "MED-02",
+        "MED-03",
+    },
+    "GB 9448-1999": {"HOT-10", "HOT-11", "HOT-14"},
+    "国家安全生产监督管理总局令第30号": {"HOT-04"},
+}
+
+
+def test_the_items_on_superseded_editions_are_the_known_ones() -> None:
+    on_superseded: dict[str, set[str]] = {}
+    for path in LIBRARY_FILES:
+        data = _load(path)
+        old = {s["number"] for s in data["sources"] if s["in_force"] is False}
+        for item in data["items"]:
+            if item["basis"]["number"] in old:
+                on_superseded.setdefault(item["basis"]["number"], set()).add(item["code"])
+                assert item["verified"] is False, item["code"]
+    assert on_superseded == STILL_ON_SUPERSEDED
+
+
+@pytest.mark.parametrize("path", LIBRARY_FILES, ids=lambda p: p.stem)
+def test_no_version_takes_effect_before_the_sources_it_cites(path: Path) -> None:
+    data = _load(path)
+    starts = data.get("effective_from") or date.today().isoformat()
+    cited = {(i["basis"]["document"], i["basis"]["number"]) for i in data["items"]}
+    for source in data["sources"]:
+        if (source["title"], source["number"]) in cited and source["effective"]:
+            assert source["effective"] <= starts, (source["title"], source["effective"], starts)
 
 
 def test_confined_space_identification_is_major_only_when_both_parts_fail() -> None:
@@ -143,9 +216,20 @@ def test_confined_space_identification_is_major_only_when_both_parts_fail() -> N
     assert "或者" in item["text"] and "二者均未做到" in item["text"]
 
 
-def test_oxygen_range_is_the_normal_range_of_its_basis() -> None:
+def test_oxygen_range_is_the_entry_condition_of_the_confined_space_standard() -> None:
     item = _items("confined_space")["CFS-10"]
-    assert (item["min"], item["max"]) == (19.5, 21)
+    assert (item["basis"]["number"], item["basis"]["article"]) == ("GB 46768-2025", "5.9.1 a)")
+    assert "19.5% VOL~23.5% VOL" in item["basis"]["text"]
+    assert (item["min"], item["max"]) == (19.5, 23.5)
+
+
+def test_hazardous_chemicals_storage_cites_the_law() -> None:
+    for industry, code in (("hazardous_chemicals", "HZC-14"), ("medical_elderly_care", "MED-04")):
+        basis = _items(industry)[code]["basis"]
+        assert (basis["document"], basis["article"]) == (
+            "中华人民共和国危险化学品安全法",
+            "第四十一条",
+        )
 
 
 def test_gb_38600_has_its_real_title() -> None:

@@ -57,6 +57,38 @@ def _sync(app, device):
     return report
 
 
+def _pass_the_rest(app, device, inspection_id: str, answered: set[str], at: str) -> list[str]:
+    """Enqueue a pass for every checklist item not answered (submit needs them all)."""
+    from app.checklists.services import get_checklist
+
+    ids = []
+    with app.app_context():
+        content = get_checklist("gas_catering").content["items"]
+    for item in content:
+        if item["code"] in answered:
+            continue
+        args = {
+            "id": str(uuid.uuid4()),
+            "inspection_id": inspection_id,
+            "item_code": item["code"],
+            "result": "pass",
+            "recorded_at": at,
+        }
+        if item.get("unit"):
+            args["value"] = item["min"] if item.get("min") is not None else item["max"]
+        device.enqueue("finding.put", args)
+        ids.append(args["id"])
+    return ids
+
+
+def _confirm(http, headers, finding_ids) -> None:
+    for fid in finding_ids:
+        resp = http.post(
+            f"/api/v1/findings/{fid}/review", json={"decision": "confirm"}, headers=headers
+        )
+        assert resp.status_code == 200, resp.json
+
+
 def test_issue_7_end_to_end(committed_app, tmp_path):
     from app.checklists.services import get_checklist, load_library
     from app.db import session
@@ -140,6 +172,7 @@ def test_issue_7_end_to_end(committed_app, tmp_path):
                 "recorded_at": z(clock.now),
             },
         )
+    passed = _pass_the_rest(app, device, inspection_id, set(items[:2]), z(clock.now))
     clock.advance(minutes=20)
     device.enqueue("inspection.submit", {"inspection_id": inspection_id, "at": z(clock.now)})
     report = _sync(app, device)
@@ -150,8 +183,9 @@ def test_issue_7_end_to_end(committed_app, tmp_path):
     queue = http.get("/api/v1/review/queue", headers=auth("supervisor")).json
     assert [q["inspection"]["id"] for q in queue] == [inspection_id]
     entries = {f["id"]: f for f in queue[0]["findings"]}
-    assert set(entries) == set(findings)
-    for entry in entries.values():
+    assert set(entries) == {*findings, *passed}
+    _confirm(http, auth("supervisor"), passed)
+    for entry in (entries[fid] for fid in findings):
         assert entry["flags"] == [], entry
         photo = entry["photos"][0]
         assert photo["stored"] and photo["thumbnails"]["small"] and photo["distance_m"] < 50
@@ -220,6 +254,7 @@ def test_issue_7_end_to_end(committed_app, tmp_path):
             "note": "复查合格",
             "photos": [proof],
             "at": z(clock.now),
+            "location": {"lat": SITE[0], "lon": SITE[1], "accuracy": 6.0},
         },
     )
     report = _sync(app, device)
@@ -314,8 +349,10 @@ def test_needs_info_goes_to_the_device_which_amends_and_resubmits(committed_app,
         "recorded_at": z(clock.now),
     }
     device.enqueue("finding.put", finding)
+    passed = _pass_the_rest(app, device, inspection_id, {code}, z(clock.now))
     device.enqueue("inspection.submit", {"inspection_id": inspection_id, "at": z(clock.now)})
     assert not _sync(app, device).rejected
+    _confirm(http, sup, passed)
 
     resp = http.post(
         f"/api/v1/findings/{fid}/review",

@@ -288,7 +288,10 @@ def test_the_sync_services_take_either_argument_order(world, app):
     hid = world.hazard(status="rectified")
     with app.test_request_context():
         user = session.get(User, world.users["inspector_assignee"].id)
-        h = recheck_hazard(hid, user, result="pass", note="ok", photos=[sha("a")], at=T0)
+        here = {"lat": 31.2, "lon": 121.4, "accuracy": 5.0}
+        h = recheck_hazard(
+            hid, user, result="pass", note="ok", photos=[sha("a")], at=T0, location=here
+        )
         assert h.status == "verified"
         h = comment_hazard(user, hid, note="附照片", photos=[sha("b")])
         assert h.version >= 3

@@ -28,7 +28,8 @@ def body(ent, inspectors, **kw):
     return data
 
 
-@pytest.mark.parametrize("kind", ["unannounced", "routine", "complaint", "recheck"])
+# A recheck names the tickets it rechecks: tests/hazards/test_recheck_visit.py.
+@pytest.mark.parametrize("kind", ["unannounced", "routine", "complaint"])
 def test_planner_creates_each_type(client, make, login, team, kind):
     ent = make.enterprise()
     resp = client.post(
@@ -227,3 +228,67 @@ def test_confidential_until_check_in(client, make, login, team, db_session):
     assert len(reads) == before
     # The enterprise sees no findings before the review.
     assert client.get(f"/api/v1/inspections/{iid}/findings", headers=enterprise).json == []
+
+
+def test_planner_cancels_before_check_in_only(client, make, login, team):
+    ent = make.enterprise()
+    planner = login(make.user("planner"))
+    created = client.post("/api/v1/inspections", headers=planner, json=body(ent, team)).json
+    url = f"/api/v1/inspections/{created['id']}/cancel"
+    assert client.post(url, headers=planner, json={"reason": "企业已停业"}).status_code == 428
+    etag = client.get(f"/api/v1/inspections/{created['id']}", headers=planner).headers["ETag"]
+    blank = client.post(url, headers={**planner, "If-Match": etag}, json={"reason": " "})
+    assert blank.status_code == 422
+    done = client.post(url, headers={**planner, "If-Match": etag}, json={"reason": "企业已停业"})
+    assert done.status_code == 200, done.json
+    assert done.json["status"] == "cancelled" and done.json["version"] == created["version"] + 1
+    # The team's devices are told: a check-in is refused.
+    device = login(team[0])
+    push = client.post(
+        "/api/v1/sync/push",
+        headers=device,
+        json={
+            "client_id": str(uuid.uuid4()),
+            "mutations": [
+                {
+                    "id": 1,
+                    "name": "inspection.check_in",
+                    "args": {
+                        "inspection_id": created["id"],
+                        "at": "2026-01-01T00:00:00Z",
+                        "location": {"lat": 31.2, "lon": 121.4, "accuracy": 5},
+                    },
+                }
+            ],
+        },
+    )
+    assert push.json["results"][0]["code"] == "inspection.cancelled"
+    # A started inspection cannot be cancelled: 409 with what the planner may still do.
+    other = client.post("/api/v1/inspections", headers=planner, json=body(ent, team)).json
+    push = client.post(
+        "/api/v1/sync/push",
+        headers=device,
+        json={
+            "client_id": str(uuid.uuid4()),
+            "mutations": [
+                {
+                    "id": 1,
+                    "name": "inspection.check_in",
+                    "args": {
+                        "inspection_id": other["id"],
+                        "at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+                        "location": {"lat": 31.2, "lon": 121.4, "accuracy": 5},
+                    },
+                }
+            ],
+        },
+    )
+    assert push.json["results"][0]["status"] == "applied", push.json
+    etag = client.get(f"/api/v1/inspections/{other['id']}", headers=planner).headers["ETag"]
+    late = client.post(
+        f"/api/v1/inspections/{other['id']}/cancel",
+        headers={**planner, "If-Match": etag},
+        json={"reason": "x"},
+    )
+    assert late.status_code == 409 and late.json["code"] == "inspection.invalid_transition"
+    assert late.json["allowed_actions"] == []

@@ -139,6 +139,26 @@ class Site:
     item_codes: list[str]
     clock: Clock
     headers: dict[str, dict[str, str]]
+    #: every item of the pinned checklist (submit needs an answer to each)
+    items: list[dict[str, Any]] = field(default_factory=list)
+
+    def passes(self, *answered: str) -> list[tuple[str, dict[str, Any]]]:
+        """finding.put mutations passing every item not in `answered` (measured: in range)."""
+        out = []
+        for item in self.items:
+            if item["code"] in answered:
+                continue
+            args: dict[str, Any] = {
+                "id": str(uuid.uuid4()),
+                "inspection_id": str(self.inspection_id),
+                "item_code": item["code"],
+                "result": "pass",
+                "recorded_at": self.at(),
+            }
+            if item.get("unit"):
+                args["value"] = item.get("min") if item.get("min") is not None else item["max"]
+            out.append(("finding.put", args))
+        return out
 
     def at(self, delta_minutes: float = 0) -> str:
         """Return a device timestamp."""
@@ -164,9 +184,8 @@ def site(app: Flask, make: Any, login: Callable[..., dict[str, str]], clock: Clo
         load_library()
         session.commit()
         # Items a device answers pass/fail; those with a unit also need a measured value.
-        codes = [
-            i["code"] for i in get_checklist("gas_catering").content["items"] if not i.get("unit")
-        ]
+        items = get_checklist("gas_catering").content["items"]
+        codes = [i["code"] for i in items if not i.get("unit")]
     ent = make.enterprise(jurisdiction="huayanglu", industry="gas_catering")
     team = [make.user("inspector", jurisdiction="huayanglu") for _ in range(2)]
     insp_id = make.inspection(ent.id, team, clock.now)
@@ -176,6 +195,7 @@ def site(app: Flask, make: Any, login: Callable[..., dict[str, str]], clock: Clo
         inspection_id=insp_id,
         inspectors=team,
         item_codes=codes,
+        items=items,
         clock=clock,
         headers={u.username: login(u) for u in team},
     )

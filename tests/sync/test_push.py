@@ -250,13 +250,15 @@ def test_submit_locks_findings_except_needs_info(client: FlaskClient, site: Site
 
     dev = team(client, site)
     sent_back, other = str(uuid.uuid4()), str(uuid.uuid4())
-    dev.send(
+    submitted = dev.send(
         check_in(site),
-        put(site, sent_back, result="fail"),
+        put(site, sent_back, result="fail", photos=[SHA]),
         put(site, other, item_code=site.item_codes[1]),
+        *site.passes(site.item_codes[0], site.item_codes[1]),
         ("inspection.submit", {"inspection_id": str(site.inspection_id), "at": site.at()}),
     )
-    locked = dev.send(put(site, other, result="fail"))
+    assert {r["status"] for r in submitted.json["results"]} == {"applied"}, submitted.json
+    locked = dev.send(put(site, other, item_code=site.item_codes[1], result="fail"))
     assert locked.json["results"][0]["code"] == "inspection.locked"
     # A supervisor asks for more on one finding.
     with site.app.app_context():
