@@ -23,6 +23,7 @@ from sqlalchemy import select
 from app.db import session
 from app.errors import DomainError
 from app.hazards.models import Hazard, RecheckItem
+from app.i18n import _
 from app.inspections import lifecycle
 from app.inspections.fieldwork import not_found, workable_inspections
 from app.inspections.models import Inspection
@@ -49,9 +50,11 @@ def cover(insp: Inspection, hazard_ids: Sequence[uuid.UUID] | None) -> list[Rech
             raise DomainError(
                 "inspection.nothing_to_recheck",
                 422,
-                "This enterprise has no ticket waiting for a recheck; name the tickets "
-                "(hazard_ids) or plan another kind of inspection.",
-                {"hazard_ids": ["No ticket of this enterprise waits for a recheck."]},
+                _(
+                    "This enterprise has no ticket waiting for a recheck; name the tickets "
+                    "(hazard_ids) or plan another kind of inspection."
+                ),
+                {"hazard_ids": [_("No ticket of this enterprise waits for a recheck.")]},
             )
     else:
         ids = list(dict.fromkeys(hazard_ids))
@@ -60,9 +63,12 @@ def cover(insp: Inspection, hazard_ids: Sequence[uuid.UUID] | None) -> list[Rech
         }
         problems = {
             str(hid): [
-                "Not a ticket of this enterprise."
+                _("Not a ticket of this enterprise.")
                 if hid not in found or found[hid].enterprise_id != insp.enterprise_id
-                else f"The ticket is {found[hid].status}; there is nothing to recheck."
+                else _(
+                    "The ticket is %(status)s; there is nothing to recheck.",
+                    status=found[hid].status,
+                )
             ]
             for hid in ids
             if hid not in found
@@ -73,7 +79,7 @@ def cover(insp: Inspection, hazard_ids: Sequence[uuid.UUID] | None) -> list[Rech
             raise DomainError(
                 "inspection.hazards_invalid",
                 422,
-                "A recheck covers open tickets of the inspected enterprise; see errors.",
+                _("A recheck covers open tickets of the inspected enterprise; see errors."),
                 {"hazard_ids": problems},
             )
     items = [RecheckItem(inspection_id=insp.id, hazard_id=hid) for hid in ids]
@@ -113,15 +119,15 @@ def visit_for(user: User, hazard: Hazard, inspection_id: uuid.UUID, now: datetim
         raise DomainError(
             "inspection.not_a_recheck",
             409,
-            "This inspection is not a recheck; leave out inspection_id or name the recheck.",
-            {"inspection_id": ["Not a recheck inspection."]},
+            _("This inspection is not a recheck; leave out inspection_id or name the recheck."),
+            {"inspection_id": [_("Not a recheck inspection.")]},
         )
     if insp.enterprise_id != hazard.enterprise_id:
         raise DomainError(
             "recheck.not_covered",
             409,
-            "This ticket belongs to another enterprise than the recheck inspection.",
-            {"hazard_id": ["Not a ticket of the inspected enterprise."]},
+            _("This ticket belongs to another enterprise than the recheck inspection."),
+            {"hazard_id": [_("Not a ticket of the inspected enterprise.")]},
         )
     if insp.status != "in_progress":
         raise lifecycle.refusal(insp, "complete_recheck")

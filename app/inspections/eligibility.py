@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from app.db import session
 from app.errors import DomainError
+from app.i18n import _
 from app.org.models import User
 from app.registry.models import Enterprise
 
@@ -28,13 +29,21 @@ from app.registry.models import Enterprise
 def ineligibility(user: User | None, enterprise: Enterprise, on: date) -> str | None:
     """Why `user` may not inspect `enterprise` on `on`, or None if they may."""
     if user is None or user.role != "inspector" or not user.active:
-        return "not an active inspector"
+        # i18n: a reason an inspector may not take part, after their name
+        return _("not an active inspector")
     if user.certificate_expires is None:
-        return "has no enforcement certificate (执法证) on record"
+        # i18n: a reason an inspector may not take part, after their name
+        return _("has no enforcement certificate (执法证) on record")
     if user.certificate_expires < on:
-        return f"certificate {user.certificate_no or ''} expired on {user.certificate_expires}"
+        # i18n: a reason an inspector may not take part, after their name
+        return _(
+            "certificate %(number)s expired on %(date)s",
+            number=user.certificate_no or "",
+            date=user.certificate_expires.isoformat(),
+        ).replace("  ", " ")
     if str(enterprise.id) in (user.conflicts or []):
-        return "declared a conflict of interest with this enterprise (回避)"
+        # i18n: a reason an inspector may not take part, after their name
+        return _("declared a conflict of interest with this enterprise (回避)")
     return None
 
 
@@ -45,8 +54,8 @@ def check_team(inspector_ids: Sequence[uuid.UUID], enterprise: Enterprise, on: d
         raise DomainError(
             "validation_error",
             422,
-            "An inspector is listed twice; list each once.",
-            {"inspector_ids": ["Duplicate inspector."]},
+            _("An inspector is listed twice; list each once."),
+            {"inspector_ids": [_("Duplicate inspector.")]},
         )
     users = {u.id: u for u in session.execute(select(User).where(User.id.in_(ids))).scalars()}
     problems: dict[str, list[str]] = {}
@@ -63,15 +72,18 @@ def check_team(inspector_ids: Sequence[uuid.UUID], enterprise: Enterprise, on: d
         raise DomainError(
             "inspection.ineligible_inspector",
             422,
-            "These inspectors may not take part: " + "; ".join(named) + ". Choose others.",
+            _(
+                "These inspectors may not take part: %(named)s. Choose others.",
+                named="; ".join(named),
+            ),
             {"inspector_ids": problems},
         )
     if len(ids) < 2:
         raise DomainError(
             "inspection.team_too_small",
             422,
-            "An inspection needs at least two inspectors (两人以上执法).",
-            {"inspector_ids": ["At least two inspectors."]},
+            _("An inspection needs at least two inspectors (两人以上执法)."),
+            {"inspector_ids": [_("At least two inspectors.")]},
         )
     return [users[uid] for uid in ids]
 
@@ -82,25 +94,27 @@ def check_patrol_starter(user: User, enterprise: Enterprise | None, on: date) ->
     `enterprise` is None when it is unknown or outside the user's jurisdiction.
     """
     if user.role != "inspector":
-        raise DomainError("auth.forbidden", 403, "Only inspectors start patrols.")
+        raise DomainError("auth.forbidden", 403, _("Only inspectors start patrols."))
     if enterprise is None:
         raise DomainError(
             "enterprise.not_found",
             404,
-            "No such enterprise in your jurisdiction; refresh the enterprise list.",
-            {"enterprise_id": ["Unknown or outside your jurisdiction."]},
+            _("No such enterprise in your jurisdiction; refresh the enterprise list."),
+            {"enterprise_id": [_("Unknown or outside your jurisdiction.")]},
         )
     if str(enterprise.id) in (user.conflicts or []):
         raise DomainError(
             "inspection.conflict_of_interest",
             409,
-            "You declared a conflict of interest with this enterprise (回避); "
-            "ask a colleague to inspect it.",
+            _(
+                "You declared a conflict of interest with this enterprise (回避); "
+                "ask a colleague to inspect it."
+            ),
         )
     reason = ineligibility(user, enterprise, on)
     if reason is not None:
         raise DomainError(
             "inspection.ineligible_inspector",
             422,
-            f"You may not start a patrol: {reason}.",
+            _("You may not start a patrol: %(reason)s.", reason=reason),
         )

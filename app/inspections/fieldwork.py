@@ -40,6 +40,7 @@ from app.checklists.models import ChecklistVersion
 from app.checklists.services import china_date, versions_in_force
 from app.db import session
 from app.errors import DomainError
+from app.i18n import _
 from app.inspections.commands import (
     CheckIn,
     FindingDelete,
@@ -99,7 +100,7 @@ def not_found() -> DomainError:
     return DomainError(
         "inspection.not_found",
         404,
-        "No such inspection, or it is not assigned to you; refresh and check your assignments.",
+        _("No such inspection, or it is not assigned to you; refresh and check your assignments."),
     )
 
 
@@ -111,8 +112,12 @@ def in_future(name: str, at: datetime | None, now: datetime) -> DomainError | No
     return DomainError(
         "time.in_future",
         422,
-        f"{name} ({at.isoformat()}) is in the future; check the device's clock and send again.",
-        {name: ["Later than the server's clock allows."]},
+        _(
+            "%(field)s (%(at)s) is in the future; check the device's clock and send again.",
+            field=name,
+            at=at.isoformat(),
+        ),
+        {name: [_("Later than the server's clock allows.")]},
     )
 
 
@@ -199,8 +204,10 @@ def _may_record(insp: Inspection, finding: Finding | None) -> DomainError | None
         return DomainError(
             "inspection.recheck_takes_no_findings",
             409,
-            "A recheck inspection records recheck results of its tickets (hazard.recheck); "
-            "start a patrol to record new findings.",
+            _(
+                "A recheck inspection records recheck results of its tickets (hazard.recheck); "
+                "start a patrol to record new findings."
+            ),
             allowed_actions=allowed_actions(insp),
         )
     if insp.status == "in_progress":
@@ -235,8 +242,8 @@ def _item_refusal(spec: Items | None, code: str, result: str | None) -> DomainEr
     return DomainError(
         "finding.na_not_allowed",
         422,
-        f"{code} applies to every site of this kind; answer pass or fail.",
-        {"result": ["Not applicable is not an answer for this item."]},
+        _("%(code)s applies to every site of this kind; answer pass or fail.", code=code),
+        {"result": [_("Not applicable is not an answer for this item.")]},
     )
 
 
@@ -258,8 +265,8 @@ def _value_refusal(
         return DomainError(
             "finding.value_not_expected",
             422,
-            f"{code} takes no measured value; leave out value.",
-            {"value": ["This item takes no measured value."]},
+            _("%(code)s takes no measured value; leave out value.", code=code),
+            {"value": [_("This item takes no measured value.")]},
         )
     if value is None:
         if result == "na":
@@ -267,8 +274,12 @@ def _value_refusal(
         return DomainError(
             "finding.value_required",
             422,
-            f"{code} asks for the measured value in {unit}; send value.",
-            {"value": [f"Give the measured value in {unit}."]},
+            _(
+                "%(code)s asks for the measured value in %(unit)s; send value.",
+                code=code,
+                unit=unit,
+            ),
+            {"value": [_("Give the measured value in %(unit)s.", unit=unit)]},
         )
     low, high = spec.get("min"), spec.get("max")
     outside = (low is not None and value < low) or (high is not None and value > high)
@@ -277,8 +288,15 @@ def _value_refusal(
         return DomainError(
             "finding.value_out_of_range",
             422,
-            f"{code}: {value:g} {unit} is outside {span}, so the item fails; record it as fail.",
-            {"result": [f"A value outside {span} is a fail."]},
+            _(
+                "%(code)s: %(value)s %(unit)s is outside %(span)s, so the item fails; "
+                "record it as fail.",
+                code=code,
+                value=f"{value:g}",
+                unit=unit,
+                span=span,
+            ),
+            {"result": [_("A value outside %(span)s is a fail.", span=span)]},
         )
     return None
 
@@ -322,13 +340,15 @@ def _check_put(
         return DomainError(
             "finding.conflict",
             409,
-            "A finding with this id belongs to another inspection; use a new id.",
+            _("A finding with this id belongs to another inspection; use a new id."),
         )
     if draft is not None and draft.values["inspection_id"] != put.inspection_id:
-        return DomainError("finding.conflict", 409, "This finding id is used in two inspections.")
+        return DomainError(
+            "finding.conflict", 409, _("This finding id is used in two inspections.")
+        )
     if current is not None and current.deleted:
         return DomainError(
-            "finding.deleted", 409, "This finding was deleted; record a new finding."
+            "finding.deleted", 409, _("This finding was deleted; record a new finding.")
         )
     status = _may_record(insp, current)
     if status is not None:
@@ -344,8 +364,8 @@ def _check_put(
             return DomainError(
                 "finding.incomplete",
                 422,
-                "A new finding needs " + ", ".join(missing) + "; send them.",
-                {name: ["Required for a new finding."] for name in missing},
+                _("A new finding needs %(fields)s; send them.", fields=", ".join(missing)),
+                {name: [_("Required for a new finding.")] for name in missing},
             )
     late = in_future("recorded_at", put.recorded_at, now)
     if late is not None:
@@ -355,15 +375,15 @@ def _check_put(
         return DomainError(
             "finding.unknown_item",
             422,
-            f"{item_code} is not an item of this inspection's checklist.",
-            {"item_code": ["Not an item of this inspection's checklist."]},
+            _("%(code)s is not an item of this inspection's checklist.", code=item_code),
+            {"item_code": [_("Not an item of this inspection's checklist.")]},
         )
     if stored_code is not None and stored_code != item_code:
         return DomainError(
             "finding.conflict",
             409,
-            "A finding cannot move to another checklist item; record a new finding.",
-            {"item_code": ["Differs from the stored finding."]},
+            _("A finding cannot move to another checklist item; record a new finding."),
+            {"item_code": [_("Differs from the stored finding.")]},
         )
     known = draft.values if draft is not None else current
     result_now = (
@@ -638,7 +658,9 @@ def check_in(batch: Batch, commands: Sequence[CheckIn]) -> list[Outcome]:
 
 def _names(codes: list[str], limit: int = 12) -> str:
     shown = ", ".join(codes[:limit])
-    return shown + (f" and {len(codes) - limit} more" if len(codes) > limit else "")
+    if len(codes) <= limit:
+        return shown
+    return _("%(codes)s and %(n)s more", codes=shown, n=len(codes) - limit)
 
 
 def completeness_refusal(items: Items | None, findings: Sequence[Finding]) -> DomainError | None:
@@ -654,7 +676,10 @@ def completeness_refusal(items: Items | None, findings: Sequence[Finding]) -> Do
         return DomainError(
             "inspection.incomplete",
             422,
-            f"Answer every item of the checklist before submitting; unanswered: {_names(missing)}.",
+            _(
+                "Answer every item of the checklist before submitting; unanswered: %(codes)s.",
+                codes=_names(missing),
+            ),
             {"items": missing},
         )
     unproven = sorted(
@@ -666,7 +691,10 @@ def completeness_refusal(items: Items | None, findings: Sequence[Finding]) -> Do
         return DomainError(
             "inspection.photo_required",
             422,
-            f"A failed answer to these items needs a photo: {_names(unproven)}; add one.",
+            _(
+                "A failed answer to these items needs a photo: %(codes)s; add one.",
+                codes=_names(unproven),
+            ),
             {"items": unproven},
         )
     return None
@@ -716,8 +744,10 @@ def submit(batch: Batch, commands: Sequence[InspectionSubmit]) -> list[Outcome]:
                 DomainError(
                     "inspection.invalid_transition",
                     409,
-                    "A recheck inspection is not submitted: it closes when each ticket it covers "
-                    "has its recheck result (hazard.recheck with this inspection_id).",
+                    _(
+                        "A recheck inspection is not submitted: it closes when each ticket it "
+                        "covers has its recheck result (hazard.recheck with this inspection_id)."
+                    ),
                     allowed_actions=allowed_actions(insp),
                 )
             )
@@ -756,8 +786,11 @@ def _resubmit(
         return DomainError(
             "inspection.needs_info_unanswered",
             409,
-            "The supervisor asked for more on these findings and they were not amended: "
-            f"{_names(codes)}. Amend them (finding.put), then submit again.",
+            _(
+                "The supervisor asked for more on these findings and they were not amended: "
+                "%(codes)s. Amend them (finding.put), then submit again.",
+                codes=_names(codes),
+            ),
             {"findings": [str(f.id) for f in unanswered]},
         )
     changes = []
@@ -798,7 +831,7 @@ def start_patrols(batch: Batch, commands: Sequence[InspectionCreate]) -> list[Ou
                     DomainError(
                         "inspection.conflict",
                         409,
-                        "An inspection with this id exists; use a new id.",
+                        _("An inspection with this id exists; use a new id."),
                     )
                 )
             continue
@@ -820,8 +853,8 @@ def start_patrols(batch: Batch, commands: Sequence[InspectionCreate]) -> list[Ou
                 DomainError(
                     "checklist.not_found",
                     422,
-                    f"There is no checklist for industry '{cmd.industry}'.",
-                    {"industry": ["No published checklist."]},
+                    _("There is no checklist for industry '%(industry)s'.", industry=cmd.industry),
+                    {"industry": [_("No published checklist.")]},
                 )
             )
             continue

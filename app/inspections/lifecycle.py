@@ -31,6 +31,7 @@ from app.audit.services import record
 from app.changelog import record_change
 from app.db import session
 from app.errors import DomainError
+from app.i18n import _
 from app.inspections.models import Inspection
 from app.org.models import User
 
@@ -96,28 +97,33 @@ def refusal(insp: Inspection, action: str, who: str = TEAM) -> DomainError:
         return DomainError(
             "inspection.cancelled",
             409,
-            "This inspection was cancelled; nothing more is recorded.",
+            _("This inspection was cancelled; nothing more is recorded."),
             allowed_actions=allowed,
         )
     if insp.status in LOCKED:
         return DomainError(
             "inspection.locked",
             409,
-            "This inspection was submitted; its findings can no longer change.",
+            _("This inspection was submitted; its findings can no longer change."),
             allowed_actions=allowed,
         )
     if insp.status in NOT_STARTED:
         return DomainError(
             "inspection.not_checked_in",
             409,
-            "Check in on site before recording.",
+            _("Check in on site before recording."),
             allowed_actions=allowed,
         )
     return DomainError(
         "inspection.invalid_transition",
         409,
-        f"'{action}' is not possible on an inspection that is {insp.status}. "
-        f"You may: {', '.join(allowed) or 'nothing'}.",
+        _(
+            "'%(action)s' is not possible on an inspection that is %(status)s. "
+            "You may: %(allowed)s.",
+            action=action,
+            status=insp.status,
+            allowed=", ".join(allowed) or _("nothing"),
+        ),
         allowed_actions=allowed,
     )
 
