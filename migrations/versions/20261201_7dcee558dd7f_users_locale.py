@@ -1,7 +1,7 @@
 """Users choose the language they read the API in (users.locale; null follows the browser).
 
 Revision ID: 7dcee558dd7f
-Revises: 5a1c0e2f9b31
+Revises: 574dfb52dec3
 Create Date: 2026-12-01 12:19:00.553529
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "7dcee558dd7f"
-down_revision: str | Sequence[str] | None = "5a1c0e2f9b31"
+down_revision: str | Sequence[str] | None = "574dfb52dec3"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
