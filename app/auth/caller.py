@@ -14,9 +14,9 @@ from sqlalchemy import select
 
 from app.auth.models import Device, Token
 from app.auth.services import token_hash
-from app.clock import utcnow
 from app.db import session
 from app.errors import DomainError
+from app.http import request_now
 from app.org.models import User
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -39,7 +39,7 @@ def authenticate_request() -> None:
             "Send 'Authorization: Bearer <access_token>'.",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    now = utcnow()
+    now = request_now()
     row = session.execute(
         select(Token, Device, User)
         .join(Device, Device.id == Token.device_id)
