@@ -2,13 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Any, TypedDict
 
 from marshmallow import fields, validate
+from marshmallow.experimental.context import Context
 
 from app.clock import isoformat
 from app.i18n import _l
 from media.storage import SHA256_PATTERN
+
+
+class DumpValues(TypedDict):
+    """What a dump is made as of: ``now``, the moment overdue and effective statuses are judged."""
+
+    now: datetime
+
+
+#: The marshmallow context of a dump. The routes set it for each response
+#: (:class:`app.http.Blueprint`, with the request's time), the sync feed for each pull; schemas
+#: read the time from it (:func:`dump_now`), never from the clock.
+DumpContext = Context[DumpValues]
+
+
+def dump_now() -> datetime:
+    """Return the time the current dump is made as of (LookupError outside a DumpContext)."""
+    return DumpContext.get()["now"]
 
 
 class DateTime(fields.AwareDateTime):

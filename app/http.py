@@ -8,6 +8,7 @@ import math
 import re
 from collections.abc import Callable
 from copy import deepcopy
+from datetime import datetime
 from typing import Any
 
 import flask_smorest
@@ -16,8 +17,10 @@ from flask_smorest.utils import deepupdate
 from sqlalchemy import Select, func, select
 from webargs.flaskparser import FlaskParser
 
+from app.clock import utcnow
 from app.db import session
 from app.errors import MESSAGES, DomainError
+from app.fields import DumpContext
 from app.i18n import _, _l
 
 #: The highest page number a list answers; beyond it (10^8 rows at the largest page size) a
@@ -57,6 +60,20 @@ class _JSONRefusal(ValueError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+#: Where the request's time is kept (in the WSGI environ: one per request, unlike ``g``, which
+#: an app context pushed around several requests would share).
+_NOW_KEY = "fieldsafe.now"
+
+
+def request_now() -> datetime:
+    """Return the time of this request: the clock read once, for the caller's token, the
+    view's services (their ``now``) and the response's dump (:class:`Blueprint`)."""
+    now = request.environ.get(_NOW_KEY)
+    if now is None:
+        now = request.environ[_NOW_KEY] = utcnow()
+    return now  # type: ignore[no-any-return]
 
 
 def _is_json(mimetype: str) -> bool:
@@ -389,13 +406,30 @@ class _ParsedBodyParser(FlaskParser):
 
 
 class Blueprint(flask_smorest.Blueprint):
-    """flask-smorest's Blueprint: arguments from the strictly parsed body; versioned views."""
+    """flask-smorest's Blueprint: arguments from the strictly parsed body; versioned views;
+    responses dumped as of the request's time (:func:`request_now`, in :data:`DumpContext`)."""
 
     ARGUMENTS_PARSER = _ParsedBodyParser()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._prepare_doc_cbks.append(self._prepare_versioned_doc)
+
+    def response(self, *args: Any, **kwargs: Any) -> Callable[[Any], Any]:
+        """flask-smorest's ``response``, its view and dump run in a DumpContext of the request."""
+        smorest_decorator = super().response(*args, **kwargs)
+
+        def decorator(func: Any) -> Any:
+            dumping = smorest_decorator(func)
+
+            @functools.wraps(dumping)
+            def wrapper(*a: Any, **kw: Any) -> Any:
+                with DumpContext({"now": request_now()}):
+                    return dumping(*a, **kw)
+
+            return wrapper
+
+        return decorator
 
     @staticmethod
     def _prepare_versioned_doc(

@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import create_app
+from app.clock import utcnow
 from app.db import Database, make_engine
 from app.i18n import TRANSLATIONS
 from app.models import metadata
@@ -173,7 +174,7 @@ def login(app: Flask) -> Callable[..., dict[str, str]]:
                 user = session.execute(select(User).where(User.username == user)).scalar_one()
             else:
                 user = session.get(User, user.id)
-            pair = issue_tokens(user, "pytest")
+            pair = issue_tokens(user, "pytest", now=utcnow())
             session.commit()
         return {"Authorization": f"Bearer {pair['access_token']}"}
 

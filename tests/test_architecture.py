@@ -122,3 +122,54 @@ def test_every_models_module_is_in_the_metadata_list() -> None:
         "app.models"
     }
     assert listed == domains
+
+
+#: The modules of the HTTP boundary: they may read flask's ``request`` and ``g``; every other
+#: module of the application (services, schemas, visibility, the sync adapter …) is handed what
+#: it needs (``actor``, ``now``, a base URL) by a route. ``app.db`` keeps the request's session
+#: in ``g``: that is the session seam itself, not a read of the request.
+BOUNDARY = {
+    "app",
+    "app.http",
+    "app.errors",
+    "app.i18n",
+    "app.db",
+    "app.auth.caller",
+    "app.auth.limits",
+}
+
+
+def _reads_the_request(path: Path) -> list[str]:
+    """The names among ``request`` and ``g`` (and ``flask.request``/``flask.g``) a file imports."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module in ("flask", "flask.globals"):
+            found += [a.name for a in node.names if a.name in ("request", "g")]
+        elif (
+            isinstance(node, ast.Attribute)
+            and node.attr in ("request", "g")
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "flask"
+        ):
+            found.append(f"flask.{node.attr}")
+    return found
+
+
+def test_no_service_reads_the_request_or_g() -> None:
+    offenders = {
+        name: names
+        for name, path in MODULES.items()
+        if name.startswith("app")
+        and name not in BOUNDARY
+        and not name.endswith(".routes")
+        and (names := _reads_the_request(path))
+    }
+    assert offenders == {}
+
+
+def test_the_request_check_sees_an_import_of_request() -> None:
+    """The check above would catch a service that imports ``request`` or ``g`` from flask."""
+    path = MODULES["app.http"]
+    assert set(_reads_the_request(path)) >= {"request", "g"}
+    assert "app.media.services" in MODULES and "app.media.services" not in BOUNDARY

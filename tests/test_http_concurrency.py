@@ -26,6 +26,7 @@ from sqlalchemy import Engine, event, select, text
 
 from app import create_app
 from app.auth.services import issue_tokens
+from app.clock import utcnow
 from app.db import session
 from app.demo import load_org
 from app.hazards.models import Hazard
@@ -69,7 +70,7 @@ def live(engine: Engine, tmp_path: Any) -> Iterator[Flask]:
 def bearer(app: Flask, user: User) -> dict[str, str]:
     """Log `user` in on a device of its own; return the Authorization header."""
     with app.app_context():
-        pair = issue_tokens(session.get(User, user.id), "pytest")
+        pair = issue_tokens(session.get(User, user.id), "pytest", now=utcnow())
         session.commit()
     return {"Authorization": f"Bearer {pair['access_token']}"}
 
@@ -235,6 +236,7 @@ def test_two_hazard_actions_with_one_etag(live: Flask) -> None:
             grade="general",
             description="灶具连接管老化",
             actor=None,
+            now=utcnow(),
         )
         session.commit()
         hazard_id, version = hazard.id, hazard.version

@@ -14,9 +14,9 @@ from sqlalchemy import select
 
 from app.auth.models import Device, Token
 from app.auth.services import token_hash
-from app.clock import utcnow
 from app.db import session
 from app.errors import MESSAGES, DomainError
+from app.http import request_now
 from app.i18n import _, either
 from app.org.models import ROLE_NAMES, User
 
@@ -40,7 +40,7 @@ def authenticate_request() -> None:
             _(MESSAGES[401]),
             headers={"WWW-Authenticate": "Bearer"},
         )
-    now = utcnow()
+    now = request_now()
     row = session.execute(
         select(Token, Device, User)
         .join(Device, Device.id == Token.device_id)

@@ -17,7 +17,7 @@ from app.auth.schemas import (
     TokenRequestSchema,
     TokenSchema,
 )
-from app.http import Blueprint, paginate
+from app.http import Blueprint, paginate, request_now
 
 blp = Blueprint("auth", __name__, description="Tokens and devices")
 
@@ -29,7 +29,9 @@ blp = Blueprint("auth", __name__, description="Tokens and devices")
 @blp.response(200, TokenSchema)
 def token(args: dict[str, Any]) -> Any:
     """Log in with username and password; returns an access and a refresh token."""
-    return services.login(args["username"], args["password"], args.get("device_name"))
+    return services.login(
+        args["username"], args["password"], args.get("device_name"), now=request_now()
+    )
 
 
 @blp.route("/auth/refresh", methods=["POST"])
@@ -39,14 +41,14 @@ def token(args: dict[str, Any]) -> Any:
 @blp.response(200, TokenSchema)
 def refresh(args: dict[str, Any]) -> Any:
     """Exchange a refresh token for a new pair (the old one stops working)."""
-    return services.refresh(args["refresh_token"])
+    return services.refresh(args["refresh_token"], now=request_now())
 
 
 @blp.route("/auth/logout", methods=["POST"])
 @blp.response(204)
 def logout() -> None:
     """Revoke the tokens of this login."""
-    services.logout(current_user(), current_token())
+    services.logout(current_user(), current_token(), now=request_now())
 
 
 @blp.route("/devices")
@@ -65,4 +67,4 @@ class Devices(MethodView):
 def revoke_device(device_id: uuid.UUID) -> Any:
     """Revoke a lost device: its tokens stop working at once (admins)."""
     actor = require_role("admin")
-    return services.revoke_device(actor, device_id)
+    return services.revoke_device(actor, device_id, now=request_now())

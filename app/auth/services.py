@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -15,7 +15,6 @@ from sqlalchemy import select, update
 
 from app.audit.services import record
 from app.auth.models import Device, Token
-from app.clock import utcnow
 from app.db import session
 from app.errors import DomainError, not_found
 from app.i18n import _
@@ -48,8 +47,7 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _issue_pair(user: User, device: Device, family_id: uuid.UUID) -> dict[str, Any]:
-    now = utcnow()
+def _issue_pair(user: User, device: Device, family_id: uuid.UUID, now: datetime) -> dict[str, Any]:
     access, refresh = secrets.token_urlsafe(32), secrets.token_urlsafe(48)
     access_ttl = current_app.config["ACCESS_TOKEN_TTL"]
     session.add_all(
@@ -84,15 +82,17 @@ def _issue_pair(user: User, device: Device, family_id: uuid.UUID) -> dict[str, A
     }
 
 
-def issue_tokens(user: User, device_name: str = "") -> dict[str, Any]:
+def issue_tokens(user: User, device_name: str = "", *, now: datetime) -> dict[str, Any]:
     """Register a device for `user` and issue its first token pair."""
-    device = Device(user_id=user.id, name=device_name or "", last_seen_at=utcnow())
+    device = Device(user_id=user.id, name=device_name or "", last_seen_at=now)
     session.add(device)
     session.flush()
-    return _issue_pair(user, device, uuid.uuid4())
+    return _issue_pair(user, device, uuid.uuid4(), now)
 
 
-def login(username: str, password: str, device_name: str | None) -> dict[str, Any]:
+def login(
+    username: str, password: str, device_name: str | None, *, now: datetime
+) -> dict[str, Any]:
     """Check a password and issue tokens for a new device session."""
     user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
     if not _check_password(user, password) or user is None or not user.active:
@@ -106,14 +106,13 @@ def login(username: str, password: str, device_name: str | None) -> dict[str, An
         raise DomainError(
             "auth.invalid_credentials", 401, _("Wrong username or password."), persist=True
         )
-    result = issue_tokens(user, device_name or "")
+    result = issue_tokens(user, device_name or "", now=now)
     record("auth.login", "user", user.id, {"device": device_name or ""}, actor=user)
     return result
 
 
-def refresh(refresh_token: str) -> dict[str, Any]:
+def refresh(refresh_token: str, *, now: datetime) -> dict[str, Any]:
     """Rotate a refresh token; reuse of an already-rotated one revokes the whole family."""
-    now = utcnow()
     tok = session.execute(
         select(Token)
         .where(Token.token_hash == token_hash(refresh_token), Token.kind == "refresh")
@@ -148,7 +147,7 @@ def refresh(refresh_token: str) -> dict[str, Any]:
         )
     tok.rotated_at = now
     # The access token issued with it is superseded too.
-    pair = _issue_pair(user, device, tok.family_id)
+    pair = _issue_pair(user, device, tok.family_id, now)
     record("auth.refresh", "device", device.id, actor=user)
     return pair
 
@@ -172,9 +171,9 @@ def _revoke_family(family_id: uuid.UUID, now: Any) -> None:
     )
 
 
-def logout(actor: User, tok: Token) -> None:
+def logout(actor: User, tok: Token, *, now: datetime) -> None:
     """Revoke every token of the caller's login (the family of the token they used)."""
-    _revoke_family(tok.family_id, utcnow())
+    _revoke_family(tok.family_id, now)
     record("auth.logout", "device", tok.device_id, actor=actor)
 
 
@@ -186,12 +185,11 @@ def list_devices(user_id: uuid.UUID | None) -> Any:
     return stmt
 
 
-def revoke_device(actor: User, device_id: uuid.UUID) -> Device:
+def revoke_device(actor: User, device_id: uuid.UUID, *, now: datetime) -> Device:
     """Revoke a lost device: its tokens stop working at once."""
     device = session.get(Device, device_id)
     if device is None:
         raise not_found("device")
-    now = utcnow()
     if device.revoked_at is None:
         device.revoked_at = now
         session.execute(

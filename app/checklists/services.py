@@ -18,7 +18,6 @@ from app.audit.services import record
 from app.changelog import record_change
 from app.checklists.models import ChecklistVersion
 from app.checklists.sources import basis_key, check_library_sources, check_sources, source_key
-from app.clock import utcnow
 from app.db import session
 from app.errors import DomainError
 from app.i18n import _
@@ -101,8 +100,9 @@ def read_library(directory: Path = LIBRARY_DIR) -> dict[str, dict[str, Any]]:
     return library
 
 
-def load_library(directory: Path = LIBRARY_DIR) -> LoadReport:
-    """Publish every changed checklist file as a new immutable version; all or nothing."""
+def load_library(directory: Path = LIBRARY_DIR, *, now: datetime) -> LoadReport:
+    """Publish every changed checklist file as a new immutable version (published at `now`);
+    all or nothing."""
     library = read_library(directory)
     report = LoadReport()
     latest = {cv.industry: cv for cv in _latest_versions()}
@@ -113,7 +113,7 @@ def load_library(directory: Path = LIBRARY_DIR) -> LoadReport:
             report.unchanged.append(industry)
             continue
         version = (current.version + 1) if current else 1
-        published_at = utcnow()
+        published_at = now
         cv = ChecklistVersion(
             industry=industry,
             version=version,
@@ -189,9 +189,9 @@ def versions_in_force(on: date, db: Session | None = None) -> dict[str, int]:
     return {industry: pinned.get(industry, v) for industry, v in first.items()}
 
 
-def china_date(moment: datetime | None = None) -> date:
-    """Return the China date of `moment` (now by default): the day editions are judged on."""
-    return (moment or utcnow()).astimezone(CHINA_TZ).date()
+def china_date(moment: datetime) -> date:
+    """Return the China date of `moment`: the day editions are judged on."""
+    return moment.astimezone(CHINA_TZ).date()
 
 
 def list_latest() -> list[ChecklistVersion]:

@@ -24,6 +24,7 @@ from app.checklists.sources import (
     render_sources_md,
     replace_coverage_section,
 )
+from app.clock import utcnow
 from app.db import session
 from app.errors import DomainError
 
@@ -48,7 +49,7 @@ def checklists_group() -> None:
 def checklists_load(directory: Path | None) -> None:
     """Publish changed checklist files as new versions; refuse all if any file is invalid."""
     try:
-        report = load_library(directory or LIBRARY_DIR)
+        report = load_library(directory or LIBRARY_DIR, now=utcnow())
     except ChecklistLoadError as exc:
         session.rollback()
         click.echo("refused, nothing imported:", err=True)

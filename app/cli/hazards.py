@@ -12,9 +12,8 @@ from app.db import session
 from app.hazards.sweep import sweep_batch
 
 
-def run_sweep(now: datetime | None = None, batch: int = 100) -> dict[str, int]:
-    """Run the sweep to the end, committing after each batch (a job boundary, like a request)."""
-    now = now or utcnow()
+def run_sweep(*, now: datetime, batch: int = 100) -> dict[str, int]:
+    """Run the sweep as of `now` to the end, committing after each batch (a job boundary)."""
     totals = {"due_soon": 0, "overdue": 0, "escalated": 0}
     after = None
     while True:
@@ -39,7 +38,7 @@ def hazards_group() -> None:
 @with_appcontext
 def hazards_sweep() -> None:
     """Send due-soon/overdue notices and raise overdue tickets one escalation step (cron-able)."""
-    totals = run_sweep()
+    totals = run_sweep(now=utcnow())
     click.echo(
         f"sweep done: {totals['due_soon']} due soon, {totals['overdue']} newly overdue, "
         f"{totals['escalated']} escalated"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
+from app.clock import utcnow
 from app.media.services import cleanup_uploads
 
 
@@ -17,5 +18,5 @@ def media_group() -> None:
 @with_appcontext
 def media_cleanup() -> None:
     """Delete expired tus uploads and orphaned spool files (run hourly from cron)."""
-    removed = cleanup_uploads()
+    removed = cleanup_uploads(now=utcnow())
     click.echo(f"removed {removed} expired uploads or spool files")

@@ -38,7 +38,7 @@ def worker_command(once: bool, drain: bool, max_seconds: float | None, no_sweep:
 
     def sweep() -> None:
         with app.app_context():
-            totals = run_sweep()
+            totals = run_sweep(now=utcnow())
         if any(totals.values()):
             click.echo(f"sweep: {totals}")
 

@@ -22,7 +22,7 @@ def sync_group() -> None:
 @with_appcontext
 def sync_prune() -> None:
     """Delete change rows and push results older than FIELDSAFE_SYNC_RETENTION_DAYS (cron)."""
-    removed = prune()
+    removed = prune(now=utcnow())
     session.commit()
     click.echo(f"pruned {removed} change rows")
 

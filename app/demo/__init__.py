@@ -7,6 +7,7 @@ functions real use goes through, and each is idempotent, so ``fieldsafe demo`` c
 from __future__ import annotations
 
 from app.checklists.services import load_library
+from app.clock import utcnow
 from app.db import session
 from app.demo.fieldwork import load_review_demo
 from app.demo.hazards import load_hazards_demo
@@ -17,7 +18,7 @@ from app.demo.planning import load_planning_demo
 def load_demo() -> dict[str, int]:
     """Load everything the demo needs, in dependency order; safe to run again."""
     load_org()
-    load_library()
+    load_library(now=utcnow())
     enterprises = load_enterprises()
     users = load_accounts(enterprises)
     summary = {

@@ -217,7 +217,7 @@ def _sha256(data: bytes) -> str:
 # --------------------------------------------------------------------------- the device
 
 
-def _push(user: User, mutations: list[tuple[str, dict[str, Any]]]) -> None:
+def _push(user: User, mutations: list[tuple[str, dict[str, Any]]], now: datetime) -> None:
     """Push mutations from the user's demo device through the sync engine; all must apply."""
     client_id = _id(f"device/{user.username}")
     last = session.execute(
@@ -230,20 +230,20 @@ def _push(user: User, mutations: list[tuple[str, dict[str, Any]]]) -> None:
             RawMutation(first + n, name, args) for n, (name, args) in enumerate(mutations)
         ),
     )
-    outcome = push(user, request)
+    outcome = push(user, request, now=now)
     refused = [r for r in outcome.results if r["status"] != "applied"]
     if refused:
         raise RuntimeError(f"review demo: the sync engine refused {refused}")
 
 
-def _upload(user: User, photos: dict[str, bytes]) -> int:
+def _upload(user: User, photos: dict[str, bytes], now: datetime) -> int:
     """Store the photos not stored yet, as the device's upload does after its push; return how
     many (through the one photo-storing function, so waiting findings leave media_pending)."""
     stored = 0
     for sha, data in photos.items():
         if session.get(MediaObject, sha) is not None:
             continue
-        store_photo(data, sha256=sha, actor=user, now=utcnow(), via="demo")
+        store_photo(data, sha256=sha, actor=user, now=now, via="demo")
         stored += 1
     return stored
 
@@ -267,7 +267,13 @@ class Answer:
 
 
 def _plan(
-    label: str, kind: str, enterprise: Enterprise, planner: User, team: list[User], at: datetime
+    label: str,
+    kind: str,
+    enterprise: Enterprise,
+    planner: User,
+    team: list[User],
+    at: datetime,
+    now: datetime,
 ) -> Inspection:
     """Return the planner's inspection of ``enterprise`` (created once, dispatched a day early)."""
     insp = session.get(Inspection, _id(label))
@@ -275,7 +281,7 @@ def _plan(
         return insp
     dispatch = at - timedelta(days=1)
     window_end = at + timedelta(days=13)
-    check_team([u.id for u in team], enterprise, max(china_today(), china_today(window_end)))
+    check_team([u.id for u in team], enterprise, max(china_today(now), china_today(window_end)))
     insp = new_inspection(
         type=kind,
         enterprise=enterprise,
@@ -285,7 +291,8 @@ def _plan(
         window_start=dispatch,
         window_end=window_end,
         dispatch_at=dispatch,
-        checklist_version=latest_checklist_versions().get(enterprise.industry),
+        checklist_version=latest_checklist_versions(china_today(now)).get(enterprise.industry),
+        now=now,
     )
     insp.id = _id(label)  # fixed, so a second run finds it
     insp.created_at = insp.updated_at = dispatch
@@ -315,6 +322,7 @@ def _carry_out(
     answers: list[Answer],
     photos: dict[str, bytes],
     submit_after: int,
+    now: datetime,
 ) -> bool:
     """Check in, record the answers, upload their photos and submit; False when already done."""
     if insp.status not in ("planned", "dispatched", "in_progress"):
@@ -366,11 +374,11 @@ def _carry_out(
             low, high = item.get("min"), item.get("max")
             put["value"] = low if low is not None else high if high is not None else 0
         mutations.append(("finding.put", put))
-    _push(inspector, mutations)
+    _push(inspector, mutations, now)
     wanted = {sha for a in answers for sha in a.shots}
-    _upload(inspector, {sha: photos[sha] for sha in sorted(wanted)})
+    _upload(inspector, {sha: photos[sha] for sha in sorted(wanted)}, now)
     at = start + timedelta(minutes=submit_after)
-    _push(inspector, [("inspection.submit", {"inspection_id": str(insp.id), "at": _iso(at)})])
+    _push(inspector, [("inspection.submit", {"inspection_id": str(insp.id), "at": _iso(at)})], now)
     return True
 
 
@@ -395,10 +403,13 @@ def load_review_demo() -> dict[str, int]:
     inspector1, inspector2 = _user("inspector1"), _user("inspector2")
     team = [inspector1, inspector2]
     first_ent, second_ent = _enterprises()
-    now = utcnow().replace(second=0, microsecond=0)
+    started = utcnow()  # the clock, read once: the time the demo's services act at
+    now = started.replace(second=0, microsecond=0)
 
     # 1. An unannounced (四不两直) visit to a restaurant kitchen, three hours ago.
-    first = _plan("inspection-1", "unannounced", first_ent, planner, team, now - timedelta(hours=3))
+    first = _plan(
+        "inspection-1", "unannounced", first_ent, planner, team, now - timedelta(hours=3), started
+    )
     t1 = first.check_in_at or now - timedelta(hours=3)
     lat, lon = first_ent.lat, first_ent.lon
     assert lat is not None and lon is not None
@@ -449,19 +460,19 @@ def load_review_demo() -> dict[str, int]:
         Answer("GAS-11", 45, "pass", "查阅燃气安全管理制度及本年度培训签到记录，齐全"),
     ]
     done = 0
-    if _carry_out(first, "inspection-1", inspector1, t1, answers1, photos, 55):
+    if _carry_out(first, "inspection-1", inspector1, t1, answers1, photos, 55, started):
         done += 1
 
     # 2. A routine visit to another restaurant, ninety minutes ago: inspector2 cites
     #    the pipe photo of the first visit instead of taking a new one.
     second = _plan(
-        "inspection-2", "routine", second_ent, planner, team, now - timedelta(minutes=90)
+        "inspection-2", "routine", second_ent, planner, team, now - timedelta(minutes=90), started
     )
     t2 = second.check_in_at or now - timedelta(minutes=90)
     answers2 = [
         Answer("GAS-05", 8, "pass", "户内燃气管道未穿越配电室、楼梯间等场所"),
         Answer("GAS-14", 15, "fail", "燃气立管上悬挂厨具", (sha["pipe"],)),
     ]
-    if _carry_out(second, "inspection-2", inspector2, t2, answers2, photos, 30):
+    if _carry_out(second, "inspection-2", inspector2, t2, answers2, photos, 30, started):
         done += 1
     return {"review demo inspections": 2, "review demo submitted": done}

@@ -108,11 +108,12 @@ def load_hazards_demo() -> dict[str, int]:
             found_at=now - timedelta(days=found_days_ago),
             deadline=now + timedelta(days=deadline_days) if deadline_days is not None else None,
             hazard_id=_id(f"ticket-{n}"),  # fixed ids keep the loader idempotent
+            now=now,
         )
         return h
 
     def act(h: Hazard, user: User, **data: Any) -> None:
-        apply_action(user, h.id, data)
+        apply_action(user, h.id, data, now=now)
 
     def closer(h: Hazard) -> User:
         department = get_settings().responsible_department(h.industry)
@@ -205,6 +206,7 @@ def load_hazards_demo() -> dict[str, int]:
         coordinator,
         reports[0].id,
         {"enterprise_id": ebike[1].id, "grade": "general", "note": "现场查实"},
+        now=now,
     )
     reports[2].status, reports[2].decided_by, reports[2].decided_at = (
         "rejected",

@@ -52,11 +52,12 @@ def load_planning_demo() -> dict[str, int]:
                 "exclude_inspected_within_days": 180,
                 "window": window,
             },
+            now=now,
         )
     if plan.status == "draft":
-        commit_plan(planner, plan)
+        commit_plan(planner, plan, now=now)
     if plan.status == "committed":
-        draw_plan(planner, plan)
+        draw_plan(planner, plan, now=now)
 
     existing = set(
         session.execute(
@@ -90,6 +91,7 @@ def load_planning_demo() -> dict[str, int]:
                 "window": window,
                 "dispatch_at": now,
             },
+            now=now,
         )
         created += 1
     session.flush()

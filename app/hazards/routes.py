@@ -16,7 +16,14 @@ from app.hazards.schemas import (
     HazardQueryArgsSchema,
     HazardSchema,
 )
-from app.http import Blueprint, check_if_match, paginate, sends_etag, takes_if_match
+from app.http import (
+    Blueprint,
+    check_if_match,
+    paginate,
+    request_now,
+    sends_etag,
+    takes_if_match,
+)
 
 blp = Blueprint("hazards", __name__, description="Hazard tickets (隐患整改)")
 
@@ -28,14 +35,16 @@ class Hazards(MethodView):
     @blp.paginate()
     def get(self, args: dict[str, Any], pagination_parameters: Any) -> Any:
         """List the tickets in your scope (an enterprise sees its own), by deadline."""
-        return paginate(services.list_hazards(current_user(), args), pagination_parameters)
+        return paginate(
+            services.list_hazards(current_user(), args, now=request_now()), pagination_parameters
+        )
 
     @blp.arguments(HazardCreateSchema)
     @blp.response(201, HazardDetailSchema)
     @sends_etag("hazard")
     def post(self, data: dict[str, Any]) -> Any:
         """Report a hazard: an enterprise for itself (self_report), or staff (supervision)."""
-        return services.create_hazard(current_user(), data)
+        return services.create_hazard(current_user(), data, now=request_now())
 
 
 @blp.route("/hazards/<uuid:hazard_id>")
@@ -44,7 +53,7 @@ class HazardById(MethodView):
     @sends_etag("hazard")
     def get(self, hazard_id: uuid.UUID) -> Any:
         """Return a ticket with its timeline; the ETag is for If-Match on actions."""
-        return services.get_hazard(current_user(), hazard_id)
+        return services.get_hazard(current_user(), hazard_id, now=request_now())
 
 
 @blp.route("/hazards/<uuid:hazard_id>/actions", methods=["POST"])
@@ -54,4 +63,6 @@ class HazardById(MethodView):
 def hazard_action(data: dict[str, Any], hazard_id: uuid.UUID) -> Any:
     """Act on a ticket (needs If-Match); 409 hazard.invalid_transition when not allowed."""
     # apply_action locks the ticket, then calls check_if_match on it, then acts.
-    return services.apply_action(current_user(), hazard_id, data, check_etag=check_if_match)
+    return services.apply_action(
+        current_user(), hazard_id, data, check_etag=check_if_match, now=request_now()
+    )

@@ -7,8 +7,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from app.clock import utcnow
-from app.fields import SHA256, DateTime
+from app.fields import SHA256, DateTime, dump_now
 from app.hazards.models import (
     ESCALATION_LEVELS,
     HAZARD_ACTIONS,
@@ -73,7 +72,7 @@ class HazardSchema(Schema):
     photos = fields.List(fields.String())
     found_at = DateTime()
     deadline = DateTime()
-    overdue = fields.Function(lambda h: h.is_overdue(utcnow()))
+    overdue = fields.Function(lambda h: h.is_overdue(dump_now()))
     assignee_id = fields.UUID(allow_none=True)
     assignee = fields.Nested(HazardPersonSchema, allow_none=True)
     status = fields.String()

@@ -20,9 +20,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from app.checklists.services import checklist_item, get_checklist
-from app.clock import isoformat, utcnow
+from app.clock import isoformat
 from app.db import for_update, session
 from app.errors import DomainError, not_found
+from app.fields import DumpContext
 from app.hazards import rechecks
 from app.hazards.deadlines import default_deadline, next_escalation, require_future, set_deadline
 from app.hazards.models import ACTIVE_STATES, ESCALATION_LEVELS, MAX_ESCALATION, Hazard
@@ -57,9 +58,8 @@ def etag_of(hazard: Hazard) -> str:
     return version_etag("hazard", hazard.id, hazard.version)
 
 
-def list_hazards(user: User, args: dict[str, Any]) -> Select[Any]:
-    """Query the tickets `user` may see, filtered, most urgent deadline first."""
-    now = utcnow()
+def list_hazards(user: User, args: dict[str, Any], *, now: datetime) -> Select[Any]:
+    """Query the tickets `user` may see as of `now`, filtered, most urgent deadline first."""
     stmt = (
         select(Hazard)
         .where(visibility_clause(user, now))
@@ -89,7 +89,7 @@ def list_hazards(user: User, args: dict[str, Any]) -> Select[Any]:
     return stmt.order_by(Hazard.deadline, Hazard.number)
 
 
-def get_hazard(user: User, hazard_id: uuid.UUID) -> Hazard:
+def get_hazard(user: User, hazard_id: uuid.UUID, *, now: datetime) -> Hazard:
     """Return a ticket the caller may see, with its enterprise and timeline, or 404."""
     hazard = session.get(
         Hazard,
@@ -100,15 +100,18 @@ def get_hazard(user: User, hazard_id: uuid.UUID) -> Hazard:
             selectinload(Hazard.events),
         ],
     )
-    if hazard is None or not can_see(user, hazard):
+    if hazard is None or not can_see(user, hazard, now):
         raise not_found("hazard")
     return hazard
 
 
-def serialize_hazard(hazard: Hazard, with_timeline: bool = True) -> dict[str, Any]:
-    """Return the ticket as the API shows it (the sync feed uses this for type "hazard")."""
+def serialize_hazard(
+    hazard: Hazard, with_timeline: bool = True, *, now: datetime
+) -> dict[str, Any]:
+    """Return the ticket as the API shows it as of `now` (the sync feed's type "hazard")."""
     schema = HazardDetailSchema() if with_timeline else HazardSchema()
-    return schema.dump(hazard)  # type: ignore[no-any-return]
+    with DumpContext({"now": now}):
+        return schema.dump(hazard)  # type: ignore[no-any-return]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -145,9 +148,9 @@ def issue_hazard(
     public_report_id: uuid.UUID | None = None,
     note: str = "",
     hazard_id: uuid.UUID | None = None,
+    now: datetime,
 ) -> Hazard:
     """Number and issue a ticket (notice to the enterprise), with its first timeline entry."""
-    now = utcnow()
     year, seq, number = allocate_number(now)
     hazard = Hazard(
         id=hazard_id or uuid.uuid4(),
@@ -209,7 +212,9 @@ def checklist_basis(industry: str, item_code: str | None, version: int | None = 
     return checklist_item(cv, item_code)
 
 
-def hazard_for_finding(finding: Finding, inspection: Inspection, actor: User, grade: str) -> Hazard:
+def hazard_for_finding(
+    finding: Finding, inspection: Inspection, actor: User, grade: str, *, now: datetime
+) -> Hazard:
     """Return the one ticket of a confirmed failed finding, issuing it if none exists yet.
 
     Safe under retries and concurrent confirmations: the unique hazards.finding_id decides, and
@@ -239,6 +244,7 @@ def hazard_for_finding(finding: Finding, inspection: Inspection, actor: User, gr
                 basis=(item or {}).get("basis"),
                 finding_id=finding.id,
                 inspection_id=inspection.id,
+                now=now,
             )
     except IntegrityError:
         existing = session.execute(
@@ -262,7 +268,7 @@ def enterprise_in_scope(user: User, enterprise_id: uuid.UUID | None) -> Enterpri
     return ent
 
 
-def create_hazard(user: User, data: dict[str, Any]) -> Hazard:
+def create_hazard(user: User, data: dict[str, Any], *, now: datetime) -> Hazard:
     """Issue a ticket by hand: an enterprise's self-report (for itself) or staff supervision."""
     if user.role == "enterprise":
         source = "self_report"
@@ -291,7 +297,6 @@ def create_hazard(user: User, data: dict[str, Any]) -> Hazard:
             f"Your account reports hazards as '{source}'.",
             {"source": [f"Must be '{source}' for a {user.role} account."]},
         )
-    now = utcnow()
     item = checklist_basis(enterprise.industry, data.get("item_code"))
     return issue_hazard(
         source=source,
@@ -305,6 +310,7 @@ def create_hazard(user: User, data: dict[str, Any]) -> Hazard:
         item_code=data.get("item_code"),
         basis=data.get("basis") or (item or {}).get("basis"),
         note=data.get("note", ""),
+        now=now,
     )
 
 
@@ -312,11 +318,11 @@ def create_hazard(user: User, data: dict[str, Any]) -> Hazard:
 # Actions
 
 
-def _lock_visible(user: User, hazard_id: uuid.UUID) -> Hazard:
+def _lock_visible(user: User, hazard_id: uuid.UUID, now: datetime) -> Hazard:
     hazard = session.execute(
         for_update(select(Hazard).where(Hazard.id == hazard_id))
     ).scalar_one_or_none()
-    if hazard is None or not can_see(user, hazard):
+    if hazard is None or not can_see(user, hazard, now):
         raise not_found("hazard")
     return hazard
 
@@ -327,24 +333,23 @@ def apply_action(
     data: dict[str, Any],
     check_etag: Callable[[str], None] | None = None,
     device_at: datetime | None = None,
-    now: datetime | None = None,
+    *,
+    now: datetime,
 ) -> Hazard:
     """Apply one action ({action, …}) to a ticket by the transition table; return the ticket."""
-    hazard = _lock_visible(user, hazard_id)
+    hazard = _lock_visible(user, hazard_id, now)
     if check_etag is not None:
         check_etag(etag_of(hazard))
     action = data["action"]
-    rule = rule_for(user, hazard, action)
-    if action == "recheck":
-        _recheck(hazard, user, data, rule, device_at, now or utcnow())
-    else:
-        HANDLERS[action](hazard, user, data, rule, device_at)
+    rule = rule_for(user, hazard, action, now)
+    HANDLERS[action](hazard, user, data, rule, device_at, now)
     session.flush()
     return hazard
 
 
-def _assign(h: Hazard, user: User, data: dict[str, Any], rule: Transition, _: Any) -> None:
-    now = utcnow()
+def _assign(
+    h: Hazard, user: User, data: dict[str, Any], rule: Transition, _: Any, now: datetime
+) -> None:
     assignee = session.get(User, data["assignee_id"])
     ok = assignee is not None and assignee.active
     if ok and assignee is not None:
@@ -394,7 +399,9 @@ PLAN_PARTS = (
 )
 
 
-def _start(h: Hazard, user: User, data: dict[str, Any], rule: Transition, _: Any) -> None:
+def _start(
+    h: Hazard, user: User, data: dict[str, Any], rule: Transition, _: Any, now: datetime
+) -> None:
     plan = data.get("plan")
     if h.grade == "major":
         missing = [p for p in PLAN_PARTS if not (plan or {}).get(p)]
@@ -410,11 +417,19 @@ def _start(h: Hazard, user: User, data: dict[str, Any], rule: Transition, _: Any
     h.plan = jsonable(plan) if plan else None
     before = move(h, rule)
     append_event(
-        h, user, "start", note=data.get("note", ""), from_status=before, data={"plan": h.plan}
+        h,
+        user,
+        "start",
+        note=data.get("note", ""),
+        from_status=before,
+        data={"plan": h.plan},
+        now=now,
     )
 
 
-def _submit(h: Hazard, user: User, data: dict[str, Any], rule: Transition, _: Any) -> None:
+def _submit(
+    h: Hazard, user: User, data: dict[str, Any], rule: Transition, _: Any, now: datetime
+) -> None:
     photos = _photos(data.get("photos"))
     if not photos or not (data.get("note") or "").strip():
         raise DomainError(
@@ -425,7 +440,13 @@ def _submit(h: Hazard, user: User, data: dict[str, Any], rule: Transition, _: An
         )
     before = move(h, rule)
     append_event(
-        h, user, "submit_rectification", note=data["note"], photos=photos, from_status=before
+        h,
+        user,
+        "submit_rectification",
+        note=data["note"],
+        photos=photos,
+        from_status=before,
+        now=now,
     )
 
 
@@ -498,18 +519,19 @@ def _recheck(
         rechecks.record_result(visit, h, result, user, now)
 
 
-def _close(h: Hazard, user: User, data: dict[str, Any], rule: Transition, _: Any) -> None:
-    now = utcnow()
+def _close(
+    h: Hazard, user: User, data: dict[str, Any], rule: Transition, _: Any, now: datetime
+) -> None:
     before = move(h, rule)
     h.closed_at = now
     h.next_escalation_at = None
     append_event(h, user, "close", note=data.get("note", ""), from_status=before, now=now)
     notify("hazard.closed", h)
     if h.inspection_id is not None:
-        _close_inspection_if_done(h.inspection_id, user)
+        _close_inspection_if_done(h.inspection_id, user, now)
 
 
-def _close_inspection_if_done(inspection_id: uuid.UUID, user: User) -> None:
+def _close_inspection_if_done(inspection_id: uuid.UUID, user: User, now: datetime) -> None:
     """Close a reviewed inspection once every ticket it produced is closed (闭环)."""
     insp = session.execute(
         select(Inspection)
@@ -530,7 +552,7 @@ def _close_inspection_if_done(inspection_id: uuid.UUID, user: User) -> None:
         insp,
         "close",
         actor=user,
-        now=utcnow(),
+        now=now,
         data={"reason": "all tickets closed"},
         who=lifecycle.SYSTEM,
     )
@@ -554,7 +576,9 @@ def escalate_step(h: Hazard, actor: User | None, note: str, now: datetime, auto:
     notify("hazard.escalated", h, note=note)
 
 
-def _escalate(h: Hazard, user: User, data: dict[str, Any], rule: Transition, _: Any) -> None:
+def _escalate(
+    h: Hazard, user: User, data: dict[str, Any], rule: Transition, _: Any, now: datetime
+) -> None:
     if h.escalation_level >= MAX_ESCALATION:
         raise DomainError(
             "hazard.escalation_max",
@@ -562,11 +586,11 @@ def _escalate(h: Hazard, user: User, data: dict[str, Any], rule: Transition, _: 
             "The ticket is already at the top of the ladder "
             f"({ESCALATION_LEVELS[MAX_ESCALATION]}).",
         )
-    escalate_step(h, user, data.get("note", ""), utcnow(), auto=False)
+    escalate_step(h, user, data.get("note", ""), now, auto=False)
 
 
 def _request_extension(
-    h: Hazard, user: User, data: dict[str, Any], rule: Transition, _: Any
+    h: Hazard, user: User, data: dict[str, Any], rule: Transition, _: Any, now: datetime
 ) -> None:
     if h.extension_request:
         raise DomainError(
@@ -587,7 +611,7 @@ def _request_extension(
         "reason": data["reason"],
         "by": str(user.id),
         "by_name": user.username,
-        "at": isoformat(utcnow()),
+        "at": isoformat(now),
     }
     append_event(
         h,
@@ -596,11 +620,12 @@ def _request_extension(
         note=data["reason"],
         from_status=h.status,
         data={"until": until, "deadline": h.deadline},
+        now=now,
     )
 
 
 def _decide_extension(
-    h: Hazard, user: User, data: dict[str, Any], rule: Transition, _: Any
+    h: Hazard, user: User, data: dict[str, Any], rule: Transition, _: Any, now: datetime
 ) -> None:
     req = h.extension_request
     if not req:
@@ -628,10 +653,13 @@ def _decide_extension(
             "previous_deadline": previous,
             "deadline": h.deadline,
         },
+        now=now,
     )
 
 
-def _comment(h: Hazard, user: User, data: dict[str, Any], rule: Transition, device_at: Any) -> None:
+def _comment(
+    h: Hazard, user: User, data: dict[str, Any], rule: Transition, device_at: Any, now: datetime
+) -> None:
     note = (data.get("note") or "").strip()
     if not note:
         raise DomainError(
@@ -645,11 +673,13 @@ def _comment(h: Hazard, user: User, data: dict[str, Any], rule: Transition, devi
         photos=_photos(data.get("photos")),
         from_status=h.status,
         device_at=device_at,
+        now=now,
     )
 
 
-#: the actions besides recheck (``_recheck`` also takes the clock and the recheck visit)
-HANDLERS: dict[str, Callable[[Hazard, User, dict[str, Any], Transition, Any], None]] = {
+#: each action's handler: (ticket, actor, body, rule, device time, now)
+HANDLERS: dict[str, Callable[[Hazard, User, dict[str, Any], Transition, Any, datetime], None]] = {
+    "recheck": _recheck,
     "assign": _assign,
     "start": _start,
     "submit_rectification": _submit,
@@ -679,7 +709,8 @@ def recheck_hazard(
     deadline: datetime | None = None,
     inspection_id: uuid.UUID | None = None,
     location: dict[str, Any] | None = None,
-    now: datetime | None = None,
+    *,
+    now: datetime,
 ) -> Hazard:
     """Record a re-inspection (the sync mutation hazard.recheck calls this); DomainError if not.
 
@@ -701,8 +732,14 @@ def recheck_hazard(
 
 
 def comment_hazard(
-    hazard_id: uuid.UUID | User, actor: User | uuid.UUID, note: str, photos: Sequence[str] = ()
+    hazard_id: uuid.UUID | User,
+    actor: User | uuid.UUID,
+    note: str,
+    photos: Sequence[str] = (),
+    *,
+    now: datetime,
 ) -> Hazard:
     """Add a comment (the sync mutation hazard.comment calls this); DomainError if refused."""
     hid, user = _hazard_and_actor(hazard_id, actor)
-    return apply_action(user, hid, {"action": "comment", "note": note, "photos": list(photos)})
+    data = {"action": "comment", "note": note, "photos": list(photos)}
+    return apply_action(user, hid, data, now=now)

@@ -9,6 +9,7 @@ is the only code that changes a hazard's status (issuing creates it in :data:`IN
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from app.errors import DomainError
 from app.hazards.models import HAZARD_STATES, Hazard
@@ -54,7 +55,7 @@ TRANSITIONS: dict[tuple[str, str], Transition] = {
 }
 
 
-def actor_kinds(user: User, hazard: Hazard) -> set[str]:
+def actor_kinds(user: User, hazard: Hazard, now: datetime | None = None) -> set[str]:
     """Return the kinds of actor `user` is for `hazard` (they must be able to see it)."""
     kinds = {VIEWER}
     if user.role == "coordinator":
@@ -62,7 +63,9 @@ def actor_kinds(user: User, hazard: Hazard) -> set[str]:
     own_enterprise = user.role == "enterprise" and user.enterprise_id == hazard.enterprise_id
     if own_enterprise or (hazard.assignee_id is not None and hazard.assignee_id == user.id):
         kinds.add(PARTY)
-    if user.role == "inspector" and (hazard.assignee_id == user.id or on_recheck(user, hazard)):
+    if user.role == "inspector" and (
+        hazard.assignee_id == user.id or on_recheck(user, hazard, now)
+    ):
         kinds.add(RECHECKER)
     closer = get_settings().responsible_department(hazard.industry)
     if user.role == "supervisor" and user.department_code == closer:
@@ -90,10 +93,10 @@ def invalid_transition(user: User, hazard: Hazard, action: str, why: str = "") -
     return DomainError("hazard.invalid_transition", 409, message, allowed_actions=allowed)
 
 
-def rule_for(user: User, hazard: Hazard, action: str) -> Transition:
+def rule_for(user: User, hazard: Hazard, action: str, now: datetime | None = None) -> Transition:
     """Return the table's rule for `user` taking `action` on `hazard`; 409 if there is none."""
     rule = TRANSITIONS.get((hazard.status, action))
-    if rule is None or rule.who not in actor_kinds(user, hazard):
+    if rule is None or rule.who not in actor_kinds(user, hazard, now):
         raise invalid_transition(user, hazard, action)
     return rule
 

@@ -43,19 +43,19 @@ def visibility_clause(user: User, now: datetime | None = None) -> ColumnElement[
     return or_(*conds)
 
 
-def on_recheck(user: User, hazard: Hazard) -> bool:
+def on_recheck(user: User, hazard: Hazard, now: datetime | None = None) -> bool:
     """Tell whether `user` is on a live recheck inspection of the ticket's enterprise."""
-    stmt = select(recheck_assignment(user, hazard.enterprise_id, utcnow()))
+    stmt = select(recheck_assignment(user, hazard.enterprise_id, now or utcnow()))
     return bool(session.scalar(stmt))
 
 
-def can_see(user: User, hazard: Hazard) -> bool:
+def can_see(user: User, hazard: Hazard, now: datetime | None = None) -> bool:
     """Tell whether `user` may see `hazard`."""
     if user.role == "enterprise":
         return user.enterprise_id is not None and hazard.enterprise_id == user.enterprise_id
     if hazard.assignee_id == user.id or can_see_jurisdiction(user, hazard.jurisdiction_code):
         return True
-    return user.role == "inspector" and on_recheck(user, hazard)
+    return user.role == "inspector" and on_recheck(user, hazard, now)
 
 
 def photo_visible(user: User, sha256: str) -> bool:

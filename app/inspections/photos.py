@@ -11,7 +11,6 @@ from typing import Any
 from sqlalchemy import Select, String, cast, select
 
 from app.changelog import change_row, record_rows
-from app.clock import utcnow
 from app.db import session
 from app.inspections.models import Finding
 from app.media.models import MediaObject
@@ -34,7 +33,8 @@ def release_waiting_findings(sha256: str) -> None:
     """Clear ``media_pending`` on findings whose last missing photo just arrived.
 
     A stored-photo hook of the media pipeline (wired in ``app.wiring``); runs in the upload's
-    transaction.
+    transaction. The findings change at the time the photo was stored (its ``created_at``, the
+    upload's ``now``): the hook reads no clock.
     """
     waiting = list(session.execute(waiting_for_photo(sha256)).scalars())
     if not waiting:
@@ -43,7 +43,9 @@ def release_waiting_findings(sha256: str) -> None:
     present = set(
         session.execute(select(MediaObject.sha256).where(MediaObject.sha256.in_(wanted))).scalars()
     ) | {sha256}
-    now = utcnow()
+    photo = session.get(MediaObject, sha256)  # just stored: in the session, no query
+    assert photo is not None, "a stored-photo hook runs after the photo is stored"
+    now = photo.created_at
     rows = []
     for finding in waiting:
         if all(p in present for p in finding.photos):

@@ -14,7 +14,15 @@ from flask.views import MethodView
 from app.auth.caller import current_user, require_role
 from app.errors import DomainError
 from app.hazards import rechecks
-from app.http import Blueprint, check_if_match, paginate, sends_etag, takes_if_match, version_etag
+from app.http import (
+    Blueprint,
+    check_if_match,
+    paginate,
+    request_now,
+    sends_etag,
+    takes_if_match,
+    version_etag,
+)
 from app.inspections import services
 from app.inspections.schemas import (
     CancelSchema,
@@ -36,9 +44,9 @@ class Inspections(MethodView):
     @blp.paginate()
     def get(self, args: dict[str, Any], pagination_parameters: Any) -> Any:
         """List the inspections you may see (before check-in: only their planner and team)."""
-        user = current_user()
-        items = paginate(services.inspections_query(user, args), pagination_parameters)
-        log_confidential_reads(user, items, "list")
+        user, now = current_user(), request_now()
+        items = paginate(services.inspections_query(user, args, now=now), pagination_parameters)
+        log_confidential_reads(user, items, "list", now)
         return rechecks.attach_covered(items)
 
     @blp.arguments(InspectionCreateSchema)
@@ -57,7 +65,7 @@ class Inspections(MethodView):
                 "Only a recheck inspection names tickets.",
                 {"hazard_ids": ["Only with type 'recheck'."]},
             )
-        insp = services.create_inspection(planner, data)
+        insp = services.create_inspection(planner, data, now=request_now())
         if insp.type == "recheck":
             rechecks.cover(insp, data.get("hazard_ids"))
         return rechecks.attach_covered([insp])[0]
@@ -69,7 +77,8 @@ class InspectionById(MethodView):
     @sends_etag("inspection")
     def get(self, inspection_id: uuid.UUID) -> Any:
         """Return one inspection you may see."""
-        return rechecks.attach_covered([services.get_inspection(current_user(), inspection_id)])[0]
+        insp = services.get_inspection(current_user(), inspection_id, now=request_now())
+        return rechecks.attach_covered([insp])[0]
 
     @blp.arguments(InspectionUpdateSchema)
     @blp.response(200, InspectionSchema)
@@ -79,7 +88,8 @@ class InspectionById(MethodView):
         user = require_role("planner")
         insp = services.get_own_planned(user, inspection_id)
         check_if_match(version_etag("inspection", insp.id, insp.version))
-        return rechecks.attach_covered([services.update_inspection(user, insp, data)])[0]
+        insp = services.update_inspection(user, insp, data, now=request_now())
+        return rechecks.attach_covered([insp])[0]
 
 
 @blp.route("/inspections/<uuid:inspection_id>/cancel", methods=["POST"])
@@ -91,7 +101,8 @@ def cancel(data: dict[str, Any], inspection_id: uuid.UUID) -> Any:
     user = require_role("planner")
     insp = services.get_own_planned(user, inspection_id)
     check_if_match(version_etag("inspection", insp.id, insp.version))
-    return rechecks.attach_covered([services.cancel_inspection(user, insp, data["reason"])])[0]
+    insp = services.cancel_inspection(user, insp, data["reason"], now=request_now())
+    return rechecks.attach_covered([insp])[0]
 
 
 @blp.route("/inspections/<uuid:inspection_id>/findings")
@@ -99,4 +110,4 @@ class InspectionFindings(MethodView):
     @blp.response(200, FindingSchema(many=True))
     def get(self, inspection_id: uuid.UUID) -> Any:
         """List an inspection's findings."""
-        return services.list_findings(current_user(), inspection_id)
+        return services.list_findings(current_user(), inspection_id, now=request_now())

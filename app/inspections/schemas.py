@@ -7,8 +7,8 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from app.checklists.schemas import JudgedItemSchema
-from app.clock import isoformat, utcnow
-from app.fields import DateTime
+from app.clock import isoformat
+from app.fields import DateTime, dump_now
 from app.inspections.models import INSPECTION_STATES, INSPECTION_TYPES
 
 
@@ -23,7 +23,7 @@ def _rfc3339(value: Any) -> str | None:
 
 
 def _status(obj: Any) -> str:
-    return str(obj.effective_status(utcnow()))
+    return str(obj.effective_status(dump_now()))
 
 
 def _enterprise(obj: Any) -> dict[str, Any] | None:

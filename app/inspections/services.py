@@ -22,7 +22,7 @@ from app.audit.services import record
 from app.changelog import record_changes
 from app.checklists.models import ChecklistVersion
 from app.checklists.services import checklist_item, get_checklist, versions_in_force
-from app.clock import CHINA_TZ, utcnow
+from app.clock import CHINA_TZ
 from app.db import for_update, iter_chunks, session
 from app.errors import DomainError, not_found
 from app.inspections.eligibility import check_team
@@ -42,20 +42,19 @@ from app.registry.services import INDUSTRY_NAMES, get_enterprise
 PLANNER_TYPES = ("unannounced", "routine", "complaint", "recheck")
 
 
-def china_today(now: datetime | None = None) -> date:
-    """Return today's date in China (the date certificates and windows are judged on)."""
-    return (now or utcnow()).astimezone(CHINA_TZ).date()
+def china_today(now: datetime) -> date:
+    """Return the date in China at `now` (the date certificates and windows are judged on)."""
+    return now.astimezone(CHINA_TZ).date()
 
 
 # --------------------------------------------------------------------------- reads
 
 
-def inspections_query(user: User, args: dict[str, Any]) -> Select[Any]:
+def inspections_query(user: User, args: dict[str, Any], *, now: datetime) -> Select[Any]:
     """Select the inspections the caller may see, filtered, newest first (the route paginates)."""
-    stmt = visible_inspections(user).options(selectinload(Inspection.enterprise))
+    stmt = visible_inspections(user, now).options(selectinload(Inspection.enterprise))
     if args.get("status"):
         wanted = args["status"]
-        now = utcnow()
         if wanted == "dispatched":
             stmt = stmt.where(
                 or_(
@@ -85,20 +84,22 @@ def inspections_query(user: User, args: dict[str, Any]) -> Select[Any]:
     return stmt.order_by(Inspection.created_at.desc(), Inspection.id)
 
 
-def get_inspection(user: User, inspection_id: uuid.UUID, via: str = "detail") -> Inspection:
+def get_inspection(
+    user: User, inspection_id: uuid.UUID, via: str = "detail", *, now: datetime
+) -> Inspection:
     """Return an inspection the caller may see, or 404; log the read if it is confidential."""
     insp = session.execute(
-        visible_inspections(user).where(Inspection.id == inspection_id)
+        visible_inspections(user, now).where(Inspection.id == inspection_id)
     ).scalar_one_or_none()
     if insp is None:
         raise not_found("inspection")
-    log_confidential_reads(user, [insp], via)
+    log_confidential_reads(user, [insp], via, now)
     return insp
 
 
-def list_findings(user: User, inspection_id: uuid.UUID) -> list[Finding]:
+def list_findings(user: User, inspection_id: uuid.UUID, *, now: datetime) -> list[Finding]:
     """Return the findings of an inspection the caller may see."""
-    insp = get_inspection(user, inspection_id, via="findings")
+    insp = get_inspection(user, inspection_id, via="findings", now=now)
     if user.role == "enterprise" and insp.status not in ENTERPRISE_FINDINGS_STATES:
         return []
     stmt = select(Finding).where(Finding.inspection_id == insp.id, Finding.deleted.is_(False))
@@ -122,9 +123,9 @@ def list_findings(user: User, inspection_id: uuid.UUID) -> list[Finding]:
 # --------------------------------------------------------------------------- writes
 
 
-def latest_checklist_versions(on: date | None = None) -> dict[str, int]:
-    """Return per industry the checklist version in force on `on` (today in China by default)."""
-    return versions_in_force(on or china_today())
+def latest_checklist_versions(on: date) -> dict[str, int]:
+    """Return per industry the checklist version in force on `on` (a date in China)."""
+    return versions_in_force(on)
 
 
 def inspection_values(
@@ -138,10 +139,9 @@ def inspection_values(
     dispatch_at: datetime | None,
     checklist_version: int | None,
     sampling_plan_id: uuid.UUID | None = None,
-    now: datetime | None = None,
+    now: datetime,
 ) -> dict[str, Any]:
     """Return the column values of a new inspection (no checks: callers check)."""
-    now = now or utcnow()
     return {
         "id": uuid.uuid4(),
         "type": type,
@@ -198,13 +198,13 @@ def _check_times(
         raise DomainError("validation_error", 422, "Some fields are not valid; see errors.", errors)
 
 
-def _judged_on(window_end: datetime | None) -> date:
+def _judged_on(window_end: datetime | None, now: datetime) -> date:
     """Certificates must be valid through the window's last day (or today without a window)."""
-    today = china_today()
+    today = china_today(now)
     return max(today, china_today(window_end)) if window_end else today
 
 
-def create_inspection(user: User, data: dict[str, Any]) -> Inspection:
+def create_inspection(user: User, data: dict[str, Any], *, now: datetime) -> Inspection:
     """Create a planner's inspection (四不两直 unannounced, routine, complaint or recheck)."""
     try:
         enterprise = get_enterprise(user, data["enterprise_id"])
@@ -222,9 +222,9 @@ def create_inspection(user: User, data: dict[str, Any]) -> Inspection:
         )
     window = data.get("window") or {}
     start, end = window.get("start"), window.get("end")
-    dispatch_at = data.get("dispatch_at") or utcnow()
+    dispatch_at = data.get("dispatch_at") or now
     _check_times(start, end, dispatch_at)
-    team = check_team(data["inspector_ids"], enterprise, _judged_on(end))
+    team = check_team(data["inspector_ids"], enterprise, _judged_on(end, now))
     insp = new_inspection(
         type=data["type"],
         enterprise=enterprise,
@@ -234,9 +234,8 @@ def create_inspection(user: User, data: dict[str, Any]) -> Inspection:
         window_start=start,
         window_end=end,
         dispatch_at=dispatch_at,
-        checklist_version=latest_checklist_versions(china_today(start) if start else None).get(
-            industry
-        ),
+        checklist_version=latest_checklist_versions(china_today(start or now)).get(industry),
+        now=now,
     )
     session.flush()
     record_changes("inspection", [insp])
@@ -269,7 +268,9 @@ def get_own_planned(user: User, inspection_id: uuid.UUID) -> Inspection:
     return insp
 
 
-def update_inspection(user: User, insp: Inspection, data: dict[str, Any]) -> Inspection:
+def update_inspection(
+    user: User, insp: Inspection, data: dict[str, Any], *, now: datetime
+) -> Inspection:
     """Change the team, window or dispatch time of an inspection not yet checked in."""
     if is_started(insp):
         raise DomainError(
@@ -289,7 +290,7 @@ def update_inspection(user: User, insp: Inspection, data: dict[str, Any]) -> Ins
     if "inspector_ids" in data:
         enterprise = session.get(Enterprise, insp.enterprise_id)
         assert enterprise is not None
-        team = check_team(data["inspector_ids"], enterprise, _judged_on(end))
+        team = check_team(data["inspector_ids"], enterprise, _judged_on(end, now))
         old = [a.user_id for a in insp.assignments]
         new = [u.id for u in team]
         if set(old) != set(new):
@@ -302,7 +303,7 @@ def update_inspection(user: User, insp: Inspection, data: dict[str, Any]) -> Ins
     elif window is not None and end != insp.window_end:
         enterprise = session.get(Enterprise, insp.enterprise_id)
         assert enterprise is not None
-        check_team(insp.inspector_ids, enterprise, _judged_on(end))
+        check_team(insp.inspector_ids, enterprise, _judged_on(end, now))
     if (start, end) != (insp.window_start, insp.window_end):
         changes["window"] = [[insp.window_start, insp.window_end], [start, end]]
         insp.window_start, insp.window_end = start, end
@@ -310,7 +311,6 @@ def update_inspection(user: User, insp: Inspection, data: dict[str, Any]) -> Ins
         changes["dispatch_at"] = [insp.dispatch_at, dispatch_at]
         insp.dispatch_at = dispatch_at
     if changes:
-        now = utcnow()
         move(
             insp,
             "reschedule",
@@ -323,7 +323,7 @@ def update_inspection(user: User, insp: Inspection, data: dict[str, Any]) -> Ins
     return insp
 
 
-def cancel_inspection(user: User, insp: Inspection, reason: str) -> Inspection:
+def cancel_inspection(user: User, insp: Inspection, reason: str, *, now: datetime) -> Inspection:
     """Cancel an inspection before check-in (its planner), with the reason; 409 otherwise."""
     if insp.status == "cancelled":
         return insp  # a retry: cancelled already
@@ -336,5 +336,5 @@ def cancel_inspection(user: User, insp: Inspection, reason: str) -> Inspection:
             {"reason": ["Required."]},
         )
     insp.cancel_reason = reason[:500]
-    move(insp, "cancel", actor=user, now=utcnow(), data={"reason": insp.cancel_reason}, who=PLANNER)
+    move(insp, "cancel", actor=user, now=now, data={"reason": insp.cancel_reason}, who=PLANNER)
     return insp

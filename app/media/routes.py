@@ -8,7 +8,7 @@ from flask import Response, request, send_file
 from flask.views import MethodView
 
 from app.auth.caller import current_user, public
-from app.http import Blueprint, if_none_match, sends_digest_etag, set_etag
+from app.http import Blueprint, if_none_match, request_now, sends_digest_etag, set_etag
 from app.media import services
 from app.media.schemas import MediaSchema, SignedFileArgsSchema
 from media.tus import UploadSession, session_headers
@@ -98,7 +98,9 @@ class Upload(MethodView):
     @blp.response(204)
     def patch(self, upload_id: str) -> Response:
         """Append bytes at Upload-Offset (Content-Type application/offset+octet-stream)."""
-        upload = services.append_upload(current_user(), upload_id, request.headers, request.stream)
+        upload = services.append_upload(
+            current_user(), upload_id, request.headers, request.stream, now=request_now()
+        )
         return _tus_response(204, upload)
 
     @blp.doc(parameters=[TUS_RESUMABLE])
@@ -115,7 +117,7 @@ class Media(MethodView):
     @sends_digest_etag
     def get(self, sha256: str) -> Any:
         """Read a photo's metadata with short-lived signed URLs (uploader or record in scope)."""
-        media = services.get_media(current_user(), sha256)
+        media = services.get_media(current_user(), sha256, base_url=request.host_url)
         etag = f'"{media["sha256"]}"'
         if if_none_match(etag):
             return Response(status=304, headers={"ETag": etag})
@@ -128,9 +130,9 @@ class Media(MethodView):
     def put(self, sha256: str) -> Any:
         """Upload a photo in one request; the body must hash to the SHA-256 in the path."""
         obj, created = services.put_media(
-            current_user(), sha256, request.stream, request.content_length
+            current_user(), sha256, request.stream, request.content_length, now=request_now()
         )
-        return services.media_view(obj), 201 if created else 200
+        return services.media_view(obj, base_url=request.host_url), 201 if created else 200
 
 
 @blp.route("/media/files/<path:key>")

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urljoin
 
-from flask import current_app, has_request_context, request
+from flask import current_app
 from sqlalchemy import delete, event, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -257,7 +257,9 @@ def upload_status(user: User, upload_id: str, headers: Any) -> UploadSession:
     return _owned_upload(user, tus, upload_id)
 
 
-def append_upload(user: User, upload_id: str, headers: Any, body: IO[bytes]) -> UploadSession:
+def append_upload(
+    user: User, upload_id: str, headers: Any, body: IO[bytes], *, now: datetime
+) -> UploadSession:
     """Append a PATCH body; on the final byte verify, process and store the photo."""
     _check_version(headers)
     tus = tus_uploads()
@@ -280,7 +282,6 @@ def append_upload(user: User, upload_id: str, headers: Any, body: IO[bytes]) -> 
     if not upload.complete or upload.completed:
         return upload
     spool = tus.spool_path(upload_id)
-    now = utcnow()
     try:
         store_photo(spool, sha256=upload.sha256 or "", actor=user, now=now, via="tus")
     except MediaError as err:
@@ -305,9 +306,9 @@ def terminate_upload(user: User, upload_id: str, headers: Any) -> None:
     tus.discard(upload_id)
 
 
-def cleanup_uploads(now: datetime | None = None) -> int:
+def cleanup_uploads(*, now: datetime) -> int:
     """Remove expired tus uploads and orphaned spool files; return how many."""
-    return tus_uploads().cleanup(now or utcnow())
+    return tus_uploads().cleanup(now)
 
 
 def _after_commit(action: Callable[[], None]) -> None:
@@ -319,7 +320,7 @@ def _after_commit(action: Callable[[], None]) -> None:
 
 
 def put_media(
-    user: User, sha256: str, body: IO[bytes], content_length: int | None
+    user: User, sha256: str, body: IO[bytes], content_length: int | None, *, now: datetime
 ) -> tuple[MediaObject, bool]:
     """Store a one-shot upload whose bytes must hash to ``sha256``; True when newly stored."""
     sha = sha256.lower()
@@ -343,7 +344,7 @@ def put_media(
     try:
         _receive(body, spool, limit)
         try:
-            return store_photo(spool, sha256=sha, actor=user, now=utcnow(), via="put")
+            return store_photo(spool, sha256=sha, actor=user, now=now, via="put")
         except MediaError as err:
             raise _domain_error(err) from None
     finally:
@@ -466,13 +467,16 @@ def may_see_media(user: User, sha256: str) -> bool:
     return any(check(user, sha256) for check in photo_hooks().citations)
 
 
-def get_media(user: User, sha256: str) -> dict[str, Any]:
-    """Return a photo's metadata with short-lived signed URLs; 404 unless the caller may see it."""
+def get_media(user: User, sha256: str, *, base_url: str | None) -> dict[str, Any]:
+    """Return a photo's metadata with short-lived signed URLs; 404 unless the caller may see it.
+
+    Local signed URLs are made absolute against `base_url` (see :func:`media_view`).
+    """
     sha = sha256.lower()
     obj = session.get(MediaObject, sha) if is_sha256(sha) else None
     if obj is None or not may_see_media(user, sha):
         raise DomainError("media.not_found", 404, _("No such photo, or it is outside your scope."))
-    return media_view(obj)
+    return media_view(obj, base_url=base_url)
 
 
 def missing_media(hashes: list[str]) -> list[str]:
@@ -493,8 +497,15 @@ def media_by_sha(hashes: list[str]) -> dict[str, MediaObject]:
     return {m.sha256: m for m in rows}
 
 
-def media_view(obj: MediaObject, expires_in: int | None = None) -> dict[str, Any]:
-    """Return the API shape of a photo, URLs included (for the review queue, too)."""
+def media_view(
+    obj: MediaObject, expires_in: int | None = None, *, base_url: str | None
+) -> dict[str, Any]:
+    """Return the API shape of a photo, URLs included (for the review queue, too).
+
+    `base_url` is the root the caller reached the API at (the route passes the request's host
+    URL); local signed URLs are made absolute against it, so a PWA on another origin can use
+    them. ``None`` (outside a request) leaves them as they are.
+    """
     ttl = int(expires_in or current_app.config.get("MEDIA_URL_TTL", 300))
     storage = get_storage()
     return {
@@ -506,19 +517,19 @@ def media_view(obj: MediaObject, expires_in: int | None = None) -> dict[str, Any
         "exif": obj.exif,
         "phash": obj.phash,
         "created_at": obj.created_at,
-        "original_url": _absolute(storage.url(original_key(obj.sha256), ttl)),
+        "original_url": _absolute(storage.url(original_key(obj.sha256), ttl), base_url),
         "thumbnails": {
-            name: _absolute(storage.url(thumbnail_key(obj.sha256, name), ttl))
+            name: _absolute(storage.url(thumbnail_key(obj.sha256, name), ttl), base_url)
             for name in THUMBNAIL_NAMES
         },
         "expires_in": ttl,
     }
 
 
-def _absolute(url: str) -> str:
-    """Make a local signed URL absolute, so a PWA on another origin can use it."""
-    if url.startswith("/") and has_request_context():
-        return urljoin(request.host_url, url)
+def _absolute(url: str, base_url: str | None) -> str:
+    """Make a local signed URL absolute against `base_url` (a PWA on another origin uses it)."""
+    if url.startswith("/") and base_url is not None:
+        return urljoin(base_url, url)
     return url
 
 

@@ -8,7 +8,15 @@ from typing import Any
 from flask.views import MethodView
 
 from app.auth.caller import public, require_role
-from app.http import Blueprint, check_if_match, paginate, sends_etag, takes_if_match, version_etag
+from app.http import (
+    Blueprint,
+    check_if_match,
+    paginate,
+    request_now,
+    sends_etag,
+    takes_if_match,
+    version_etag,
+)
 from app.planning import services
 from app.planning.schemas import (
     DrawRecordSchema,
@@ -35,7 +43,7 @@ class SamplingPlans(MethodView):
     @sends_etag("sampling_plan")
     def post(self, data: dict[str, Any]) -> Any:
         """Create a sampling plan: population filter, rates per risk level, team size, 异地交叉."""
-        return services.create_plan(require_role("planner"), data)
+        return services.create_plan(require_role("planner"), data, now=request_now())
 
 
 @blp.route("/sampling-plans/<uuid:plan_id>")
@@ -57,7 +65,7 @@ class SamplingPlanCommit(MethodView):
         user = require_role("planner")
         plan = services.get_plan(user, plan_id, lock=True)
         check_if_match(version_etag("sampling_plan", plan.id, plan.version))
-        return services.commit_plan(user, plan, data.get("reason"))
+        return services.commit_plan(user, plan, data.get("reason"), now=request_now())
 
 
 @blp.route("/sampling-plans/<uuid:plan_id>/draw")
@@ -69,7 +77,7 @@ class SamplingPlanDraw(MethodView):
         user = require_role("planner")
         plan = services.get_plan(user, plan_id, lock=True)
         check_if_match(version_etag("sampling_plan", plan.id, plan.version))
-        return services.draw_plan(user, plan)
+        return services.draw_plan(user, plan, now=request_now())
 
 
 @blp.route("/public/sampling-results")
@@ -80,7 +88,7 @@ class PublicSamplingResults(MethodView):
     def get(self, pagination_parameters: Any) -> Any:
         """List published plans: commitments and digests; seeds and outcomes once disclosed."""
         plans = paginate(services.published_plans_query(), pagination_parameters)
-        return services.public_results(plans)
+        return services.public_results(plans, now=request_now())
 
 
 @blp.route("/public/sampling-results/<uuid:plan_id>/draws/<int:number>")
@@ -89,4 +97,4 @@ class PublicDrawRecord(MethodView):
     @blp.response(200, DrawRecordSchema)
     def get(self, plan_id: uuid.UUID, number: int) -> Any:
         """Return a disclosed draw's full record, to recompute it with app/planning/draw.py."""
-        return services.public_draw_record(plan_id, number)
+        return services.public_draw_record(plan_id, number, now=request_now())

@@ -17,7 +17,7 @@ import secrets
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app, has_app_context
@@ -25,7 +25,6 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, undefer
 
 from app.audit.services import record
-from app.clock import utcnow
 from app.db import for_update, session
 from app.errors import DomainError, not_found
 from app.inspections.lifecycle import PLANNER, move
@@ -67,13 +66,13 @@ def _invalid(errors: dict[str, list[str]]) -> DomainError:
 # --------------------------------------------------------------------------- plans
 
 
-def create_plan(user: User, data: dict[str, Any]) -> SamplingPlan:
+def create_plan(user: User, data: dict[str, Any], *, now: datetime) -> SamplingPlan:
     """Create a draft sampling plan after checking its filters and parameters."""
     errors: dict[str, list[str]] = {}
     try:
         params = drawlib.DrawParams(
             rates=data["rates"],
-            as_of=china_today(),
+            as_of=china_today(now),
             team_size=data.get("team_size", 2),
             cross_jurisdiction=data.get("cross_jurisdiction", False),
             exclude_inspected_within_days=data.get("exclude_inspected_within_days", 0),
@@ -168,7 +167,7 @@ def _freeze_population(plan: SamplingPlan, user: User) -> list[dict[str, Any]]:
     records = []
     for ent_id, risk, jur, last_registry, last_check in session.execute(stmt):
         if last_check is not None and last_check.tzinfo is None:
-            last_check = last_check.replace(tzinfo=utcnow().tzinfo)
+            last_check = last_check.replace(tzinfo=UTC)
         dates = [d for d in (last_registry, last_check) if d is not None]
         last = china_today(max(dates)) if dates else None
         records.append(drawlib.Enterprise(str(ent_id), risk, jur, last))
@@ -202,7 +201,9 @@ def _params(plan: SamplingPlan, as_of: Any) -> drawlib.DrawParams:
     )
 
 
-def commit_plan(user: User, plan: SamplingPlan, reason: str | None = None) -> SamplingPlan:
+def commit_plan(
+    user: User, plan: SamplingPlan, reason: str | None = None, *, now: datetime
+) -> SamplingPlan:
     """Freeze population and pool, pick the secret seed and publish its commitment.
 
     A drawn plan may be committed again for a redraw, which needs a reason; the earlier draw
@@ -222,7 +223,6 @@ def commit_plan(user: User, plan: SamplingPlan, reason: str | None = None) -> Sa
             "This plan was drawn; a redraw needs a reason, which stays on the record.",
             {"reason": ["Required for a redraw."]},
         )
-    now = utcnow()
     as_of = china_today(now)
     population = _freeze_population(plan, user)
     pool = _freeze_pool(plan)
@@ -309,7 +309,7 @@ def _supersede(
         )
 
 
-def draw_plan(user: User, plan: SamplingPlan) -> SamplingPlan:
+def draw_plan(user: User, plan: SamplingPlan, *, now: datetime) -> SamplingPlan:
     """Draw targets and teams from the committed seed, create the inspections, reveal the seed."""
     current = plan.current_draw
     if current is None:
@@ -332,7 +332,6 @@ def draw_plan(user: User, plan: SamplingPlan) -> SamplingPlan:
         drawlib.DrawParams.from_dict(current.params),
         current.algorithm_version,
     )
-    now = utcnow()
     previous = next((d for d in reversed(plan.draws[:-1]) if d.status == "drawn"), None)
     if previous is not None:
         _supersede(user, plan, previous, current.reason or "", now)
@@ -371,9 +370,7 @@ def _create_inspections(plan: SamplingPlan, result: drawlib.DrawResult, now: dat
         chunk = ids[start : start + 500]
         for ent in session.execute(select(Enterprise).where(Enterprise.id.in_(chunk))).scalars():
             enterprises[ent.id] = ent
-    versions = latest_checklist_versions(
-        china_today(plan.window_start) if plan.window_start else None
-    )
+    versions = latest_checklist_versions(china_today(plan.window_start or now))
     dispatch_at = plan.dispatch_at or now
     rows = []
     for team in result.teams:
@@ -556,9 +553,8 @@ def published_plans_query() -> Select[Any]:
     )
 
 
-def public_results(plans: list[SamplingPlan]) -> list[dict[str, Any]]:
+def public_results(plans: list[SamplingPlan], *, now: datetime) -> list[dict[str, Any]]:
     """Describe published plans: commitments at once; seeds and outcomes once disclosed."""
-    now = utcnow()
     out = []
     for plan in plans:
         disclosed = plan.status == "drawn" and _plan_disclosed(plan, now)
@@ -588,7 +584,7 @@ def public_results(plans: list[SamplingPlan]) -> list[dict[str, Any]]:
     return out
 
 
-def public_draw_record(plan_id: uuid.UUID, number: int) -> dict[str, Any]:
+def public_draw_record(plan_id: uuid.UUID, number: int, *, now: datetime) -> dict[str, Any]:
     """Return a disclosed draw's full record, enough to recompute it (404 until disclosed)."""
     d = session.execute(
         select(SamplingDraw)
@@ -599,7 +595,7 @@ def public_draw_record(plan_id: uuid.UUID, number: int) -> dict[str, Any]:
         )
         .where(SamplingDraw.plan_id == plan_id, SamplingDraw.number == number)
     ).scalar_one_or_none()
-    if d is None or d.status == "committed" or not _plan_disclosed(d.plan, utcnow()):
+    if d is None or d.status == "committed" or not _plan_disclosed(d.plan, now):
         raise not_found("sampling_draw")
     return draw_record(d)
 

@@ -11,7 +11,14 @@ from flask.views import MethodView
 from app.auth.caller import current_user, public
 from app.extensions import limiter
 from app.hazards.schemas import HazardDetailSchema
-from app.http import Blueprint, check_if_match, paginate, sends_etag, takes_if_match
+from app.http import (
+    Blueprint,
+    check_if_match,
+    paginate,
+    request_now,
+    sends_etag,
+    takes_if_match,
+)
 from app.public_reports import services
 from app.public_reports.schemas import (
     PublicReportCreateSchema,
@@ -38,7 +45,7 @@ def _report_limit() -> str:
 @blp.response(201, PublicReportReceiptSchema)
 def public_report(data: dict[str, Any]) -> Any:
     """Report a hazard anonymously (群众举报); staff verify it before it becomes a ticket."""
-    return services.submit_public_report(data)
+    return services.submit_public_report(data, now=request_now())
 
 
 @blp.route("/public-reports")
@@ -71,7 +78,9 @@ def verify_public_report(data: dict[str, Any], report_id: uuid.UUID) -> Any:
     If-Match (optional) is the report's ETag; the answer's ETag is the new ticket's.
     """
     user = current_user()
-    return services.verify_public_report(user, report_id, data, check_etag=check_if_match)
+    return services.verify_public_report(
+        user, report_id, data, check_etag=check_if_match, now=request_now()
+    )
 
 
 @blp.route("/public-reports/<uuid:report_id>/reject", methods=["POST"])
@@ -81,4 +90,6 @@ def verify_public_report(data: dict[str, Any], report_id: uuid.UUID) -> Any:
 def reject_public_report(data: dict[str, Any], report_id: uuid.UUID) -> Any:
     """Reject a report that did not check out, with the reason (If-Match optional)."""
     user = current_user()
-    return services.reject_public_report(user, report_id, data, check_etag=check_if_match)
+    return services.reject_public_report(
+        user, report_id, data, check_etag=check_if_match, now=request_now()
+    )

@@ -16,7 +16,6 @@ from sqlalchemy import ColumnElement, Select, false, select
 from sqlalchemy.orm import selectinload
 
 from app.audit.services import record
-from app.clock import utcnow
 from app.db import for_update, session
 from app.errors import DomainError, not_found
 from app.hazards.deadlines import require_future
@@ -53,9 +52,8 @@ def photo_visible(user: User, sha256: str) -> bool:
     return session.execute(stmt.limit(1)).first() is not None
 
 
-def submit_public_report(data: dict[str, Any]) -> PublicReport:
+def submit_public_report(data: dict[str, Any], *, now: datetime) -> PublicReport:
     """Receive an anonymous report (with an optional inline photo, stored through media)."""
-    now = utcnow()
     jurisdiction = data.get("jurisdiction")
     sha = _store_report_photo(data["photo"], now) if data.get("photo") else None
     if jurisdiction and session.get(Jurisdiction, jurisdiction) is None:
@@ -156,6 +154,8 @@ def verify_public_report(
     report_id: uuid.UUID,
     data: dict[str, Any],
     check_etag: Callable[[str], None] | None = None,
+    *,
+    now: datetime,
 ) -> Hazard:
     """Confirm a report (查实): issue its public_report ticket; a retry returns the same ticket."""
     report = _lock_report(user, report_id, check_etag)
@@ -169,7 +169,6 @@ def verify_public_report(
             "public_report.already_decided", 409, _("This report was already rejected.")
         )
     enterprise = enterprise_in_scope(user, data["enterprise_id"])
-    now = utcnow()
     item = checklist_basis(enterprise.industry, data.get("item_code"))
     hazard = issue_hazard(
         source="public_report",
@@ -184,6 +183,7 @@ def verify_public_report(
         basis=(item or {}).get("basis"),
         public_report_id=report.id,
         note=data.get("note", ""),
+        now=now,
     )
     report.status, report.decided_by, report.decided_at = "verified", user.id, now
     report.decision_note = data.get("note", "")
@@ -204,6 +204,8 @@ def reject_public_report(
     report_id: uuid.UUID,
     data: dict[str, Any],
     check_etag: Callable[[str], None] | None = None,
+    *,
+    now: datetime,
 ) -> PublicReport:
     """Reject a report that did not check out (查无实据), with the reason."""
     report = _lock_report(user, report_id, check_etag)
@@ -213,7 +215,7 @@ def reject_public_report(
         raise DomainError(
             "public_report.already_decided", 409, _("This report was already verified.")
         )
-    report.status, report.decided_by, report.decided_at = "rejected", user.id, utcnow()
+    report.status, report.decided_by, report.decided_at = "rejected", user.id, now
     report.decision_note = data["note"]
     report.version += 1
     record("public_report.reject", "public_report", report.id, {"note": data["note"]}, actor=user)

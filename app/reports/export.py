@@ -277,7 +277,9 @@ def major_hazards_workbook(report: dict[str, Any]) -> bytes:
     return _save(wb)
 
 
-def export_report(user: User, name: str, args: dict[str, Any]) -> tuple[bytes, str]:
+def export_report(
+    user: User, name: str, args: dict[str, Any], *, now: datetime
+) -> tuple[bytes, str]:
     """Return one report as an XLSX workbook (Chinese headers) and its file name; audit-logged."""
     builders = {
         "hazards": (hazards_report, hazards_workbook),
@@ -285,7 +287,7 @@ def export_report(user: User, name: str, args: dict[str, Any]) -> tuple[bytes, s
         "major_hazards": (major_hazards_report, major_hazards_workbook),
     }
     build, render = builders[name]
-    report = build(user, args)
+    report = build(user, args, now=now)
     content = render(report)
     if "period" in report:
         p = report["period"]

@@ -12,7 +12,7 @@ from urllib.parse import quote
 from flask import Response
 
 from app.auth.caller import current_user
-from app.http import Blueprint
+from app.http import Blueprint, request_now
 from app.reports import services
 from app.reports.export import XLSX_MIMETYPE, export_report
 from app.reports.schemas import (
@@ -49,7 +49,7 @@ def _xlsx(content: bytes, filename: str) -> Response:
 @blp.response(200, HazardsReportSchema)
 def hazards_report(args: dict[str, Any]) -> Any:
     """Report the hazard ledger of a period (default: this month, China time), grouped."""
-    return services.hazards_report(current_user(), args)
+    return services.hazards_report(current_user(), args, now=request_now())
 
 
 @blp.route("/reports/hazards/export", methods=["GET"])
@@ -57,7 +57,7 @@ def hazards_report(args: dict[str, Any]) -> Any:
 @blp.response(200, XLSX_DOC, content_type=XLSX_MIMETYPE)
 def hazards_report_export(args: dict[str, Any]) -> Any:
     """Download the hazard ledger report as XLSX (same arguments)."""
-    return _xlsx(*export_report(current_user(), "hazards", args))
+    return _xlsx(*export_report(current_user(), "hazards", args, now=request_now()))
 
 
 @blp.route("/reports/inspections", methods=["GET"])
@@ -65,7 +65,7 @@ def hazards_report_export(args: dict[str, Any]) -> Any:
 @blp.response(200, InspectionsReportSchema)
 def inspections_report(args: dict[str, Any]) -> Any:
     """Report 执法检查家次 (checked-in inspections only) and their outcomes, grouped."""
-    return services.inspections_report(current_user(), args)
+    return services.inspections_report(current_user(), args, now=request_now())
 
 
 @blp.route("/reports/inspections/export", methods=["GET"])
@@ -73,7 +73,7 @@ def inspections_report(args: dict[str, Any]) -> Any:
 @blp.response(200, XLSX_DOC, content_type=XLSX_MIMETYPE)
 def inspections_report_export(args: dict[str, Any]) -> Any:
     """Download the inspection report as XLSX (same arguments)."""
-    return _xlsx(*export_report(current_user(), "inspections", args))
+    return _xlsx(*export_report(current_user(), "inspections", args, now=request_now()))
 
 
 @blp.route("/reports/major-hazards", methods=["GET"])
@@ -81,7 +81,7 @@ def inspections_report_export(args: dict[str, Any]) -> Any:
 @blp.response(200, MajorHazardsReportSchema)
 def major_hazards_report(args: dict[str, Any]) -> Any:
     """List every open major hazard in scope, most overdue first (重大事故隐患动态清零)."""
-    return services.major_hazards_report(current_user(), args)
+    return services.major_hazards_report(current_user(), args, now=request_now())
 
 
 @blp.route("/reports/major-hazards/export", methods=["GET"])
@@ -89,4 +89,4 @@ def major_hazards_report(args: dict[str, Any]) -> Any:
 @blp.response(200, XLSX_DOC, content_type=XLSX_MIMETYPE)
 def major_hazards_report_export(args: dict[str, Any]) -> Any:
     """Download the open major hazards list as XLSX."""
-    return _xlsx(*export_report(current_user(), "major_hazards", args))
+    return _xlsx(*export_report(current_user(), "major_hazards", args, now=request_now()))

@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, distinct, func, select
 
-from app.clock import CHINA_TZ, isoformat, utcnow
+from app.clock import CHINA_TZ, isoformat
 from app.db import session
 from app.errors import DomainError
 from app.hazards.models import (
@@ -116,13 +116,13 @@ def month_bounds(day: date) -> tuple[date, date]:
     return day.replace(day=1), day.replace(day=calendar.monthrange(day.year, day.month)[1])
 
 
-def resolve_period(args: dict[str, Any], now: datetime | None = None) -> Period:
+def resolve_period(args: dict[str, Any], now: datetime) -> Period:
     """Turn ``from``/``to``/``month`` query arguments into a Period (default: this China month).
 
     ``month`` (YYYY-MM) is that month. Without ``from``, the period starts on the first day of
     ``to``'s month (or of this month); without ``to``, it ends on the last day of this month.
     """
-    today = china_date(now or utcnow())
+    today = china_date(now)
     this_first, this_last = month_bounds(today)
     if args.get("month"):
         first, last = month_bounds(args["month"])
@@ -292,10 +292,9 @@ def _hazard_stats(raw: dict[str, int]) -> dict[str, Any]:
     return stats
 
 
-def hazards_report(user: User, args: dict[str, Any]) -> dict[str, Any]:
+def hazards_report(user: User, args: dict[str, Any], *, now: datetime) -> dict[str, Any]:
     """Return the hazard ledger statistics of a period, grouped by jurisdiction, industry, …"""
     _require_report_role(user)
-    now = utcnow()
     period = resolve_period(args, now)
     by = args.get("by") or "jurisdiction"
     key = {
@@ -373,10 +372,9 @@ def _inspection_stats(raw: dict[str, int]) -> dict[str, Any]:
     return stats
 
 
-def inspections_report(user: User, args: dict[str, Any]) -> dict[str, Any]:
+def inspections_report(user: User, args: dict[str, Any], *, now: datetime) -> dict[str, Any]:
     """Return 执法检查家次 and what they found, grouped by jurisdiction, industry or type."""
     _require_report_role(user)
-    now = utcnow()
     period = resolve_period(args, now)
     by = args.get("by") or "jurisdiction"
     key = {
@@ -439,10 +437,9 @@ def inspections_report(user: User, args: dict[str, Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- major hazards
 
 
-def major_hazards_report(user: User, args: dict[str, Any]) -> dict[str, Any]:
+def major_hazards_report(user: User, args: dict[str, Any], *, now: datetime) -> dict[str, Any]:
     """Return every open (not 销号) major hazard in scope, most overdue first (动态清零)."""
     _require_report_role(user)
-    now = utcnow()
     overdue = and_(Hazard.status.in_(ACTIVE_STATES), Hazard.deadline <= now)
     stmt = (
         select(

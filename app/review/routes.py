@@ -5,8 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from flask import request
+
 from app.auth.caller import current_user, require_role
-from app.http import Blueprint, paginate
+from app.http import Blueprint, paginate, request_now
 from app.review import services
 from app.review.schemas import (
     ConfirmedPassesSchema,
@@ -26,7 +28,9 @@ blp = Blueprint("review", __name__, description="Review of findings and their ph
 def review_queue(pagination_parameters: Any) -> Any:
     """List submitted inspections with pending findings, with photo evidence and flags."""
     user = require_role("supervisor")
-    return services.queue_items(paginate(services.queue_query(user), pagination_parameters))
+    return services.queue_items(
+        paginate(services.queue_query(user), pagination_parameters), base_url=request.host_url
+    )
 
 
 @blp.route("/findings/<uuid:finding_id>/review", methods=["POST"])
@@ -34,7 +38,7 @@ def review_queue(pagination_parameters: Any) -> Any:
 @blp.response(200, ReviewedFindingSchema)
 def review_finding(data: dict[str, Any], finding_id: uuid.UUID) -> Any:
     """Confirm, reject or send back (needs_info) a finding; confirming a failure issues a ticket."""
-    return services.review_finding(require_role("supervisor"), finding_id, data)
+    return services.review_finding(require_role("supervisor"), finding_id, data, now=request_now())
 
 
 @blp.route("/review/inspections/<uuid:inspection_id>/confirm-passes", methods=["POST"])
@@ -42,7 +46,9 @@ def review_finding(data: dict[str, Any], finding_id: uuid.UUID) -> Any:
 @blp.response(200, ConfirmedPassesSchema)
 def confirm_passes(data: dict[str, Any], inspection_id: uuid.UUID) -> Any:
     """Confirm at once the unflagged passes and n/a answers of a submitted inspection."""
-    return services.confirm_passes(require_role("supervisor"), inspection_id, data["comment"])
+    return services.confirm_passes(
+        require_role("supervisor"), inspection_id, data["comment"], now=request_now()
+    )
 
 
 @blp.route("/findings/<uuid:finding_id>/reviews", methods=["GET"])

@@ -36,7 +36,6 @@ from app.audit.services import record
 from app.changelog import record_change, record_changes
 from app.checklists.models import ChecklistVersion
 from app.checklists.services import checklist_item, get_checklist
-from app.clock import utcnow
 from app.db import cites_any_photo, session
 from app.errors import DomainError, not_found
 from app.hazards.models import Hazard
@@ -125,8 +124,11 @@ def queue_query(user: User) -> Select[Any]:
     )
 
 
-def queue_items(inspections: list[Inspection]) -> list[dict[str, Any]]:
-    """Build the queue entries (findings, photos with URLs and EXIF, flags) for inspections."""
+def queue_items(inspections: list[Inspection], *, base_url: str | None) -> list[dict[str, Any]]:
+    """Build the queue entries (findings, photos with URLs and EXIF, flags) for inspections.
+
+    The photos' local URLs are made absolute against `base_url` (``app.media.services.media_view``).
+    """
     if not inspections:
         return []
     ids = [i.id for i in inspections]
@@ -184,7 +186,9 @@ def queue_items(inspections: list[Inspection]) -> list[dict[str, Any]]:
                 "flags": insp_flags,
                 "findings": [
                     {
-                        **_finding_entry(f, insp, site, media, reused.get(f.id, set()), insp_flags),
+                        **_finding_entry(
+                            f, insp, site, media, reused.get(f.id, set()), insp_flags, base_url
+                        ),
                         "item": _item(checklists, insp, f),
                     }
                     for f in by_inspection.get(insp.id, [])
@@ -270,6 +274,7 @@ def _finding_entry(
     media: dict[str, Any],
     reused: set[str],
     insp_flags: list[str],
+    base_url: str | None,
 ) -> dict[str, Any]:
     photos = []
     flags: set[str] = set(insp_flags)
@@ -277,7 +282,7 @@ def _finding_entry(
     flags.update(reasons)
     tolerance = timedelta(minutes=get_settings().review_photo_time_tolerance_minutes)
     for sha in f.photos or []:
-        entry = photo_evidence(sha, media.get(sha), insp, f, site, sha in reused)
+        entry = photo_evidence(sha, media.get(sha), insp, f, site, sha in reused, base_url)
         flags.update(entry["flags"])
         photos.append(entry)
         # a photo outside the visit is photo_time_mismatch already; this one is within it
@@ -319,6 +324,7 @@ def photo_evidence(
     finding: Finding,
     site: tuple[float, float] | None,
     reused: bool,
+    base_url: str | None,
 ) -> dict[str, Any]:
     """Return one photo's evidence: URLs, EXIF time and place, distance to site, flags."""
     flags: list[str] = []
@@ -335,7 +341,7 @@ def photo_evidence(
         flags.append("photo_reused")
     if media is None:
         return entry  # not uploaded yet (media_pending): nothing to judge
-    entry["thumbnails"] = _thumbnails(media)
+    entry["thumbnails"] = _thumbnails(media, base_url)
     exif = media.exif or {}
     taken_at = exif_taken_at(exif)
     gps = exif.get("gps") or None
@@ -362,9 +368,9 @@ def _media(shas: Iterable[str]) -> dict[str, Any]:
     return dict(media_by_sha(list(shas)))
 
 
-def _thumbnails(media: Any) -> dict[str, str]:
+def _thumbnails(media: Any, base_url: str | None) -> dict[str, str]:
 
-    view = media_view(media)
+    view = media_view(media, base_url=base_url)
     return {"original": view["original_url"], **view["thumbnails"]}
 
 
@@ -457,7 +463,9 @@ def reused_photos(findings: list[Finding], media: dict[str, Any]) -> dict[uuid.U
 # --------------------------------------------------------------------------- decisions
 
 
-def review_finding(user: User, finding_id: uuid.UUID, data: dict[str, Any]) -> Finding:
+def review_finding(
+    user: User, finding_id: uuid.UUID, data: dict[str, Any], *, now: datetime
+) -> Finding:
     """Confirm, reject or send back a finding; confirming a failure issues its one ticket.
 
     The inspection row is locked first (then the finding), so concurrent decisions on one
@@ -509,7 +517,7 @@ def review_finding(user: User, finding_id: uuid.UUID, data: dict[str, Any]) -> F
     if finding.review_status == target and not override:
         # A retry (or a second supervisor with the same decision): same outcome, nothing new.
         if target == "confirmed" and finding.result == "fail":
-            hazard_for_finding(finding, insp, user, finding.grade)
+            hazard_for_finding(finding, insp, user, finding.grade, now=now)
         return _with_review(finding)
     if finding.review_status not in ("pending", "needs_info"):
         raise DomainError(
@@ -517,7 +525,6 @@ def review_finding(user: User, finding_id: uuid.UUID, data: dict[str, Any]) -> F
             409,
             f"This finding was already {finding.review_status}; reload the queue.",
         )
-    now = utcnow()
     review = FindingReview(
         finding_id=finding.id,
         inspection_id=insp.id,
@@ -555,12 +562,14 @@ def review_finding(user: User, finding_id: uuid.UUID, data: dict[str, Any]) -> F
     )
     record_change("finding", finding)
     if decision == "confirm" and finding.result == "fail":
-        hazard_for_finding(finding, insp, user, finding.grade)
-    _maybe_reviewed(insp, user)
+        hazard_for_finding(finding, insp, user, finding.grade, now=now)
+    _maybe_reviewed(insp, user, now)
     return _with_review(finding)
 
 
-def confirm_passes(user: User, inspection_id: uuid.UUID, comment: str = "") -> dict[str, Any]:
+def confirm_passes(
+    user: User, inspection_id: uuid.UUID, comment: str = "", *, now: datetime
+) -> dict[str, Any]:
     """Confirm in one decision the pending passes and n/a answers of a submitted inspection.
 
     A supervisor reads the failures one by one; the items found compliant need no ticket and
@@ -581,7 +590,8 @@ def confirm_passes(user: User, inspection_id: uuid.UUID, comment: str = "") -> d
             409,
             f"This inspection is {insp.status}; only a submitted inspection waits for review.",
         )
-    (entry,) = queue_items([insp]) or [{"findings": []}]
+    # only the flags are read: no URL leaves this function
+    (entry,) = queue_items([insp], base_url=None) or [{"findings": []}]
     flagged = {f["id"]: f["flags"] for f in entry["findings"] if f["flags"]}
     waiting = session.execute(
         select(Finding)
@@ -594,7 +604,6 @@ def confirm_passes(user: User, inspection_id: uuid.UUID, comment: str = "") -> d
         .order_by(Finding.item_code, Finding.id)
         .with_for_update()
     ).scalars()
-    now = utcnow()
     confirmed: list[Finding] = []
     skipped: list[dict[str, Any]] = []
     for finding in waiting:
@@ -625,11 +634,11 @@ def confirm_passes(user: User, inspection_id: uuid.UUID, comment: str = "") -> d
             actor=user,
         )
         record_changes("finding", confirmed)
-    _maybe_reviewed(insp, user)
+    _maybe_reviewed(insp, user, now)
     return {"confirmed": [f.id for f in confirmed], "skipped": skipped, "status": insp.status}
 
 
-def _maybe_reviewed(insp: Inspection, user: User) -> None:
+def _maybe_reviewed(insp: Inspection, user: User, now: datetime) -> None:
     """Mark the inspection reviewed once none of its findings waits for a decision."""
     if insp.status != "submitted":
         return
@@ -644,7 +653,7 @@ def _maybe_reviewed(insp: Inspection, user: User) -> None:
     )
     if waiting is not None:
         return
-    move(insp, "review_done", actor=user, now=utcnow(), who=SYSTEM)
+    move(insp, "review_done", actor=user, now=now, who=SYSTEM)
 
 
 def _with_review(finding: Finding) -> Finding:

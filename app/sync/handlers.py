@@ -81,7 +81,11 @@ def hazard_action(db: Session, ctx: ApplyContext, items: Sequence[Item]) -> list
             else:
                 assert isinstance(args, HazardComment)
                 hazard = comment_hazard(
-                    args.hazard_id, ctx.actor, note=args.note, photos=list(args.photos)
+                    args.hazard_id,
+                    ctx.actor,
+                    note=args.note,
+                    photos=list(args.photos),
+                    now=ctx.now,
                 )
         except DomainError as exc:
             # the savepoint undoes whatever the service wrote before refusing

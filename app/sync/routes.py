@@ -8,7 +8,7 @@ from flask import jsonify
 from flask.views import MethodView
 
 from app.auth.caller import current_user
-from app.http import Blueprint, checks_own_text
+from app.http import Blueprint, checks_own_text, request_now
 from app.sync import services
 from app.sync.schemas import PullQueryArgsSchema, PullSchema, PushResultSchema, PushSchema
 from sync.protocol import PushRequest
@@ -23,7 +23,7 @@ class Push(MethodView):
     @blp.response(200, PushResultSchema)
     def post(self, push: PushRequest) -> Any:
         """Apply a device's mutations exactly once and answer each one's result."""
-        outcome = services.push(current_user(), push)
+        outcome = services.push(current_user(), push, now=request_now())
         # The results are already plain JSON (stored as such for replays): answering them
         # directly spares a marshmallow dump of every result on the hottest path.
         # PushResultSchema still documents the shape.
@@ -40,4 +40,6 @@ class Pull(MethodView):
     @blp.response(200, PullSchema)
     def get(self, args: dict[str, Any]) -> Any:
         """Return the next page of changes in your scope after the cursor."""
-        return services.pull(current_user(), args["client_id"], args.get("cursor"), args["limit"])
+        return services.pull(
+            current_user(), args["client_id"], args.get("cursor"), args["limit"], now=request_now()
+        )

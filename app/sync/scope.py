@@ -19,6 +19,7 @@ from app.changelog import EVERYWHERE
 from app.checklists.models import ChecklistVersion
 from app.checklists.services import serialize
 from app.clock import isoformat
+from app.fields import DumpContext
 from app.hazards.models import Hazard
 from app.hazards.rechecks import attach_covered
 from app.hazards.services import serialize_hazard
@@ -168,7 +169,8 @@ class UserScope:
             )
             self.sent_inspections.extend(inspections)
             attach_covered(inspections)
-            return {i.id: (i.version, _json(InspectionSchema().dump(i))) for i in inspections}
+            with DumpContext({"now": self.now}):
+                return {i.id: (i.version, _json(InspectionSchema().dump(i))) for i in inspections}
         if entity_type == "finding":
             finding_schema = FindingSchema()
             findings = db.execute(select(Finding).where(Finding.id.in_(ids))).scalars()
@@ -183,4 +185,4 @@ class UserScope:
             .where(Hazard.id.in_(ids))
             .options(selectinload(Hazard.enterprise), selectinload(Hazard.assignee))
         ).scalars()
-        return {h.id: (int(h.version), _json(serialize_hazard(h))) for h in rows}
+        return {h.id: (int(h.version), _json(serialize_hazard(h, now=self.now))) for h in rows}

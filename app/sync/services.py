@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 
 from app.audit.services import record
 from app.changelog import SYNC_TABLES
-from app.clock import utcnow
 from app.db import session
 from app.errors import DomainError
 from app.i18n import _, _l, localize
@@ -78,14 +77,13 @@ def mutation_specs() -> Mapping[str, MutationSpec]:
     return current_app.extensions["sync_mutations"]  # type: ignore[no-any-return]
 
 
-def push(user: User, request: PushRequest) -> PushOutcome:
-    """Apply a device's push exactly once; answer the stored results of replays."""
-    now = utcnow()
+def push(user: User, body: PushRequest, *, now: datetime) -> PushOutcome:
+    """Apply a device's push exactly once, as of `now`; answer the stored results of replays."""
     try:
         outcome = apply_push(
             session,
             SYNC_TABLES,
-            request,
+            body,
             actor=user,
             user_id=user.id,
             mutations=mutation_specs(),
@@ -116,7 +114,7 @@ def push(user: User, request: PushRequest) -> PushOutcome:
         record(
             "sync.push",
             "sync_client",
-            request.client_id,
+            body.client_id,
             {
                 "last_mutation_id": outcome.last_mutation_id,
                 "applied": outcome.applied,
@@ -150,10 +148,11 @@ def begin_snapshot(db: Session) -> None:
         db.connection(execution_options={"isolation_level": "REPEATABLE READ"})
 
 
-def pull(user: User, client_id: uuid.UUID, cursor: str | None, limit: int) -> dict[str, Any]:
-    """Return one page of the user's scoped change feed."""
+def pull(
+    user: User, client_id: uuid.UUID, cursor: str | None, limit: int, *, now: datetime
+) -> dict[str, Any]:
+    """Return one page of the user's scoped change feed, as of `now`."""
     begin_snapshot(session)
-    now = utcnow()
     _check_client(session, client_id, user)
     scope = UserScope(session, user, now)
     try:
@@ -223,8 +222,7 @@ def _check_client(db: Session, client_id: uuid.UUID, user: User) -> None:
 # --------------------------------------------------------------------------- housekeeping
 
 
-def prune(now: datetime | None = None) -> int:
+def prune(*, now: datetime) -> int:
     """Delete change rows and push results older than the retention; return rows deleted."""
-    now = now or utcnow()
     days = int(current_app.config["SYNC_RETENTION_DAYS"])
     return prune_changes(session, SYNC_TABLES, now - timedelta(days=days), now)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from app.audit.bindings import COVERED
 from app.audit.models import AuditEntry
 from app.audit.services import verify_chain
+from app.clock import utcnow
 from app.db import Base
 
 #: One UPDATE per table that changes a bound column of the row ``:id``.
@@ -73,9 +74,10 @@ def story(app: Any, make: Any, login: Callable[..., dict[str, str]]) -> Any:
             session.get(User, supervisor.id),
             pending,
             {"decision": "needs_info", "comment": "补拍照片"},
+            now=utcnow(),
         )
         device = session.scalars(select(Device).where(Device.user_id == inspector.id)).one()
-        revoke_device(session.get(User, admin.id), device.id)
+        revoke_device(session.get(User, admin.id), device.id, now=utcnow())
         session.commit()
     return app
 

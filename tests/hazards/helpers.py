@@ -120,6 +120,7 @@ class World:
                 deadline=deadline,
                 # An overdue ticket was found before its deadline, as every ticket is.
                 found_at=min(utcnow(), deadline - timedelta(days=30)) if deadline else None,
+                now=utcnow(),
             )
             h.status = status
             h.assignee_id = self.users[assignee].id if assignee else None

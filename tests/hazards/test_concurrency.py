@@ -15,6 +15,7 @@ from typing import Any
 from flask import g
 from sqlalchemy import func, select
 
+from app.clock import utcnow
 from app.db import session
 from app.hazards.models import Hazard, HazardCounter
 from tests.factories import Factories
@@ -89,6 +90,7 @@ def test_numbers_have_no_gap_or_duplicate_under_concurrent_issue(committed_app):
                 grade="general",
                 description=f"concurrent {i}",
                 actor=None,
+                now=utcnow(),
             )
             number = h.number
             if i % 4 == 3:
@@ -121,7 +123,8 @@ def test_two_supervisors_confirming_at_once_make_one_ticket(committed_app):
     def work(i: int) -> uuid.UUID:
         with app.test_request_context():
             g.user = session.get(User, sups[i].id)
-            f = review_finding(g.user, finding_id, {"decision": "confirm", "comment": f"sup {i}"})
+            decision = {"decision": "confirm", "comment": f"sup {i}"}
+            f = review_finding(g.user, finding_id, decision, now=utcnow())
             hazard_id = f.hazard_id
             session.commit()
             return hazard_id
@@ -155,6 +158,7 @@ def test_concurrent_issue_for_one_finding_loses_cleanly_to_the_unique_constraint
                 session.get(Inspection, insp_id),
                 session.get(User, sup.id),
                 "general",
+                now=utcnow(),
             )
             hid = h.id
             session.commit()

@@ -16,6 +16,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+from app.clock import utcnow
 from sync.client import SyncClient
 from tests.factories import Factories
 from tests.hazards.helpers import Clock, z
@@ -31,7 +32,7 @@ def _login(app, user) -> str:
     from app.org.models import User
 
     with app.app_context():
-        pair = issue_tokens(session.get(User, user.id), "e2e")
+        pair = issue_tokens(session.get(User, user.id), "e2e", now=utcnow())
         session.commit()
     return pair["access_token"]
 
@@ -98,7 +99,7 @@ def test_issue_7_end_to_end(committed_app, tmp_path):
     app.config["CLOCK"] = clock
     app.config["ACCESS_TOKEN_TTL"] = 30 * 24 * 3600
     with app.app_context():
-        load_library()
+        load_library(now=utcnow())
         session.commit()
         content = get_checklist("gas_catering").content["items"]
         items = [i["code"] for i in content if i["grade"] == "general"]
@@ -297,7 +298,7 @@ def test_needs_info_goes_to_the_device_which_amends_and_resubmits(committed_app,
     app.config["CLOCK"] = clock
     app.config["ACCESS_TOKEN_TTL"] = 30 * 24 * 3600
     with app.app_context():
-        load_library()
+        load_library(now=utcnow())
         session.commit()
         code = next(
             i["code"]

@@ -280,6 +280,7 @@ def test_list_scope_and_filters(world, make, login, clock):
 
 
 def test_the_sync_services_take_either_argument_order(world, app):
+    from app.clock import utcnow
     from app.db import session
     from app.errors import DomainError
     from app.hazards.services import comment_hazard, recheck_hazard
@@ -290,14 +291,23 @@ def test_the_sync_services_take_either_argument_order(world, app):
         user = session.get(User, world.users["inspector_assignee"].id)
         here = {"lat": 31.2, "lon": 121.4, "accuracy": 5.0}
         h = recheck_hazard(
-            hid, user, result="pass", note="ok", photos=[sha("a")], at=T0, location=here
+            hid,
+            user,
+            result="pass",
+            note="ok",
+            photos=[sha("a")],
+            at=T0,
+            location=here,
+            now=utcnow(),
         )
         assert h.status == "verified"
-        h = comment_hazard(user, hid, note="附照片", photos=[sha("b")])
+        h = comment_hazard(user, hid, note="附照片", photos=[sha("b")], now=utcnow())
         assert h.version >= 3
         other = session.get(User, world.users["inspector_other"].id)
         try:
-            recheck_hazard(other, hid, result="pass", note="x", photos=[sha("c")], at=T0)
+            recheck_hazard(
+                other, hid, result="pass", note="x", photos=[sha("c")], at=T0, now=utcnow()
+            )
         except DomainError as exc:
             assert exc.code == "hazard.invalid_transition"
         else:

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from app.clock import utcnow
 from app.hazards.models import Hazard, HazardEvent
 from app.notifications.models import NotificationEvent
 from tests.hazards.helpers import T0
@@ -17,7 +18,7 @@ def _sweep(app, clock=None):
     from app.cli.hazards import run_sweep
 
     with app.app_context():
-        return run_sweep()
+        return run_sweep(now=utcnow())
 
 
 def _types(db_session, hazard_id):
@@ -106,6 +107,7 @@ def test_two_sweeps_at_once_escalate_each_ticket_once(committed_app):
                 actor=None,
                 found_at=T0 - timedelta(days=30),
                 deadline=T0 - timedelta(days=1),
+                now=utcnow(),
             ).id
             for i in range(40)
         ]

@@ -17,6 +17,7 @@ from flask import Flask
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from app import create_app
+from app.clock import utcnow
 from app.db import make_engine
 from app.models import metadata
 
@@ -79,7 +80,7 @@ def prepare_database(app: Flask, usernames: tuple[str, ...] = ("uploader", "othe
             )
             session.add(user)
             session.flush()
-            tokens[name] = issue_tokens(user, "live-test")["access_token"]
+            tokens[name] = issue_tokens(user, "live-test", now=utcnow())["access_token"]
         session.commit()
     return tokens
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from app.clock import utcnow
 from app.db import session
 from app.hazards.models import Hazard
 from app.inspections.models import Finding, Inspection, InspectionInspector
@@ -278,7 +279,7 @@ def test_the_queue_names_the_item_its_basis_and_edition_and_the_inspectors(world
     from app.checklists.services import load_library
 
     with world.app.app_context():
-        load_library()
+        load_library(now=utcnow())
         session.commit()
     insp = _inspection(world)
     _finding(world, insp, code="GAS-01")
@@ -301,7 +302,7 @@ def test_a_ticket_keeps_the_edition_its_finding_was_judged_under(world):
     from app.checklists.services import load_library
 
     with world.app.app_context():
-        load_library()
+        load_library(now=utcnow())
         session.commit()
     insp = _inspection(world)
     finding = _finding(world, insp, code="GAS-01", grade="major")

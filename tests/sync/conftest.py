@@ -16,6 +16,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import sessionmaker
 
+from app.clock import utcnow
 from app.db import Database
 from app.sync.mutations import MUTATIONS
 from sync.client import HttpResponse, SyncClient
@@ -181,7 +182,7 @@ def site(app: Flask, make: Any, login: Callable[..., dict[str, str]], clock: Clo
     from app.db import session
 
     with app.app_context():
-        load_library()
+        load_library(now=utcnow())
         session.commit()
         # Items a device answers pass/fail; those with a unit also need a measured value.
         items = get_checklist("gas_catering").content["items"]

@@ -91,6 +91,7 @@ def seed(url: str, inspections: int = 2, industry: str = "gas_catering") -> Worl
     from app.auth.services import hash_password, issue_tokens
     from app.changelog import record_change
     from app.checklists.services import get_checklist, load_library
+    from app.clock import utcnow
     from app.db import session
     from app.demo.org import load_org
     from app.inspections.services import new_inspection
@@ -105,7 +106,7 @@ def seed(url: str, inspections: int = 2, industry: str = "gas_catering") -> Worl
         engine = app.extensions["db"].engine
         metadata.create_all(engine)
         load_org()
-        load_library()
+        load_library(now=utcnow())
         import random
 
         ent = Enterprise(
@@ -139,11 +140,12 @@ def seed(url: str, inspections: int = 2, industry: str = "gas_catering") -> Worl
                 window_end=None,
                 dispatch_at=None,
                 checklist_version=None,
+                now=utcnow(),
             )
             session.flush()
             record_change("inspection", insp, "put")
             ids.append(insp.id)
-        token = issue_tokens(user, "live")["access_token"]
+        token = issue_tokens(user, "live", now=utcnow())["access_token"]
         # Items a device answers pass/fail; those with a unit also need a measured value.
         codes = [i["code"] for i in get_checklist(industry).content["items"] if not i.get("unit")]
         session.commit()

@@ -173,6 +173,7 @@ def _waiting_pids(conn: Any) -> set[int]:
 
 def test_concurrent_identical_pushes_apply_once(app: Any, site: Any, engine: Engine) -> None:
     """Two identical pushes at once: the second waits on the client row, then replays."""
+    from app.clock import utcnow
     from app.db import session
     from app.inspections.models import Finding
     from app.org.models import User
@@ -197,13 +198,13 @@ def test_concurrent_identical_pushes_apply_once(app: Any, site: Any, engine: Eng
         try:
             with app.app_context():
                 user = session.get(User, user_id)
-                outcomes["second"] = push(user, request)
+                outcomes["second"] = push(user, request, now=utcnow())
                 session.commit()
         except BaseException as exc:  # surfaced by the main thread
             outcomes["error"] = exc
 
     with app.app_context():
-        outcomes["first"] = push(session.get(User, user_id), request)
+        outcomes["first"] = push(session.get(User, user_id), request, now=utcnow())
         thread = threading.Thread(target=second)
         thread.start()
         with engine.connect() as watcher:  # wait until the second push blocks on our lock

@@ -13,6 +13,7 @@ from tests.sync.test_push import Push
 
 
 def open_ticket(site: Site) -> str:
+    from app.clock import utcnow
     from app.db import session
     from app.hazards.services import create_hazard
     from app.org.models import User
@@ -26,6 +27,7 @@ def open_ticket(site: Site) -> str:
                 "description": "后厨燃气软管老化",
                 "item_code": site.item_codes[0],
             },
+            now=utcnow(),
         )
         session.commit()
         return str(hazard.id)
@@ -80,6 +82,7 @@ def test_recheck_inspector_from_another_street_receives_the_ticket_and_its_updat
     """A ticket outside the inspector's street reaches the device once the inspector is on its
     recheck inspection (异地交叉), and so do its later changes: the change-log branches include
     tickets visible through a recheck, not only the user's own street."""
+    from app.clock import utcnow
     from app.db import session
     from app.hazards.models import Hazard
     from app.hazards.services import apply_action
@@ -103,6 +106,7 @@ def test_recheck_inspector_from_another_street_receives_the_ticket_and_its_updat
             session.get(User, coordinator.id),
             hazard.id,
             {"action": "comment", "note": "请本周内完成复查"},
+            now=utcnow(),
         )
         session.commit()
     changes, cursor, _ = pull_all(client, headers, cid, cursor)

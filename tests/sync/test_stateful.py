@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, precondition, rule, run_state_machine_as_test
 from sqlalchemy import func, select
 
+from app.clock import utcnow
 from sync.client import SyncClient, SyncError
 from tests.sync.conftest import Clock, FlaskTransport, settle
 from tests.sync.fakes import FaultyTransport
@@ -66,7 +67,7 @@ def run_devices(app: Any, client: Any, make: Any, login: Any, clock: Clock, tmp:
     from app.sync.models import SyncResult
 
     with app.app_context():
-        load_library()
+        load_library(now=utcnow())
         session.commit()
         # Items a device answers pass/fail; those with a unit also need a measured value.
         codes = [
