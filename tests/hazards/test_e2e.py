@@ -146,6 +146,7 @@ def test_issue_7_end_to_end(committed_app, tmp_path):
         token=lambda: tokens["inspector"],
         sleep=lambda s: None,
     )
+    settle(app)  # PostgreSQL's feed horizon is cluster-wide
     device.pull()
     assert device.get("inspection", inspection_id) is not None
     clock.advance(minutes=30)
@@ -243,6 +244,7 @@ def test_issue_7_end_to_end(committed_app, tmp_path):
     assert done["status"] == "rectified"
 
     # 6. The inspector rechecks through sync.
+    settle(app)  # PostgreSQL's feed horizon is cluster-wide
     device.pull()
     assert device.get("hazard", hazard_id)["status"] == "rectified"
     clock.advance(days=1)
@@ -330,6 +332,7 @@ def test_needs_info_goes_to_the_device_which_amends_and_resubmits(committed_app,
     device = SyncClient(
         str(tmp_path / "d.sqlite"), FlaskTransport(http), token=lambda: token, sleep=lambda s: None
     )
+    settle(app)  # PostgreSQL's feed horizon is cluster-wide
     device.pull()
     fid = str(uuid.uuid4())
     device.enqueue(
@@ -363,6 +366,7 @@ def test_needs_info_goes_to_the_device_which_amends_and_resubmits(committed_app,
     assert resp.status_code == 200 and resp.json["review_status"] == "needs_info"
     assert http.get("/api/v1/review/queue", headers=sup).json == []
 
+    settle(app)  # PostgreSQL's feed horizon is cluster-wide
     device.pull()
     assert device.get("finding", fid)["review_status"] == "needs_info"
     # The device shows the inspector what the supervisor asked for.
@@ -384,6 +388,7 @@ def test_needs_info_goes_to_the_device_which_amends_and_resubmits(committed_app,
     assert [p["sha256"] for p in entry["photos"]] == [*finding["photos"], closer]
     resp = http.post(f"/api/v1/findings/{fid}/review", json={"decision": "confirm"}, headers=sup)
     assert resp.status_code == 200 and resp.json["hazard_id"]
+    settle(app)  # PostgreSQL's feed horizon is cluster-wide
     device.pull()
     assert device.get("hazard", resp.json["hazard_id"])["status"] == "open"
     assert device.get("inspection", inspection_id)["status"] == "reviewed"
