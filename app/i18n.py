@@ -59,7 +59,6 @@ __all__ = [
     "localize",
     "localize_errors",
     "ngettext",
-    "refresh",
     "select_language",
     "settle_language",
     "terminal_language",
