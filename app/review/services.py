@@ -40,6 +40,7 @@ from app.db import cites_any_photo, session
 from app.errors import DomainError, not_found
 from app.hazards.models import Hazard
 from app.hazards.services import hazard_for_finding
+from app.i18n import _
 from app.inspections.lifecycle import SYSTEM, move
 from app.inspections.models import Finding, Inspection
 from app.media.models import MediaObject
@@ -496,23 +497,23 @@ def review_finding(
         raise DomainError(
             "finding.not_submitted",
             409,
-            "This inspection has not been submitted yet; review it once the inspector submits.",
+            _("This inspection has not been submitted yet; review it once the inspector submits."),
         )
     grade = data.get("grade")
     if grade is not None and decision != "confirm":
         raise DomainError(
             "validation_error",
             422,
-            "A grade can only be set when confirming.",
-            {"grade": ["Only with decision 'confirm'."]},
+            _("A grade can only be set when confirming."),
+            {"grade": [_("Only with decision 'confirm'.")]},
         )
     override = grade is not None and grade != finding.grade
     if override and not (data.get("grade_reason") or "").strip():
         raise DomainError(
             "review.grade_reason_required",
             422,
-            "Say why you change the grade (e.g. which clause of the 判定标准 applies).",
-            {"grade_reason": ["Required when the grade changes."]},
+            _("Say why you change the grade (e.g. which clause of the 判定标准 applies)."),
+            {"grade_reason": [_("Required when the grade changes.")]},
         )
     if finding.review_status == target and not override:
         # A retry (or a second supervisor with the same decision): same outcome, nothing new.
@@ -523,7 +524,10 @@ def review_finding(
         raise DomainError(
             "finding.already_reviewed",
             409,
-            f"This finding was already {finding.review_status}; reload the queue.",
+            _(
+                "This finding was already %(status)s; reload the queue.",
+                status=finding.review_status,
+            ),
         )
     review = FindingReview(
         finding_id=finding.id,
@@ -588,7 +592,10 @@ def confirm_passes(
         raise DomainError(
             "finding.not_submitted",
             409,
-            f"This inspection is {insp.status}; only a submitted inspection waits for review.",
+            _(
+                "This inspection is %(status)s; only a submitted inspection waits for review.",
+                status=insp.status,
+            ),
         )
     # only the flags are read: no URL leaves this function
     (entry,) = queue_items([insp], base_url=None) or [{"findings": []}]
