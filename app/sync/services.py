@@ -22,7 +22,9 @@ from app.changelog import SYNC_TABLES
 from app.db import session
 from app.errors import DomainError
 from app.i18n import _, _l, localize
+from app.inspections.photos import photos_awaited_from
 from app.inspections.visibility import is_started, log_confidential_reads
+from app.media.services import missing_media
 from app.org.models import User
 from app.sync.models import SyncClient
 from app.sync.scope import UserScope
@@ -89,6 +91,7 @@ def push(user: User, body: PushRequest, *, now: datetime) -> PushOutcome:
             mutations=mutation_specs(),
             now=now,
             translate=localize,
+            media_missing=missing_media,
         )
     except MutationGap as gap:
         raise DomainError(
@@ -179,6 +182,7 @@ def pull(
         "has_more": page.has_more,
         "last_mutation_id": page.last_mutation_id,
         "changes": page.changes,
+        "missing_media": photos_awaited_from(user.id),
     }
 
 
