@@ -43,7 +43,7 @@ from app.hazards.services import hazard_for_finding
 from app.i18n import _
 from app.inspections.lifecycle import SYSTEM, move
 from app.inspections.models import Finding, Inspection
-from app.media.models import MediaObject
+from app.media.near import near_duplicates
 from app.media.services import media_by_sha, media_view
 from app.org.models import User
 from app.org.services import can_see_jurisdiction, jurisdiction_filter
@@ -51,7 +51,6 @@ from app.registry.models import Enterprise
 from app.review.models import DECISION_STATUS, FindingReview
 from app.settings import get_settings
 from media.evidence import exif_distance_m, exif_taken_at
-from media.phash import NEAR_DUPLICATE_BITS, hamming
 
 FLAGS = (
     "photo_time_mismatch",
@@ -401,51 +400,9 @@ def _refs(shas: set[str]) -> dict[str, set[uuid.UUID]]:
     return out
 
 
-def _near_duplicates(media: dict[str, Any]) -> dict[str, set[str]]:
-    """For each photo, the other stored photos whose perceptual hash is within the threshold.
-
-    Pigeonhole index: two 64-bit hashes within k bits agree exactly on at least one of k + 1
-    bands, so candidates come from band matches, then the exact Hamming distance decides.
-    """
-    mine = {sha: m.phash for sha, m in media.items() if getattr(m, "phash", None)}
-    if not mine:
-        return {}
-
-    bands = NEAR_DUPLICATE_BITS + 1
-    width = 64 // bands
-
-    def keys(phash: str) -> list[tuple[int, int]]:
-        value = int(phash, 16)
-        out = []
-        for b in range(bands):
-            lo = b * width
-            hi = 64 if b == bands - 1 else lo + width
-            out.append((b, (value >> lo) & ((1 << (hi - lo)) - 1)))
-        return out
-
-    wanted: dict[tuple[int, int], set[str]] = defaultdict(set)
-    for sha, ph in mine.items():
-        for key in keys(ph):
-            wanted[key].add(sha)
-    result: dict[str, set[str]] = defaultdict(set)
-    rows = session.execute(
-        select(MediaObject.sha256, MediaObject.phash).where(MediaObject.phash.is_not(None))
-    )
-    for other, ph in rows:
-        if not ph or len(ph) != 16:
-            continue
-        candidates = set()
-        for key in keys(ph):
-            candidates |= wanted.get(key, set())
-        for sha in candidates:
-            if sha != other and hamming(mine[sha], ph) <= NEAR_DUPLICATE_BITS:
-                result[sha].add(other)
-    return result
-
-
 def reused_photos(findings: list[Finding], media: dict[str, Any]) -> dict[uuid.UUID, set[str]]:
     """Return, per finding, its photos also used (same or near-same) in another inspection."""
-    near = _near_duplicates(media)
+    near = near_duplicates(media)  # the index written when each photo was stored
     all_shas = {p for f in findings for p in (f.photos or [])}
     refs = _refs(all_shas | {o for others in near.values() for o in others})
     out: dict[uuid.UUID, set[str]] = {}
