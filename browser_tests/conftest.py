@@ -113,13 +113,26 @@ class Watch:
     def attach(self, context: BrowserContext) -> None:
         context.on("page", self._page)
         context.on("request", self._request)
+        context.on("response", self._response)
 
     def _page(self, page: Page) -> None:
         page.on("pageerror", lambda exc: self.errors.append(f"{page.url}: {exc}"))
-        page.on(
-            "console",
-            lambda msg: msg.type == "error" and self.errors.append(f"{page.url}: {msg.text}"),
-        )
+        page.on("console", lambda msg: self._console(page, msg))
+
+    def _console(self, page: Page, msg: Any) -> None:
+        # Chromium logs every 4xx/5xx answer as "Failed to load resource"; a page answered 422
+        # (a form shown again with its errors) is no script error. Failed subresources are
+        # caught by _response, script errors by pageerror and the other console errors.
+        if msg.type == "error" and not msg.text.startswith("Failed to load resource"):
+            self.errors.append(f"{page.url}: {msg.text}")
+
+    def _response(self, response: Any) -> None:
+        request = response.request
+        if response.status >= 500 or (
+            response.status >= 400
+            and request.resource_type in ("script", "stylesheet", "image", "font")
+        ):
+            self.errors.append(f"{request.resource_type} {request.url}: HTTP {response.status}")
 
     def _request(self, request: Any) -> None:
         where = urlsplit(request.url)
