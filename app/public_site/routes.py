@@ -27,6 +27,7 @@ from flask_babel import get_locale
 from marshmallow import ValidationError
 from sqlalchemy import select
 from werkzeug.exceptions import TooManyRequests
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 import app.planning.draw as draw_module
 from app.db import session
@@ -111,7 +112,7 @@ def report_form() -> str:
 
 @bp.post("/report")
 @limiter.limit(_report_limit)
-def report_submit() -> Response | tuple[str, int]:
+def report_submit() -> WerkzeugResponse | tuple[str, int]:
     """Receive a report from the form; on an error show the form again with the reasons."""
     form = {k: request.form.get(k, "").strip() for k in FORM_FIELDS}
     payload: dict[str, Any] = {k: v for k, v in form.items() if v}
