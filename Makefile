@@ -3,9 +3,20 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: run test lint format migrations-check bench venv clean translations messages
+.PHONY: run test lint format migrations-check bench venv clean translations messages fonts
 
-venv: $(VENV)/.installed
+venv: $(VENV)/.installed fonts
+
+# The CJK font the enforcement documents embed (AR PL UMing, 宋体 style; docs/documents.md):
+# Debian's fonts-arphic-uming, installed when missing (as root, or through sudo).
+FONT := /usr/share/fonts/truetype/arphic/uming.ttc
+fonts:
+	@test -f $(FONT) || { \
+		echo "installing the documents' font AR PL UMing (fonts-arphic-uming)"; \
+		SUDO=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+		$$SUDO apt-get install -y fonts-arphic-uming >/dev/null || \
+		{ $$SUDO apt-get update >/dev/null && $$SUDO apt-get install -y fonts-arphic-uming >/dev/null; }; \
+		test -f $(FONT) || { echo "AR PL UMing is still missing: $(FONT)" >&2; exit 1; }; }
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,13 +42,13 @@ messages: venv
 	@# The extraction time changes with every run; left in, it would conflict in every merge.
 	sed -i '/^"POT-Creation-Date: /d' app/translations/*/LC_MESSAGES/messages.po
 
-run: venv translations
+run: venv fonts translations
 	$(BIN)/fieldsafe db upgrade
 	$(BIN)/fieldsafe checklists load
 	$(BIN)/fieldsafe demo
 	$(BIN)/fieldsafe serve
 
-test: venv translations
+test: venv fonts translations
 	$(BIN)/pytest
 
 lint: venv

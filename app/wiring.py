@@ -17,6 +17,8 @@ from app.audit.routes import blp as audit_blp
 from app.auth.routes import blp as auth_blp
 from app.checklists.routes import blp as checklists_blp
 from app.cli import COMMANDS
+from app.documents.pages import pages as document_pages
+from app.documents.routes import blp as documents_blp
 from app.hazards.routes import blp as hazards_blp
 from app.hazards.visibility import photo_visible as hazard_cites_photo
 from app.inspections.photos import release_waiting_findings
@@ -49,6 +51,7 @@ BLUEPRINTS = (
     sync_blp,
     review_blp,
     hazards_blp,
+    documents_blp,
     public_reports_blp,
     reports_blp,
 )
@@ -66,6 +69,8 @@ def wire(app: Flask, api: Any) -> None:
     install_bindings(app.extensions["db"].sessionmaker)
     for blp in BLUEPRINTS:
         api.register_blueprint(blp, url_prefix=API_PREFIX)
+    # The pages a person opens in a browser (no login): a document's verification page.
+    app.register_blueprint(document_pages)
     for command in COMMANDS:
         app.cli.add_command(command)
     app.extensions["photo_hooks"] = PHOTO_HOOKS

@@ -1,0 +1,236 @@
+"""Lay a document's content out as an A4 PDF with ReportLab, the CJK font embedded.
+
+The layout follows the 2017 model texts (安监执法文书式样): the title centred in a large size,
+the 文号 under it, the header fields of a record as a ruled form, numbered paragraphs, the
+signature lines with the officers' certificate numbers, the issuing department and date, and
+the remedies notice where the model has one. Long findings flow onto further pages (platypus
+splits paragraphs and tables between pages); photos follow as an appendix. Every page carries
+the 文号 and its page number; the first carries the QR code that opens the verification page.
+
+The output is deterministic (``invariant``: no creation time, no random document id), so the
+same content and images always give the same bytes and the same SHA-256.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from reportlab.graphics.barcode.qr import QrCodeWidget
+from reportlab.graphics.shapes import Drawing
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_CENTER, TA_RIGHT
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.lib.utils import ImageReader
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import (
+    Image,
+    KeepTogether,
+    PageBreak,
+    Paragraph,
+    SimpleDocTemplate,
+    Spacer,
+    Table,
+    TableStyle,
+)
+from reportlab.platypus.flowables import Flowable
+
+from app.documents.content import Content
+
+#: AR PL UMing (宋体 style), from Debian's fonts-arphic-uming: ``make fonts`` installs it.
+DEFAULT_FONT_PATH = "/usr/share/fonts/truetype/arphic/uming.ttc"
+FONT_NAME = "ARPLUMing"
+FONT_PACKAGE = "fonts-arphic-uming"
+#: Margins of the model texts (mm): top, bottom, left (binding side), right.
+MARGINS = (25, 25, 28, 26)
+QR_SIZE = 24 * mm
+#: Photos of the appendix are drawn at most this large.
+PHOTO_MAX = (150 * mm, 95 * mm)
+
+
+class FontMissing(RuntimeError):
+    """The CJK font the documents embed is not installed."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(
+            f"the documents' font AR PL UMing is missing: {path} does not exist; "
+            f"install it with `make fonts` (Debian package {FONT_PACKAGE})"
+        )
+        self.path = path
+
+
+_registered: dict[str, str] = {}
+
+
+def register_font(path: str = DEFAULT_FONT_PATH) -> str:
+    """Register the CJK font with ReportLab once per process; return its name."""
+    if path in _registered:
+        return _registered[path]
+    if not Path(path).is_file():
+        raise FontMissing(path)
+    name = FONT_NAME if not _registered else f"{FONT_NAME}{len(_registered)}"
+    pdfmetrics.registerFont(TTFont(name, path, subfontIndex=0))
+    _registered[path] = name
+    return name
+
+
+def _styles(font: str) -> dict[str, ParagraphStyle]:
+    base = ParagraphStyle("base", fontName=font, fontSize=12, leading=20, wordWrap="CJK")
+    return {
+        "title": ParagraphStyle("title", base, fontSize=20, leading=28, alignment=TA_CENTER),
+        "number": ParagraphStyle("number", base, fontSize=12, alignment=TA_CENTER),
+        "heading": ParagraphStyle("heading", base, fontSize=13, leading=22, spaceBefore=6),
+        "para": ParagraphStyle("para", base, firstLineIndent=24, spaceBefore=4),
+        "item": ParagraphStyle("item", base, leftIndent=12, spaceBefore=3),
+        "small": ParagraphStyle("small", base, fontSize=10.5, leading=17, leftIndent=28),
+        "cell": ParagraphStyle("cell", base, fontSize=10.5, leading=16),
+        "right": ParagraphStyle("right", base, alignment=TA_RIGHT, spaceBefore=10),
+        "caption": ParagraphStyle("caption", base, fontSize=10, leading=15, alignment=TA_CENTER),
+    }
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+class _Signature(Flowable):
+    """A signature image, scaled into its line."""
+
+    def __init__(self, data: bytes, width: float, height: float) -> None:
+        super().__init__()
+        self.reader = ImageReader(io.BytesIO(data))
+        iw, ih = self.reader.getSize()
+        scale = min(width / iw, height / ih)
+        self.width, self.height = iw * scale, ih * scale
+
+    def draw(self) -> None:
+        self.canv.drawImage(self.reader, 0, 0, self.width, self.height, mask="auto")
+
+
+def _photo(data: bytes) -> Image:
+    reader = ImageReader(io.BytesIO(data))
+    iw, ih = reader.getSize()
+    scale = min(PHOTO_MAX[0] / iw, PHOTO_MAX[1] / ih)
+    return Image(io.BytesIO(data), width=iw * scale, height=ih * scale)
+
+
+def _page(content: Content, font: str) -> Any:
+    def draw(canvas: Canvas, doc: Any) -> None:
+        width, height = A4
+        canvas.saveState()
+        canvas.setFont(font, 9)
+        page = canvas.getPageNumber()
+        canvas.drawCentredString(width / 2, 12 * mm, f"{content.number}　—　{page}")
+        if page == 1 and content.verify_url:
+            widget = QrCodeWidget(content.verify_url, barLevel="M")
+            x0, y0, x1, y1 = widget.getBounds()
+            drawing = Drawing(
+                QR_SIZE, QR_SIZE, transform=[QR_SIZE / (x1 - x0), 0, 0, QR_SIZE / (y1 - y0), 0, 0]
+            )
+            drawing.add(widget)
+            left = width - MARGINS[3] * mm - QR_SIZE + 4 * mm
+            drawing.drawOn(canvas, left, height - 6 * mm - QR_SIZE)
+            canvas.setFont(font, 7)
+            code = content.verify_url.rsplit("/", 1)[-1]
+            canvas.drawCentredString(left + QR_SIZE / 2, height - 8 * mm - QR_SIZE, code)
+        canvas.restoreState()
+
+    return draw
+
+
+def build_pdf(
+    content: Content,
+    images: Mapping[str, bytes],
+    signatures: Mapping[str, bytes],
+    font_path: str = DEFAULT_FONT_PATH,
+) -> bytes:
+    """Return the PDF of ``content``; ``images`` and ``signatures`` by SHA-256."""
+    font = register_font(font_path)
+    s = _styles(font)
+    out = io.BytesIO()
+    top, bottom, left, right = MARGINS
+    doc = SimpleDocTemplate(
+        out,
+        pagesize=A4,
+        topMargin=top * mm,
+        bottomMargin=bottom * mm,
+        leftMargin=left * mm,
+        rightMargin=right * mm,
+        title=f"{content.title} {content.number}",
+        author=content.department,
+        creator="Fieldsafe",
+        invariant=1,
+    )
+    width = A4[0] - (left + right) * mm
+    story: list[Flowable] = [
+        Paragraph(_escape(content.title), s["title"]),
+        Paragraph(_escape(content.number), s["number"]),
+        Spacer(1, 4 * mm),
+    ]
+    if content.fields:
+        rows = [
+            [Paragraph(_escape(label), s["cell"]), Paragraph(_escape(value), s["cell"])]
+            for label, value in content.fields
+        ]
+        table = Table(rows, colWidths=[42 * mm, width - 42 * mm], repeatRows=0)
+        table.setStyle(
+            TableStyle(
+                [
+                    ("GRID", (0, 0), (-1, -1), 0.5, colors.black),
+                    ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                ]
+            )
+        )
+        story += [table, Spacer(1, 3 * mm)]
+    story += [Paragraph(_escape(b.text), s[b.style]) for b in content.blocks]
+    story.append(Spacer(1, 6 * mm))
+    rows = []
+    for slot in content.slots:
+        image = signatures.get(slot.image_sha256 or "")
+        signed: Any = (
+            _Signature(image, 40 * mm, 14 * mm)
+            if image
+            else Paragraph(_escape(slot.name), s["cell"])
+        )
+        detail = "　".join(
+            x for x in (slot.name if image else "", slot.certificate, slot.note) if x
+        )
+        rows.append(
+            [
+                Paragraph(_escape(slot.label), s["cell"]),
+                signed,
+                Paragraph(_escape(detail), s["cell"]),
+            ]
+        )
+    table = Table(rows, colWidths=[50 * mm, 44 * mm, width - 94 * mm])
+    table.setStyle(
+        TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                ("LINEBELOW", (1, 0), (1, -1), 0.5, colors.black),
+                ("TOPPADDING", (0, 0), (-1, -1), 6),
+            ]
+        )
+    )
+    story += [
+        KeepTogether([table]),
+        Paragraph(_escape(content.seal), s["right"]),
+        Paragraph(_escape(content.date), s["right"]),
+        Spacer(1, 4 * mm),
+        Paragraph(_escape(content.verify_text), s["small"]),
+    ]
+    if content.photos:
+        story += [PageBreak(), Paragraph(_escape(content.appendix), s["heading"])]
+        for photo in content.photos:
+            data = images.get(photo.sha256)
+            parts: list[Flowable] = [_photo(data)] if data else []
+            parts += [Paragraph(_escape(photo.caption), s["caption"]), Spacer(1, 5 * mm)]
+            story.append(KeepTogether(parts))
+    doc.build(story, onFirstPage=_page(content, font), onLaterPages=_page(content, font))
+    return out.getvalue()
