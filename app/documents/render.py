@@ -107,7 +107,7 @@ def rechecked(insp: Inspection) -> list[tuple[RecheckItem, Hazard]]:
         .where(RecheckItem.inspection_id == insp.id, RecheckItem.result.is_not(None))
         .order_by(Hazard.year, Hazard.seq)
     )
-    return [(r, h) for r, h in session.execute(stmt).tuples()]
+    return [(r, h) for r, h in session.execute(stmt).all()]
 
 
 def _order_of(hazard: Hazard) -> Document | None:
