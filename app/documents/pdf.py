@@ -190,17 +190,18 @@ def build_pdf(
         story += [table, Spacer(1, 3 * mm)]
     story += [Paragraph(_escape(b.text), s[b.style]) for b in content.blocks]
     story.append(Spacer(1, 6 * mm))
-    rows = []
+    rows: list[list[Any]] = []
+    spans = []
     for slot in content.slots:
+        # the line the signer signs on
+        spans.append(("LINEBELOW", (1, len(rows)), (1, len(rows)), 0.5, colors.black))
         image = signatures.get(slot.image_sha256 or "")
         signed: Any = (
             _Signature(image, 40 * mm, 14 * mm)
             if image
             else Paragraph(_escape(slot.name), s["cell"])
         )
-        detail = "　".join(
-            x for x in (slot.name if image else "", slot.certificate, slot.note) if x
-        )
+        detail = "　".join(x for x in (slot.name if image else "", slot.certificate) if x)
         rows.append(
             [
                 Paragraph(_escape(slot.label), s["cell"]),
@@ -208,13 +209,16 @@ def build_pdf(
                 Paragraph(_escape(detail), s["cell"]),
             ]
         )
-    table = Table(rows, colWidths=[50 * mm, 44 * mm, width - 94 * mm])
+        if slot.note:  # when and where it was signed, or the refusal: a line of its own
+            spans.append(("SPAN", (1, len(rows)), (2, len(rows))))
+            rows.append(["", Paragraph(_escape(slot.note), s["cell"]), ""])
+    table = Table(rows, colWidths=[60 * mm, 44 * mm, width - 104 * mm])
     table.setStyle(
         TableStyle(
             [
                 ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-                ("LINEBELOW", (1, 0), (1, -1), 0.5, colors.black),
                 ("TOPPADDING", (0, 0), (-1, -1), 6),
+                *spans,
             ]
         )
     )

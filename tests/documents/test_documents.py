@@ -144,7 +144,9 @@ def test_a_correction_reissues_a_new_version_with_the_same_number_and_keeps_the_
         assert counter.last == 1
 
 
-def test_long_findings_flow_onto_further_pages(app: Any, client: Any, make: Any, login: Any, clock: Any) -> None:
+def test_long_findings_flow_onto_further_pages(
+    app: Any, client: Any, make: Any, login: Any, clock: Any
+) -> None:
     from tests.documents.conftest import build_case
 
     tail = "结尾标记"
@@ -175,7 +177,9 @@ def test_documents_are_listed_in_the_inspection_and_ticket_payloads(case: Case) 
     assert h is not None
 
 
-def test_nothing_to_issue_is_a_409_with_its_code(app: Any, client: Any, make: Any, login: Any, clock: Any) -> None:
+def test_nothing_to_issue_is_a_409_with_its_code(
+    app: Any, client: Any, make: Any, login: Any, clock: Any
+) -> None:
     ent = make.enterprise()
     a = make.user("inspector")
     insp_id = make.inspection(ent.id, [a], clock())
