@@ -168,9 +168,9 @@ def load_documents_demo() -> dict[str, int]:
         )
 
     # 3. The documents of the visit, signed on the device.
-    record = issue_document(inspector1, insp.id, "record", now=started)
-    order = issue_document(inspector1, insp.id, "order", now=started)
-    issue_document(inspector1, insp.id, "decision", now=started)
+    record = issue_document(inspector1, insp.id, "inspection_record", now=started)
+    order = issue_document(inspector1, insp.id, "rectification_order", now=started)
+    issue_document(inspector1, insp.id, "onsite_measures", now=started)
     signed_at = t0 + timedelta(minutes=52)
     place = ent.address or ent.name
     for who, role in (
@@ -281,6 +281,6 @@ def load_documents_demo() -> dict[str, int]:
             },
             now=started,
         )
-    issue_document(inspector1, visit.id, "recheck", now=started)
+    issue_document(inspector1, visit.id, "recheck_opinion", now=started)
     count = session.execute(select(Document.id)).all()
     return {"demo documents": len(count)}

@@ -405,12 +405,17 @@ def build(r: Record, language: str = "zh") -> Content:
     """Build the content of ``r.kind`` from the record, in the catalog's words."""
     say = words(language)
     photos: tuple[Photo, ...] = ()
-    if r.kind == "record":
+    if r.kind == "inspection_record":
         fields, blocks, photos = _record(say, r)
         unit = say("sign.representative")
     else:
         fields = []
-        blocks = {"order": _order, "decision": _decision, "recheck": _recheck}[r.kind](say, r)
+        build_blocks = {
+            "rectification_order": _order,
+            "onsite_measures": _decision,
+            "recheck_opinion": _recheck,
+        }[r.kind]
+        blocks = build_blocks(say, r)
         unit = say("sign.unit")
     issued = r.ended_at or r.started_at
     return Content(

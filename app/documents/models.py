@@ -14,7 +14,7 @@ from app.db import Base, UTCDateTime, new_id
 from app.registry.models import Enterprise
 
 #: The four documents, in the order an inspection produces them.
-DOCUMENT_KINDS = ("record", "order", "decision", "recheck")
+DOCUMENT_KINDS = ("inspection_record", "rectification_order", "onsite_measures", "recheck_opinion")
 
 
 class Document(Base):
@@ -27,9 +27,9 @@ class Document(Base):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
-    #: record (现场检查记录), order (责令限期整改指令书), decision (现场处理措施决定书),
-    #: recheck (整改复查意见书)
-    kind: Mapped[str] = mapped_column(String(10))
+    #: inspection_record (现场检查记录), rectification_order (责令限期整改指令书),
+    #: onsite_measures (现场处理措施决定书), recheck_opinion (整改复查意见书)
+    kind: Mapped[str] = mapped_column(String(20))
     inspection_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("inspections.id"), index=True)
     enterprise_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("enterprises.id"), index=True)
     #: Copied from the inspection, like tickets: the scope of the document never moves.
@@ -68,7 +68,7 @@ class DocumentCounter(Base):
     __tablename__ = "document_counters"
 
     department_code: Mapped[str] = mapped_column(String(40), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(10), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
     year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     last: Mapped[int] = mapped_column(default=0)
 
@@ -81,7 +81,7 @@ class DocumentSignature(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     inspection_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("inspections.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(10))
+    kind: Mapped[str] = mapped_column(String(20))
     #: inspector or representative (the enterprise's person on site)
     role: Mapped[str] = mapped_column(String(20))
     #: The inspector's user id, or "representative": one signature per signer.

@@ -115,7 +115,7 @@ def _order_of(hazard: Hazard) -> Document | None:
         return None
     stmt = select(Document).where(
         Document.inspection_id == hazard.inspection_id,
-        Document.kind == "order",
+        Document.kind == "rectification_order",
         Document.version == 1,
     )
     return session.execute(stmt).scalar_one_or_none()
@@ -129,9 +129,9 @@ def gather(insp: Inspection, kind: str, number: str, code: str, department_code:
     items, checklist = _items(insp)
     tickets: tuple[c.Ticket, ...] = ()
     rechecks: tuple[c.Rechecked, ...] = ()
-    if kind == "order":
+    if kind == "rectification_order":
         tickets = tuple(_ticket(h) for h in order_hazards(insp))
-    if kind == "recheck":
+    if kind == "recheck_opinion":
         found = []
         for item, hazard in rechecked(insp):
             order = _order_of(hazard)

@@ -50,7 +50,7 @@ CODE_LENGTH = 10
 
 def new_code() -> str:
     """Return a fresh verification code (about 49 bits: not guessable, short to type)."""
-    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+    return "".join(secrets.choice(CODE_ALPHABET) for _n in range(CODE_LENGTH))
 
 
 def _current(inspection_id: uuid.UUID, kind: str, lock: bool = False) -> Document | None:
@@ -70,13 +70,13 @@ def _check_issuable(insp: Inspection, kind: str) -> None:
             409,
             _("Documents are issued once the inspection is checked in on site."),
         )
-    if kind == "order" and not render.order_hazards(insp):
+    if kind == "rectification_order" and not render.order_hazards(insp):
         raise DomainError(
             "document.nothing_to_order",
             409,
             _("This inspection has no hazard ticket to order rectified; confirm a finding first."),
         )
-    if kind == "decision":
+    if kind == "onsite_measures":
         measured = session.execute(
             select(Finding.id, Finding.measures).where(
                 Finding.inspection_id == insp.id, Finding.deleted.is_(False)
@@ -88,7 +88,7 @@ def _check_issuable(insp: Inspection, kind: str) -> None:
                 409,
                 _("No finding of this inspection records measures taken on the spot."),
             )
-    if kind == "recheck" and not render.rechecked(insp):
+    if kind == "recheck_opinion" and not render.rechecked(insp):
         raise DomainError(
             "document.nothing_to_recheck",
             409,
@@ -97,9 +97,9 @@ def _check_issuable(insp: Inspection, kind: str) -> None:
 
 
 def _hazard_ids(insp: Inspection, kind: str) -> list[str]:
-    if kind in ("order", "decision"):
+    if kind in ("rectification_order", "onsite_measures"):
         return sorted(str(h.id) for h in render.order_hazards(insp))
-    if kind == "recheck":
+    if kind == "recheck_opinion":
         return sorted(str(h.id) for _item, h in render.rechecked(insp))
     return []
 
@@ -273,7 +273,7 @@ def documents_for_hazards(
             d
             for d in docs
             if str(h.id) in (d.hazard_ids or [])
-            or (d.kind == "record" and d.inspection_id == h.inspection_id)
+            or (d.kind == "inspection_record" and d.inspection_id == h.inspection_id)
         ]
     return out
 

@@ -14,14 +14,14 @@ from app.i18n import DEFAULT_LANGUAGE, N_, translate
 
 #: key → msgid
 WORDS: dict[str, str] = {
-    "title.record": N_("On-site inspection record"),
-    "title.order": N_("Order to rectify within a time limit"),
-    "title.decision": N_("Decision on on-site measures"),
-    "title.recheck": N_("Rectification recheck opinion"),
-    "abbr.record": N_("Insp. rec."),
-    "abbr.order": N_("Rect. order"),
-    "abbr.decision": N_("On-site dec."),
-    "abbr.recheck": N_("Recheck"),
+    "title.inspection_record": N_("On-site inspection record"),
+    "title.rectification_order": N_("Order to rectify within a time limit"),
+    "title.onsite_measures": N_("Decision on on-site measures"),
+    "title.recheck_opinion": N_("Rectification recheck opinion"),
+    "abbr.inspection_record": N_("Insp. rec."),
+    "abbr.rectification_order": N_("Rect. order"),
+    "abbr.onsite_measures": N_("On-site dec."),
+    "abbr.recheck_opinion": N_("Recheck"),
     "number": N_("%(department)s %(abbr)s [%(year)s] No. %(seq)s"),
     "party": N_("Inspected unit"),
     "address": N_("Address"),

@@ -58,14 +58,22 @@ class DocumentRefSchema(Schema):
     """An issued document (执法文书) as an inspection's or ticket's payload lists it."""
 
     id = fields.UUID()
-    kind = fields.String(metadata={"description": "record, order, decision or recheck"})
+    kind = fields.String(
+        metadata={
+            "description": "inspection_record, rectification_order, onsite_measures or "
+            "recheck_opinion"
+        }
+    )
     title = fields.Function(lambda d: d.content.get("title"))
     number = fields.String(metadata={"description": "文号, fixed at the first issue"})
     version = fields.Integer()
     sha256 = fields.String(metadata={"description": "SHA-256 of the PDF, on the audit chain"})
     code = fields.String(metadata={"description": "verification code: /public/documents/<code>"})
     issued_at = DateTime()
-    pdf_url = fields.Function(lambda d: f"/api/v1/documents/{d.id}/pdf")
+    url = fields.Function(
+        lambda d: f"/api/v1/documents/{d.id}/pdf",
+        metadata={"description": "the PDF, for those in scope"},
+    )
     verify_url = fields.Function(lambda d: d.content.get("verify_url"))
 
 

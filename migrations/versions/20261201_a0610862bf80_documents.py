@@ -23,7 +23,7 @@ def upgrade() -> None:
     op.create_table(
         "document_counters",
         sa.Column("department_code", sa.String(length=40), nullable=False),
-        sa.Column("kind", sa.String(length=10), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
         sa.Column("year", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("last", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint(
@@ -34,7 +34,7 @@ def upgrade() -> None:
         "document_signatures",
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("inspection_id", sa.Uuid(), nullable=False),
-        sa.Column("kind", sa.String(length=10), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
         sa.Column("role", sa.String(length=20), nullable=False),
         sa.Column("signer_key", sa.String(length=40), nullable=False),
         sa.Column("signer_id", sa.Uuid(), nullable=True),
@@ -76,7 +76,7 @@ def upgrade() -> None:
     op.create_table(
         "documents",
         sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("kind", sa.String(length=10), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
         sa.Column("inspection_id", sa.Uuid(), nullable=False),
         sa.Column("enterprise_id", sa.Uuid(), nullable=False),
         sa.Column("jurisdiction_code", sa.String(length=40), nullable=False),

@@ -8,7 +8,7 @@ import hashlib
 import io
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pdfplumber
@@ -18,7 +18,7 @@ from PIL import Image, ImageDraw
 
 from tests.hazards.helpers import Clock
 
-T0 = datetime(2026, 3, 2, 1, 30, tzinfo=timezone.utc)  # 09:30 in China
+T0 = datetime(2026, 3, 2, 1, 30, tzinfo=UTC)  # 09:30 in China
 
 
 @dataclass

@@ -10,10 +10,10 @@ from tests.documents.conftest import Case, pdf_pages, pdf_text, squeeze
 
 
 def test_the_record_says_who_what_where_when_and_what_was_found(case: Case) -> None:
-    resp = case.issue("record")
+    resp = case.issue("inspection_record")
     assert resp.status_code == 201, resp.json
     doc = resp.json
-    assert doc["kind"] == "record" and doc["version"] == 1
+    assert doc["kind"] == "inspection_record" and doc["version"] == 1
     assert re.fullmatch(r"区应急管理局检记〔2026〕0001号", doc["number"])
     text = pdf_text(case.pdf(doc["id"]))
     for expected in (
@@ -42,7 +42,7 @@ def test_the_record_says_who_what_where_when_and_what_was_found(case: Case) -> N
 
 
 def test_the_order_names_each_hazard_with_its_basis_deadline_and_the_remedies(case: Case) -> None:
-    resp = case.issue("order")
+    resp = case.issue("rectification_order")
     assert resp.status_code == 201, resp.json
     doc = resp.json
     assert doc["number"] == "区应急管理局责改〔2026〕0001号"
@@ -65,7 +65,7 @@ def test_the_order_names_each_hazard_with_its_basis_deadline_and_the_remedies(ca
 
 
 def test_the_decision_lists_the_measures_taken_on_the_spot(case: Case) -> None:
-    resp = case.issue("decision")
+    resp = case.issue("onsite_measures")
     assert resp.status_code == 201, resp.json
     text = pdf_text(case.pdf(resp.json["id"]))
     for expected in (
@@ -85,7 +85,7 @@ def test_the_fonts_are_embedded(case: Case) -> None:
 
     import pdfplumber
 
-    data = case.pdf(case.issue("record").json["id"])
+    data = case.pdf(case.issue("inspection_record").json["id"])
     with pdfplumber.open(io.BytesIO(data)) as pdf:
         fonts = {c["fontname"] for page in pdf.pages for c in page.chars}
         page = pdf.pages[0]
@@ -95,8 +95,8 @@ def test_the_fonts_are_embedded(case: Case) -> None:
 
 
 def test_issuing_again_from_the_same_record_gives_the_same_document(case: Case) -> None:
-    first = case.issue("record").json
-    again = case.issue("record").json
+    first = case.issue("inspection_record").json
+    again = case.issue("inspection_record").json
     assert again["id"] == first["id"] and again["version"] == 1
     from app.db import session
     from app.documents import render
@@ -107,8 +107,12 @@ def test_issuing_again_from_the_same_record_gives_the_same_document(case: Case) 
     with case.app.app_context():
         doc = session.get(Document, uuid.UUID(first["id"]))
         insp = session.get(Inspection, case.inspection_id)
-        one = build(render.gather(insp, "record", doc.number, doc.code, doc.department_code))
-        two = build(render.gather(insp, "record", doc.number, doc.code, doc.department_code))
+        one = build(
+            render.gather(insp, "inspection_record", doc.number, doc.code, doc.department_code)
+        )
+        two = build(
+            render.gather(insp, "inspection_record", doc.number, doc.code, doc.department_code)
+        )
         assert one.text() == two.text()
         assert one.as_dict() == doc.content
         assert render.render(one) == render.render(two) == doc.pdf
@@ -120,12 +124,12 @@ def test_a_correction_reissues_a_new_version_with_the_same_number_and_keeps_the_
     from app.db import session
     from app.inspections.models import Finding
 
-    first = case.issue("record").json
+    first = case.issue("inspection_record").json
     with case.app.app_context():
         f = session.query(Finding).filter_by(inspection_id=case.inspection_id, item_code="GAS-04")
         f.one().note = "后厨灶具无熄火保护（更正）"
         session.commit()
-    second = case.issue("record").json
+    second = case.issue("inspection_record").json
     assert second["version"] == 2 and second["number"] == first["number"]
     assert second["id"] != first["id"] and second["code"] != first["code"]
     assert "更正" in pdf_text(case.pdf(second["id"]))
@@ -140,7 +144,7 @@ def test_a_correction_reissues_a_new_version_with_the_same_number_and_keeps_the_
     from app.documents.models import DocumentCounter
 
     with case.app.app_context():
-        counter = session.get(DocumentCounter, ("emergency", "record", 2026))
+        counter = session.get(DocumentCounter, ("emergency", "inspection_record", 2026))
         assert counter.last == 1
 
 
@@ -151,29 +155,29 @@ def test_long_findings_flow_onto_further_pages(
 
     tail = "结尾标记"
     case = build_case(app, client, make, login, long_note="灶具周边堆放杂物。" * 300 + tail)
-    data = case.pdf(case.issue("record").json["id"])
+    data = case.pdf(case.issue("inspection_record").json["id"])
     assert pdf_pages(data) >= 4  # the text over several pages, then the photos
     text = pdf_text(data)
     assert tail in text and text.count("灶具周边堆放杂物。") >= 290
 
 
 def test_documents_are_listed_in_the_inspection_and_ticket_payloads(case: Case) -> None:
-    record = case.issue("record").json
-    order = case.issue("order").json
+    record = case.issue("inspection_record").json
+    order = case.issue("rectification_order").json
     h = case.inspectors[0]
     insp = case.client.get(
         f"/api/v1/inspections/{case.inspection_id}", headers=case.headers["inspector"]
     ).json
     assert [(d["kind"], d["number"]) for d in insp["documents"]] == [
-        ("record", record["number"]),
-        ("order", order["number"]),
+        ("inspection_record", record["number"]),
+        ("rectification_order", order["number"]),
     ]
-    assert insp["documents"][0]["pdf_url"] == f"/api/v1/documents/{record['id']}/pdf"
+    assert insp["documents"][0]["url"] == f"/api/v1/documents/{record['id']}/pdf"
     ticket = case.client.get(
         f"/api/v1/hazards/{case.hazard_ids[0]}/documents", headers=case.headers["inspector"]
     )
     assert ticket.status_code == 200, ticket.json
-    assert {d["kind"] for d in ticket.json} == {"record", "order"}
+    assert {d["kind"] for d in ticket.json} == {"inspection_record", "rectification_order"}
     assert h is not None
 
 
@@ -185,14 +189,14 @@ def test_nothing_to_issue_is_a_409_with_its_code(
     insp_id = make.inspection(ent.id, [a], clock())
     headers = login(a)
     url = f"/api/v1/inspections/{insp_id}/documents"
-    resp = client.post(url, json={"kind": "record"}, headers=headers)
+    resp = client.post(url, json={"kind": "inspection_record"}, headers=headers)
     assert resp.status_code == 409 and resp.json["code"] == "document.not_checked_in"
     resp = client.post(url, json={"kind": "memo"}, headers=headers)
     assert resp.status_code == 422 and resp.json["code"] == "validation_error"
 
 
 def test_an_order_without_tickets_and_a_recheck_without_results_are_refused(case: Case) -> None:
-    resp = case.issue("recheck")
+    resp = case.issue("recheck_opinion")
     assert resp.status_code == 409 and resp.json["code"] == "document.nothing_to_recheck"
 
 
@@ -200,10 +204,10 @@ def test_a_missing_font_is_named(case: Case) -> None:
     from app.settings import override_settings
 
     override_settings(case.app, document_font="/nonexistent/uming.ttc")
-    resp = case.issue("record")
+    resp = case.issue("inspection_record")
     assert resp.status_code == 503, resp.json
     assert resp.json["code"] == "document.font_missing"
     assert "AR PL UMing" in resp.json["message"] and "make fonts" in resp.json["message"]
     # and nothing was numbered
     override_settings(case.app, document_font="/usr/share/fonts/truetype/arphic/uming.ttc")
-    assert case.issue("record").json["number"].endswith("0001号")
+    assert case.issue("inspection_record").json["number"].endswith("0001号")

@@ -75,7 +75,7 @@ def test_concurrent_issues_are_numbered_without_gap_or_duplicate(committed_app: 
     def work(i: int) -> str | None:
         with app.test_request_context():
             g.user = session.get(User, inspector.id)
-            doc = issue_document(g.user, visits[i], "record", now=T0)
+            doc = issue_document(g.user, visits[i], "inspection_record", now=T0)
             number = doc.number
             if i % 4 == 3:
                 session.rollback()  # a request that failed after numbering: no gap may remain
@@ -88,7 +88,7 @@ def test_concurrent_issues_are_numbered_without_gap_or_duplicate(committed_app: 
     numbers = sorted(n for n in results if n)
     assert numbers == [f"区应急管理局检记〔2026〕{i:04d}号" for i in range(1, 9)]
     with app.app_context():
-        assert session.get(DocumentCounter, ("emergency", "record", 2026)).last == 8
+        assert session.get(DocumentCounter, ("emergency", "inspection_record", 2026)).last == 8
         from app.documents.models import Document
 
         seqs = sorted(session.execute(select(Document.seq)).scalars())
@@ -96,6 +96,8 @@ def test_concurrent_issues_are_numbered_without_gap_or_duplicate(committed_app: 
     # the two rolled back take the next numbers when issued again: still no gap
     with app.test_request_context():
         g.user = session.get(User, inspector.id)
-        again = [issue_document(g.user, visits[i], "record", now=T0).number for i in (3, 7)]
+        again = [
+            issue_document(g.user, visits[i], "inspection_record", now=T0).number for i in (3, 7)
+        ]
         session.commit()
     assert again == ["区应急管理局检记〔2026〕0009号", "区应急管理局检记〔2026〕0010号"]

@@ -20,7 +20,7 @@ def _sign(case: Case, document_id: str, body: dict[str, Any], who: str = "inspec
 def test_signatures_are_placed_on_a_new_version_and_a_refusal_names_its_witness(
     case: Case,
 ) -> None:
-    record = case.issue("record").json
+    record = case.issue("inspection_record").json
     at = (T0 + timedelta(minutes=58)).isoformat()
     resp = _sign(
         case,
@@ -82,7 +82,7 @@ def test_signatures_are_placed_on_a_new_version_and_a_refusal_names_its_witness(
 
 
 def test_a_bad_signature_image_is_a_422(case: Case) -> None:
-    record = case.issue("record").json
+    record = case.issue("inspection_record").json
     at = T0.isoformat()
     for image in (b64(b"not an image"), "%%%"):
         resp = _sign(
@@ -96,7 +96,7 @@ def test_a_bad_signature_image_is_a_422(case: Case) -> None:
 
 
 def test_the_device_signs_through_the_sync_push(case: Case) -> None:
-    record = case.issue("record").json
+    record = case.issue("inspection_record").json
     body = {
         "client_id": str(uuid.uuid4()),
         "mutations": [
@@ -140,7 +140,7 @@ def test_the_device_signs_through_the_sync_push(case: Case) -> None:
 
 
 def test_anyone_can_verify_a_copy_and_a_tampered_copy_fails(case: Case) -> None:
-    record = case.issue("record").json
+    record = case.issue("inspection_record").json
     pdf = case.pdf(record["id"])
     assert hashlib.sha256(pdf).hexdigest() == record["sha256"]
     anonymous = case.app.test_client()
@@ -182,7 +182,7 @@ def test_the_sha256_of_every_version_is_on_the_audit_chain(case: Case) -> None:
     from app.audit.models import AuditEntry
     from app.db import session
 
-    record = case.issue("record").json
+    record = case.issue("inspection_record").json
     with case.app.app_context():
         data = session.execute(
             select(AuditEntry.data).where(
@@ -195,7 +195,7 @@ def test_the_sha256_of_every_version_is_on_the_audit_chain(case: Case) -> None:
 def test_the_enterprise_reads_its_own_documents_and_no_one_elses(
     case: Case, make: Any, login: Any
 ) -> None:
-    record = case.issue("record").json
+    record = case.issue("inspection_record").json
     own = login(make.user("enterprise", jurisdiction="huayanglu", enterprise_id=case.enterprise.id))
     other_ent = make.enterprise()
     other = login(make.user("enterprise", jurisdiction="huayanglu", enterprise_id=other_ent.id))
@@ -205,7 +205,7 @@ def test_the_enterprise_reads_its_own_documents_and_no_one_elses(
     assert case.client.get(url, headers=other).status_code == 404
     resp = case.client.get(f"/api/v1/documents/{record['id']}/pdf", headers=other)
     assert resp.status_code == 404 and resp.json["code"] == "document.not_found"
-    issued = case.client.post(url, json={"kind": "record"}, headers=own)
+    issued = case.client.post(url, json={"kind": "inspection_record"}, headers=own)
     assert issued.status_code == 403
 
 
@@ -214,7 +214,7 @@ def test_the_recheck_opinion_says_which_orders_were_complied_with(case: Case, ma
     from app.hazards.models import Hazard, RecheckItem
     from app.inspections.models import Inspection, InspectionInspector
 
-    order = case.issue("order").json
+    order = case.issue("rectification_order").json
     with case.app.app_context():
         visit = Inspection(
             type="recheck",
@@ -250,7 +250,7 @@ def test_the_recheck_opinion_says_which_orders_were_complied_with(case: Case, ma
         visit_id = visit.id
     resp = case.client.post(
         f"/api/v1/inspections/{visit_id}/documents",
-        json={"kind": "recheck"},
+        json={"kind": "recheck_opinion"},
         headers=case.headers["inspector"],
     )
     assert resp.status_code == 201, resp.json
@@ -268,7 +268,4 @@ def test_the_recheck_opinion_says_which_orders_were_complied_with(case: Case, ma
     docs = case.client.get(
         f"/api/v1/hazards/{failed}/documents", headers=case.headers["inspector"]
     ).json
-    assert {d["kind"] for d in docs} == {"record", "order", "recheck"} - {"record"} | {
-        d["kind"] for d in docs if d["kind"] == "record"
-    }
-    assert "recheck" in {d["kind"] for d in docs}
+    assert {d["kind"] for d in docs} == {"rectification_order", "recheck_opinion"}
