@@ -211,3 +211,40 @@ def test_a_missing_font_is_named(case: Case) -> None:
     # and nothing was numbered
     override_settings(case.app, document_font="/usr/share/fonts/truetype/arphic/uming.ttc")
     assert case.issue("inspection_record").json["number"].endswith("0001号")
+
+
+def test_the_pull_feed_lists_the_documents_with_the_inspection(case: Case) -> None:
+    from tests.sync.test_pull import pull_all
+
+    record = case.issue("inspection_record").json
+    changes, _cursor, _pages = pull_all(case.client, case.headers["inspector"], str(uuid.uuid4()))
+    sent = [c for c in changes if c["type"] == "inspection" and c["id"] == str(case.inspection_id)]
+    assert sent and sent[-1]["data"]["documents"][0]["number"] == record["number"]
+    tickets = [c for c in changes if c["type"] == "hazard"]
+    assert all("documents" in c["data"] for c in tickets)
+
+
+def test_fieldsafe_demo_produces_all_four_documents_signed(app: Any, db_session: Any) -> None:
+    from sqlalchemy import select
+
+    from app.documents.models import Document, DocumentSignature
+
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["demo"])
+    assert result.exit_code == 0, result.output
+    current = db_session.execute(select(Document).where(Document.current.is_(True))).scalars()
+    kinds = {d.kind: d for d in current}
+    assert set(kinds) == {
+        "inspection_record",
+        "rectification_order",
+        "onsite_measures",
+        "recheck_opinion",
+    }
+    text = kinds["inspection_record"].content
+    assert all(s["image_sha256"] for s in text["slots"])  # both officers and the manager signed
+    refusals = db_session.execute(
+        select(DocumentSignature).where(DocumentSignature.refused.is_(True))
+    ).scalars()
+    assert [r.witness_name for r in refusals] == ["周明（街道安全员）"]
+    assert runner.invoke(args=["demo"]).exit_code == 0  # a second run adds nothing
+    assert runner.invoke(args=["audit", "verify"]).exit_code == 0
