@@ -112,19 +112,19 @@ def load_documents_demo() -> dict[str, int]:
     shots = {
         "detector": Shot(
             "detector",
-            "GAS-08 detector covered",
+            "GAS-08 alarm wrapped in a plastic bag",
             t0 + timedelta(minutes=14),
             _near(ent.lat, ent.lon, 5, 3),
         ),
         "pipe": Shot(
             "pipe",
-            "GAS-14 cookware on the gas pipe",
+            "GAS-14 woks hung on the riser",
             t0 + timedelta(minutes=22),
             _near(ent.lat, ent.lon, -4, 6),
         ),
         "fixed": Shot(
             "pipe",
-            "GAS-14 pipe cleared",
+            "GAS-14 riser cleared after the order",
             now - timedelta(minutes=40),
             _near(ent.lat, ent.lon, -4, 6),
         ),

@@ -209,11 +209,11 @@ def build_pdf(
         Spacer(1, 4 * mm),
     ]
     if content.fields:
-        rows = [
+        form = [
             [Paragraph(_escape(label), s["cell"]), Paragraph(_escape(value), s["cell"])]
             for label, value in content.fields
         ]
-        table = Table(rows, colWidths=[42 * mm, width - 42 * mm], repeatRows=0)
+        table = Table(form, colWidths=[42 * mm, width - 42 * mm], repeatRows=0)
         table.setStyle(
             TableStyle(
                 [
@@ -226,7 +226,7 @@ def build_pdf(
     story += [Paragraph(_escape(b.text), s[b.style]) for b in content.blocks]
     story.append(Spacer(1, 6 * mm))
     rows: list[list[Any]] = []
-    spans = []
+    spans: list[tuple[Any, ...]] = []
     for slot in content.slots:
         # the line the signer signs on
         spans.append(("LINEBELOW", (1, len(rows)), (1, len(rows)), 0.5, colors.black))

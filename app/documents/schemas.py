@@ -18,7 +18,7 @@ from app.inspections.schemas import DocumentRefSchema
 class Base64Image(fields.String):
     """A signature image as base64 text, loaded as bytes."""
 
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> bytes:
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> bytes:  # type: ignore[override]
         text = super()._deserialize(value, attr, data, **kwargs)
         if len(text) > MAX_SIGNATURE_BYTES * 4 // 3 + 4:
             raise ValidationError(_("Not a PNG or JPEG image of at most %(kb)s KB.", kb=256))
