@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import io
 import itertools
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -30,10 +29,10 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.lib.utils import ImageReader
 from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.pdfdoc import PDFImageXObject
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
-    Image,
     KeepTogether,
     PageBreak,
     Paragraph,
@@ -119,21 +118,44 @@ class _Signature(Flowable):
         self.canv.drawImage(self.reader, 0, 0, self.width, self.height, mask="auto")
 
 
-def _photo(data: bytes, folder: Path, n: int) -> Image:
-    """A photo of the appendix, scaled to fit.
+class _Photo(Flowable):
+    """A JPEG photo of the appendix, its bytes copied into the PDF as they are.
 
-    A JPEG goes in from a file: ReportLab then copies its bytes into the PDF as they are, where
-    from memory it would hash them and may re-encode them (ten times slower for 40 photos).
+    ReportLab's own ``drawImage`` either names an image by its file's path (a temporary path
+    would make every PDF of the same record differ) or, from memory, decodes and hashes its
+    pixels (ten times slower for 40 photos). This registers the JPEG stream under a name
+    derived from its SHA-256, the way ``drawImage`` registers a JPEG file.
     """
-    with PILImage.open(io.BytesIO(data)) as im:
-        iw, ih = im.size
-        jpeg = im.format == "JPEG"
-    scale = min(PHOTO_MAX[0] / iw, PHOTO_MAX[1] / ih)
-    source: Any = io.BytesIO(data)
-    if jpeg:
-        source = str(folder / f"{n}.jpg")
-        Path(source).write_bytes(data)
-    return Image(source, width=iw * scale, height=ih * scale)
+
+    def __init__(self, data: bytes, sha256: str) -> None:
+        super().__init__()
+        self.data, self.sha256 = data, sha256
+        with PILImage.open(io.BytesIO(data)) as im:
+            iw, ih = im.size
+            self.jpeg = im.format == "JPEG"
+        scale = min(PHOTO_MAX[0] / iw, PHOTO_MAX[1] / ih)
+        self.width, self.height = iw * scale, ih * scale
+
+    def draw(self) -> None:
+        canvas = self.canv
+        if not self.jpeg:
+            reader = ImageReader(io.BytesIO(self.data))
+            canvas.drawImage(reader, 0, 0, self.width, self.height)
+            return
+        doc = canvas._doc
+        name = f"Photo{self.sha256[:32]}"
+        registered = doc.getXObjectName(name)
+        if registered not in doc.idToObject:
+            image = PDFImageXObject(name)
+            image.loadImageFromJPEG(io.BytesIO(self.data))
+            canvas._setXObjects(image)
+            doc.Reference(image, registered)
+            doc.addForm(name, image)
+        canvas._currentPageHasImages = 1
+        canvas.saveState()
+        canvas.scale(self.width, self.height)
+        canvas._code.append(f"/{registered} Do")
+        canvas.restoreState()
 
 
 def _draw_qr(canvas: Canvas, value: str, x: float, y: float, size: float) -> None:
@@ -264,13 +286,12 @@ def build_pdf(
         Spacer(1, 4 * mm),
         Paragraph(_escape(content.verify_text), s["small"]),
     ]
-    with tempfile.TemporaryDirectory(prefix="fieldsafe-document-") as folder:
-        if content.photos:
-            story += [PageBreak(), Paragraph(_escape(content.appendix), s["heading"])]
-            for n, photo in enumerate(content.photos):
-                data = images.get(photo.sha256)
-                parts: list[Flowable] = [_photo(data, Path(folder), n)] if data else []
-                parts += [Paragraph(_escape(photo.caption), s["caption"]), Spacer(1, 5 * mm)]
-                story.append(KeepTogether(parts))
-        doc.build(story, onFirstPage=_page(content, font), onLaterPages=_page(content, font))
+    if content.photos:
+        story += [PageBreak(), Paragraph(_escape(content.appendix), s["heading"])]
+        for photo in content.photos:
+            data = images.get(photo.sha256)
+            parts: list[Flowable] = [_Photo(data, photo.sha256)] if data else []
+            parts += [Paragraph(_escape(photo.caption), s["caption"]), Spacer(1, 5 * mm)]
+            story.append(KeepTogether(parts))
+    doc.build(story, onFirstPage=_page(content, font), onLaterPages=_page(content, font))
     return out.getvalue()
