@@ -156,6 +156,7 @@ class _Photo(Flowable):
         canvas.scale(self.width, self.height)
         canvas._code.append(f"/{registered} Do")
         canvas.restoreState()
+        canvas._formsinuse.append(name)  # the page's resources name it
 
 
 def _draw_qr(canvas: Canvas, value: str, x: float, y: float, size: float) -> None:

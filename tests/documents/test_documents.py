@@ -248,3 +248,15 @@ def test_fieldsafe_demo_produces_all_four_documents_signed(app: Any, db_session:
     assert [r.witness_name for r in refusals] == ["周明（街道安全员）"]
     assert runner.invoke(args=["demo"]).exit_code == 0  # a second run adds nothing
     assert runner.invoke(args=["audit", "verify"]).exit_code == 0
+
+
+def test_the_photos_are_on_the_appendix_pages(case: Case) -> None:
+    import io
+
+    import pdfplumber
+
+    data = case.pdf(case.issue("inspection_record").json["id"])
+    with pdfplumber.open(io.BytesIO(data)) as pdf:
+        images = [img for page in pdf.pages for img in page.images]
+    assert len(images) == len(case.photos)
+    assert all(img["width"] > 300 for img in images)
