@@ -81,18 +81,28 @@ def test_signatures_are_placed_on_a_new_version_and_a_refusal_names_its_witness(
         assert b"/Subtype /Image" in doc.pdf or b"/Subtype/Image" in doc.pdf
 
 
-def test_a_bad_signature_image_is_a_422(case: Case) -> None:
+def test_a_bad_signature_or_a_signer_off_the_team_is_refused(
+    case: Case, make: Any, login: Any
+) -> None:
     record = case.issue("inspection_record").json
     at = T0.isoformat()
+    body = {"role": "inspector", "signer_name": "李明", "signed_at": at}
     for image in (b64(b"not an image"), "%%%"):
-        resp = _sign(
-            case,
-            record["id"],
-            {"role": "inspector", "signer_name": "李明", "signed_at": at, "image": image},
-        )
+        resp = _sign(case, record["id"], {**body, "image": image})
         assert resp.status_code == 422, resp.json
-    outsider = case.client.application  # an inspector off the team may not capture signatures
-    assert outsider is not None
+    resp = _sign(case, record["id"], {**body, "image": b64(b"x" * 300_000)})
+    assert resp.status_code == 422
+    off_team = make.user("inspector")
+    case.headers["off_team"] = login(off_team)
+    resp = _sign(case, record["id"], {**body, "image": b64(signature_png())}, who="off_team")
+    assert resp.status_code in (403, 404), resp.json  # not on the team (or not even in scope)
+    other = {**body, "image": b64(signature_png()), "signer_id": str(off_team.id)}
+    resp = _sign(case, record["id"], other)
+    assert resp.status_code == 422 and resp.json["code"] == "document.signer_not_on_team"
+    listed = case.client.get(
+        f"/api/v1/inspections/{case.inspection_id}/documents", headers=case.headers["inspector"]
+    ).json
+    assert [d["version"] for d in listed] == [1]  # nothing refused was written
 
 
 def test_the_device_signs_through_the_sync_push(case: Case) -> None:
