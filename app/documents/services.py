@@ -53,12 +53,16 @@ def new_code() -> str:
     return "".join(secrets.choice(CODE_ALPHABET) for _n in range(CODE_LENGTH))
 
 
-def _current(inspection_id: uuid.UUID, kind: str, lock: bool = False) -> Document | None:
-    stmt = select(Document).where(
-        Document.inspection_id == inspection_id, Document.kind == kind, Document.current.is_(True)
+def _current(inspection_id: uuid.UUID, kind: str) -> Document | None:
+    stmt = (
+        select(Document)
+        .where(
+            Document.inspection_id == inspection_id,
+            Document.kind == kind,
+            Document.current.is_(True),
+        )
+        .execution_options(populate_existing=True)
     )
-    if lock:
-        stmt = stmt.with_for_update()
     return session.execute(stmt).scalar_one_or_none()
 
 
@@ -185,6 +189,11 @@ def _publish(
     return doc
 
 
+def _lock(insp: Inspection) -> None:
+    """Lock the inspection's row: its documents are issued and signed one at a time."""
+    session.execute(select(Inspection.id).where(Inspection.id == insp.id).with_for_update())
+
+
 def issue_document(actor: User, inspection_id: uuid.UUID, kind: str, *, now: datetime) -> Document:
     """Issue the document of ``kind`` for an inspection, or reissue it if the record changed."""
     if actor.role not in ISSUERS:
@@ -192,9 +201,10 @@ def issue_document(actor: User, inspection_id: uuid.UUID, kind: str, *, now: dat
     if kind not in DOCUMENT_KINDS:
         raise not_found("document")
     insp = get_inspection(actor, inspection_id, via="documents", now=now)
+    # Two issues of one document at once make one version: the second waits, then finds it.
+    _lock(insp)
     _check_issuable(insp, kind)
-    # Lock the current version, so two reissues of one document make one new version.
-    return _publish(insp, kind, actor, now, _current(insp.id, kind, lock=True))
+    return _publish(insp, kind, actor, now, _current(insp.id, kind))
 
 
 def _visible(user: User, doc: Document, now: datetime) -> Document:
@@ -335,7 +345,8 @@ def sign_document(actor: User, sign: DocumentSign, *, now: datetime) -> Document
             403,
             _("Only an officer of the inspection's team captures signatures."),
         )
-    current = _current(insp.id, doc.kind, lock=True)
+    _lock(insp)
+    current = _current(insp.id, doc.kind)
     if current is None or current.id != doc.id:
         raise DomainError(
             "document.superseded",

@@ -101,3 +101,31 @@ def test_concurrent_issues_are_numbered_without_gap_or_duplicate(committed_app: 
         ]
         session.commit()
     assert again == ["区应急管理局检记〔2026〕0009号", "区应急管理局检记〔2026〕0010号"]
+
+
+def test_two_issues_of_one_document_at_once_make_one_version(committed_app: Any) -> None:  # noqa: F811
+    from app.documents.models import Document, DocumentCounter
+    from app.documents.services import issue_document
+    from app.org.models import User
+
+    app = committed_app
+    app.config["CLOCK"] = lambda: T0
+    make = Factories(app)
+    ent = make.enterprise()
+    inspector = make.user("inspector")
+    visit = _checked_in(app, ent.id, inspector.id)
+
+    def work(i: int) -> tuple[str, int]:
+        with app.test_request_context():
+            g.user = session.get(User, inspector.id)
+            doc = issue_document(g.user, visit, "inspection_record", now=T0)
+            out = (doc.number, doc.version)
+            session.commit()
+            return out
+
+    results, errors = _together(4, work)
+    assert not errors, errors
+    assert set(results) == {("区应急管理局检记〔2026〕0001号", 1)}
+    with app.app_context():
+        assert len(session.execute(select(Document.id)).all()) == 1
+        assert session.get(DocumentCounter, ("emergency", "inspection_record", 2026)).last == 1
