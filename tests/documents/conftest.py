@@ -17,6 +17,7 @@ from flask import Flask
 from PIL import Image, ImageDraw
 
 from tests.hazards.helpers import Clock
+from tests.media.conftest import s3_endpoint  # noqa: F401 - moto's S3 server, for the photos
 
 T0 = datetime(2026, 3, 2, 1, 30, tzinfo=UTC)  # 09:30 in China
 

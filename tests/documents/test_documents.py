@@ -260,3 +260,20 @@ def test_the_photos_are_on_the_appendix_pages(case: Case) -> None:
         images = [img for page in pdf.pages for img in page.images]
     assert len(images) == len(case.photos)
     assert all(img["width"] > 300 for img in images)
+
+
+def test_the_photos_are_read_from_s3(
+    app: Any, client: Any, make: Any, login: Any, clock: Any, s3_endpoint: str
+) -> None:
+    import io
+
+    import pdfplumber
+
+    from tests.documents.conftest import build_case
+    from tests.media.moto_s3 import make_s3_storage
+
+    app.extensions["storage"] = make_s3_storage(s3_endpoint)  # moto's S3 server on loopback
+    case = build_case(app, client, make, login)
+    data = case.pdf(case.issue("inspection_record").json["id"])
+    with pdfplumber.open(io.BytesIO(data)) as pdf:
+        assert sum(len(page.images) for page in pdf.pages) == 2

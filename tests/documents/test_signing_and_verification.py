@@ -279,3 +279,13 @@ def test_the_recheck_opinion_says_which_orders_were_complied_with(case: Case, ma
         f"/api/v1/hazards/{failed}/documents", headers=case.headers["inspector"]
     ).json
     assert {d["kind"] for d in docs} == {"rectification_order", "recheck_opinion"}
+
+
+def test_the_verification_page_speaks_english_when_asked(case: Case) -> None:
+    record = case.issue("inspection_record").json
+    page = case.app.test_client().get(
+        f"/public/documents/{record['code']}", headers={"Accept-Language": "en"}
+    )
+    html = page.get_data(as_text=True)
+    assert "Verify an enforcement document" in html and record["number"] in html
+    assert "现场检查记录" in html  # the document's own title stays as printed
