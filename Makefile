@@ -3,7 +3,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: run test lint format migrations-check bench venv clean translations messages fonts
+.PHONY: run test test-browser lint format migrations-check bench venv clean translations messages \
+	assets browsers fonts
 
 venv: $(VENV)/.installed fonts
 
@@ -42,14 +43,35 @@ messages: venv
 	@# The extraction time changes with every run; left in, it would conflict in every merge.
 	sed -i '/^"POT-Creation-Date: /d' app/translations/*/LC_MESSAGES/messages.po
 
-run: venv fonts translations
+# The console's and the field app's browser code (web/), bundled by esbuild into app/static/dist
+# from the npm packages web/package-lock.json pins. Served by this app: no CDN on an intranet.
+WEB_INSTALLED := web/node_modules/.package-lock.json
+$(WEB_INSTALLED): web/package.json web/package-lock.json
+	npm ci --prefix web --no-audit --no-fund --silent
+assets: $(WEB_INSTALLED)
+	cd web && node build.mjs
+
+# Debian's Chromium for the browser tests, and a CJK font so that its pages and screenshots show
+# Chinese (both from Debian's packages; root on a fresh machine).
+CHROMIUM ?= /usr/bin/chromium
+browsers:
+	@if [ ! -x $(CHROMIUM) ] || [ -z "$$(fc-list :lang=zh 2>/dev/null)" ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			chromium fonts-noto-cjk >/dev/null; \
+	fi
+
+run: venv fonts translations assets
 	$(BIN)/fieldsafe db upgrade
 	$(BIN)/fieldsafe checklists load
 	$(BIN)/fieldsafe demo
 	$(BIN)/fieldsafe serve
 
-test: venv fonts translations
+test: venv fonts translations assets
 	$(BIN)/pytest
+
+# Playwright driving Debian's Chromium against a real server (browser_tests/conftest.py).
+test-browser: venv translations assets browsers
+	$(BIN)/pytest browser_tests
 
 lint: venv
 	$(BIN)/ruff check .
@@ -73,4 +95,5 @@ bench: venv
 	for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache .mypy_cache web/node_modules app/static/dist \
+		artifacts

@@ -1,10 +1,10 @@
 """Wiring: the one place where the application's parts are put together, per app.
 
 Importing a module registers nothing. :func:`wire` is called once by ``create_app`` and attaches,
-to that app only: the API blueprints, the CLI commands, the hooks through which one domain
-serves another without importing it (which records cite a photo, what happens when a photo
-arrives), and the sync mutations devices may push. Add a blueprint, a command, a hook or a
-mutation here, and nowhere else."""
+to that app only: the API blueprints, the HTML pages, the CLI commands, the hooks through which
+one domain serves another without importing it (which records cite a photo, what happens when a
+photo arrives), and the sync mutations devices may push. Add a blueprint, a command, a hook or
+a mutation here, and nowhere else."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ from app.org.routes import blp as org_blp
 from app.planning.routes import blp as planning_blp
 from app.public_reports.routes import blp as public_reports_blp
 from app.public_reports.services import photo_visible as report_cites_photo
+from app.public_site.routes import bp as public_site_bp
 from app.registry.routes import blp as registry_blp
 from app.reports.routes import blp as reports_blp
 from app.review.routes import blp as review_blp
@@ -56,6 +57,9 @@ BLUEPRINTS = (
     reports_blp,
 )
 
+#: The HTML pages' blueprints (not in the OpenAPI document), with where each is mounted.
+PAGES = ((public_site_bp, "/public"), (document_pages, "/public"))
+
 #: Which records cite a photo (its viewers may fetch it), and what runs when a photo is stored.
 PHOTO_HOOKS = PhotoHooks(
     citations=(finding_cites_photo, hazard_cites_photo, report_cites_photo),
@@ -69,8 +73,8 @@ def wire(app: Flask, api: Any) -> None:
     install_bindings(app.extensions["db"].sessionmaker)
     for blp in BLUEPRINTS:
         api.register_blueprint(blp, url_prefix=API_PREFIX)
-    # The pages a person opens in a browser (no login): a document's verification page.
-    app.register_blueprint(document_pages)
+    for bp, prefix in PAGES:
+        app.register_blueprint(bp, url_prefix=prefix)
     for command in COMMANDS:
         app.cli.add_command(command)
     app.extensions["photo_hooks"] = PHOTO_HOOKS

@@ -8,6 +8,7 @@ only an 8×8 corner of the 32×32 DCT is computed, which is about ten thousand m
 from __future__ import annotations
 
 import math
+from itertools import combinations
 
 from PIL import Image
 
@@ -49,3 +50,33 @@ def hamming(a: str, b: str) -> int:
 def is_near_duplicate(a: str, b: str, max_bits: int = NEAR_DUPLICATE_BITS) -> bool:
     """Tell whether two perceptual hashes are close enough to be the same photo."""
     return hamming(a, b) <= max_bits
+
+
+# --------------------------------------------------------------------------- the index
+# Multi-index hashing: the 64 bits are cut into BANDS bands of 16. Two hashes at most
+# NEAR_DUPLICATE_BITS apart differ in at least one band by at most PROBE_RADIUS bits
+# (pigeonhole: 4 bands × 3 bits would already be 12 > 10). So a photo's near-duplicates are all
+# among the stored photos that share, in some band, one of the keys within PROBE_RADIUS of its
+# own: 4 × 137 keys, each matching about 1 in 65,536 photos, looked up in an index.
+
+BANDS = 4
+BAND_BITS = 64 // BANDS
+PROBE_RADIUS = NEAR_DUPLICATE_BITS // BANDS
+_MASK = (1 << BAND_BITS) - 1
+#: Every BAND_BITS-bit mask of at most PROBE_RADIUS set bits (0 first): 1 + 16 + 120.
+_FLIPS = [
+    sum(1 << b for b in bits)
+    for r in range(PROBE_RADIUS + 1)
+    for bits in combinations(range(BAND_BITS), r)
+]
+
+
+def band_keys(phash_hex: str) -> list[tuple[int, int]]:
+    """Return the hash's (band, key) pairs: what the index stores for a photo."""
+    value = int(phash_hex, 16)
+    return [(band, (value >> (band * BAND_BITS)) & _MASK) for band in range(BANDS)]
+
+
+def probe_keys(phash_hex: str) -> list[tuple[int, int]]:
+    """Return every (band, key) a near-duplicate of ``phash_hex`` has at least one of."""
+    return [(band, key ^ flip) for band, key in band_keys(phash_hex) for flip in _FLIPS]

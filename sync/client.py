@@ -15,10 +15,12 @@ keeps everything a device must survive a restart with in one SQLite file:
 ``meta``
     ``client_id``, the next mutation id and the pull cursor.
 ``media``
-    Photo bytes by SHA-256, uploaded when a push answers them in ``missing_media``.
+    Photo bytes by SHA-256, uploaded when a push or a pull answers them in ``missing_media``.
 
 The loop (:meth:`SyncClient.sync`): push the outbox in batches until it is empty,
-upload missing photos, then pull pages until ``has_more`` is false. Network errors,
+upload missing photos, then pull pages until ``has_more`` is false, and upload the photos the
+pull says the user's own findings still wait for (a push answer that named them may have been
+lost). Network errors,
 ``429`` and ``5xx`` are retried with exponential backoff and jitter; the same request
 is simply sent again, which the protocol makes safe (a replayed push returns its stored
 results, a repeated pull re-reads the same page). A ``401`` calls the token refresh
@@ -644,8 +646,8 @@ class SyncClient:
             try:
                 self.uploader.upload(digest, bytes(row["data"]), row["content_type"])
             except (SyncError, TransportError, OSError) as exc:
-                # A refused or unsendable photo must not stop the pull; the server still
-                # misses it and the next push reports the hash again.
+                # A refused or unsendable photo must not stop the sync; the server still
+                # misses it, and the next pull (or a replay of the push) asks for it again.
                 report.upload_failed[digest] = str(exc)
                 continue
             with self._tx():
@@ -664,6 +666,7 @@ class SyncClient:
         """Pull pages until ``has_more`` is false, resetting when the server says so."""
         report = report or SyncReport()
         resets = 0
+        awaited: dict[str, None] = {}
         while True:
             params: dict[str, Any] = {"client_id": str(self.client_id), "limit": self.pull_limit}
             cursor = self.cursor
@@ -682,8 +685,12 @@ class SyncClient:
             self._apply_page(resp.body)
             report.pages += 1
             report.pulled += len(resp.body.get("changes") or ())
+            # Photos our own findings still wait for: the answer that named them may be lost.
+            awaited.update(dict.fromkeys(resp.body.get("missing_media") or ()))
             if not resp.body.get("has_more"):
-                return report
+                break
+        self._upload([d for d in awaited if d not in report.uploaded], report)
+        return report
 
     def _apply_page(self, body: Mapping[str, Any]) -> None:
         """Apply one page's changes and store its cursor in the same SQLite transaction."""

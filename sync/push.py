@@ -5,7 +5,9 @@
 1. Lock the client's counter row (an upsert, which locks the row on PostgreSQL; SQLite
    serialises writers at ``BEGIN IMMEDIATE``). Two identical pushes arriving at once
    queue here; the second then sees the advanced counter and only replays.
-2. Answer replays (ids at or below ``last_mutation_id``) from the stored results.
+2. Answer replays (ids at or below ``last_mutation_id``) from the stored results, and ask
+   again for the photos a replayed, applied mutation cites that have still not arrived (the
+   device may never have seen the first answer's ``missing_media``).
 3. Refuse a gap (first new id above ``last_mutation_id + 1``) with :class:`MutationGap`
    before anything is written.
 4. Validate every new mutation's args by its :class:`MutationSpec`; an unknown name or
@@ -31,7 +33,7 @@ device client can share) and the handlers.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -212,13 +214,16 @@ def apply_push(
     now: datetime,
     savepoint: Callable[[], Any] | None = None,
     translate: Translate = str,
+    media_missing: Callable[[list[str]], list[str]] | None = None,
 ) -> PushOutcome:
     """Apply ``push`` exactly once in the caller's transaction; see the module docstring.
 
     ``mutations`` is the application's table of the mutations it accepts. ``savepoint``
     opens a nested transaction (``session.begin_nested``); it defaults to the executor's own
     ``begin_nested``. ``translate`` words each message of a rejection (its ``message`` and
-    ``errors``) for the device; the default keeps the English.
+    ``errors``) for the device; the default keeps the English. ``media_missing`` answers which
+    of some photo hashes the server has not stored yet: given it, a replayed mutation that was
+    applied asks again for the photos it cites (its ``photos`` argument) that are still missing.
     """
     nested = savepoint or executor.begin_nested
     last = lock_client(executor, tables, push.client_id, user_id, now)
@@ -228,6 +233,7 @@ def apply_push(
         raise MutationGap(last + 1)
 
     results: list[dict[str, Any]] = []
+    stored: dict[int, dict[str, Any]] = {}
     if replays:
         r = tables.results.c
         stored = {
@@ -241,6 +247,9 @@ def apply_push(
         results.extend(stored[m.id] for m in replays if m.id in stored)
 
     ctx = ApplyContext(actor=actor, now=now, client_id=push.client_id)
+    if replays and media_missing is not None:
+        cited = _cited_photos(m for m in replays if stored.get(m.id, {}).get("status") == "applied")
+        ctx.missing_media.update(media_missing(cited) if cited else ())
     by_id: dict[int, dict[str, Any]] = {}
     runs: list[list[Item]] = []
     for m in fresh:
@@ -295,6 +304,21 @@ def apply_push(
         rejected=sum(1 for r in new_results if r["status"] == "rejected"),
         replayed=len(replays),
     )
+
+
+#: The argument in which a mutation names the photos it cites (SHA-256 hex digests).
+PHOTOS_ARG = "photos"
+
+
+def _cited_photos(mutations: Iterable[Any]) -> list[str]:
+    """Return the well-formed photo hashes the raw ``mutations`` cite, in order, once each."""
+    cited: dict[str, None] = {}
+    for m in mutations:
+        photos = m.args.get(PHOTOS_ARG) if isinstance(m.args, Mapping) else None
+        for p in photos if isinstance(photos, list) else ():
+            if isinstance(p, str) and len(p) == 64:
+                cited[p.lower()] = None
+    return list(cited)
 
 
 def _worded(result: dict[str, Any], translate: Translate) -> dict[str, Any]:

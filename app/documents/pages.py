@@ -29,7 +29,7 @@ code{{word-break:break-all}}</style></head>
 """
 
 
-@pages.get("/public/documents/<string:code>")
+@pages.get("/documents/<string:code>")
 def verification_page(code: str) -> Response:
     """Show what the code confirms about a document, or that no document has it."""
     language = select_language()

@@ -40,6 +40,7 @@ from app.hazards.transitions import (
 )
 from app.hazards.visibility import can_see, visibility_clause
 from app.http import version_etag
+from app.i18n import _
 from app.inspections import lifecycle
 from app.inspections.models import Finding, Inspection
 from app.org.models import User
@@ -125,8 +126,8 @@ def _photos(photos: Iterable[str] | None) -> list[str]:
         raise DomainError(
             "validation_error",
             422,
-            "Photos are SHA-256 hex digests of uploaded photos.",
-            {"photos": [f"Not a SHA-256: {b[:70]}" for b in bad]},
+            _("Photos are SHA-256 hex digests of uploaded photos."),
+            {"photos": [_("Not a SHA-256: %(value)s", value=b[:70]) for b in bad]},
         )
     return result
 
@@ -279,23 +280,29 @@ def create_hazard(user: User, data: dict[str, Any], *, now: datetime) -> Hazard:
             raise DomainError(
                 "validation_error",
                 422,
-                "Name the enterprise the hazard was found at.",
-                {"enterprise_id": ["Missing data for required field."]},
+                _("Name the enterprise the hazard was found at."),
+                {"enterprise_id": [_("Missing data for required field.")]},
             )
         enterprise = enterprise_in_scope(user, data["enterprise_id"])
     else:
         raise DomainError(
             "auth.forbidden",
             403,
-            "Hazards are reported by enterprises (self-report) or by inspectors, supervisors "
-            "and coordinators (supervision).",
+            _(
+                "Hazards are reported by enterprises (self-report) or by inspectors, supervisors "
+                "and coordinators (supervision)."
+            ),
         )
     if data.get("source") and data["source"] != source:
         raise DomainError(
             "validation_error",
             422,
-            f"Your account reports hazards as '{source}'.",
-            {"source": [f"Must be '{source}' for a {user.role} account."]},
+            _("Your account reports hazards as '%(source)s'.", source=source),
+            {
+                "source": [
+                    _("Must be '%(source)s' for a %(role)s account.", source=source, role=user.role)
+                ]
+            },
         )
     item = checklist_basis(enterprise.industry, data.get("item_code"))
     return issue_hazard(
@@ -348,7 +355,7 @@ def apply_action(
 
 
 def _assign(
-    h: Hazard, user: User, data: dict[str, Any], rule: Transition, _: Any, now: datetime
+    h: Hazard, user: User, data: dict[str, Any], rule: Transition, _device_at: Any, now: datetime
 ) -> None:
     assignee = session.get(User, data["assignee_id"])
     ok = assignee is not None and assignee.active
@@ -363,9 +370,11 @@ def _assign(
         raise DomainError(
             "hazard.invalid_assignee",
             422,
-            "Assign the ticket to an active inspector, supervisor or coordinator whose "
-            "jurisdiction covers it, or to the enterprise's own account.",
-            {"assignee_id": ["Not a possible assignee for this ticket."]},
+            _(
+                "Assign the ticket to an active inspector, supervisor or coordinator whose "
+                "jurisdiction covers it, or to the enterprise's own account."
+            ),
+            {"assignee_id": [_("Not a possible assignee for this ticket.")]},
         )
     deadline = require_future(data.get("deadline"), "deadline", now)
     previous = h.deadline
@@ -400,7 +409,7 @@ PLAN_PARTS = (
 
 
 def _start(
-    h: Hazard, user: User, data: dict[str, Any], rule: Transition, _: Any, now: datetime
+    h: Hazard, user: User, data: dict[str, Any], rule: Transition, _device_at: Any, now: datetime
 ) -> None:
     plan = data.get("plan")
     if h.grade == "major":
@@ -409,10 +418,12 @@ def _start(
             raise DomainError(
                 "hazard.plan_required",
                 422,
-                "A major hazard needs its rectification plan (治理方案) before work starts: "
-                "goals, measures, funds and materials, people and duties, safety measures and "
-                "an emergency plan.",
-                {"plan": [f"Missing: {', '.join(missing)}."]},
+                _(
+                    "A major hazard needs its rectification plan (治理方案) before work starts: "
+                    "goals, measures, funds and materials, people and duties, safety measures "
+                    "and an emergency plan."
+                ),
+                {"plan": [_("Missing: %(parts)s.", parts=", ".join(missing))]},
             )
     h.plan = jsonable(plan) if plan else None
     before = move(h, rule)
@@ -428,15 +439,17 @@ def _start(
 
 
 def _submit(
-    h: Hazard, user: User, data: dict[str, Any], rule: Transition, _: Any, now: datetime
+    h: Hazard, user: User, data: dict[str, Any], rule: Transition, _device_at: Any, now: datetime
 ) -> None:
     photos = _photos(data.get("photos"))
     if not photos or not (data.get("note") or "").strip():
         raise DomainError(
             "hazard.evidence_required",
             422,
-            "Describe what was done and attach photos of the rectified site.",
-            {"photos": ["At least one photo."]} if not photos else {"note": ["Say what was done."]},
+            _("Describe what was done and attach photos of the rectified site."),
+            {"photos": [_("At least one photo.")]}
+            if not photos
+            else {"note": [_("Say what was done.")]},
         )
     before = move(h, rule)
     append_event(
@@ -478,8 +491,8 @@ def _recheck(
         raise DomainError(
             "hazard.photos_required",
             422,
-            "A passed re-inspection needs photo proof.",
-            {"photos": ["At least one photo."]},
+            _("A passed re-inspection needs photo proof."),
+            {"photos": [_("At least one photo.")]},
         )
     extra: dict[str, Any] = {"result": result, "on_the_spot": h.status == "open"}
     visit = None
@@ -491,8 +504,8 @@ def _recheck(
         raise DomainError(
             "recheck.location_required",
             422,
-            "A recheck outside a recheck inspection must say where it was made; send location.",
-            {"location": ["Required without inspection_id."]},
+            _("A recheck outside a recheck inspection must say where it was made; send location."),
+            {"location": [_("Required without inspection_id.")]},
         )
     if location is not None:
         extra["location"] = location
@@ -520,7 +533,7 @@ def _recheck(
 
 
 def _close(
-    h: Hazard, user: User, data: dict[str, Any], rule: Transition, _: Any, now: datetime
+    h: Hazard, user: User, data: dict[str, Any], rule: Transition, _device_at: Any, now: datetime
 ) -> None:
     before = move(h, rule)
     h.closed_at = now
@@ -577,34 +590,36 @@ def escalate_step(h: Hazard, actor: User | None, note: str, now: datetime, auto:
 
 
 def _escalate(
-    h: Hazard, user: User, data: dict[str, Any], rule: Transition, _: Any, now: datetime
+    h: Hazard, user: User, data: dict[str, Any], rule: Transition, _device_at: Any, now: datetime
 ) -> None:
     if h.escalation_level >= MAX_ESCALATION:
         raise DomainError(
             "hazard.escalation_max",
             409,
-            "The ticket is already at the top of the ladder "
-            f"({ESCALATION_LEVELS[MAX_ESCALATION]}).",
+            _(
+                "The ticket is already at the top of the ladder (%(level)s).",
+                level=ESCALATION_LEVELS[MAX_ESCALATION],
+            ),
         )
     escalate_step(h, user, data.get("note", ""), now, auto=False)
 
 
 def _request_extension(
-    h: Hazard, user: User, data: dict[str, Any], rule: Transition, _: Any, now: datetime
+    h: Hazard, user: User, data: dict[str, Any], rule: Transition, _device_at: Any, now: datetime
 ) -> None:
     if h.extension_request:
         raise DomainError(
             "hazard.extension_pending",
             409,
-            "An extension request is already waiting for a decision.",
+            _("An extension request is already waiting for a decision."),
         )
     until = data["until"]
     if until <= h.deadline:
         raise DomainError(
             "validation_error",
             422,
-            "An extension must end after the current deadline.",
-            {"until": [f"Must be later than {isoformat(h.deadline)}."]},
+            _("An extension must end after the current deadline."),
+            {"until": [_("Must be later than %(deadline)s.", deadline=isoformat(h.deadline))]},
         )
     h.extension_request = {
         "until": isoformat(until),
@@ -625,14 +640,14 @@ def _request_extension(
 
 
 def _decide_extension(
-    h: Hazard, user: User, data: dict[str, Any], rule: Transition, _: Any, now: datetime
+    h: Hazard, user: User, data: dict[str, Any], rule: Transition, _device_at: Any, now: datetime
 ) -> None:
     req = h.extension_request
     if not req:
         raise DomainError(
             "hazard.no_extension_request",
             409,
-            "There is no extension request to decide.",
+            _("There is no extension request to decide."),
         )
     approve = bool(data["approve"])
     previous = h.deadline
@@ -663,7 +678,7 @@ def _comment(
     note = (data.get("note") or "").strip()
     if not note:
         raise DomainError(
-            "validation_error", 422, "Write the comment.", {"note": ["Must not be empty."]}
+            "validation_error", 422, _("Write the comment."), {"note": [_("Must not be empty.")]}
         )
     append_event(
         h,

@@ -14,6 +14,7 @@ from datetime import datetime
 from app.errors import DomainError
 from app.hazards.models import HAZARD_STATES, Hazard
 from app.hazards.visibility import on_recheck
+from app.i18n import _
 from app.org.models import User
 from app.settings import get_settings
 
@@ -86,9 +87,13 @@ def allowed_actions(user: User, hazard: Hazard) -> list[str]:
 def invalid_transition(user: User, hazard: Hazard, action: str, why: str = "") -> DomainError:
     """Return the 409 for an action the table does not allow, with the caller's options."""
     allowed = allowed_actions(user, hazard)
-    message = why or (
-        f"'{action}' is not possible on a ticket that is {hazard.status} for a {user.role} "
-        f"in your position. You may: {', '.join(allowed) or 'nothing'}."
+    message = why or _(
+        "'%(action)s' is not possible on a ticket that is %(status)s for a %(role)s in your "
+        "position. You may: %(allowed)s.",
+        action=action,
+        status=hazard.status,
+        role=user.role,
+        allowed=", ".join(allowed) or _("nothing"),
     )
     return DomainError("hazard.invalid_transition", 409, message, allowed_actions=allowed)
 

@@ -29,6 +29,36 @@ def waiting_for_photo(sha256: str) -> Select[Any]:
     )
 
 
+#: At most this many photos are asked for in one pull answer (the next pull asks for the rest).
+AWAITED_LIMIT = 500
+
+
+def photos_awaited_from(user_id: Any) -> list[str]:
+    """Return the photos the server still waits for from ``user_id``'s own findings.
+
+    The findings they recorded that are still ``media_pending``, read through the partial index
+    on the few waiting findings; each hash once, at most ``AWAITED_LIMIT``, oldest finding
+    first. A device that missed a push answer learns here what to upload.
+    """
+    rows = session.execute(
+        select(Finding.photos)
+        .where(
+            Finding.media_pending,
+            Finding.deleted.is_(False),
+            Finding.recorded_by == user_id,
+        )
+        .order_by(Finding.received_at, Finding.id)
+        .limit(AWAITED_LIMIT)
+    ).scalars()
+    cited = list(dict.fromkeys(p for photos in rows for p in photos))
+    if not cited:
+        return []
+    present = set(
+        session.execute(select(MediaObject.sha256).where(MediaObject.sha256.in_(cited))).scalars()
+    )
+    return [p for p in cited if p not in present][:AWAITED_LIMIT]
+
+
 def release_waiting_findings(sha256: str) -> None:
     """Clear ``media_pending`` on findings whose last missing photo just arrived.
 

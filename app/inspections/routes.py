@@ -24,6 +24,7 @@ from app.http import (
     takes_if_match,
     version_etag,
 )
+from app.i18n import _
 from app.inspections import services
 from app.inspections.schemas import (
     CancelSchema,
@@ -68,8 +69,8 @@ class Inspections(MethodView):
             raise DomainError(
                 "validation_error",
                 422,
-                "Only a recheck inspection names tickets.",
-                {"hazard_ids": ["Only with type 'recheck'."]},
+                _("Only a recheck inspection names tickets."),
+                {"hazard_ids": [_("Only with type 'recheck'.")]},
             )
         insp = services.create_inspection(planner, data, now=request_now())
         if insp.type == "recheck":

@@ -9,6 +9,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from app.checklists.schemas import JudgedItemSchema
 from app.clock import isoformat
 from app.fields import DateTime, dump_now
+from app.i18n import _
 from app.inspections.models import INSPECTION_STATES, INSPECTION_TYPES
 
 
@@ -111,9 +112,9 @@ class WindowSchema(Schema):
     end = DateTime(required=True, default_timezone=None)
 
     @validates_schema
-    def _ordered(self, data: dict[str, Any], **_: Any) -> None:
+    def _ordered(self, data: dict[str, Any], **kwargs: Any) -> None:
         if data["end"] <= data["start"]:
-            raise ValidationError("The window must end after it starts.", "end")
+            raise ValidationError(_("The window must end after it starts."), "end")
 
 
 class InspectionCreateSchema(Schema):

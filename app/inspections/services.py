@@ -25,6 +25,7 @@ from app.checklists.services import checklist_item, get_checklist, versions_in_f
 from app.clock import CHINA_TZ
 from app.db import for_update, iter_chunks, session
 from app.errors import DomainError, not_found
+from app.i18n import _
 from app.inspections.eligibility import check_team
 from app.inspections.lifecycle import PLANNER, allowed_actions, initial_state, move
 from app.inspections.models import Finding, Inspection, InspectionInspector
@@ -171,7 +172,7 @@ def new_inspection(inspector_ids: Sequence[uuid.UUID], **values: Any) -> Inspect
 
 def insert_inspections(teams: Sequence[tuple[dict[str, Any], Sequence[uuid.UUID]]]) -> None:
     """Bulk-insert (values, inspector_ids) pairs, e.g. a draw's, and feed them to sync."""
-    rows = [values for values, _ in teams]
+    rows = [values for values, _team in teams]
     links = [
         {"inspection_id": values["id"], "user_id": uid}
         for values, inspector_ids in teams
@@ -191,11 +192,13 @@ def _check_times(
 ) -> None:
     errors: dict[str, list[str]] = {}
     if window_start and window_end and window_end <= window_start:
-        errors["window"] = ["The window must end after it starts."]
+        errors["window"] = [_("The window must end after it starts.")]
     if dispatch_at and window_end and dispatch_at > window_end:
-        errors["dispatch_at"] = ["Dispatch before the window ends."]
+        errors["dispatch_at"] = [_("Dispatch before the window ends.")]
     if errors:
-        raise DomainError("validation_error", 422, "Some fields are not valid; see errors.", errors)
+        raise DomainError(
+            "validation_error", 422, _("Some fields are not valid; see errors."), errors
+        )
 
 
 def _judged_on(window_end: datetime | None, now: datetime) -> date:
@@ -212,13 +215,13 @@ def create_inspection(user: User, data: dict[str, Any], *, now: datetime) -> Ins
         raise DomainError(
             "validation_error",
             422,
-            "Unknown enterprise, or outside your scope.",
-            {"enterprise_id": ["Unknown enterprise, or outside your scope."]},
+            _("Unknown enterprise, or outside your scope."),
+            {"enterprise_id": [_("Unknown enterprise, or outside your scope.")]},
         ) from None
     industry = data.get("industry") or enterprise.industry
     if industry not in INDUSTRY_NAMES:
         raise DomainError(
-            "validation_error", 422, "Unknown industry.", {"industry": ["Unknown industry."]}
+            "validation_error", 422, _("Unknown industry."), {"industry": [_("Unknown industry.")]}
         )
     window = data.get("window") or {}
     start, end = window.get("start"), window.get("end")
@@ -276,11 +279,11 @@ def update_inspection(
         raise DomainError(
             "inspection.already_started",
             409,
-            "The inspection was checked in; its team and window can no longer change.",
+            _("The inspection was checked in; its team and window can no longer change."),
             allowed_actions=allowed_actions(insp, PLANNER),
         )
     if insp.status == "cancelled":
-        raise DomainError("inspection.cancelled", 409, "The inspection was cancelled.")
+        raise DomainError("inspection.cancelled", 409, _("The inspection was cancelled."))
     changes: dict[str, Any] = {}
     window = data.get("window")
     start = window.get("start") if window is not None else insp.window_start
@@ -332,8 +335,8 @@ def cancel_inspection(user: User, insp: Inspection, reason: str, *, now: datetim
         raise DomainError(
             "validation_error",
             422,
-            "Say why the inspection is cancelled.",
-            {"reason": ["Required."]},
+            _("Say why the inspection is cancelled."),
+            {"reason": [_("Required.")]},
         )
     insp.cancel_reason = reason[:500]
     move(insp, "cancel", actor=user, now=now, data={"reason": insp.cancel_reason}, who=PLANNER)

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, String
+from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.clock import utcnow
@@ -33,6 +33,40 @@ class MediaObject(Base):
     #: Who first uploaded these bytes; later uploaders are in media_uploaders.
     uploaded_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class MediaPhashBand(Base):
+    """One band of a photo's perceptual hash: the index that finds near-duplicates.
+
+    Each photo has ``media.phash.BANDS`` rows; a near-duplicate shares, in some band, one of
+    the keys ``media.phash.probe_keys`` lists, so finding them reads a few index entries
+    instead of every stored hash.
+    """
+
+    __tablename__ = "media_phash_bands"
+
+    band: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    key: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sha256: Mapped[str] = mapped_column(
+        ForeignKey("media_objects.sha256", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class MediaNearDuplicate(Base):
+    """Two stored photos whose perceptual hashes are within ``NEAR_DUPLICATE_BITS``.
+
+    Written both ways when the later of the two is stored, so the review queue reads a page's
+    near-duplicates by primary key, however many photos the district holds.
+    """
+
+    __tablename__ = "media_near_duplicates"
+
+    sha256: Mapped[str] = mapped_column(
+        ForeignKey("media_objects.sha256", ondelete="CASCADE"), primary_key=True
+    )
+    other: Mapped[str] = mapped_column(
+        ForeignKey("media_objects.sha256", ondelete="CASCADE"), primary_key=True, index=True
+    )
 
 
 class MediaUploader(Base):

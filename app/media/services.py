@@ -36,6 +36,7 @@ from app.db import Database, get_db, get_session, session
 from app.errors import DomainError
 from app.i18n import _
 from app.media.models import MediaObject, MediaUploader, TusUpload
+from app.media.near import index_photo
 from app.org.models import User
 from media.errors import MediaError
 from media.ingest import IngestResult, ingest
@@ -433,6 +434,7 @@ def _save_media(
         with contextlib.suppress(IntegrityError), session.begin_nested():
             session.add(MediaUploader(sha256=obj.sha256, user_id=actor.id, created_at=now))
     if created:
+        index_photo(obj.sha256, obj.phash)
         for hook in photo_hooks().stored:
             hook(obj.sha256)
     if created or not linked:

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, undefer
 from app.audit.services import record
 from app.db import for_update, session
 from app.errors import DomainError, not_found
+from app.i18n import _
 from app.inspections.lifecycle import PLANNER, move
 from app.inspections.models import Finding, Inspection
 from app.inspections.services import (
@@ -60,7 +61,7 @@ def seed_source() -> Callable[[int], bytes]:
 
 
 def _invalid(errors: dict[str, list[str]]) -> DomainError:
-    return DomainError("validation_error", 422, "Some fields are not valid; see errors.", errors)
+    return DomainError("validation_error", 422, _("Some fields are not valid; see errors."), errors)
 
 
 # --------------------------------------------------------------------------- plans
@@ -83,18 +84,24 @@ def create_plan(user: User, data: dict[str, Any], *, now: datetime) -> SamplingP
         params = None
     unknown = [i for i in data.get("industries", []) if i not in INDUSTRY_NAMES]
     if unknown:
-        errors["industries"] = [f"Unknown industry: {', '.join(unknown)}."]
+        errors["industries"] = [_("Unknown industry: %(codes)s.", codes=", ".join(unknown))]
     for code in data.get("jurisdictions", []):
         if session.get(Jurisdiction, code) is None:
-            errors.setdefault("jurisdictions", []).append(f"Unknown jurisdiction: {code}.")
+            errors.setdefault("jurisdictions", []).append(
+                _("Unknown jurisdiction: %(code)s.", code=code)
+            )
         elif not can_see_jurisdiction(user, code):
-            errors.setdefault("jurisdictions", []).append(f"Outside your scope: {code}.")
+            errors.setdefault("jurisdictions", []).append(
+                _("Outside your scope: %(code)s.", code=code)
+            )
     for code in data.get("departments", []):
         if session.get(Department, code) is None:
-            errors.setdefault("departments", []).append(f"Unknown department: {code}.")
+            errors.setdefault("departments", []).append(
+                _("Unknown department: %(code)s.", code=code)
+            )
     window = data.get("window") or {}
     if data.get("dispatch_at") and window.get("end") and data["dispatch_at"] > window["end"]:
-        errors["dispatch_at"] = ["Dispatch before the window ends."]
+        errors["dispatch_at"] = [_("Dispatch before the window ends.")]
     if errors or params is None:
         raise _invalid(errors)
     plan = SamplingPlan(
@@ -214,14 +221,14 @@ def commit_plan(
         raise DomainError(
             "sampling_plan.already_committed",
             409,
-            "This plan is committed and waits for its draw; draw it.",
+            _("This plan is committed and waits for its draw; draw it."),
         )
     if current is not None and not (reason and reason.strip()):
         raise DomainError(
             "sampling_plan.reason_required",
             422,
-            "This plan was drawn; a redraw needs a reason, which stays on the record.",
-            {"reason": ["Required for a redraw."]},
+            _("This plan was drawn; a redraw needs a reason, which stays on the record."),
+            {"reason": [_("Required for a redraw.")]},
         )
     as_of = china_today(now)
     population = _freeze_population(plan, user)
@@ -316,13 +323,13 @@ def draw_plan(user: User, plan: SamplingPlan, *, now: datetime) -> SamplingPlan:
         raise DomainError(
             "sampling_plan.not_committed",
             409,
-            "Commit the plan first (that publishes the seed commitment); then draw.",
+            _("Commit the plan first (that publishes the seed commitment); then draw."),
         )
     if current.status != "committed":
         raise DomainError(
             "sampling_plan.already_drawn",
             409,
-            "This plan was drawn. To redraw, commit it again with a reason, then draw.",
+            _("This plan was drawn. To redraw, commit it again with a reason, then draw."),
         )
     seed = bytes.fromhex(current.seed)
     result = drawlib.draw(
@@ -506,7 +513,7 @@ def _outcomes(plan: SamplingPlan) -> list[dict[str, Any]]:
     if not rows:
         return []
     counts: dict[uuid.UUID, Counter[str]] = {}
-    ids = [insp.id for insp, _ in rows]
+    ids = [insp.id for insp, _row in rows]
     finding_rows = session.execute(
         select(Finding.inspection_id, Finding.result, Finding.review_status, func.count())
         .where(Finding.inspection_id.in_(ids), Finding.deleted.is_(False))

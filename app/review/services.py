@@ -40,9 +40,10 @@ from app.db import cites_any_photo, session
 from app.errors import DomainError, not_found
 from app.hazards.models import Hazard
 from app.hazards.services import hazard_for_finding
+from app.i18n import _
 from app.inspections.lifecycle import SYSTEM, move
 from app.inspections.models import Finding, Inspection
-from app.media.models import MediaObject
+from app.media.near import near_duplicates
 from app.media.services import media_by_sha, media_view
 from app.org.models import User
 from app.org.services import can_see_jurisdiction, jurisdiction_filter
@@ -50,7 +51,6 @@ from app.registry.models import Enterprise
 from app.review.models import DECISION_STATUS, FindingReview
 from app.settings import get_settings
 from media.evidence import exif_distance_m, exif_taken_at
-from media.phash import NEAR_DUPLICATE_BITS, hamming
 
 FLAGS = (
     "photo_time_mismatch",
@@ -400,51 +400,9 @@ def _refs(shas: set[str]) -> dict[str, set[uuid.UUID]]:
     return out
 
 
-def _near_duplicates(media: dict[str, Any]) -> dict[str, set[str]]:
-    """For each photo, the other stored photos whose perceptual hash is within the threshold.
-
-    Pigeonhole index: two 64-bit hashes within k bits agree exactly on at least one of k + 1
-    bands, so candidates come from band matches, then the exact Hamming distance decides.
-    """
-    mine = {sha: m.phash for sha, m in media.items() if getattr(m, "phash", None)}
-    if not mine:
-        return {}
-
-    bands = NEAR_DUPLICATE_BITS + 1
-    width = 64 // bands
-
-    def keys(phash: str) -> list[tuple[int, int]]:
-        value = int(phash, 16)
-        out = []
-        for b in range(bands):
-            lo = b * width
-            hi = 64 if b == bands - 1 else lo + width
-            out.append((b, (value >> lo) & ((1 << (hi - lo)) - 1)))
-        return out
-
-    wanted: dict[tuple[int, int], set[str]] = defaultdict(set)
-    for sha, ph in mine.items():
-        for key in keys(ph):
-            wanted[key].add(sha)
-    result: dict[str, set[str]] = defaultdict(set)
-    rows = session.execute(
-        select(MediaObject.sha256, MediaObject.phash).where(MediaObject.phash.is_not(None))
-    )
-    for other, ph in rows:
-        if not ph or len(ph) != 16:
-            continue
-        candidates = set()
-        for key in keys(ph):
-            candidates |= wanted.get(key, set())
-        for sha in candidates:
-            if sha != other and hamming(mine[sha], ph) <= NEAR_DUPLICATE_BITS:
-                result[sha].add(other)
-    return result
-
-
 def reused_photos(findings: list[Finding], media: dict[str, Any]) -> dict[uuid.UUID, set[str]]:
     """Return, per finding, its photos also used (same or near-same) in another inspection."""
-    near = _near_duplicates(media)
+    near = near_duplicates(media)  # the index written when each photo was stored
     all_shas = {p for f in findings for p in (f.photos or [])}
     refs = _refs(all_shas | {o for others in near.values() for o in others})
     out: dict[uuid.UUID, set[str]] = {}
@@ -496,23 +454,23 @@ def review_finding(
         raise DomainError(
             "finding.not_submitted",
             409,
-            "This inspection has not been submitted yet; review it once the inspector submits.",
+            _("This inspection has not been submitted yet; review it once the inspector submits."),
         )
     grade = data.get("grade")
     if grade is not None and decision != "confirm":
         raise DomainError(
             "validation_error",
             422,
-            "A grade can only be set when confirming.",
-            {"grade": ["Only with decision 'confirm'."]},
+            _("A grade can only be set when confirming."),
+            {"grade": [_("Only with decision 'confirm'.")]},
         )
     override = grade is not None and grade != finding.grade
     if override and not (data.get("grade_reason") or "").strip():
         raise DomainError(
             "review.grade_reason_required",
             422,
-            "Say why you change the grade (e.g. which clause of the 判定标准 applies).",
-            {"grade_reason": ["Required when the grade changes."]},
+            _("Say why you change the grade (e.g. which clause of the 判定标准 applies)."),
+            {"grade_reason": [_("Required when the grade changes.")]},
         )
     if finding.review_status == target and not override:
         # A retry (or a second supervisor with the same decision): same outcome, nothing new.
@@ -523,7 +481,10 @@ def review_finding(
         raise DomainError(
             "finding.already_reviewed",
             409,
-            f"This finding was already {finding.review_status}; reload the queue.",
+            _(
+                "This finding was already %(status)s; reload the queue.",
+                status=finding.review_status,
+            ),
         )
     review = FindingReview(
         finding_id=finding.id,
@@ -588,7 +549,10 @@ def confirm_passes(
         raise DomainError(
             "finding.not_submitted",
             409,
-            f"This inspection is {insp.status}; only a submitted inspection waits for review.",
+            _(
+                "This inspection is %(status)s; only a submitted inspection waits for review.",
+                status=insp.status,
+            ),
         )
     # only the flags are read: no URL leaves this function
     (entry,) = queue_items([insp], base_url=None) or [{"findings": []}]

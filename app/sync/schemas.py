@@ -95,3 +95,10 @@ class PullSchema(Schema):
     has_more = fields.Boolean()
     last_mutation_id = fields.Integer()
     changes = fields.List(fields.Nested(ChangeSchema))
+    missing_media = fields.List(
+        fields.String(),
+        metadata={
+            "description": "Photos your own findings cite that the server still waits for: "
+            "upload them (docs/sync.md, Photos)."
+        },
+    )

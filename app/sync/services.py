@@ -7,6 +7,8 @@ clock and configuration.
 
 from __future__ import annotations
 
+import random
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
@@ -22,7 +24,9 @@ from app.changelog import SYNC_TABLES
 from app.db import session
 from app.errors import DomainError
 from app.i18n import _, _l, localize
+from app.inspections.photos import photos_awaited_from
 from app.inspections.visibility import is_started, log_confidential_reads
+from app.media.services import missing_media
 from app.org.models import User
 from app.sync.models import SyncClient
 from app.sync.scope import UserScope
@@ -89,6 +93,7 @@ def push(user: User, body: PushRequest, *, now: datetime) -> PushOutcome:
             mutations=mutation_specs(),
             now=now,
             translate=localize,
+            media_missing=missing_media,
         )
     except MutationGap as gap:
         raise DomainError(
@@ -148,15 +153,47 @@ def begin_snapshot(db: Session) -> None:
         db.connection(execution_options={"isolation_level": "REPEATABLE READ"})
 
 
+#: A pull that collides with a concurrent transaction (the same device's aborted pull still
+#: running on its known set, the first pulls of a fresh database creating the epoch row) fails
+#: with a serialization error under REPEATABLE READ. Nothing of it was written: it is redone on
+#: a fresh snapshot, up to this many times in all, before the device is told to retry (503).
+PULL_ATTEMPTS = 4
+
+
 def pull(
     user: User, client_id: uuid.UUID, cursor: str | None, limit: int, *, now: datetime
 ) -> dict[str, Any]:
     """Return one page of the user's scoped change feed, as of `now`."""
+    for attempt in range(1, PULL_ATTEMPTS + 1):
+        try:
+            page, scope = _pull_page(user, client_id, cursor, limit, now)
+            break
+        except DBAPIError as exc:
+            if not _transient(exc):
+                raise
+            if attempt == PULL_ATTEMPTS or not isinstance(session.get_bind(), Engine):
+                raise _busy() from exc
+            session.rollback()
+            time.sleep(random.uniform(0.005, 0.02 * attempt))  # let the other one finish
+    _log_confidential_reads(session, user, scope.sent_inspections, now)
+    return {
+        "cursor": page.cursor,
+        "has_more": page.has_more,
+        "last_mutation_id": page.last_mutation_id,
+        "changes": page.changes,
+        "missing_media": photos_awaited_from(user.id),
+    }
+
+
+def _pull_page(
+    user: User, client_id: uuid.UUID, cursor: str | None, limit: int, now: datetime
+) -> tuple[PullPage, UserScope]:
+    """Read one page on a fresh snapshot; a transient database error propagates."""
     begin_snapshot(session)
     _check_client(session, client_id, user)
     scope = UserScope(session, user, now)
     try:
-        page: PullPage = pull_page(
+        page = pull_page(
             session,
             SYNC_TABLES,
             codec=cursor_codec(),
@@ -169,17 +206,7 @@ def pull(
         )
     except CursorError as exc:
         raise DomainError("sync.reset_required", 409, exc.message, reason=exc.reason) from exc
-    except DBAPIError as exc:
-        if _transient(exc):
-            raise _busy() from exc
-        raise
-    _log_confidential_reads(session, user, scope.sent_inspections, now)
-    return {
-        "cursor": page.cursor,
-        "has_more": page.has_more,
-        "last_mutation_id": page.last_mutation_id,
-        "changes": page.changes,
-    }
+    return page, scope
 
 
 def _log_confidential_reads(

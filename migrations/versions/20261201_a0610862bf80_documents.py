@@ -1,7 +1,7 @@
 """Enforcement documents (执法文书): every issued version, their number counters, signatures.
 
 Revision ID: a0610862bf80
-Revises: 7dcee558dd7f
+Revises: 8aafcbd05022
 Create Date: 2026-12-01 15:22:09.681022
 """
 
@@ -14,7 +14,7 @@ import app.db
 
 
 revision: str = "a0610862bf80"
-down_revision: str | Sequence[str] | None = "7dcee558dd7f"
+down_revision: str | Sequence[str] | None = "8aafcbd05022"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

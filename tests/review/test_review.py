@@ -12,6 +12,7 @@ from app.db import session
 from app.hazards.models import Hazard
 from app.inspections.models import Finding, Inspection, InspectionInspector
 from app.media.models import MediaObject
+from app.media.near import index_photo
 from app.sync.models import SyncChange
 from tests.hazards.helpers import T0, sha
 
@@ -85,6 +86,8 @@ def _photo(world, label, taken_at=None, gps=None, phash="0f0f0f0f0f0f0f0f", exif
                 created_at=T0,
             )
         )
+        session.flush()
+        index_photo(digest, phash)  # as the one writer of MediaObject does (app.media.services)
         session.commit()
     return digest
 

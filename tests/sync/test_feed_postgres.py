@@ -223,3 +223,68 @@ def test_concurrent_identical_pushes_apply_once(app: Any, site: Any, engine: Eng
     assert again.results == first.results
     with app.app_context():
         assert session.query(Finding).count() == 5
+
+
+def test_a_pull_that_collides_with_a_concurrent_one_is_redone(
+    app: Any, site: Any, engine: Engine
+) -> None:
+    """The same device's aborted pull still writing its known set: the retried pull waits on
+    the row, loses the REPEATABLE READ race when the other commits, and is redone — no 503."""
+    from sqlalchemy import insert
+
+    from app.clock import utcnow
+    from app.db import session
+    from app.org.models import User
+    from app.sync.services import pull
+
+    user_id, client_id = site.inspectors[0].id, uuid.uuid4()
+    settle_engine(engine)
+    outcome: dict[str, Any] = {}
+
+    def puller() -> None:
+        try:
+            with app.app_context():
+                outcome["page"] = pull(
+                    session.get(User, user_id), client_id, None, 500, now=utcnow()
+                )
+                session.commit()
+        except BaseException as exc:  # surfaced by the main thread
+            outcome["error"] = exc
+
+    known = SYNC_TABLES.known
+    with engine.connect() as other:
+        # The aborted pull's write, not yet committed: it holds the key the new pull will write.
+        other.execute(
+            insert(known).values(
+                client_id=client_id,
+                entity_type="inspection",
+                entity_id=site.inspection_id,
+                gen_added=1,
+            )
+        )
+        thread = threading.Thread(target=puller)
+        thread.start()
+        with engine.connect() as watcher:
+            for _ in range(100_000):
+                waiting = watcher.execute(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                        "AND datname = current_database()"
+                    )
+                ).scalar()
+                if waiting or outcome:
+                    break
+                watcher.rollback()
+        assert not outcome, f"the pull did not wait on the other's row: {outcome}"
+        other.commit()
+    thread.join(timeout=60)
+    assert "error" not in outcome, outcome.get("error")
+    sent = {(c["type"], c["id"]) for c in outcome["page"]["changes"]}
+    assert ("inspection", str(site.inspection_id)) in sent
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(known.c.entity_type, known.c.gen_removed).where(
+                known.c.client_id == client_id, known.c.entity_id == site.inspection_id
+            )
+        ).all()
+    assert [(r.entity_type, r.gen_removed) for r in rows] == [("inspection", None)]

@@ -8,11 +8,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
+import pytest
 from flask.testing import FlaskClient
 from PIL import Image
 from sqlalchemy import Table, text
 
 from sync.bulk import insert_rows
+from sync.client import SyncError
 from tests.conftest import requires_postgres
 from tests.sync.conftest import Site, device_for
 from tests.sync.test_push import check_in, put
@@ -177,3 +179,85 @@ def test_who_cites_a_photo_is_answered_by_the_index(site: Site) -> None:
             assert session.execute(unknown).scalars().all() == []
         finally:
             session.rollback()
+
+
+def _lose_first_push_answer() -> Any:
+    """A network plan that loses the answer of the first push and delivers everything else."""
+    seen: list[str] = []
+
+    def plan() -> str:
+        seen.append("x")
+        return "lose_response" if len(seen) == 1 else "ok"
+
+    return plan
+
+
+def test_a_replayed_push_asks_again_for_the_photos_it_still_waits_for(
+    client: FlaskClient, site: Site, tmp_path: Path
+) -> None:
+    """The first answer (with missing_media) is lost; the retry is a replay and names them."""
+    from tests.sync.fakes import FaultyTransport
+
+    user = site.inspectors[0]
+    dev = device_for(client, site.headers[user.username], tmp_path)
+    dev.transport = FaultyTransport(dev.transport, _lose_first_push_answer())
+    photo = dev.add_photo(jpeg((220, 120, 20)))
+    fid = str(uuid.uuid4())
+    dev.enqueue(*check_in(site))
+    dev.enqueue(*put(site, fid, result="fail", photos=[photo]))
+    report = dev.push()
+    assert dev.transport.faults[:2] == ["lose_response", "ok"]  # the retry was a replay
+    assert report.uploaded == [photo]
+    dev.pull()
+    assert dev.get("finding", fid)["media_pending"] is False
+
+
+def test_a_replay_of_a_rejected_mutation_asks_for_nothing(
+    client: FlaskClient, site: Site, tmp_path: Path
+) -> None:
+    user = site.inspectors[0]
+    headers = site.headers[user.username]
+    name, args = put(site, photos=["ab" * 32])  # before the check-in: refused
+    body = {"client_id": str(uuid.uuid4()), "mutations": [{"id": 1, "name": name, "args": args}]}
+    first = client.post("/api/v1/sync/push", json=body, headers=headers).get_json()
+    assert first["results"][0]["code"] == "inspection.not_checked_in"
+    again = client.post("/api/v1/sync/push", json=body, headers=headers).get_json()
+    assert again["results"] == first["results"] and again["missing_media"] == []
+
+
+def test_the_pull_names_the_photos_the_users_own_findings_still_wait_for(
+    client: FlaskClient, site: Site, tmp_path: Path
+) -> None:
+    """Every push answer lost for good: the pull alone tells the device what to upload."""
+    from tests.sync.fakes import FaultyTransport
+
+    user, other = site.inspectors[0], site.inspectors[1]
+    dev = device_for(client, site.headers[user.username], tmp_path)
+    photo = dev.add_photo(jpeg((20, 200, 120)))
+    fid = str(uuid.uuid4())
+    dev.enqueue(*check_in(site))
+    dev.enqueue(*put(site, fid, result="fail", photos=[photo]))
+    answers = FaultyTransport(dev.transport, lambda: "lose_response")
+    dev.transport = answers
+    with pytest.raises(SyncError):
+        dev.push()  # applied on the server; the device never hears of it
+    dev.transport = answers.inner
+
+    # The colleague on the same inspection sees the finding, but is not asked for its photo.
+    pulled = client.get(
+        "/api/v1/sync/pull",
+        query_string={"client_id": str(uuid.uuid4())},
+        headers=site.headers[other.username],
+    ).get_json()
+    assert pulled["missing_media"] == []
+
+    report = dev.pull()
+    assert report.uploaded == [photo]
+    again = client.get(
+        "/api/v1/sync/pull",
+        query_string={"client_id": str(dev.client_id)},
+        headers=site.headers[user.username],
+    ).get_json()
+    assert again["missing_media"] == []
+    dev.pull()
+    assert dev.get("finding", fid)["media_pending"] is False
