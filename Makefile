@@ -4,9 +4,20 @@ BIN := $(VENV)/bin
 PYTHON ?= python3
 
 .PHONY: run test test-browser lint format migrations-check bench venv clean translations messages \
-	assets browsers
+	assets browsers fonts
 
-venv: $(VENV)/.installed
+venv: $(VENV)/.installed fonts
+
+# The CJK font the enforcement documents embed (AR PL UMing, 宋体 style; docs/documents.md):
+# Debian's fonts-arphic-uming, installed when missing (as root, or through sudo).
+FONT := /usr/share/fonts/truetype/arphic/uming.ttc
+fonts:
+	@test -f $(FONT) || { \
+		echo "installing the documents' font AR PL UMing (fonts-arphic-uming)"; \
+		SUDO=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+		$$SUDO apt-get install -y fonts-arphic-uming >/dev/null || \
+		{ $$SUDO apt-get update >/dev/null && $$SUDO apt-get install -y fonts-arphic-uming >/dev/null; }; \
+		test -f $(FONT) || { echo "AR PL UMing is still missing: $(FONT)" >&2; exit 1; }; }
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,13 +60,13 @@ browsers:
 			chromium fonts-noto-cjk >/dev/null; \
 	fi
 
-run: venv translations assets
+run: venv fonts translations assets
 	$(BIN)/fieldsafe db upgrade
 	$(BIN)/fieldsafe checklists load
 	$(BIN)/fieldsafe demo
 	$(BIN)/fieldsafe serve
 
-test: venv translations assets
+test: venv fonts translations assets
 	$(BIN)/pytest
 
 # Playwright driving Debian's Chromium against a real server (browser_tests/conftest.py).

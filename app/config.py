@@ -61,6 +61,13 @@ DEFAULTS: dict[str, Any] = {
     "SYNC_RETENTION_DAYS": 90,
     "WEBHOOK_URLS": "",
     "WEBHOOK_SECRET": "",
+    # Documents (执法文书): the address their QR codes open (…/public/documents/<code>), and the
+    # bodies the remedies notice names for 行政复议 and 行政诉讼 (docs/documents.md).
+    "DOCUMENT_PUBLIC_URL": "http://127.0.0.1:5000",
+    "DOCUMENT_REVIEW_BODY": "上海市长宁区人民政府",
+    "DOCUMENT_COURT": "上海铁路运输法院",
+    # The CJK font the PDFs embed: AR PL UMing, from Debian's fonts-arphic-uming (make fonts).
+    "DOCUMENT_FONT": "/usr/share/fonts/truetype/arphic/uming.ttc",
     # 文号 prefix: 长宁隐〔2026〕0001号.
     "HAZARD_NUMBER_PREFIX": "长宁隐",
     # Default rectification deadline (days from issue) per grade.

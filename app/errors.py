@@ -82,6 +82,7 @@ NOUNS = {
     "public_report": _l("public report"),
     "sampling_plan": _l("sampling plan"),
     "sampling_draw": _l("sampling draw"),
+    "document": _l("document"),
 }
 
 

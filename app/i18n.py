@@ -62,6 +62,7 @@ __all__ = [
     "select_language",
     "settle_language",
     "terminal_language",
+    "translate",
     "translate_outside_request",
 ]
 
@@ -203,6 +204,13 @@ def translate_outside_request(accept_language: str | None, msgid: str) -> str:
     in the language its Accept-Language header asks for."""
     language = language_of(parse_accept_header(accept_language, LanguageAccept))
     return _catalog(language).gettext(msgid)
+
+
+def translate(msgid: str, language: str = DEFAULT_LANGUAGE, **values: Any) -> str:
+    """Translate ``msgid`` into ``language`` whatever the request asks for (a statutory
+    document is worded in Chinese, in a request or a command alike)."""
+    text = _catalog(language).gettext(msgid)
+    return text % values if values else text
 
 
 @functools.cache

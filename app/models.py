@@ -9,6 +9,7 @@ from app.audit import models as audit_models
 from app.auth import models as auth_models
 from app.checklists import models as checklists_models
 from app.db import Base
+from app.documents import models as documents_models
 from app.hazards import models as hazards_models
 from app.inspections import models as inspections_models
 from app.media import models as media_models
@@ -24,6 +25,7 @@ MODULES = (
     audit_models,
     auth_models,
     checklists_models,
+    documents_models,
     hazards_models,
     inspections_models,
     media_models,

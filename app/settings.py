@@ -60,6 +60,13 @@ class Settings:
     webhook_lease_seconds: float = 60
     worker_poll_seconds: float = 2
     worker_sweep_seconds: float = 3600
+    #: Where the QR code of a document points: <this>/public/documents/<code> (docs/documents.md).
+    document_public_url: str = "http://127.0.0.1:5000"
+    #: The bodies a document's remedies notice names (行政复议, 行政诉讼).
+    document_review_body: str = "上海市长宁区人民政府"
+    document_court: str = "上海铁路运输法院"
+    #: The CJK font the PDFs embed (AR PL UMing, installed by `make fonts`).
+    document_font: str = "/usr/share/fonts/truetype/arphic/uming.ttc"
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:

@@ -17,6 +17,8 @@ from app.audit.routes import blp as audit_blp
 from app.auth.routes import blp as auth_blp
 from app.checklists.routes import blp as checklists_blp
 from app.cli import COMMANDS
+from app.documents.pages import pages as document_pages
+from app.documents.routes import blp as documents_blp
 from app.hazards.routes import blp as hazards_blp
 from app.hazards.visibility import photo_visible as hazard_cites_photo
 from app.inspections.photos import release_waiting_findings
@@ -50,12 +52,13 @@ BLUEPRINTS = (
     sync_blp,
     review_blp,
     hazards_blp,
+    documents_blp,
     public_reports_blp,
     reports_blp,
 )
 
 #: The HTML pages' blueprints (not in the OpenAPI document), with where each is mounted.
-PAGES = ((public_site_bp, "/public"),)
+PAGES = ((public_site_bp, "/public"), (document_pages, "/public"))
 
 #: Which records cite a photo (its viewers may fetch it), and what runs when a photo is stored.
 PHOTO_HOOKS = PhotoHooks(

@@ -32,6 +32,8 @@ from schemathesis.generation.modes import GenerationMode
 
 # The tus PATCH body is raw bytes, like application/octet-stream.
 schemathesis.serializer.alias("application/offset+octet-stream", "application/octet-stream")
+# A document's verification takes the PDF's bytes as they are.
+schemathesis.serializer.alias("application/pdf", "application/octet-stream")
 
 EXAMPLES_PER_OPERATION = 25
 ROLES = ("admin", "planner", "inspector", "supervisor", "coordinator", "enterprise", None)

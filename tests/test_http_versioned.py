@@ -64,6 +64,15 @@ NOT_VERSIONED: dict[tuple[str, str], str] = {
     ("post", "/api/v1/review/inspections/{inspection_id}/confirm-passes"): (
         "decides only pending findings, under the inspection's row lock; a retry confirms none"
     ),
+    ("post", "/api/v1/inspections/{inspection_id}/documents"): (
+        "a document is issued from the record under the inspection's row lock; issuing again "
+        "from an unchanged record gives back the current version"
+    ),
+    ("post", "/api/v1/documents/{document_id}/signatures"): (
+        "signs only the current version (else document.superseded), under the inspection's "
+        "row lock; each signature makes a new version and keeps the old"
+    ),
+    ("post", "/api/v1/public/documents/{code}/verify"): "checks a copy: writes nothing",
 }
 
 #: An action on an item: POST /…/{id}/<verb>.

@@ -21,6 +21,9 @@ PUBLIC = {
     ("/api/v1/public/sampling-results", "GET"),
     ("/api/v1/public/sampling-results/<uuid:plan_id>/draws/<int:number>", "GET"),  # once disclosed
     ("/api/v1/public/reports", "POST"),
+    # a document's verification: anyone holding a paper copy (docs/documents.md)
+    ("/api/v1/public/documents/<string:code>", "GET"),
+    ("/api/v1/public/documents/<string:code>/verify", "POST"),
     ("/api/v1/media/uploads", "OPTIONS"),
     ("/api/v1/media/files/<path:key>", "GET"),  # local signed URLs: the signature is the credential
 }

@@ -9,6 +9,7 @@ from __future__ import annotations
 from app.checklists.services import load_library
 from app.clock import utcnow
 from app.db import session
+from app.demo.documents import load_documents_demo
 from app.demo.fieldwork import load_review_demo
 from app.demo.hazards import load_hazards_demo
 from app.demo.org import STREETS, load_accounts, load_enterprises, load_org
@@ -29,5 +30,6 @@ def load_demo() -> dict[str, int]:
     summary.update(load_planning_demo())
     summary.update(load_hazards_demo())
     summary.update(load_review_demo())
+    summary.update(load_documents_demo())
     session.commit()
     return summary

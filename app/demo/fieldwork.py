@@ -264,6 +264,8 @@ class Answer:
     result: str
     note: str
     shots: tuple[str, ...] = ()
+    #: measures ordered on the spot ``{"code", "note"}`` (the documents demo's 现场处理措施)
+    measures: tuple[dict[str, str], ...] = ()
 
 
 def _plan(
@@ -354,6 +356,7 @@ def _carry_out(
                     "photos": list(a.shots),
                     "location": {"lat": spot[0], "lon": spot[1], "accuracy": 6.0},
                     "recorded_at": _iso(start + timedelta(minutes=a.minutes)),
+                    **({"measures": list(a.measures)} if a.measures else {}),
                 },
             )
         )

@@ -8,6 +8,7 @@ from typing import Any
 from flask.views import MethodView
 
 from app.auth.caller import current_user
+from app.documents.services import attach_hazard_documents
 from app.hazards import services
 from app.hazards.schemas import (
     HazardActionSchema,
@@ -35,9 +36,10 @@ class Hazards(MethodView):
     @blp.paginate()
     def get(self, args: dict[str, Any], pagination_parameters: Any) -> Any:
         """List the tickets in your scope (an enterprise sees its own), by deadline."""
-        return paginate(
+        items = paginate(
             services.list_hazards(current_user(), args, now=request_now()), pagination_parameters
         )
+        return attach_hazard_documents(items)
 
     @blp.arguments(HazardCreateSchema)
     @blp.response(201, HazardDetailSchema)
@@ -52,8 +54,9 @@ class HazardById(MethodView):
     @blp.response(200, HazardDetailSchema)
     @sends_etag("hazard")
     def get(self, hazard_id: uuid.UUID) -> Any:
-        """Return a ticket with its timeline; the ETag is for If-Match on actions."""
-        return services.get_hazard(current_user(), hazard_id, now=request_now())
+        """Return a ticket with its timeline and documents; the ETag is for If-Match on actions."""
+        hazard = services.get_hazard(current_user(), hazard_id, now=request_now())
+        return attach_hazard_documents([hazard])[0]
 
 
 @blp.route("/hazards/<uuid:hazard_id>/actions", methods=["POST"])

@@ -16,6 +16,7 @@ from app.hazards.models import (
     HAZARD_STATES,
 )
 from app.i18n import _
+from app.inspections.schemas import DocumentRefSchema
 
 
 def _photos_field(**kw: Any) -> fields.List:
@@ -87,6 +88,10 @@ class HazardSchema(Schema):
     updated_at = DateTime()
     closed_at = DateTime(allow_none=True)
     version = fields.Integer()
+    documents = fields.List(
+        fields.Nested(DocumentRefSchema),
+        metadata={"description": "the documents naming the ticket (docs/documents.md)"},
+    )
 
 
 class HazardDetailSchema(HazardSchema):

@@ -12,6 +12,7 @@ from typing import Any
 from flask.views import MethodView
 
 from app.auth.caller import current_user, require_role
+from app.documents.services import attach_documents
 from app.errors import DomainError
 from app.hazards import rechecks
 from app.http import (
@@ -38,6 +39,11 @@ from app.inspections.visibility import log_confidential_reads
 blp = Blueprint("inspections", __name__, description="Inspections (四不两直, 双随机) and findings")
 
 
+def _attach(items: Any) -> Any:
+    """Give each inspection its payload's covered tickets and documents."""
+    return attach_documents(rechecks.attach_covered(items))
+
+
 @blp.route("/inspections")
 class Inspections(MethodView):
     @blp.arguments(InspectionQueryArgsSchema, location="query")
@@ -48,7 +54,7 @@ class Inspections(MethodView):
         user, now = current_user(), request_now()
         items = paginate(services.inspections_query(user, args, now=now), pagination_parameters)
         log_confidential_reads(user, items, "list", now)
-        return rechecks.attach_covered(items)
+        return _attach(items)
 
     @blp.arguments(InspectionCreateSchema)
     @blp.response(201, InspectionSchema)
@@ -69,7 +75,7 @@ class Inspections(MethodView):
         insp = services.create_inspection(planner, data, now=request_now())
         if insp.type == "recheck":
             rechecks.cover(insp, data.get("hazard_ids"))
-        return rechecks.attach_covered([insp])[0]
+        return _attach([insp])[0]
 
 
 @blp.route("/inspections/<uuid:inspection_id>")
@@ -79,7 +85,7 @@ class InspectionById(MethodView):
     def get(self, inspection_id: uuid.UUID) -> Any:
         """Return one inspection you may see."""
         insp = services.get_inspection(current_user(), inspection_id, now=request_now())
-        return rechecks.attach_covered([insp])[0]
+        return _attach([insp])[0]
 
     @blp.arguments(InspectionUpdateSchema)
     @blp.response(200, InspectionSchema)
@@ -90,7 +96,7 @@ class InspectionById(MethodView):
         insp = services.get_own_planned(user, inspection_id)
         check_if_match(version_etag("inspection", insp.id, insp.version))
         insp = services.update_inspection(user, insp, data, now=request_now())
-        return rechecks.attach_covered([insp])[0]
+        return _attach([insp])[0]
 
 
 @blp.route("/inspections/<uuid:inspection_id>/cancel", methods=["POST"])
@@ -103,7 +109,7 @@ def cancel(data: dict[str, Any], inspection_id: uuid.UUID) -> Any:
     insp = services.get_own_planned(user, inspection_id)
     check_if_match(version_etag("inspection", insp.id, insp.version))
     insp = services.cancel_inspection(user, insp, data["reason"], now=request_now())
-    return rechecks.attach_covered([insp])[0]
+    return _attach([insp])[0]
 
 
 @blp.route("/inspections/<uuid:inspection_id>/findings")

@@ -55,6 +55,29 @@ def _check_in(obj: Any) -> dict[str, Any] | None:
     }
 
 
+class DocumentRefSchema(Schema):
+    """An issued document (执法文书) as an inspection's or ticket's payload lists it."""
+
+    id = fields.UUID()
+    kind = fields.String(
+        metadata={
+            "description": "inspection_record, rectification_order, onsite_measures or "
+            "recheck_opinion"
+        }
+    )
+    title = fields.Function(lambda d: d.content.get("title"))
+    number = fields.String(metadata={"description": "文号, fixed at the first issue"})
+    version = fields.Integer()
+    sha256 = fields.String(metadata={"description": "SHA-256 of the PDF, on the audit chain"})
+    code = fields.String(metadata={"description": "verification code: /public/documents/<code>"})
+    issued_at = DateTime()
+    url = fields.Function(
+        lambda d: f"/api/v1/documents/{d.id}/pdf",
+        metadata={"description": "the PDF, for those in scope"},
+    )
+    verify_url = fields.Function(lambda d: d.content.get("verify_url"))
+
+
 class InspectionSchema(Schema):
     id = fields.UUID()
     type = fields.String()
@@ -77,6 +100,10 @@ class InspectionSchema(Schema):
     recheck_hazard_ids = fields.List(
         fields.UUID(),
         metadata={"description": "a recheck (复查): the tickets the visit rechecks; else []"},
+    )
+    documents = fields.List(
+        fields.Nested(DocumentRefSchema),
+        metadata={"description": "the current version of each document issued (docs/documents.md)"},
     )
 
 

@@ -15,12 +15,13 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from app.documents.services import sign_document
 from app.errors import DomainError
 from app.hazards.services import comment_hazard, recheck_hazard
 from app.inspections import fieldwork
 from app.inspections.fieldwork import Batch, Done, Outcome
 from app.media.services import missing_media
-from app.sync.mutations import MUTATIONS, HazardComment, HazardRecheck
+from app.sync.mutations import MUTATIONS, DocumentSign, HazardComment, HazardRecheck
 from sync.push import (
     ApplyContext,
     Item,
@@ -95,6 +96,19 @@ def hazard_action(db: Session, ctx: ApplyContext, items: Sequence[Item]) -> list
     return results
 
 
+def document_sign(db: Session, ctx: ApplyContext, items: Sequence[Item]) -> list[dict[str, Any]]:
+    """Hand each signature captured on the device to the documents' services."""
+    results = []
+    for item in items:
+        assert isinstance(item.args, DocumentSign)
+        try:
+            doc = sign_document(ctx.actor, item.args, now=ctx.now)
+        except DomainError as exc:
+            raise MutationRejected(exc.code, exc.message, exc.errors) from exc
+        results.append(applied(item, "document", doc.id, doc.version))
+    return results
+
+
 #: every mutation a device may push, paired with the handler applying a run of it
 SPECS: dict[str, MutationSpec] = mutation_specs(
     MUTATIONS,
@@ -106,5 +120,6 @@ SPECS: dict[str, MutationSpec] = mutation_specs(
         "inspection.create": field_work(fieldwork.start_patrols),
         "hazard.recheck": hazard_action,
         "hazard.comment": hazard_action,
+        "document.sign": document_sign,
     },
 )

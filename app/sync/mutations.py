@@ -11,12 +11,15 @@ there), translated where the push is answered.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from app.documents.commands import MAX_SIGNATURE_BYTES, SIGNER_ROLES, DocumentSign
 from app.inspections.commands import (
     FINDING_GRADES,
     FINDING_PUT_FIELDS,
@@ -42,6 +45,7 @@ from sync.protocol import (
     number,
     one_of,
     parse_object,
+    string,
     text,
     utc_time,
     uuid_value,
@@ -54,6 +58,7 @@ __all__ = [
     "FINDING_RESULTS",
     "MUTATIONS",
     "CheckIn",
+    "DocumentSign",
     "FindingDelete",
     "FindingPut",
     "HazardComment",
@@ -103,6 +108,7 @@ MutationArgs = (
     | InspectionCreate
     | HazardRecheck
     | HazardComment
+    | DocumentSign
 )
 
 
@@ -159,6 +165,45 @@ def measures(value: Any) -> tuple[Measure, ...]:
     if errors:
         raise Invalid(errors=errors)
     return tuple(out)
+
+
+def boolean(value: Any) -> bool:
+    """A JSON true or false."""
+    if type(value) is not bool:
+        raise Invalid(_l("Not a valid boolean."))
+    return value
+
+
+def base64_image(value: Any) -> bytes:
+    """A signature image as base64 text (at most MAX_SIGNATURE_BYTES once decoded)."""
+    raw = string(1, MAX_SIGNATURE_BYTES * 4 // 3 + 4)(value)
+    try:
+        return base64.b64decode(raw, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise Invalid(_l("Not valid base64.")) from exc
+
+
+def _document_sign(d: dict[str, Any]) -> DocumentSign:
+    refused = bool(d.get("refused"))
+    if refused and not (d.get("witness_name") or "").strip():
+        raise Invalid(errors={"witness_name": [_l("A refusal is recorded with its witness.")]})
+    if not refused and d.get("image") is None:
+        raise Invalid(errors={"image": [_l("Missing data for required field.")]})
+    loc = d.get("location")
+    return DocumentSign(
+        document_id=d["document_id"],
+        role=d["role"],
+        signer_name=d["signer_name"],
+        signed_at=d["signed_at"],
+        image=None if refused else d.get("image"),
+        signer_id=d.get("signer_id"),
+        refused=refused,
+        witness_name=d.get("witness_name") or "",
+        place=d.get("place") or "",
+        lat=loc.lat if loc else None,
+        lon=loc.lon if loc else None,
+        accuracy=loc.accuracy if loc else None,
+    )
 
 
 def _finding_put(d: dict[str, Any]) -> FindingPut:
@@ -267,6 +312,23 @@ MUTATIONS: dict[str, Mutation] = {
             "photos": Field(photos),
         },
         lambda d: HazardComment(d["hazard_id"], d["note"], d.get("photos") or ()),
+    ),
+    "document.sign": Mutation(
+        {
+            "document_id": Field(uuid_value, required=True),
+            "role": Field(one_of(SIGNER_ROLES), required=True),
+            "signer_name": Field(text(min_length=1, max_length=100), required=True),
+            #: the officer signing (role inspector); the pushing inspector when absent
+            "signer_id": Field(uuid_value, nullable=True),
+            "signed_at": Field(utc_time, required=True),
+            #: the signature drawn on the device, PNG or JPEG, base64
+            "image": Field(base64_image, nullable=True),
+            "refused": Field(boolean),
+            "witness_name": Field(text(max_length=100), nullable=True),
+            "place": Field(text(max_length=200), nullable=True),
+            "location": Field(location(LOCATION), nullable=True),
+        },
+        _document_sign,
     ),
 }
 

@@ -19,6 +19,7 @@ from app.changelog import EVERYWHERE
 from app.checklists.models import ChecklistVersion
 from app.checklists.services import serialize
 from app.clock import isoformat
+from app.documents.services import attach_documents, attach_hazard_documents
 from app.fields import DumpContext
 from app.hazards.models import Hazard
 from app.hazards.rechecks import attach_covered
@@ -169,6 +170,7 @@ class UserScope:
             )
             self.sent_inspections.extend(inspections)
             attach_covered(inspections)
+            attach_documents(inspections)
             with DumpContext({"now": self.now}):
                 return {i.id: (i.version, _json(InspectionSchema().dump(i))) for i in inspections}
         if entity_type == "finding":
@@ -180,9 +182,12 @@ class UserScope:
         raise ValueError(entity_type)
 
     def _load_hazards(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, tuple[int, Any]]:
-        rows = self.db.execute(
-            select(Hazard)
-            .where(Hazard.id.in_(ids))
-            .options(selectinload(Hazard.enterprise), selectinload(Hazard.assignee))
-        ).scalars()
+        rows = list(
+            self.db.execute(
+                select(Hazard)
+                .where(Hazard.id.in_(ids))
+                .options(selectinload(Hazard.enterprise), selectinload(Hazard.assignee))
+            ).scalars()
+        )
+        attach_hazard_documents(rows)
         return {h.id: (int(h.version), _json(serialize_hazard(h, now=self.now))) for h in rows}

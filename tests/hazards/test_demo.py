@@ -14,7 +14,9 @@ def test_demo_tickets_cover_every_state_and_loading_is_idempotent(app, client, l
     assert first.exit_code == 0, first.output
     assert runner.invoke(args=["demo"]).exit_code == 0
     db_session.expire_all()
-    hazards = db_session.execute(select(Hazard)).scalars().all()
+    # the tickets of the documents demo (app/demo/documents.py) come from its inspection
+    hazards = db_session.execute(select(Hazard).where(Hazard.source != "inspection")).scalars()
+    hazards = list(hazards)
     assert len(hazards) == 10
     assert {h.status for h in hazards} == set(HAZARD_STATES)
     assert {h.source for h in hazards} == {"self_report", "supervision", "public_report"}

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from app.sync.mutations import (
     MUTATIONS,
     CheckIn,
+    DocumentSign,
     FindingDelete,
     FindingPut,
     HazardComment,
@@ -59,6 +60,13 @@ VALID = {
         "at": "2026-03-01T03:00:00Z",
     },
     "hazard.comment": {"hazard_id": ID, "note": "复查时间另约"},
+    "document.sign": {
+        "document_id": ID,
+        "role": "representative",
+        "signer_name": "张国强",
+        "signed_at": "2026-03-01T03:10:00Z",
+        "image": "iVBORw0KGgo=",
+    },
 }
 TYPES = {
     "inspection.check_in": CheckIn,
@@ -68,6 +76,7 @@ TYPES = {
     "inspection.create": InspectionCreate,
     "hazard.recheck": HazardRecheck,
     "hazard.comment": HazardComment,
+    "document.sign": DocumentSign,
 }
 
 

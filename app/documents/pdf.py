@@ -1,0 +1,298 @@
+"""Lay a document's content out as an A4 PDF with ReportLab, the CJK font embedded.
+
+The layout follows the 2017 model texts (安监执法文书式样): the title centred in a large size,
+the 文号 under it, the header fields of a record as a ruled form, numbered paragraphs, the
+signature lines with the officers' certificate numbers, the issuing department and date, and
+the remedies notice where the model has one. Long findings flow onto further pages (platypus
+splits paragraphs and tables between pages); photos follow as an appendix. Every page carries
+the 文号 and its page number; the first carries the QR code that opens the verification page.
+
+The output is deterministic (``invariant``: no creation time, no random document id), so the
+same content and images always give the same bytes and the same SHA-256.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from PIL import Image as PILImage
+from reportlab import rl_config
+from reportlab.graphics.barcode.qr import QrCodeWidget
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_CENTER, TA_RIGHT
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.lib.utils import ImageReader
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.pdfdoc import PDFImageXObject
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import (
+    KeepTogether,
+    PageBreak,
+    Paragraph,
+    SimpleDocTemplate,
+    Spacer,
+    Table,
+    TableStyle,
+)
+from reportlab.platypus.flowables import Flowable
+
+from app.documents.content import Content
+
+#: AR PL UMing (宋体 style), from Debian's fonts-arphic-uming: ``make fonts`` installs it.
+DEFAULT_FONT_PATH = "/usr/share/fonts/truetype/arphic/uming.ttc"
+FONT_NAME = "ARPLUMing"
+FONT_PACKAGE = "fonts-arphic-uming"
+#: Margins of the model texts (mm): top, bottom, left (binding side), right.
+MARGINS = (25, 25, 28, 26)
+QR_SIZE = 24 * mm
+#: Photos of the appendix are drawn at most this large.
+PHOTO_MAX = (150 * mm, 95 * mm)
+
+
+class FontMissing(RuntimeError):
+    """The CJK font the documents embed is not installed."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(
+            f"the documents' font AR PL UMing is missing: {path} does not exist; "
+            f"install it with `make fonts` (Debian package {FONT_PACKAGE})"
+        )
+        self.path = path
+
+
+_registered: dict[str, str] = {}
+
+
+def register_font(path: str = DEFAULT_FONT_PATH) -> str:
+    """Register the CJK font with ReportLab once per process; return its name."""
+    if path in _registered:
+        return _registered[path]
+    if not Path(path).is_file():
+        raise FontMissing(path)
+    # Photos go into the PDF as binary streams, not ASCII85 text: a quarter smaller, and
+    # ReportLab's pure-Python ASCII85 encoder would take most of the time of a record.
+    rl_config.useA85 = 0
+    name = FONT_NAME if not _registered else f"{FONT_NAME}{len(_registered)}"
+    pdfmetrics.registerFont(TTFont(name, path, subfontIndex=0))
+    _registered[path] = name
+    return name
+
+
+def _styles(font: str) -> dict[str, ParagraphStyle]:
+    base = ParagraphStyle("base", fontName=font, fontSize=12, leading=20, wordWrap="CJK")
+    return {
+        "title": ParagraphStyle("title", base, fontSize=20, leading=28, alignment=TA_CENTER),
+        "number": ParagraphStyle("number", base, fontSize=12, alignment=TA_CENTER),
+        "heading": ParagraphStyle("heading", base, fontSize=13, leading=22, spaceBefore=6),
+        "para": ParagraphStyle("para", base, firstLineIndent=24, spaceBefore=4),
+        "item": ParagraphStyle("item", base, leftIndent=12, spaceBefore=3),
+        "small": ParagraphStyle("small", base, fontSize=10.5, leading=17, leftIndent=28),
+        "cell": ParagraphStyle("cell", base, fontSize=10.5, leading=16),
+        "right": ParagraphStyle("right", base, alignment=TA_RIGHT, spaceBefore=10),
+        "caption": ParagraphStyle("caption", base, fontSize=10, leading=15, alignment=TA_CENTER),
+    }
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+class _Signature(Flowable):
+    """A signature image, scaled into its line."""
+
+    def __init__(self, data: bytes, width: float, height: float) -> None:
+        super().__init__()
+        self.reader = ImageReader(io.BytesIO(data))
+        iw, ih = self.reader.getSize()
+        scale = min(width / iw, height / ih)
+        self.width, self.height = iw * scale, ih * scale
+
+    def draw(self) -> None:
+        self.canv.drawImage(self.reader, 0, 0, self.width, self.height, mask="auto")
+
+
+class _Photo(Flowable):
+    """A JPEG photo of the appendix, its bytes copied into the PDF as they are.
+
+    ReportLab's own ``drawImage`` either names an image by its file's path (a temporary path
+    would make every PDF of the same record differ) or, from memory, decodes and hashes its
+    pixels (ten times slower for 40 photos). This registers the JPEG stream under a name
+    derived from its SHA-256, the way ``drawImage`` registers a JPEG file.
+    """
+
+    def __init__(self, data: bytes, sha256: str) -> None:
+        super().__init__()
+        self.data, self.sha256 = data, sha256
+        with PILImage.open(io.BytesIO(data)) as im:
+            iw, ih = im.size
+            self.jpeg = im.format == "JPEG"
+        scale = min(PHOTO_MAX[0] / iw, PHOTO_MAX[1] / ih)
+        self.width, self.height = iw * scale, ih * scale
+
+    def draw(self) -> None:
+        canvas = self.canv
+        if not self.jpeg:
+            reader = ImageReader(io.BytesIO(self.data))
+            canvas.drawImage(reader, 0, 0, self.width, self.height)
+            return
+        doc = canvas._doc
+        name = f"Photo{self.sha256[:32]}"
+        registered = doc.getXObjectName(name)
+        if registered not in doc.idToObject:
+            image = PDFImageXObject(name)
+            image.loadImageFromJPEG(io.BytesIO(self.data))
+            canvas._setXObjects(image)
+            doc.Reference(image, registered)
+            doc.addForm(name, image)
+        canvas._currentPageHasImages = 1
+        canvas.saveState()
+        canvas.scale(self.width, self.height)
+        canvas._code.append(f"/{registered} Do")
+        canvas.restoreState()
+        canvas._formsinuse.append(name)  # the page's resources name it
+
+
+def _draw_qr(canvas: Canvas, value: str, x: float, y: float, size: float) -> None:
+    """Draw the QR code of ``value`` as one path of dark runs (ReportLab's own encoder).
+
+    ReportLab's widget draws a shape per run through its graphics renderer, and encodes the
+    code twice; one path is a fraction of the time and the same marks.
+    """
+    qr = QrCodeWidget(value, barLevel="M").qr
+    qr.make()
+    modules = qr.modules
+    border = 2
+    box = size / (len(modules) + 2 * border)
+    path = canvas.beginPath()
+    for r, row in enumerate(modules):
+        c = 0
+        for dark, run in itertools.groupby(bool(m) for m in row):
+            n = len(list(run))
+            if dark:
+                path.rect(x + (c + border) * box, y + size - (r + border + 1) * box, n * box, box)
+            c += n
+    canvas.saveState()
+    canvas.setFillColor(colors.black)
+    canvas.drawPath(path, stroke=0, fill=1)
+    canvas.restoreState()
+
+
+def _page(content: Content, font: str) -> Any:
+    def draw(canvas: Canvas, doc: Any) -> None:
+        width, height = A4
+        canvas.saveState()
+        canvas.setFont(font, 9)
+        page = canvas.getPageNumber()
+        canvas.drawCentredString(width / 2, 12 * mm, f"{content.number}　—　{page}")
+        if page == 1 and content.verify_url:
+            left = width - MARGINS[3] * mm - QR_SIZE + 4 * mm
+            _draw_qr(canvas, content.verify_url, left, height - 6 * mm - QR_SIZE, QR_SIZE)
+            canvas.setFont(font, 7)
+            code = content.verify_url.rsplit("/", 1)[-1]
+            canvas.drawCentredString(left + QR_SIZE / 2, height - 8 * mm - QR_SIZE, code)
+        canvas.restoreState()
+
+    return draw
+
+
+def build_pdf(
+    content: Content,
+    images: Mapping[str, bytes],
+    signatures: Mapping[str, bytes],
+    font_path: str = DEFAULT_FONT_PATH,
+) -> bytes:
+    """Return the PDF of ``content``; ``images`` and ``signatures`` by SHA-256."""
+    font = register_font(font_path)
+    s = _styles(font)
+    out = io.BytesIO()
+    top, bottom, left, right = MARGINS
+    doc = SimpleDocTemplate(
+        out,
+        pagesize=A4,
+        topMargin=top * mm,
+        bottomMargin=bottom * mm,
+        leftMargin=left * mm,
+        rightMargin=right * mm,
+        title=f"{content.title} {content.number}",
+        author=content.department,
+        creator="Fieldsafe",
+        invariant=1,
+    )
+    width = A4[0] - (left + right) * mm
+    story: list[Flowable] = [
+        Paragraph(_escape(content.title), s["title"]),
+        Paragraph(_escape(content.number), s["number"]),
+        Spacer(1, 4 * mm),
+    ]
+    if content.fields:
+        form = [
+            [Paragraph(_escape(label), s["cell"]), Paragraph(_escape(value), s["cell"])]
+            for label, value in content.fields
+        ]
+        table = Table(form, colWidths=[42 * mm, width - 42 * mm], repeatRows=0)
+        table.setStyle(
+            TableStyle(
+                [
+                    ("GRID", (0, 0), (-1, -1), 0.5, colors.black),
+                    ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                ]
+            )
+        )
+        story += [table, Spacer(1, 3 * mm)]
+    story += [Paragraph(_escape(b.text), s[b.style]) for b in content.blocks]
+    story.append(Spacer(1, 6 * mm))
+    rows: list[list[Any]] = []
+    spans: list[tuple[Any, ...]] = []
+    for slot in content.slots:
+        # the line the signer signs on
+        spans.append(("LINEBELOW", (1, len(rows)), (1, len(rows)), 0.5, colors.black))
+        image = signatures.get(slot.image_sha256 or "")
+        signed: Any = (
+            _Signature(image, 40 * mm, 14 * mm)
+            if image
+            else Paragraph(_escape(slot.name), s["cell"])
+        )
+        detail = "　".join(x for x in (slot.name if image else "", slot.certificate) if x)
+        rows.append(
+            [
+                Paragraph(_escape(slot.label), s["cell"]),
+                signed,
+                Paragraph(_escape(detail), s["cell"]),
+            ]
+        )
+        if slot.note:  # when and where it was signed, or the refusal: a line of its own
+            spans.append(("SPAN", (1, len(rows)), (2, len(rows))))
+            rows.append(["", Paragraph(_escape(slot.note), s["cell"]), ""])
+    table = Table(rows, colWidths=[60 * mm, 44 * mm, width - 104 * mm])
+    table.setStyle(
+        TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                ("TOPPADDING", (0, 0), (-1, -1), 6),
+                *spans,
+            ]
+        )
+    )
+    story += [
+        KeepTogether([table]),
+        Paragraph(_escape(content.seal), s["right"]),
+        Paragraph(_escape(content.date), s["right"]),
+        Spacer(1, 4 * mm),
+        Paragraph(_escape(content.verify_text), s["small"]),
+    ]
+    if content.photos:
+        story += [PageBreak(), Paragraph(_escape(content.appendix), s["heading"])]
+        for photo in content.photos:
+            data = images.get(photo.sha256)
+            parts: list[Flowable] = [_Photo(data, photo.sha256)] if data else []
+            parts += [Paragraph(_escape(photo.caption), s["caption"]), Spacer(1, 5 * mm)]
+            story.append(KeepTogether(parts))
+    doc.build(story, onFirstPage=_page(content, font), onLaterPages=_page(content, font))
+    return out.getvalue()

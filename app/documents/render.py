@@ -1,0 +1,221 @@
+"""From the database to a document: gather the :class:`Record`, and draw the PDF with its images.
+
+The one module that reads the record for a document (inspection, enterprise, team, checklist,
+findings, tickets, rechecks, signatures) and the photo bytes from the media storage; the
+content itself is built by the pure ``app.documents.content``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from sqlalchemy import select
+
+from app.checklists.models import ChecklistVersion
+from app.db import session
+from app.documents import content as c
+from app.documents.models import Document, DocumentSignature
+from app.documents.pdf import build_pdf
+from app.hazards.models import Hazard, RecheckItem
+from app.inspections.models import Finding, Inspection
+from app.media.models import MediaObject
+from app.media.services import get_storage
+from app.org.models import Department, User
+from app.registry.models import Enterprise
+from app.settings import get_settings
+from media.evidence import exif_taken_at
+from media.storage import original_key, thumbnail_key
+
+#: The thumbnail a document prints (1600 px on the long side): sharp on A4, small in the PDF.
+PRINTED_SIZE = "large"
+
+
+def department_name(code: str) -> str:
+    """Return the department's name (its code if unknown)."""
+    dept = session.get(Department, code)
+    return dept.name if dept is not None else code
+
+
+def verify_url(code: str) -> str:
+    """Return the address a document's QR code opens."""
+    return f"{get_settings().document_public_url.rstrip('/')}/public/documents/{code}"
+
+
+def _ticket(h: Hazard) -> c.Ticket:
+    return c.Ticket(h.number, h.description, h.grade, h.deadline, h.basis, h.item_code)
+
+
+def _officers(insp: Inspection) -> tuple[c.Officer, ...]:
+    users = session.execute(select(User).where(User.id.in_(insp.inspector_ids))).scalars()
+    ordered = sorted(users, key=lambda u: (u.certificate_no or "", str(u.id)))
+    return tuple(
+        c.Officer(str(u.id), u.name or u.username, u.certificate_no or "") for u in ordered
+    )
+
+
+def _items(insp: Inspection) -> tuple[tuple[c.Checked, ...], str]:
+    findings = {
+        f.item_code: f
+        for f in session.execute(
+            select(Finding).where(Finding.inspection_id == insp.id, Finding.deleted.is_(False))
+        ).scalars()
+    }
+    cv = None
+    if insp.checklist_version is not None:
+        cv = session.execute(
+            select(ChecklistVersion).where(
+                ChecklistVersion.industry == insp.industry,
+                ChecklistVersion.version == insp.checklist_version,
+            )
+        ).scalar_one_or_none()
+    items: list[c.Checked] = []
+    listed: set[str] = set()
+    for item in cv.content.get("items", []) if cv else []:
+        f = findings.get(item["code"])
+        listed.add(item["code"])
+        items.append(_checked(item["code"], item.get("text", ""), item, f))
+    for code in sorted(set(findings) - listed):  # answers to items no longer on the list
+        items.append(_checked(code, "", {}, findings[code]))
+    return tuple(items), cv.name if cv else insp.industry
+
+
+def _checked(code: str, text: str, item: Mapping[str, object], f: Finding | None) -> c.Checked:
+    basis = item.get("basis")
+    return c.Checked(
+        code=code,
+        text=text,
+        result=f.result if f else None,
+        note=f.note if f else "",
+        grade=(f.grade if f else str(item.get("grade") or "general")),
+        basis=basis if isinstance(basis, dict) else None,
+        photos=tuple(f.photos) if f else (),
+        measures=tuple((m["code"], m.get("note") or "") for m in (f.measures if f else [])),
+    )
+
+
+def order_hazards(insp: Inspection) -> list[Hazard]:
+    """Return the tickets an inspection's order (and decision) names, by number."""
+    stmt = select(Hazard).where(Hazard.inspection_id == insp.id).order_by(Hazard.year, Hazard.seq)
+    return list(session.execute(stmt).scalars())
+
+
+def rechecked(insp: Inspection) -> list[tuple[RecheckItem, Hazard]]:
+    """Return the tickets a recheck visit covered and has a result for, by number."""
+    stmt = (
+        select(RecheckItem, Hazard)
+        .join(Hazard, Hazard.id == RecheckItem.hazard_id)
+        .where(RecheckItem.inspection_id == insp.id, RecheckItem.result.is_not(None))
+        .order_by(Hazard.year, Hazard.seq)
+    )
+    return [(r, h) for r, h in session.execute(stmt).all()]
+
+
+def _order_of(hazard: Hazard) -> Document | None:
+    if hazard.inspection_id is None:
+        return None
+    stmt = select(Document).where(
+        Document.inspection_id == hazard.inspection_id,
+        Document.kind == "rectification_order",
+        Document.version == 1,
+    )
+    return session.execute(stmt).scalar_one_or_none()
+
+
+def gather(insp: Inspection, kind: str, number: str, code: str, department_code: str) -> c.Record:
+    """Read everything the document of ``kind`` says about ``insp``."""
+    ent = session.get(Enterprise, insp.enterprise_id)
+    assert ent is not None
+    settings = get_settings()
+    items, checklist = _items(insp)
+    tickets: tuple[c.Ticket, ...] = ()
+    rechecks: tuple[c.Rechecked, ...] = ()
+    if kind == "rectification_order":
+        tickets = tuple(_ticket(h) for h in order_hazards(insp))
+    if kind == "recheck_opinion":
+        found = []
+        for item, hazard in rechecked(insp):
+            order = _order_of(hazard)
+            found.append(
+                c.Rechecked(
+                    _ticket(hazard),
+                    item.result or "",
+                    order.number if order else None,
+                    order.issued_at if order else None,
+                )
+            )
+        rechecks = tuple(found)
+    signatures = session.execute(
+        select(DocumentSignature)
+        .where(DocumentSignature.inspection_id == insp.id, DocumentSignature.kind == kind)
+        .order_by(DocumentSignature.signer_key)
+    ).scalars()
+    photos = sorted({sha for i in items for sha in i.photos})
+    times = {}
+    for obj in session.execute(select(MediaObject).where(MediaObject.sha256.in_(photos))).scalars():
+        taken = exif_taken_at(obj.exif)
+        if taken is not None:
+            times[obj.sha256] = taken
+    assert insp.check_in_at is not None
+    return c.Record(
+        kind=kind,
+        number=number,
+        code=code,
+        department=department_name(department_code),
+        party=c.Party(
+            ent.name, ent.address, ent.uscc, ent.principal_name or "", ent.principal_phone or ""
+        ),
+        place=ent.address or ent.name,
+        started_at=insp.check_in_at,
+        ended_at=insp.submitted_at,
+        officers=_officers(insp),
+        checklist=checklist,
+        items=items,
+        tickets=tickets,
+        rechecks=rechecks,
+        signatures=tuple(
+            c.Signed(
+                s.role,
+                s.signer_key,
+                s.signer_name,
+                s.signed_at,
+                s.place,
+                s.image_sha256,
+                s.refused,
+                s.witness_name or "",
+            )
+            for s in signatures
+        ),
+        photo_times=times,
+        verify_url=verify_url(code),
+        review_body=settings.document_review_body,
+        court=settings.document_court,
+    )
+
+
+def photo_bytes(hashes: Iterable[str]) -> dict[str, bytes]:
+    """Read the printed size of each stored photo (the original where no thumbnail exists)."""
+    storage = get_storage()
+    out: dict[str, bytes] = {}
+    for sha in hashes:
+        for key in (thumbnail_key(sha, PRINTED_SIZE), original_key(sha)):
+            try:
+                with storage.open(key) as f:
+                    out[sha] = f.read()
+                break
+            except FileNotFoundError:
+                continue
+    return out
+
+
+def render(content: c.Content) -> bytes:
+    """Draw the PDF of ``content`` with its photos and signatures."""
+    images = photo_bytes(p.sha256 for p in content.photos)
+    wanted = [s.image_sha256 for s in content.slots if s.image_sha256]
+    signatures = {
+        s.image_sha256: s.image
+        for s in session.execute(
+            select(DocumentSignature).where(DocumentSignature.image_sha256.in_(wanted))
+        ).scalars()
+        if s.image_sha256 and s.image
+    }
+    return build_pdf(content, images, signatures, font_path=get_settings().document_font)
