@@ -124,21 +124,26 @@ def queue_query(user: User) -> Select[Any]:
     )
 
 
-def queue_items(inspections: list[Inspection], *, base_url: str | None) -> list[dict[str, Any]]:
+def queue_items(
+    inspections: list[Inspection], *, base_url: str | None, pending_only: bool = True
+) -> list[dict[str, Any]]:
     """Build the queue entries (findings, photos with URLs and EXIF, flags) for inspections.
 
     The photos' local URLs are made absolute against `base_url` (``app.media.services.media_view``).
+    ``pending_only=False`` describes every live finding (the console's finding page shows the
+    inspection's decided findings too), in the same number of statements.
     """
     if not inspections:
         return []
     ids = [i.id for i in inspections]
+    waiting = Finding.review_status == "pending" if pending_only else true()
     findings = list(
         session.execute(
             select(Finding)
             .where(
                 Finding.inspection_id.in_(ids),
                 Finding.deleted.is_(False),
-                Finding.review_status == "pending",
+                waiting,
             )
             .order_by(Finding.inspection_id, Finding.result.desc(), Finding.recorded_at)
         ).scalars()
