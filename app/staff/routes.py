@@ -268,7 +268,13 @@ def index() -> ResponseReturnValue:
 def my_work() -> ResponseReturnValue:
     """What waits on the caller, by role."""
     work = services.my_work(_me(), now=request_now())
-    return _page("staff/work.html", work=work, now=request_now())
+    return _page(
+        "staff/work.html",
+        work=work,
+        now=request_now(),
+        places=services.names_of_places(),
+        industries=services.names_of_industries(),
+    )
 
 
 # --------------------------------------------------------------------------- review
@@ -290,6 +296,7 @@ def review_queue() -> ResponseReturnValue:
         "industry": request.args.get("industry") or None,
         "type": request.args.get("type") or None,
         "flagged": request.args.get("flagged") == "1",
+        "failures": request.args.get("failures") == "1",
         "sort": request.args.get("sort")
         if request.args.get("sort") in services.QUEUE_SORTS
         else "oldest",
@@ -359,6 +366,25 @@ def decide(finding_id: uuid.UUID) -> ResponseReturnValue:
     if order:
         return redirect(url_for("staff.finding", finding_id=order[0]))
     return redirect(url_for("staff.review_queue"))
+
+
+@blp.route("/review/inspections/<uuid:inspection_id>/confirm-passes", methods=["POST"])
+def confirm_passes(inspection_id: uuid.UUID) -> ResponseReturnValue:
+    """Confirm at once an inspection's unflagged passes and n/a answers (flagged ones stay)."""
+    user = _require("supervisor")
+    result = review.confirm_passes(
+        user, inspection_id, request.form.get("comment", "").strip(), now=request_now()
+    )
+    flash(
+        _(
+            "%(confirmed)s compliant answers confirmed; %(skipped)s flagged ones wait for a "
+            "decision of their own.",
+            confirmed=len(result["confirmed"]),
+            skipped=len(result["skipped"]),
+        ),
+        "ok",
+    )
+    return redirect(_safe_next(request.form.get("next")))
 
 
 def _form_error(err: DomainError | ValidationError) -> tuple[str, dict[str, Any]]:

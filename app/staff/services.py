@@ -13,7 +13,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, asc, desc, func, select
+from sqlalchemy import Select, asc, case, desc, func, select
 
 from app.checklists.models import ChecklistVersion
 from app.db import cites_any_photo, session
@@ -90,11 +90,16 @@ def review_queue(user: User, args: dict[str, Any], *, now: datetime) -> dict[str
     rows = []
     for item in queue_items(inspections, base_url=None):
         insp = item["inspection"]
-        for f in item["findings"]:
+        # failures first, as the finding page's next and previous go (queue_order)
+        findings = sorted(item["findings"], key=lambda f: (f["result"] != "fail", f["recorded_at"]))
+        for f in findings:
             if args.get("flagged") and not f["flags"]:
                 continue
+            if args.get("failures") and f["result"] != "fail":
+                continue
             age = now - insp["submitted_at"] if insp["submitted_at"] else None
-            rows.append({"inspection": insp, "finding": f, "age": age})
+            passes = sum(1 for o in item["findings"] if o["result"] != "fail" and not o["flags"])
+            rows.append({"inspection": insp, "finding": f, "age": age, "passes": passes})
     return {"rows": rows, "total": total, "pages": max(1, -(-total // PAGE_SIZE))}
 
 
@@ -110,7 +115,10 @@ def queue_order(user: User) -> list[uuid.UUID]:
             Inspection.id.in_(queue_query(user).with_only_columns(Inspection.id).order_by(None)),
         )
         .order_by(
-            Inspection.submitted_at, Inspection.id, Finding.result.desc(), Finding.recorded_at
+            Inspection.submitted_at,
+            Inspection.id,
+            case((Finding.result == "fail", 0), else_=1),
+            Finding.recorded_at,
         )
     )
     return list(session.execute(stmt).scalars())
