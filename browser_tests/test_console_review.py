@@ -213,6 +213,31 @@ def test_a_finding_goes_from_review_to_closure_in_the_console(office, live, shot
     sign_out(page)
 
 
+def test_the_enterprise_submits_its_rectification_with_a_photo(office, live, shot, tmp_path):
+    page = sign_in(office, "enterprise1")
+    page.goto("/console/work")
+    expect(page.locator("main")).to_contain_text("整改中的隐患")
+    shot(page, "enterprise-work")
+    page.locator("section:has-text('整改中的隐患') table a").first.click()
+    form = page.locator("#rectify-form")
+    form.locator("textarea[name=note]").fill("已更换燃气软管并加装卡箍")
+    photo = tmp_path / "rectified.jpg"
+    photo.write_bytes(a_photo(11))
+    form.locator("input[type=file]").set_input_files(str(photo))
+    shot(page, "rectification-form")
+    form.locator("button").click()
+    expect(page.locator(".flash.ok")).to_contain_text("提交整改")
+    expect(page.locator(".tag.status")).to_have_text("待复查")
+    last = page.locator(".timeline li").last
+    expect(last).to_contain_text("已更换燃气软管并加装卡箍")
+    thumb = last.locator("img")
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth > 0", arg=thumb.element_handle()
+    )
+    shot(page, "rectification-submitted")
+    sign_out(page)
+
+
 def test_a_ticket_outside_the_callers_street_is_a_404_page(refusals, live, shot):
     coordinator = token_of(live.base, "coordinator")
     tickets, _ = api(live.base, "GET", "/api/v1/hazards?page_size=100", coordinator)

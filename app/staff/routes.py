@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from flask import (
     Blueprint,
     Flask,
+    Response,
     current_app,
     flash,
     g,
@@ -43,15 +44,18 @@ from app.hazards import services as hazards
 from app.hazards.schemas import HazardActionSchema
 from app.http import request_now
 from app.i18n import LANGUAGES, _, _l, localize, localize_errors, settle_language
+from app.media import services as media
 from app.org.models import User
 from app.org.services import set_locale
 from app.review import services as review
 from app.review.schemas import ReviewRequestSchema
 from app.staff import services
 from app.staff.labels import TABLES, label
+from media.tus import session_headers
 
 blp = Blueprint("staff", __name__, url_prefix="/console", template_folder="templates")
 
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 #: Pages one may open signed out.
 OPEN_ENDPOINTS = {"staff.login"}
 
@@ -128,8 +132,11 @@ def _session() -> ResponseReturnValue | None:
     settle_language()
     if "csrf" not in cookie:
         cookie["csrf"] = secrets.token_urlsafe(32)
-    if request.method == "POST":
-        sent = request.form.get("csrf_token", "")
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        # a form's field, or the header of a script's request (the photo upload)
+        sent = request.headers.get("X-CSRF-Token") or (
+            request.form.get("csrf_token", "") if request.mimetype in FORM_TYPES else ""
+        )
         if not hmac.compare_digest(sent.encode(), str(cookie["csrf"]).encode()):
             return _page("staff/error.html", 400, message=_("This form has expired; reload it."))
     if g.console_user is None and request.endpoint not in OPEN_ENDPOINTS:
@@ -476,6 +483,9 @@ def _action_body(action: str, form: Any) -> dict[str, Any]:
         return {"action": action, "until": _day(form.get("until")), "reason": note}
     if action == "decide_extension":
         return {"action": action, "approve": form.get("approve") == "1", "note": note}
+    if action == "submit_rectification":
+        photos = [p for p in form.get("photos", "").split(",") if p.strip()]
+        return {"action": action, "note": note, "photos": photos}
     if action == "start":
         plan = {k: form.get(f"plan_{k}", "").strip() for k in hazards.PLAN_PARTS}
         body = {"action": action}
@@ -493,6 +503,7 @@ CONSOLE_ACTIONS = (
     "comment",
     "close",
     "start",
+    "submit_rectification",
 )
 
 
@@ -522,6 +533,37 @@ def act(hazard_id: uuid.UUID, action: str) -> ResponseReturnValue:
         )
     flash(_("Done: %(action)s.", action=label(TABLES["ACTION"], action)), "ok")
     return redirect(url_for("staff.ticket", hazard_id=hazard_id))
+
+
+# --------------------------------------------------------------------------- photo uploads
+
+
+def _tus(status: int, upload: Any = None, **headers: str) -> Response:
+    response = Response(status=status)
+    response.headers["Tus-Resumable"] = "1.0.0"
+    if upload is not None:
+        response.headers.update(session_headers(upload))
+    response.headers.update(headers)
+    return response
+
+
+@blp.route("/media/uploads", methods=["POST"])
+def create_upload() -> ResponseReturnValue:
+    """Start a photo's tus upload from the browser: the API's content-addressed upload, signed in
+    by the session (and its CSRF token in X-CSRF-Token) instead of a bearer token."""
+    upload = media.create_upload(_me(), request.headers)
+    response = _tus(201, upload, Location=url_for("staff.upload", upload_id=upload.id))
+    del response.headers["Upload-Offset"]
+    return response
+
+
+@blp.route("/media/uploads/<upload_id>", methods=["HEAD", "PATCH"])
+def upload(upload_id: str) -> ResponseReturnValue:
+    """Tell a tus upload's offset (HEAD) or append its bytes (PATCH); the last byte stores it."""
+    if request.method == "HEAD":
+        return _tus(200, media.upload_status(_me(), upload_id, request.headers))
+    done = media.append_upload(_me(), upload_id, request.headers, request.stream, now=request_now())
+    return _tus(204, done)
 
 
 __all__ = ["blp", "init_staff"]

@@ -4,10 +4,14 @@ pages whose number of SQL statements does not grow with the data."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import io
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from PIL import Image
 from sqlalchemy import select
 
 from app.db import session
@@ -421,3 +425,38 @@ def test_every_filter_of_the_ledger_is_accepted(world, console):
     )
     assert me.get(f"/console/hazards?{query}").status_code == 200
     assert me.get("/console/hazards?page=x&overdue=maybe").status_code == 200
+
+
+def test_the_browsers_photo_upload_is_the_apis_tus_upload_behind_the_session(world, console):
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(buffer, "JPEG")
+    data = buffer.getvalue()
+    digest = hashlib.sha256(data).hexdigest()
+    metadata = "sha256 " + base64.b64encode(digest.encode()).decode()
+    me = console(world.users["enterprise"])
+    tus = {"Tus-Resumable": "1.0.0", "Upload-Length": str(len(data)), "Upload-Metadata": metadata}
+    forged = me.client.post("/console/media/uploads", headers={**tus, "X-CSRF-Token": "forged"})
+    assert forged.status_code == 400
+    created = me.client.post("/console/media/uploads", headers={**tus, "X-CSRF-Token": me.csrf})
+    assert created.status_code == 201, created.get_data(as_text=True)
+    location = created.headers["Location"]
+    assert location.startswith("/console/media/uploads/")
+    done = me.client.patch(
+        location,
+        data=data,
+        headers={
+            "Tus-Resumable": "1.0.0",
+            "Upload-Offset": "0",
+            "Content-Type": "application/offset+octet-stream",
+            "X-CSRF-Token": me.csrf,
+        },
+    )
+    assert done.status_code == 204, done.get_data(as_text=True)
+    hid = world.hazard(status="rectifying", assignee=None)
+    answer = me.post(
+        f"/console/hazards/{hid}/submit_rectification",
+        {"note": "已整改", "photos": digest, "etag": _etag(world.app, hid)},
+    )
+    assert answer.status_code == 302
+    h = hazard(world.app, hid)
+    assert h.status == "rectified" and h.events[-1].photos == [digest]

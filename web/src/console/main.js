@@ -2,6 +2,7 @@
 // shortcuts (j/k next/previous, c/r/i pick a decision, Enter in the queue opens a row).
 // Every page works without it; it only makes the work faster.
 import "./console.css";
+import * as tus from "tus-js-client";
 
 function isTyping(event) {
   const t = event.target;
@@ -102,6 +103,55 @@ function setUpRows() {
   });
 }
 
+// --- rectification evidence: each photo goes up by the API's content-addressed tus upload
+// (its SHA-256 declared first), then the form is sent with the photos' digests.
+async function sha256Hex(file) {
+  const digest = await crypto.subtle.digest("SHA-256", await file.arrayBuffer());
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function uploadOne(file, sha, endpoint, csrf) {
+  return new Promise((resolve, reject) => {
+    const upload = new tus.Upload(file, {
+      endpoint,
+      metadata: { sha256: sha, filename: file.name },
+      headers: { "X-CSRF-Token": csrf },
+      retryDelays: [0, 1000, 3000, 5000],
+      removeFingerprintOnSuccess: true,
+      onError: reject,
+      onSuccess: () => resolve(sha),
+    });
+    upload.start();
+  });
+}
+
+function setUpRectification() {
+  const form = document.getElementById("rectify-form");
+  if (!form) return;
+  const progress = form.querySelector("[data-progress]");
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const files = [...form.querySelector("input[type=file]").files];
+    const button = form.querySelector("button");
+    button.disabled = true;
+    try {
+      const shas = [];
+      for (const [i, file] of files.entries()) {
+        progress.textContent = `${i + 1} / ${files.length}`;
+        shas.push(await uploadOne(file, await sha256Hex(file), form.dataset.upload, form.dataset.csrf));
+      }
+      form.querySelector("input[name=photos]").value = shas.join(",");
+      form.querySelector("input[type=file]").disabled = true; // the bytes went by tus
+      form.submit();
+    } catch (err) {
+      progress.textContent = form.dataset.failed;
+      button.disabled = false;
+      console.warn("upload failed", err);
+    }
+  });
+}
+
 const zoom = setUpZoom();
+setUpRectification();
 setUpFinding(zoom);
 setUpRows();
