@@ -20,6 +20,7 @@ from playwright.sync_api import BrowserContext, Page, expect
 
 from app.demo.org import DEMO_PASSWORD
 from browser_tests.conftest import OFFICE, Watch
+from tests.registry.test_import import HEADER, as_xlsx, rows
 
 TIMEOUT = 20_000
 #: How Chromium logs a page answered with a refusal (a 4xx page is meant here, not an error).
@@ -260,3 +261,23 @@ def test_signing_in_with_a_wrong_password_says_so_in_chinese(refusals, shot):
     page.click("button[type=submit]")
     expect(page.locator(".flash.error")).to_have_text("用户名或密码错误。")
     shot(page, "wrong-password")
+
+
+def test_the_planner_imports_a_workbook_with_a_bad_row(refusals, shot, tmp_path):
+    table = rows(3)
+    table[1][1] = "NOT-A-USCC"
+    book = tmp_path / "名录.xlsx"
+    book.write_bytes(as_xlsx([HEADER, *table]))
+    page = sign_in(refusals, "planner")
+    page.click("text=名录导入")
+    page.locator("#import-form input[type=file]").set_input_files(str(book))
+    page.locator("#import-form button").click()
+    expect(page.locator("#import-errors")).to_contain_text("NOT-A-USCC")
+    expect(page.locator(".flash.error")).to_contain_text("未导入")
+    shot(page, "registry-import-bad-row")
+    table[1] = rows(1)[0]
+    book.write_bytes(as_xlsx([HEADER, *table]))
+    page.locator("#import-form input[type=file]").set_input_files(str(book))
+    page.locator("#import-form button").click()
+    expect(page.locator("#import-summary")).to_contain_text("3")
+    shot(page, "registry-import-done")

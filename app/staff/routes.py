@@ -47,6 +47,7 @@ from app.i18n import LANGUAGES, _, _l, localize, localize_errors, settle_languag
 from app.media import services as media
 from app.org.models import User
 from app.org.services import set_locale
+from app.registry import services as registry
 from app.review import services as review
 from app.review.schemas import ReviewRequestSchema
 from app.staff import services
@@ -80,6 +81,10 @@ REFUSALS = {
     "console.comment_required": _l("Write the reason: the inspector reads it."),
     "console.bad_date": _l("Pick a date."),
     "validation_error": _l("Check the fields marked below."),
+    "registry.import_invalid": _l(
+        "Some rows are not valid; nothing was imported. Fix the rows listed below and import "
+        "the file again."
+    ),
 }
 
 ROLE_HOME = {"supervisor": "staff.review_queue"}
@@ -533,6 +538,55 @@ def act(hazard_id: uuid.UUID, action: str) -> ResponseReturnValue:
         )
     flash(_("Done: %(action)s.", action=label(TABLES["ACTION"], action)), "ok")
     return redirect(url_for("staff.ticket", hazard_id=hazard_id))
+
+
+# --------------------------------------------------------------------------- the registry
+
+
+@blp.route("/registry/import", methods=["GET", "POST"])
+def registry_import() -> ResponseReturnValue:
+    """Import enterprises from XLSX or CSV: every row checked first, all or nothing; the rows
+    in error are shown with their cells and what is wrong next to them."""
+    user = _require("planner", "admin")
+    columns = list(registry.COLUMN_LABELS.items())
+    if request.method == "GET":
+        return _page("staff/registry_import.html", columns=columns)
+    upload = request.files.get("file")
+    data = upload.read() if upload is not None else b""
+    if not data:
+        return _page(
+            "staff/registry_import.html",
+            422,
+            columns=columns,
+            error=_("Choose the XLSX or CSV file to import."),
+        )
+    try:
+        summary = registry.import_enterprises(user, data)
+    except DomainError as err:
+        session.rollback()
+        if err.status == 404:
+            raise
+        bad: list[dict[str, Any]] = []
+        if err.code == "registry.import_invalid":
+            rows = {str(row.number): row for row in registry.parse_import(data)}
+            for number, problems in (err.errors or {}).items():
+                row = rows.get(number)
+                bad.append(
+                    {
+                        "number": number,
+                        "values": row.values if row else {},
+                        "problems": localize_errors(problems),
+                    }
+                )
+            bad.sort(key=lambda r: int(r["number"]) if r["number"].isdigit() else 0)
+        return _page(
+            "staff/registry_import.html",
+            err.status,
+            columns=columns,
+            error=_refusal(err),
+            bad=bad,
+        )
+    return _page("staff/registry_import.html", columns=columns, summary=summary)
 
 
 # --------------------------------------------------------------------------- photo uploads

@@ -19,10 +19,12 @@ from app.hazards.models import Hazard
 from app.hazards.services import etag_of
 from app.inspections.models import Finding, Inspection, InspectionInspector
 from app.org.models import User
+from app.registry.models import Enterprise
 from app.review.models import FindingReview
 from tests.conftest import make_test_app
 from tests.factories import Factories
 from tests.hazards.helpers import T0, sha
+from tests.registry.test_import import HEADER, as_xlsx, rows
 from tests.staff.conftest import PASSWORD, csrf_of
 
 
@@ -460,3 +462,29 @@ def test_the_browsers_photo_upload_is_the_apis_tus_upload_behind_the_session(wor
     assert answer.status_code == 302
     h = hazard(world.app, hid)
     assert h.status == "rectified" and h.events[-1].photos == [digest]
+
+
+def test_the_planner_imports_a_workbook_and_sees_the_bad_row_beside_its_cells(world, console):
+    good = rows(2)
+    bad = rows(1)[0]
+    bad[1] = "NOT-A-USCC"
+    me = console(world.users["planner"], accept_language="zh")
+    assert me.get("/console/registry/import").status_code == 200
+    refused = me.post(
+        "/console/registry/import",
+        {"file": (io.BytesIO(as_xlsx([HEADER, *good, bad])), "名录.xlsx")},
+        content_type="multipart/form-data",
+    )
+    assert refused.status_code == 422
+    page = refused.get_data(as_text=True)
+    assert "NOT-A-USCC" in page and 'class="cell-error"' in page
+    with world.app.app_context():
+        assert session.scalar(select(Enterprise.id).where(Enterprise.name == good[0][0])) is None
+    done = me.post(
+        "/console/registry/import",
+        {"file": (io.BytesIO(as_xlsx([HEADER, *good])), "名录.xlsx")},
+        content_type="multipart/form-data",
+    )
+    assert done.status_code == 200
+    assert 'id="import-summary"' in done.get_data(as_text=True)
+    assert console(world.users["coordinator"]).get("/console/registry/import").status_code == 403
