@@ -488,3 +488,16 @@ def test_the_planner_imports_a_workbook_and_sees_the_bad_row_beside_its_cells(wo
     assert done.status_code == 200
     assert 'id="import-summary"' in done.get_data(as_text=True)
     assert console(world.users["coordinator"]).get("/console/registry/import").status_code == 403
+
+
+def test_the_flags_are_explained_in_the_readers_language(world, console):
+    insp = submitted(world, 1)
+    (finding,) = findings_of(world.app, insp)
+    with world.app.app_context():
+        row = session.get(Finding, finding.id)
+        row.recorded_at = T0 - timedelta(hours=3)  # three hours before the check-in
+        session.commit()
+    me = console(world.users["supervisor_other"], accept_language="zh")
+    page = me.get(f"/console/review/findings/{finding.id}").get_data(as_text=True)
+    assert "记录时间早于签到" in page  # the flag
+    assert "记录时间比签到早 3 小时 0 分钟。" in page  # its reason
