@@ -212,7 +212,7 @@ def _require(*roles: str) -> User:
 
 def _safe_next(target: str | None) -> str:
     """Only a path of this site (no other host) is followed after signing in."""
-    if target and target.startswith("/") and not target.startswith("//"):
+    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
         parts = urlsplit(target)
         if not parts.netloc and not parts.scheme:
             return target
@@ -587,6 +587,12 @@ def registry_import() -> ResponseReturnValue:
             bad=bad,
         )
     return _page("staff/registry_import.html", columns=columns, summary=summary)
+
+
+@blp.route("/<path:rest>")
+def nowhere(rest: str) -> ResponseReturnValue:
+    """Any other address under /console: the console's own 404 page."""
+    return _page("staff/error.html", 404, message=_("There is no such page here."))
 
 
 # --------------------------------------------------------------------------- photo uploads

@@ -113,6 +113,26 @@ def test_signing_in_and_out(world, console):
     assert me.get("/console/work").status_code == 302  # signed out: back to the sign-in page
 
 
+def test_signing_in_follows_only_a_path_of_this_site(world, app):
+    for target, lands in (
+        ("/console/hazards?grade=major", "/console/hazards?grade=major"),
+        ("//elsewhere.example/x", "/console/"),
+        ("/\\elsewhere.example/x", "/console/"),
+        ("https://elsewhere.example/", "/console/"),
+    ):
+        client = app.test_client()
+        answer = client.post(
+            "/console/login",
+            data={
+                "username": world.users["coordinator"].username,
+                "password": PASSWORD,
+                "next": target,
+                "csrf_token": csrf_of(client),
+            },
+        )
+        assert answer.headers["Location"] == lands, target
+
+
 def test_a_wrong_password_redisplays_the_form_in_chinese(world, app):
     client = app.test_client()
     client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh-CN"
@@ -230,6 +250,11 @@ def test_a_ticket_outside_the_callers_scope_is_a_404_page(world, console):
     assert console(street).get(f"/console/hazards/{hid}").status_code == 404
     assert console(world.users["enterprise"]).get(f"/console/hazards/{hid}").status_code == 404
     assert console(world.users["coordinator"]).get(f"/console/hazards/{hid}").status_code == 200
+
+
+def test_an_unknown_console_address_is_the_consoles_404_page(world, console):
+    page = console(world.users["coordinator"]).get("/console/no/such/page")
+    assert page.status_code == 404 and "There is no such page here." in page.get_data(as_text=True)
 
 
 def test_the_review_pages_are_for_supervisors(world, console):
