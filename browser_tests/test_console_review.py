@@ -236,6 +236,18 @@ def test_the_enterprise_submits_its_rectification_with_a_photo(office, live, sho
         "img => img.complete && img.naturalWidth > 0", arg=thumb.element_handle()
     )
     shot(page, "rectification-submitted")
+    # and reports a hazard of its own check, with a photo
+    page.goto("/console/hazards")
+    page.click("#report")
+    form = page.locator("#report-form")
+    form.locator("textarea[name=description]").fill("仓库消防通道堆放杂物")
+    photo.write_bytes(a_photo(23))
+    form.locator("input[type=file]").set_input_files(str(photo))
+    form.locator("button").click()
+    expect(page.locator(".flash.ok")).to_contain_text("已上报")
+    expect(page.locator(".finding-head")).to_contain_text("企业自查上报")
+    expect(page.locator(".facts .strip img").first).to_be_visible()
+    shot(page, "self-report")
     sign_out(page)
 
 

@@ -41,7 +41,7 @@ from app.clock import isoformat
 from app.db import session
 from app.errors import DomainError
 from app.hazards import services as hazards
-from app.hazards.schemas import HazardActionSchema
+from app.hazards.schemas import HazardActionSchema, HazardCreateSchema
 from app.http import request_now
 from app.i18n import LANGUAGES, _, _l, localize, localize_errors, settle_language
 from app.media import services as media
@@ -460,6 +460,33 @@ def _ticket_view(hazard_id: uuid.UUID, status: int = 200, **extra: Any) -> Respo
         form=extra.pop("form", {}),
         **extra,
     )
+
+
+@blp.route("/hazards/new", methods=["GET", "POST"])
+def report_hazard() -> ResponseReturnValue:
+    """An enterprise reports a hazard it found itself (企业自查上报), with photos."""
+    user = _require("enterprise")
+    if request.method == "GET":
+        return _page("staff/report.html", form={})
+    form = request.form
+    body: dict[str, Any] = {
+        "grade": form.get("grade", ""),
+        "description": form.get("description", "").strip(),
+        "photos": [p for p in form.get("photos", "").split(",") if p.strip()],
+    }
+    try:
+        if form.get("deadline"):
+            body["deadline"] = _day(form.get("deadline"))
+        data = HazardCreateSchema().load(body)
+        created = hazards.create_hazard(user, data, now=request_now())
+    except (DomainError, ValidationError) as err:
+        if isinstance(err, DomainError) and err.status == 404:
+            raise
+        session.rollback()
+        message, errors = _form_error(err)
+        return _page("staff/report.html", 422, form=form, error=message, errors=errors)
+    flash(_("Reported: ticket %(number)s.", number=created.number), "ok")
+    return redirect(url_for("staff.ticket", hazard_id=created.id))
 
 
 @blp.route("/hazards/<uuid:hazard_id>")

@@ -526,3 +526,20 @@ def test_the_flags_are_explained_in_the_readers_language(world, console):
     page = me.get(f"/console/review/findings/{finding.id}").get_data(as_text=True)
     assert "记录时间早于签到" in page  # the flag
     assert "记录时间比签到早 3 小时 0 分钟。" in page  # its reason
+
+
+def test_the_enterprise_reports_a_hazard_of_its_own(world, console):
+    me = console(world.users["enterprise"])
+    assert me.get("/console/hazards/new").status_code == 200
+    empty = me.post("/console/hazards/new", {"grade": "general", "description": ""})
+    assert empty.status_code == 422
+    answer = me.post(
+        "/console/hazards/new",
+        {"grade": "general", "description": "消防通道堆放杂物", "deadline": "2026-03-10"},
+    )
+    assert answer.status_code == 302
+    with world.app.app_context():
+        h = session.execute(select(Hazard).where(Hazard.source == "self_report")).scalar_one()
+        assert h.enterprise_id == world.ent.id
+        assert h.deadline == datetime(2026, 3, 10, 15, 59, 59, tzinfo=UTC)
+    assert console(world.users["coordinator"]).get("/console/hazards/new").status_code == 403

@@ -103,7 +103,7 @@ function setUpRows() {
   });
 }
 
-// --- rectification evidence: each photo goes up by the API's content-addressed tus upload
+// --- photos of a form (rectification, self-report): each goes up by the API's content-addressed tus upload
 // (its SHA-256 declared first), then the form is sent with the photos' digests.
 async function sha256Hex(file) {
   const digest = await crypto.subtle.digest("SHA-256", await file.arrayBuffer());
@@ -125,9 +125,7 @@ function uploadOne(file, sha, endpoint, csrf) {
   });
 }
 
-function setUpRectification() {
-  const form = document.getElementById("rectify-form");
-  if (!form) return;
+function setUpUploads(form) {
   const progress = form.querySelector("[data-progress]");
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -152,6 +150,6 @@ function setUpRectification() {
 }
 
 const zoom = setUpZoom();
-setUpRectification();
+document.querySelectorAll("form[data-upload]").forEach(setUpUploads);
 setUpFinding(zoom);
 setUpRows();
