@@ -87,9 +87,6 @@ REFUSALS = {
     ),
 }
 
-ROLE_HOME = {"supervisor": "staff.review_queue"}
-
-
 def init_staff(app: Flask) -> None:
     """Configure the console's cookie and the site root (called once by app.wiring)."""
     app.config.update(
