@@ -87,6 +87,7 @@ REFUSALS = {
     ),
 }
 
+
 def init_staff(app: Flask) -> None:
     """Configure the console's cookie and the site root (called once by app.wiring)."""
     app.config.update(
