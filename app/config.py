@@ -23,6 +23,8 @@ DEFAULTS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": 32 * 1024 * 1024,
     "ACCESS_TOKEN_TTL": 3600,  # seconds
     "REFRESH_TOKEN_TTL": 14 * 24 * 3600,  # a week offline, with margin
+    # The staff console's session ends after this many minutes without a request (app/staff).
+    "CONSOLE_IDLE_MINUTES": 30,
     # Login and refresh limits (app/auth/limits.py; the numbers and why: docs/auth.md).
     # Failed logins per account: a guesser waits a minute, then an hour, then a day.
     "LOGIN_ACCOUNT_FAILURE_LIMIT": "5 per minute; 20 per hour; 50 per day",

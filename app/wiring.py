@@ -34,6 +34,8 @@ from app.public_site.routes import bp as public_site_bp
 from app.registry.routes import blp as registry_blp
 from app.reports.routes import blp as reports_blp
 from app.review.routes import blp as review_blp
+from app.staff.routes import blp as staff_blp
+from app.staff.routes import init_staff
 from app.sync.handlers import SPECS as SYNC_MUTATIONS
 from app.sync.routes import blp as sync_blp
 
@@ -77,5 +79,8 @@ def wire(app: Flask, api: Any) -> None:
         app.register_blueprint(bp, url_prefix=prefix)
     for command in COMMANDS:
         app.cli.add_command(command)
+    # The staff console (HTML pages with a session cookie), at /console; / leads to it.
+    app.register_blueprint(staff_blp)
+    init_staff(app)
     app.extensions["photo_hooks"] = PHOTO_HOOKS
     app.extensions["sync_mutations"] = SYNC_MUTATIONS

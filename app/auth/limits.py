@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import Response, current_app, g
+from flask import Response, current_app, g, request
 from flask_limiter.util import get_remote_address
 
 from app.auth.services import refresh_family
@@ -39,8 +39,11 @@ def _refused(response: Response) -> bool:
 
 def _body_field(name: str) -> str:
     # The strict parse of the body (app.http.check_request_input) ran before the view's limits.
+    # The console's sign-in form posts the same fields as a form (app/staff/routes.py).
     body = g.get("json_body")
-    value = body.get(name) if isinstance(body, dict) else None
+    if not isinstance(body, dict) and request.mimetype == "application/x-www-form-urlencoded":
+        body = request.form
+    value = body.get(name) if body is not None and hasattr(body, "get") else None
     return value if isinstance(value, str) else ""
 
 

@@ -90,10 +90,9 @@ def issue_tokens(user: User, device_name: str = "", *, now: datetime) -> dict[st
     return _issue_pair(user, device, uuid.uuid4(), now)
 
 
-def login(
-    username: str, password: str, device_name: str | None, *, now: datetime
-) -> dict[str, Any]:
-    """Check a password and issue tokens for a new device session."""
+def check_credentials(username: str, password: str) -> User:
+    """Return the active user whose password this is; else record the failure and refuse (401,
+    kept on record: ``persist``)."""
     user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
     if not _check_password(user, password) or user is None or not user.active:
         record(
@@ -106,9 +105,24 @@ def login(
         raise DomainError(
             "auth.invalid_credentials", 401, _("Wrong username or password."), persist=True
         )
+    return user
+
+
+def login(
+    username: str, password: str, device_name: str | None, *, now: datetime
+) -> dict[str, Any]:
+    """Check a password and issue tokens for a new device session."""
+    user = check_credentials(username, password)
     result = issue_tokens(user, device_name or "", now=now)
     record("auth.login", "user", user.id, {"device": device_name or ""}, actor=user)
     return result
+
+
+def console_login(username: str, password: str) -> User:
+    """Check a password for a session of the staff console (no device, no tokens)."""
+    user = check_credentials(username, password)
+    record("auth.login", "user", user.id, {"device": "console"}, actor=user)
+    return user
 
 
 def refresh(refresh_token: str, *, now: datetime) -> dict[str, Any]:

@@ -67,16 +67,18 @@ FLAGS = (
 
 def _minutes(delta: timedelta) -> str:
     minutes = int(abs(delta.total_seconds()) // 60)
-    return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
+    if minutes >= 60:
+        return _("%(hours)s h %(minutes)s min", hours=minutes // 60, minutes=minutes % 60)
+    return _("%(minutes)s min", minutes=minutes)
 
 
 def _outside(at: datetime, start: datetime | None, end: datetime | None) -> str | None:
     """How far `at` lies outside [start, end] beyond the tolerance, in words; None if inside."""
     tolerance = timedelta(minutes=get_settings().review_photo_time_tolerance_minutes)
     if start is not None and at < start - tolerance:
-        return f"{_minutes(start - at)} before the window opens"
+        return _("%(span)s before the window opens", span=_minutes(start - at))
     if end is not None and at > end + tolerance:
-        return f"{_minutes(at - end)} after the window closes"
+        return _("%(span)s after the window closes", span=_minutes(at - end))
     return None
 
 
@@ -85,7 +87,7 @@ def inspection_time_reasons(insp: Inspection) -> dict[str, str]:
     if insp.check_in_at is None:
         return {}
     why = _outside(insp.check_in_at, insp.window_start, insp.window_end)
-    return {"check_in_outside_window": f"Checked in {why}."} if why else {}
+    return {"check_in_outside_window": _("Checked in %(when)s.", when=why)} if why else {}
 
 
 def finding_time_reasons(finding: Finding, insp: Inspection) -> dict[str, str]:
@@ -94,12 +96,12 @@ def finding_time_reasons(finding: Finding, insp: Inspection) -> dict[str, str]:
     at = finding.recorded_at
     tolerance = timedelta(minutes=get_settings().review_photo_time_tolerance_minutes)
     if insp.check_in_at is not None and at < insp.check_in_at - tolerance:
-        reasons["recorded_before_check_in"] = (
-            f"Recorded {_minutes(insp.check_in_at - at)} before the check-in."
+        reasons["recorded_before_check_in"] = _(
+            "Recorded %(span)s before the check-in.", span=_minutes(insp.check_in_at - at)
         )
     why = _outside(at, insp.window_start, insp.window_end)
     if why:
-        reasons["recorded_outside_window"] = f"Recorded {why}."
+        reasons["recorded_outside_window"] = _("Recorded %(when)s.", when=why)
     return reasons
 
 
@@ -124,21 +126,26 @@ def queue_query(user: User) -> Select[Any]:
     )
 
 
-def queue_items(inspections: list[Inspection], *, base_url: str | None) -> list[dict[str, Any]]:
+def queue_items(
+    inspections: list[Inspection], *, base_url: str | None, pending_only: bool = True
+) -> list[dict[str, Any]]:
     """Build the queue entries (findings, photos with URLs and EXIF, flags) for inspections.
 
     The photos' local URLs are made absolute against `base_url` (``app.media.services.media_view``).
+    ``pending_only=False`` describes every live finding (the console's finding page shows the
+    inspection's decided findings too), in the same number of statements.
     """
     if not inspections:
         return []
     ids = [i.id for i in inspections]
+    waiting = Finding.review_status == "pending" if pending_only else true()
     findings = list(
         session.execute(
             select(Finding)
             .where(
                 Finding.inspection_id.in_(ids),
                 Finding.deleted.is_(False),
-                Finding.review_status == "pending",
+                waiting,
             )
             .order_by(Finding.inspection_id, Finding.result.desc(), Finding.recorded_at)
         ).scalars()
@@ -291,10 +298,20 @@ def _finding_entry(
             continue
         gap = abs(taken - f.recorded_at)
         if gap > tolerance and "recorded_far_from_photo_time" not in reasons:
-            side = "after" if f.recorded_at > taken else "before"
-            reasons["recorded_far_from_photo_time"] = (
-                f"Recorded {_minutes(gap)} {side} photo {sha[:8]} was taken."
+            words = (
+                _(
+                    "Recorded %(span)s after photo %(photo)s was taken.",
+                    span=_minutes(gap),
+                    photo=sha[:8],
+                )
+                if f.recorded_at > taken
+                else _(
+                    "Recorded %(span)s before photo %(photo)s was taken.",
+                    span=_minutes(gap),
+                    photo=sha[:8],
+                )
             )
+            reasons["recorded_far_from_photo_time"] = words
             flags.add("recorded_far_from_photo_time")
     return {
         "id": f.id,

@@ -1,0 +1,654 @@
+"""The staff console's pages: HTML, a session cookie, a CSRF token on every form.
+
+The HTTP side of the console (the request boundary for its pages): it signs people in with the
+API's password check and login limits, keeps the caller in a signed session cookie that lapses
+after ``CONSOLE_IDLE_MINUTES`` without a request, refuses any POST without the session's CSRF
+token, and calls the same services as the API with the same caller (``g.user``), so the same
+role and scope rules apply: what the caller may not see is a 404 page. The API's bearer-token
+endpoints are untouched (nothing here runs for them).
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import uuid
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask import session as cookie
+from flask.typing import ResponseReturnValue
+from flask_babel import format_datetime, format_timedelta, get_locale
+from marshmallow import ValidationError
+from werkzeug.exceptions import HTTPException
+
+from app.auth.limits import login_limits
+from app.auth.services import console_login
+from app.clock import isoformat
+from app.db import session
+from app.errors import DomainError
+from app.hazards import services as hazards
+from app.hazards.schemas import HazardActionSchema, HazardCreateSchema
+from app.http import request_now
+from app.i18n import LANGUAGES, _, _l, localize, localize_errors, settle_language
+from app.media import services as media
+from app.org.models import User
+from app.org.services import set_locale
+from app.registry import services as registry
+from app.review import services as review
+from app.review.schemas import ReviewRequestSchema
+from app.staff import services
+from app.staff.labels import TABLES, label
+from media.tus import session_headers
+
+blp = Blueprint("staff", __name__, url_prefix="/console", template_folder="templates")
+
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+#: Pages one may open signed out.
+OPEN_ENDPOINTS = {"staff.login"}
+
+#: The console's words for the refusals a person can meet here (the services' own messages are
+#: not all in the catalogs yet); any other code shows the service's message.
+REFUSALS = {
+    "auth.invalid_credentials": _l("Wrong username or password."),
+    "review.grade_reason_required": _l(
+        "Say why you change the grade (e.g. which clause of the 判定标准 applies)."
+    ),
+    "finding.already_reviewed": _l("This finding was already decided; it is shown as it is now."),
+    "finding.not_submitted": _l("This inspection has not been submitted yet."),
+    "hazard.invalid_transition": _l("This action is not possible on this ticket now."),
+    "hazard.invalid_assignee": _l(
+        "Pick someone whose jurisdiction covers this ticket, or the enterprise's own account."
+    ),
+    "hazard.plan_required": _l(
+        "A major hazard needs its rectification plan (治理方案) before work starts."
+    ),
+    "hazard.evidence_required": _l("Describe what was done and attach photos."),
+    "precondition_failed": _l("Someone changed this ticket meanwhile; it is shown as it is now."),
+    "console.comment_required": _l("Write the reason: the inspector reads it."),
+    "console.bad_date": _l("Pick a date."),
+    "validation_error": _l("Check the fields marked below."),
+    "registry.import_invalid": _l(
+        "Some rows are not valid; nothing was imported. Fix the rows listed below and import "
+        "the file again."
+    ),
+}
+
+
+def init_staff(app: Flask) -> None:
+    """Configure the console's cookie and the site root (called once by app.wiring)."""
+    app.config.update(
+        SESSION_COOKIE_NAME="fieldsafe_console",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=app.config["ENV"] == "production",
+    )
+    app.add_url_rule("/", endpoint="root", view_func=lambda: redirect(url_for("staff.index")))
+    app.jinja_env.filters["label"] = lambda code, table: label(TABLES[table], code)
+    app.jinja_env.filters["when"] = _when
+    app.jinja_env.filters["age"] = _age
+
+
+def _when(value: datetime | None, fmt: str = "yyyy-MM-dd HH:mm") -> str:
+    return format_datetime(value, fmt) if value else "—"
+
+
+def _age(value: Any) -> str:
+    return format_timedelta(value, granularity="minute", threshold=1.5) if value else "—"
+
+
+# --------------------------------------------------------------------------- the boundary
+
+
+def _idle_limit() -> int:
+    return int(current_app.config["CONSOLE_IDLE_MINUTES"]) * 60
+
+
+@blp.before_request
+def _session() -> ResponseReturnValue | None:
+    """Resolve the caller from the cookie, lapse an idle session, check the CSRF token."""
+    now = request_now().timestamp()
+    g.console_user = None
+    uid = cookie.get("uid")
+    if uid is not None:
+        seen = float(cookie.get("seen", 0))
+        user = session.get(User, uuid.UUID(uid)) if now - seen <= _idle_limit() else None
+        if user is None or not user.active:
+            cookie.clear()
+            g.console_expired = True
+        else:
+            g.user = g.console_user = user
+            cookie["seen"] = now
+    settle_language()
+    if "csrf" not in cookie:
+        cookie["csrf"] = secrets.token_urlsafe(32)
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        # a form's field, or the header of a script's request (the photo upload)
+        sent = request.headers.get("X-CSRF-Token") or (
+            request.form.get("csrf_token", "") if request.mimetype in FORM_TYPES else ""
+        )
+        if not hmac.compare_digest(sent.encode(), str(cookie["csrf"]).encode()):
+            return _page("staff/error.html", 400, message=_("This form has expired; reload it."))
+    if g.console_user is None and request.endpoint not in OPEN_ENDPOINTS:
+        if g.get("console_expired"):
+            flash(_("You were signed out after a while without activity."), "info")
+        return redirect(url_for("staff.login", next=request.full_path.rstrip("?")))
+    return None
+
+
+@blp.app_context_processor
+def _globals() -> dict[str, Any]:
+    return {
+        "me": g.get("console_user"),
+        "csrf_token": cookie.get("csrf", ""),
+        "languages": LANGUAGES,
+        "lang": str(get_locale() or "zh"),
+    }
+
+
+def _page(template: str, status: int = 200, **context: Any) -> ResponseReturnValue:
+    return render_template(template, **context), status
+
+
+@blp.errorhandler(DomainError)
+def _refused(err: DomainError) -> ResponseReturnValue:
+    if err.persist:
+        g.commit_on_error = True
+    if err.status == 404:
+        return _page("staff/error.html", 404, message=_("There is no such page here."))
+    return _page("staff/error.html", err.status, message=_refusal(err))
+
+
+@blp.errorhandler(HTTPException)
+def _http_error(err: HTTPException) -> ResponseReturnValue:
+    status = err.code or 500
+    if status == 429:
+        # Flask-Limiter's refusal of a sign-in: the form again, with the limit in words.
+        return _page(
+            "staff/login.html",
+            429,
+            error=_("Too many sign-in attempts; wait a while and try again."),
+            username="",
+            next="",
+        )
+    if status == 404:
+        return _page("staff/error.html", 404, message=_("There is no such page here."))
+    return _page("staff/error.html", status, message=_("This request could not be answered."))
+
+
+def _refusal(err: DomainError) -> str:
+    known = REFUSALS.get(err.code)
+    return str(known) if known is not None else str(localize(err.message))
+
+
+def _me() -> User:
+    user: User = g.console_user
+    return user
+
+
+def _require(*roles: str) -> User:
+    user = _me()
+    if user.role not in roles:
+        raise DomainError(
+            "auth.forbidden", 403, _("Your role does not open this page."), persist=False
+        )
+    return user
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path of this site (no other host) is followed after signing in."""
+    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+        parts = urlsplit(target)
+        if not parts.netloc and not parts.scheme:
+            return target
+    return url_for("staff.index")
+
+
+# --------------------------------------------------------------------------- signing in
+
+
+@blp.route("/login", methods=["GET", "POST"])
+@login_limits
+def login() -> ResponseReturnValue:
+    """Sign in with the account's username and password (the API's check and limits)."""
+    target = request.values.get("next", "")
+    if request.method == "GET":
+        if g.console_user is not None:
+            return redirect(_safe_next(target))
+        return _page("staff/login.html", username="", next=target)
+    username = request.form.get("username", "").strip()
+    password = request.form.get("password", "")
+    if not username or not password:
+        return _page(
+            "staff/login.html",
+            422,
+            error=_("Enter your username and password."),
+            username=username,
+            next=target,
+        )
+    try:
+        user = console_login(username, password)
+    except DomainError as err:
+        g.commit_on_error = err.persist  # the failed attempt stays on the audit log
+        return _page("staff/login.html", 401, error=_refusal(err), username=username, next=target)
+    csrf = secrets.token_urlsafe(32)
+    cookie.clear()  # a new session: nothing of a previous one carries over
+    cookie.update(uid=str(user.id), seen=request_now().timestamp(), csrf=csrf)
+    return redirect(_safe_next(target))
+
+
+@blp.route("/logout", methods=["POST"])
+def logout() -> ResponseReturnValue:
+    """Sign out: the session cookie is emptied."""
+    cookie.clear()
+    flash(_("You are signed out."), "info")
+    return redirect(url_for("staff.login"))
+
+
+@blp.route("/language", methods=["POST"])
+def language() -> ResponseReturnValue:
+    """Set the signed-in user's language (the same setting as PATCH /api/v1/me)."""
+    choice = request.form.get("locale") or None
+    if choice not in (*LANGUAGES, None):
+        return _page("staff/error.html", 422, message=_("No such language."))
+    set_locale(_me(), choice)
+    return redirect(_safe_next(request.form.get("next")))
+
+
+@blp.route("/")
+def index() -> ResponseReturnValue:
+    """The console's home: what waits on the caller."""
+    return redirect(url_for("staff.my_work"))
+
+
+@blp.route("/work")
+def my_work() -> ResponseReturnValue:
+    """What waits on the caller, by role."""
+    work = services.my_work(_me(), now=request_now())
+    return _page(
+        "staff/work.html",
+        work=work,
+        now=request_now(),
+        places=services.names_of_places(),
+        industries=services.names_of_industries(),
+    )
+
+
+# --------------------------------------------------------------------------- review
+
+
+def _int(name: str, default: int = 1) -> int:
+    try:
+        return max(1, int(request.args.get(name, default)))
+    except ValueError:
+        return default
+
+
+@blp.route("/review")
+def review_queue() -> ResponseReturnValue:
+    """The supervisor's queue: pending findings with their flags, filtered and sorted."""
+    user = _require("supervisor")
+    args = {
+        "jurisdiction": request.args.get("jurisdiction") or None,
+        "industry": request.args.get("industry") or None,
+        "type": request.args.get("type") or None,
+        "flagged": request.args.get("flagged") == "1",
+        "failures": request.args.get("failures") == "1",
+        "sort": request.args.get("sort")
+        if request.args.get("sort") in services.QUEUE_SORTS
+        else "oldest",
+        "page": _int("page"),
+    }
+    data = services.review_queue(user, args, now=request_now())
+    return _page(
+        "staff/queue.html",
+        data=data,
+        args=args,
+        places=services.names_of_places(),
+        industries=services.names_of_industries(),
+    )
+
+
+def _finding_view(finding_id: uuid.UUID, status: int = 200, **extra: Any) -> ResponseReturnValue:
+    user = _require("supervisor")
+    data = services.finding_page(user, finding_id)
+    return _page(
+        "staff/finding.html",
+        status,
+        data=data,
+        places=services.names_of_places(),
+        industries=services.names_of_industries(),
+        form=extra.pop("form", {}),
+        **extra,
+    )
+
+
+@blp.route("/review/findings/<uuid:finding_id>")
+def finding(finding_id: uuid.UUID) -> ResponseReturnValue:
+    """A finding with its photos large, their evidence, the item and the other findings."""
+    return _finding_view(finding_id)
+
+
+@blp.route("/review/findings/<uuid:finding_id>", methods=["POST"])
+def decide(finding_id: uuid.UUID) -> ResponseReturnValue:
+    """Confirm (grade and reason when it changes), reject with a reason, or send back."""
+    user = _require("supervisor")
+    form = request.form
+    decision = form.get("decision", "")
+    body: dict[str, Any] = {"decision": decision, "comment": form.get("comment", "").strip()}
+    current = services.finding_page(user, finding_id)["finding"]
+    if decision == "confirm" and form.get("grade") and form.get("grade") != current["grade"]:
+        body["grade"] = form["grade"]
+        body["grade_reason"] = form.get("grade_reason", "").strip()
+    try:
+        data = ReviewRequestSchema().load(body)
+        if decision in ("reject", "needs_info") and not data["comment"]:
+            raise DomainError("console.comment_required", 422, REFUSALS["console.comment_required"])
+        result = review.review_finding(user, finding_id, data, now=request_now())
+    except (DomainError, ValidationError) as err:
+        session.rollback()
+        message, errors = _form_error(err)
+        return _finding_view(finding_id, 422, error=message, errors=errors, form=form)
+    decided = label(TABLES["REVIEW_STATUS"], result.review_status)
+    hazard_id = getattr(result, "hazard_id", None)
+    if hazard_id is not None:
+        number = session.get(hazards.Hazard, hazard_id).number  # type: ignore[union-attr]
+        flash(_("%(decision)s: ticket %(number)s issued.", decision=decided, number=number), "ok")
+    else:
+        flash(_("%(decision)s.", decision=decided), "ok")
+    order = services.queue_order(user)
+    wanted = form.get("next_id")
+    if wanted and wanted in {str(i) for i in order}:
+        return redirect(url_for("staff.finding", finding_id=wanted))
+    if order:
+        return redirect(url_for("staff.finding", finding_id=order[0]))
+    return redirect(url_for("staff.review_queue"))
+
+
+@blp.route("/review/inspections/<uuid:inspection_id>/confirm-passes", methods=["POST"])
+def confirm_passes(inspection_id: uuid.UUID) -> ResponseReturnValue:
+    """Confirm at once an inspection's unflagged passes and n/a answers (flagged ones stay)."""
+    user = _require("supervisor")
+    result = review.confirm_passes(
+        user, inspection_id, request.form.get("comment", "").strip(), now=request_now()
+    )
+    flash(
+        _(
+            "%(confirmed)s compliant answers confirmed; %(skipped)s flagged ones wait for a "
+            "decision of their own.",
+            confirmed=len(result["confirmed"]),
+            skipped=len(result["skipped"]),
+        ),
+        "ok",
+    )
+    return redirect(_safe_next(request.form.get("next")))
+
+
+def _form_error(err: DomainError | ValidationError) -> tuple[str, dict[str, Any]]:
+    if isinstance(err, ValidationError):
+        messages = err.messages if isinstance(err.messages, dict) else {"_": err.messages}
+        return _("Check the fields marked below."), localize_errors(messages)
+    return _refusal(err), localize_errors(err.errors or {})
+
+
+# --------------------------------------------------------------------------- tickets
+
+LEDGER_FILTERS = ("status", "grade", "jurisdiction", "industry", "source")
+
+
+def _ledger_args() -> dict[str, Any]:
+    args: dict[str, Any] = {k: request.args.get(k) or None for k in LEDGER_FILTERS}
+    for name in ("overdue", "listed"):
+        value = request.args.get(name)
+        args[name] = {"1": True, "0": False}.get(value or "")
+    level = request.args.get("escalation_level")
+    args["escalation_level"] = int(level) if level in ("1", "2", "3", "4") else None
+    if request.args.get("assignee") == "me":
+        args["assignee"] = "me"
+    args["page"] = _int("page")
+    return args
+
+
+@blp.route("/hazards")
+def ledger() -> ResponseReturnValue:
+    """The hazard ledger with the API's filters."""
+    user = _me()
+    args = _ledger_args()
+    data = services.ledger(
+        user, {k: v for k, v in args.items() if v is not None}, now=request_now()
+    )
+    return _page(
+        "staff/ledger.html",
+        data=data,
+        args=args,
+        now=request_now(),
+        places=services.names_of_places(),
+        industries=services.names_of_industries(),
+    )
+
+
+def _ticket_view(hazard_id: uuid.UUID, status: int = 200, **extra: Any) -> ResponseReturnValue:
+    user = _me()
+    now = request_now()
+    hazard = hazards.get_hazard(user, hazard_id, now=now)
+    page = services.ticket_page(user, hazard)
+    return _page(
+        "staff/ticket.html",
+        status,
+        h=hazard,
+        page=page,
+        now=now,
+        etag=hazards.etag_of(hazard),
+        default_deadline=services.recent_deadline_default(now).isoformat(),
+        places=services.names_of_places(),
+        industries=services.names_of_industries(),
+        form=extra.pop("form", {}),
+        **extra,
+    )
+
+
+@blp.route("/hazards/new", methods=["GET", "POST"])
+def report_hazard() -> ResponseReturnValue:
+    """An enterprise reports a hazard it found itself (企业自查上报), with photos."""
+    user = _require("enterprise")
+    if request.method == "GET":
+        return _page("staff/report.html", form={})
+    form = request.form
+    body: dict[str, Any] = {
+        "grade": form.get("grade", ""),
+        "description": form.get("description", "").strip(),
+        "photos": [p for p in form.get("photos", "").split(",") if p.strip()],
+    }
+    try:
+        if form.get("deadline"):
+            body["deadline"] = _day(form.get("deadline"))
+        data = HazardCreateSchema().load(body)
+        created = hazards.create_hazard(user, data, now=request_now())
+    except (DomainError, ValidationError) as err:
+        if isinstance(err, DomainError) and err.status == 404:
+            raise
+        session.rollback()
+        message, errors = _form_error(err)
+        return _page("staff/report.html", 422, form=form, error=message, errors=errors)
+    flash(_("Reported: ticket %(number)s.", number=created.number), "ok")
+    return redirect(url_for("staff.ticket", hazard_id=created.id))
+
+
+@blp.route("/hazards/<uuid:hazard_id>")
+def ticket(hazard_id: uuid.UUID) -> ResponseReturnValue:
+    """A ticket: its facts, its timeline with every photo, and the caller's actions."""
+    return _ticket_view(hazard_id)
+
+
+def _day(value: str | None) -> str:
+    """A date picker's day as the end of that day, Beijing time (RFC 3339)."""
+    try:
+        return str(isoformat(services.end_of_day(date.fromisoformat(value or ""))))
+    except ValueError as exc:
+        raise DomainError("console.bad_date", 422, REFUSALS["console.bad_date"]) from exc
+
+
+def _action_body(action: str, form: Any) -> dict[str, Any]:
+    """The API's action body from the console's form for ``action``."""
+    note = form.get("note", "").strip()
+    if action == "assign":
+        body: dict[str, Any] = {"action": action, "assignee_id": form.get("assignee_id", "")}
+        if form.get("deadline"):
+            body["deadline"] = _day(form.get("deadline"))
+        return body
+    if action == "request_extension":
+        return {"action": action, "until": _day(form.get("until")), "reason": note}
+    if action == "decide_extension":
+        return {"action": action, "approve": form.get("approve") == "1", "note": note}
+    if action == "submit_rectification":
+        photos = [p for p in form.get("photos", "").split(",") if p.strip()]
+        return {"action": action, "note": note, "photos": photos}
+    if action == "start":
+        plan = {k: form.get(f"plan_{k}", "").strip() for k in hazards.PLAN_PARTS}
+        body = {"action": action}
+        if any(plan.values()):
+            body["plan"] = {k: v for k, v in plan.items() if v}
+        return body
+    return {"action": action, "note": note}
+
+
+CONSOLE_ACTIONS = (
+    "assign",
+    "escalate",
+    "request_extension",
+    "decide_extension",
+    "comment",
+    "close",
+    "start",
+    "submit_rectification",
+)
+
+
+@blp.route("/hazards/<uuid:hazard_id>/<action>", methods=["POST"])
+def act(hazard_id: uuid.UUID, action: str) -> ResponseReturnValue:
+    """Take one action on a ticket, through the same service (and transition table) as the API."""
+    if action not in CONSOLE_ACTIONS:
+        return _page("staff/error.html", 404, message=_("There is no such page here."))
+    user = _me()
+    form = request.form
+    sent_etag = form.get("etag", "")
+
+    def check(current: str) -> None:
+        if not hmac.compare_digest(current, sent_etag):
+            raise DomainError("precondition_failed", 412, REFUSALS["precondition_failed"])
+
+    try:
+        body = HazardActionSchema().load(_action_body(action, form))
+        hazards.apply_action(user, hazard_id, body, check_etag=check, now=request_now())
+    except (DomainError, ValidationError) as err:
+        if isinstance(err, DomainError) and err.status == 404:
+            raise
+        session.rollback()
+        message, errors = _form_error(err)
+        return _ticket_view(
+            hazard_id, 422, error=message, errors=errors, form=form, failed_action=action
+        )
+    flash(_("Done: %(action)s.", action=label(TABLES["ACTION"], action)), "ok")
+    return redirect(url_for("staff.ticket", hazard_id=hazard_id))
+
+
+# --------------------------------------------------------------------------- the registry
+
+
+@blp.route("/registry/import", methods=["GET", "POST"])
+def registry_import() -> ResponseReturnValue:
+    """Import enterprises from XLSX or CSV: every row checked first, all or nothing; the rows
+    in error are shown with their cells and what is wrong next to them."""
+    user = _require("planner", "admin")
+    columns = list(registry.COLUMN_LABELS.items())
+    if request.method == "GET":
+        return _page("staff/registry_import.html", columns=columns)
+    upload = request.files.get("file")
+    data = upload.read() if upload is not None else b""
+    if not data:
+        return _page(
+            "staff/registry_import.html",
+            422,
+            columns=columns,
+            error=_("Choose the XLSX or CSV file to import."),
+        )
+    try:
+        summary = registry.import_enterprises(user, data)
+    except DomainError as err:
+        session.rollback()
+        if err.status == 404:
+            raise
+        bad: list[dict[str, Any]] = []
+        if err.code == "registry.import_invalid":
+            rows = {str(row.number): row for row in registry.parse_import(data)}
+            for number, problems in (err.errors or {}).items():
+                row = rows.get(number)
+                bad.append(
+                    {
+                        "number": number,
+                        "values": row.values if row else {},
+                        "problems": localize_errors(problems),
+                    }
+                )
+            bad.sort(key=lambda r: int(r["number"]) if r["number"].isdigit() else 0)
+        return _page(
+            "staff/registry_import.html",
+            err.status,
+            columns=columns,
+            error=_refusal(err),
+            bad=bad,
+        )
+    return _page("staff/registry_import.html", columns=columns, summary=summary)
+
+
+@blp.route("/<path:rest>")
+def nowhere(rest: str) -> ResponseReturnValue:
+    """Any other address under /console: the console's own 404 page."""
+    return _page("staff/error.html", 404, message=_("There is no such page here."))
+
+
+# --------------------------------------------------------------------------- photo uploads
+
+
+def _tus(status: int, upload: Any = None, **headers: str) -> Response:
+    response = Response(status=status)
+    response.headers["Tus-Resumable"] = "1.0.0"
+    if upload is not None:
+        response.headers.update(session_headers(upload))
+    response.headers.update(headers)
+    return response
+
+
+@blp.route("/media/uploads", methods=["POST"])
+def create_upload() -> ResponseReturnValue:
+    """Start a photo's tus upload from the browser: the API's content-addressed upload, signed in
+    by the session (and its CSRF token in X-CSRF-Token) instead of a bearer token."""
+    upload = media.create_upload(_me(), request.headers)
+    response = _tus(201, upload, Location=url_for("staff.upload", upload_id=upload.id))
+    del response.headers["Upload-Offset"]
+    return response
+
+
+@blp.route("/media/uploads/<upload_id>", methods=["HEAD", "PATCH"])
+def upload(upload_id: str) -> ResponseReturnValue:
+    """Tell a tus upload's offset (HEAD) or append its bytes (PATCH); the last byte stores it."""
+    if request.method == "HEAD":
+        return _tus(200, media.upload_status(_me(), upload_id, request.headers))
+    done = media.append_upload(_me(), upload_id, request.headers, request.stream, now=request_now())
+    return _tus(204, done)
+
+
+__all__ = ["blp", "init_staff"]
