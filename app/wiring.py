@@ -60,7 +60,7 @@ BLUEPRINTS = (
 )
 
 #: The HTML pages' blueprints (not in the OpenAPI document), with where each is mounted.
-PAGES = ((public_site_bp, "/public"), (document_pages, "/public"))
+PAGES = ((public_site_bp, "/public"), (document_pages, "/public"), (staff_blp, "/console"))
 
 #: Which records cite a photo (its viewers may fetch it), and what runs when a photo is stored.
 PHOTO_HOOKS = PhotoHooks(
@@ -79,8 +79,7 @@ def wire(app: Flask, api: Any) -> None:
         app.register_blueprint(bp, url_prefix=prefix)
     for command in COMMANDS:
         app.cli.add_command(command)
-    # The staff console (HTML pages with a session cookie), at /console; / leads to it.
-    app.register_blueprint(staff_blp)
+    # The staff console's cookie settings and the site root (/ leads to the console).
     init_staff(app)
     app.extensions["photo_hooks"] = PHOTO_HOOKS
     app.extensions["sync_mutations"] = SYNC_MUTATIONS
