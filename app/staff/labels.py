@@ -77,6 +77,26 @@ ROLE = {
     "enterprise": _l("Enterprise account"),
     "admin": _l("Administrator"),
 }
+PLAN_STATUS = {
+    "draft": _l("Draft"),
+    "committed": _l("Committed, not yet drawn"),
+    "drawn": _l("Drawn"),
+}
+DRAW_STATUS = {
+    "committed": _l("Committed"),
+    "drawn": _l("Drawn"),
+    "superseded": _l("Superseded by a redraw"),
+}
+RISK = {"high": _l("High risk"), "medium": _l("Medium risk"), "low": _l("Low risk")}
+INSPECTION_STATUS = {
+    "planned": _l("Planned"),
+    "dispatched": _l("Dispatched"),
+    "in_progress": _l("Under way"),
+    "submitted": _l("Submitted"),
+    "reviewed": _l("Reviewed"),
+    "closed": _l("Closed"),
+    "cancelled": _l("Cancelled"),
+}
 
 
 def label(table: dict[Any, Any], code: Any) -> str:
@@ -97,4 +117,8 @@ TABLES: dict[str, dict[Any, Any]] = {
     "ACTION": ACTION,
     "ESCALATION": ESCALATION,
     "ROLE": ROLE,
+    "PLAN_STATUS": PLAN_STATUS,
+    "DRAW_STATUS": DRAW_STATUS,
+    "RISK": RISK,
+    "INSPECTION_STATUS": INSPECTION_STATUS,
 }

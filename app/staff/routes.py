@@ -33,6 +33,7 @@ from flask import session as cookie
 from flask.typing import ResponseReturnValue
 from flask_babel import format_datetime, format_timedelta, get_locale
 from marshmallow import ValidationError
+from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
 from app.auth.limits import login_limits
@@ -44,10 +45,15 @@ from app.hazards import services as hazards
 from app.hazards.schemas import HazardActionSchema, HazardCreateSchema
 from app.http import request_now
 from app.i18n import LANGUAGES, _, _l, localize, localize_errors, settle_language
+from app.inspections import services as inspections
+from app.inspections.schemas import InspectionCreateSchema
 from app.media import services as media
 from app.org.models import User
 from app.org.services import set_locale
+from app.planning import services as planning
+from app.planning.schemas import SamplingCommitSchema, SamplingPlanCreateSchema
 from app.registry import services as registry
+from app.registry.models import RISK_LEVELS
 from app.review import services as review
 from app.review.schemas import ReviewRequestSchema
 from app.staff import services
@@ -612,6 +618,215 @@ def registry_import() -> ResponseReturnValue:
             bad=bad,
         )
     return _page("staff/registry_import.html", columns=columns, summary=summary)
+
+
+# --------------------------------------------------------------------------- sampling plans
+
+
+def _plan_body(form: Any) -> dict[str, Any]:
+    """The API's plan body (SamplingPlanCreateSchema) from the console's form."""
+    body: dict[str, Any] = {
+        "name": form.get("name", "").strip(),
+        "industries": form.getlist("industries"),
+        "jurisdictions": form.getlist("jurisdictions"),
+        "departments": form.getlist("departments"),
+        "rates": {level: form.get(f"rate_{level}", "").strip() for level in RISK_LEVELS},
+        "team_size": form.get("team_size", "").strip() or 2,
+        "cross_jurisdiction": form.get("cross_jurisdiction") == "1",
+        "exclude_inspected_within_days": form.get("exclude_inspected_within_days", "").strip() or 0,
+    }
+    return body
+
+
+def _load(schema: Any, body: dict[str, Any], form: Any) -> dict[str, Any]:
+    """Load ``body`` with the pickers' times; every wrong field is reported at once."""
+    errors: dict[str, Any] = {}
+    try:
+        body.update(_times(form))
+    except DomainError as err:
+        errors.update(err.errors or {})
+    try:
+        data: dict[str, Any] = schema.load(body)
+    except ValidationError as err:
+        errors.update(err.messages if isinstance(err.messages, dict) else {"_": err.messages})
+    if errors:
+        raise ValidationError(errors)
+    return data
+
+
+def _times(form: Any) -> dict[str, Any]:
+    """The window and dispatch time from the pickers (Beijing time), as the API takes them."""
+    out: dict[str, Any] = {}
+    errors: dict[str, list[str]] = {}
+    start, end = form.get("window_start", ""), form.get("window_end", "")
+    try:
+        if start or end:
+            out["window"] = {
+                "start": isoformat(services.beijing_time(start)),
+                "end": isoformat(services.beijing_time(end)),
+            }
+    except ValueError:
+        errors["window"] = [_("Pick both the start and the end.")]
+    try:
+        if form.get("dispatch_at"):
+            out["dispatch_at"] = isoformat(services.beijing_time(form["dispatch_at"]))
+    except ValueError:
+        errors["dispatch_at"] = [_("Pick a date and time.")]
+    if errors:
+        raise DomainError("validation_error", 422, REFUSALS["validation_error"], errors)
+    return out
+
+
+def _flat_errors(errors: dict[str, Any]) -> dict[str, Any]:
+    """Nested field errors (rates.high, window.end) under their form fields' names too."""
+    flat = dict(errors)
+    for key, value in errors.items():
+        if isinstance(value, dict):
+            for sub, messages in value.items():
+                flat[f"{key}_{sub}"] = messages
+    return flat
+
+
+@blp.route("/plans")
+def plans() -> ResponseReturnValue:
+    """The planner's own sampling plans, newest first."""
+    user = _require("planner")
+    return _page("staff/plans.html", data=services.plans_page(user, _int("page")))
+
+
+@blp.route("/plans/new", methods=["GET", "POST"])
+def new_plan() -> ResponseReturnValue:
+    """Create a sampling plan through the API's schema and service."""
+    user = _require("planner")
+    choices = services.plan_choices()
+    if request.method == "GET":
+        return _page("staff/plan_new.html", choices=choices, form=MultiDict(), levels=RISK_LEVELS)
+    form = request.form
+    try:
+        data = _load(SamplingPlanCreateSchema(), _plan_body(form), form)
+        plan = planning.create_plan(user, data, now=request_now())
+    except (DomainError, ValidationError) as err:
+        session.rollback()
+        message, errors = _form_error(err)
+        return _page(
+            "staff/plan_new.html",
+            422,
+            choices=choices,
+            form=form,
+            levels=RISK_LEVELS,
+            error=message,
+            errors=_flat_errors(errors),
+        )
+    flash(_("Plan created: commit it to publish its seed commitment."), "ok")
+    return redirect(url_for("staff.plan", plan_id=plan.id))
+
+
+def _plan_view(plan_id: uuid.UUID, status: int = 200, **extra: Any) -> ResponseReturnValue:
+    user = _require("planner")
+    plan = planning.get_plan(user, plan_id)
+    draws = planning.plan_detail_draws(plan)
+    return _page(
+        "staff/plan.html",
+        status,
+        plan=plan,
+        draws=draws,
+        names=services.draw_names(draws),
+        places=services.names_of_places(),
+        industries=services.names_of_industries(),
+        choices=services.plan_choices(),
+        form=extra.pop("form", MultiDict()),
+        **extra,
+    )
+
+
+@blp.route("/plans/<uuid:plan_id>")
+def plan(plan_id: uuid.UUID) -> ResponseReturnValue:
+    """One plan: its parameters, its draws (commitment, seed, targets and teams once drawn)."""
+    return _plan_view(plan_id)
+
+
+@blp.route("/plans/<uuid:plan_id>/<step>", methods=["POST"])
+def plan_step(plan_id: uuid.UUID, step: str) -> ResponseReturnValue:
+    """Commit (a redraw with its reason) or draw, as POST /sampling-plans/<id>/commit|draw."""
+    if step not in ("commit", "draw"):
+        return _page("staff/error.html", 404, message=_("There is no such page here."))
+    user = _require("planner")
+    form = request.form
+    try:
+        current = planning.get_plan(user, plan_id, lock=True)
+        if form.get("version") != str(current.version):
+            raise DomainError("precondition_failed", 412, REFUSALS["precondition_failed"])
+        if step == "commit":
+            data = SamplingCommitSchema().load({"reason": form.get("reason", "").strip() or None})
+            planning.commit_plan(user, current, data.get("reason"), now=request_now())
+            flash(_("Committed: the seed commitment is published; now draw."), "ok")
+        else:
+            planning.draw_plan(user, current, now=request_now())
+            flash(_("Drawn: the targets and teams are below, the inspections created."), "ok")
+    except (DomainError, ValidationError) as err:
+        if isinstance(err, DomainError) and err.status == 404:
+            raise
+        session.rollback()
+        message, errors = _form_error(err)
+        status = err.status if isinstance(err, DomainError) else 422
+        return _plan_view(plan_id, status, error=message, errors=errors, form=form)
+    return redirect(url_for("staff.plan", plan_id=plan_id))
+
+
+# --------------------------------------------------------------------------- 四不两直 dispatch
+
+
+def _dispatch_view(status: int = 200, **extra: Any) -> ResponseReturnValue:
+    user = _require("planner")
+    return _page(
+        "staff/dispatch.html",
+        status,
+        inspectors=services.inspectors_for(user),
+        enterprises=services.enterprise_names(user),
+        planned=services.planned_inspections(user),
+        places=services.names_of_places(),
+        form=extra.pop("form", MultiDict()),
+        **extra,
+    )
+
+
+@blp.route("/dispatch", methods=["GET", "POST"])
+def dispatch() -> ResponseReturnValue:
+    """Dispatch an unannounced (四不两直) inspection, as POST /inspections with that type: only
+    its planner and its team ever see it."""
+    user = _require("planner")
+    if request.method == "GET":
+        return _dispatch_view()
+    form = request.form
+    try:
+        enterprise = services.enterprise_named(user, form.get("enterprise", ""))
+        if enterprise is None:
+            raise DomainError(
+                "validation_error",
+                422,
+                REFUSALS["validation_error"],
+                {"enterprise": [_("No enterprise in your scope has exactly this name.")]},
+            )
+        body = {
+            "type": "unannounced",
+            "enterprise_id": str(enterprise.id),
+            "inspector_ids": form.getlist("inspector_ids"),
+        }
+        data = _load(InspectionCreateSchema(), body, form)
+        insp = inspections.create_inspection(user, data, now=request_now())
+    except (DomainError, ValidationError) as err:
+        session.rollback()
+        message, errors = _form_error(err)
+        return _dispatch_view(422, error=message, errors=_flat_errors(errors), form=form)
+    flash(
+        _(
+            "Dispatched to %(team)s inspectors: %(name)s.",
+            team=len(insp.inspector_ids),
+            name=enterprise.name,
+        ),
+        "ok",
+    )
+    return redirect(url_for("staff.dispatch"))
 
 
 @blp.route("/<path:rest>")

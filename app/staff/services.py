@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, asc, case, desc, func, select
+from sqlalchemy.orm import selectinload
 
 from app.checklists.models import ChecklistVersion
 from app.db import cites_any_photo, session
@@ -23,9 +24,12 @@ from app.hazards.services import list_hazards
 from app.hazards.transitions import allowed_actions
 from app.inspections.models import Finding, Inspection
 from app.media.services import media_by_sha, media_view
-from app.org.models import Jurisdiction, User
+from app.org.models import Department, Jurisdiction, User
 from app.org.services import can_see_jurisdiction, staff_directory
+from app.planning.models import SamplingPlan
+from app.planning.services import list_plans
 from app.registry.models import Enterprise
+from app.registry.services import list_enterprises
 from app.review.services import queue_items, queue_query
 from media.evidence import distance_m
 
@@ -300,3 +304,90 @@ def my_work(user: User, *, now: datetime) -> dict[str, Any]:
 def recent_deadline_default(now: datetime) -> date:
     """Return the date a deadline picker starts at: a week from today, Beijing time."""
     return (now.astimezone(BEIJING) + timedelta(days=7)).date()
+
+
+# --------------------------------------------------------------------------- planner
+
+
+def beijing_time(value: str) -> datetime:
+    """Return a ``datetime-local`` picker's value, read as Beijing time, as an aware datetime."""
+    return datetime.fromisoformat(value).replace(tzinfo=BEIJING)
+
+
+def plan_choices() -> dict[str, Any]:
+    """Return what a plan's filters choose from: industries, streets, departments (3 statements)."""
+    streets = session.execute(
+        select(Jurisdiction.code, Jurisdiction.name)
+        .where(Jurisdiction.level == "street")
+        .order_by(Jurisdiction.code)
+    ).all()
+    departments = session.execute(
+        select(Department.code, Department.name).order_by(Department.code)
+    ).all()
+    return {
+        "industries": names_of_industries(),
+        "streets": dict(streets),
+        "departments": dict(departments),
+    }
+
+
+def plans_page(user: User, page: int) -> dict[str, Any]:
+    """Return one page of the caller's own plans, each with its number of draws."""
+    rows, total = _page(list_plans(user).options(selectinload(SamplingPlan.draws)), page)
+    return {"rows": rows, "total": total, "page": page, "pages": max(1, -(-total // PAGE_SIZE))}
+
+
+def inspectors_for(user: User) -> list[User]:
+    """Return the active inspectors the caller may put on a team, by name."""
+    return list(session.scalars(staff_directory(user, {"role": "inspector"})))
+
+
+def enterprise_named(user: User, name: str) -> Enterprise | None:
+    """Return the enterprise in the caller's scope called exactly ``name`` (or by its USCC)."""
+    name = name.strip()
+    if not name:
+        return None
+    found = session.scalars(list_enterprises(user, {"q": name}).limit(50)).all()
+    exact = [e for e in found if e.name == name or e.uscc == name.upper()]
+    return exact[0] if len(exact) == 1 else None
+
+
+def enterprise_names(user: User, limit: int = 500) -> list[str]:
+    """Return names of enterprises in the caller's scope, for the picker's suggestions."""
+    stmt = list_enterprises(user, {}).with_only_columns(Enterprise.name).limit(limit)
+    return list(session.scalars(stmt))
+
+
+def planned_inspections(user: User, limit: int = 50) -> list[Inspection]:
+    """Return the caller's own unannounced inspections, newest first."""
+    return list(
+        session.scalars(
+            select(Inspection)
+            .where(Inspection.planner_id == user.id, Inspection.type == "unannounced")
+            .options(selectinload(Inspection.enterprise))
+            .order_by(Inspection.created_at.desc(), Inspection.id)
+            .limit(limit)
+        )
+    )
+
+
+def draw_names(draws: list[dict[str, Any]]) -> dict[str, str]:
+    """Return the names of the enterprises and inspectors in the draws' results (2 statements)."""
+    ents: set[uuid.UUID] = set()
+    people: set[uuid.UUID] = set()
+    for d in draws:
+        result = d.get("result") or {}
+        for ids in (result.get("targets") or {}).values():
+            ents.update(uuid.UUID(i) for i in ids)
+        for team in result.get("teams") or []:
+            people.update(uuid.UUID(i) for i in team.get("inspector_ids", []))
+    names: dict[str, str] = {}
+    if ents:
+        rows = session.execute(
+            select(Enterprise.id, Enterprise.name).where(Enterprise.id.in_(ents))
+        )
+        names.update({str(i): n for i, n in rows})
+    if people:
+        rows = session.execute(select(User.id, User.name).where(User.id.in_(people)))
+        names.update({str(i): n for i, n in rows})
+    return names
