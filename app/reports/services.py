@@ -322,6 +322,38 @@ def hazards_report(user: User, args: dict[str, Any], *, now: datetime) -> dict[s
     }
 
 
+def stock_and_increment(user: User, args: dict[str, Any], *, now: datetime) -> dict[str, Any]:
+    """Return 存量 and 增量 of a period (one statement): the stock is the tickets found before
+    the period and still not closed when it began; the increment those found in it. Of each,
+    how many were closed (销号) within the period and how many are still open now."""
+    _require_report_role(user)
+    period = resolve_period(args, now)
+    before = Hazard.found_at < period.start
+    open_at_start = before & (Hazard.closed_at.is_(None) | (Hazard.closed_at >= period.start))
+    found = (Hazard.found_at >= period.start) & (Hazard.found_at < period.end)
+    closed_in = (Hazard.closed_at >= period.start) & (Hazard.closed_at < period.end)
+    still_open = Hazard.status != "closed"
+    measures = {
+        "stock": _count(open_at_start),
+        "stock_closed": _count(open_at_start, closed_in),
+        "stock_open": _count(open_at_start, still_open),
+        "increment": _count(found),
+        "increment_closed": _count(found, closed_in),
+        "increment_open": _count(found, still_open),
+    }
+    row = (
+        session.execute(
+            select(*(m.label(k) for k, m in measures.items())).where(
+                jurisdiction_filter(user, Hazard.jurisdiction_code), open_at_start | found
+            )
+        )
+        .mappings()
+        .one()
+    )
+    figures = {k: int(v or 0) for k, v in row.items()}
+    return {"period": period.as_dict(), "as_of": now, **figures}
+
+
 # --------------------------------------------------------------------------- inspections
 
 

@@ -98,6 +98,13 @@ INSPECTION_STATUS = {
     "cancelled": _l("Cancelled"),
 }
 
+DOCUMENT_KIND = {
+    "inspection_record": _l("Inspection record (现场检查记录)"),
+    "rectification_order": _l("Rectification order (责令限期整改指令书)"),
+    "onsite_measures": _l("On-site measures decision (现场处理措施决定书)"),
+    "recheck_opinion": _l("Recheck opinion (整改复查意见书)"),
+}
+
 
 def label(table: dict[Any, Any], code: Any) -> str:
     """Return the words for ``code`` in ``table``, or the code itself."""
@@ -121,4 +128,5 @@ TABLES: dict[str, dict[Any, Any]] = {
     "DRAW_STATUS": DRAW_STATUS,
     "RISK": RISK,
     "INSPECTION_STATUS": INSPECTION_STATUS,
+    "DOCUMENT_KIND": DOCUMENT_KIND,
 }

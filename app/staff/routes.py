@@ -15,7 +15,7 @@ import secrets
 import uuid
 from datetime import date, datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from flask import (
     Blueprint,
@@ -40,6 +40,7 @@ from app.auth.limits import login_limits
 from app.auth.services import console_login
 from app.clock import isoformat
 from app.db import session
+from app.documents import services as documents
 from app.errors import DomainError
 from app.hazards import services as hazards
 from app.hazards.schemas import HazardActionSchema, HazardCreateSchema
@@ -54,6 +55,9 @@ from app.planning import services as planning
 from app.planning.schemas import SamplingCommitSchema, SamplingPlanCreateSchema
 from app.registry import services as registry
 from app.registry.models import RISK_LEVELS
+from app.reports import services as reporting
+from app.reports.export import XLSX_MIMETYPE, export_report
+from app.reports.schemas import HazardsReportQueryArgsSchema
 from app.review import services as review
 from app.review.schemas import ReviewRequestSchema
 from app.staff import services
@@ -456,6 +460,7 @@ def _ticket_view(hazard_id: uuid.UUID, status: int = 200, **extra: Any) -> Respo
         status,
         h=hazard,
         page=page,
+        docs=documents.list_hazard_documents(user, hazard_id, now=now),
         now=now,
         etag=hazards.etag_of(hazard),
         default_deadline=services.recent_deadline_default(now).isoformat(),
@@ -827,6 +832,202 @@ def dispatch() -> ResponseReturnValue:
         "ok",
     )
     return redirect(url_for("staff.dispatch"))
+
+
+# --------------------------------------------------------------------------- reports
+
+HAZARD_BY = ("jurisdiction", "industry", "grade", "source")
+EXPORTS = {"hazards": "hazards", "inspections": "inspections", "major-hazards": "major_hazards"}
+
+
+def _report_args() -> dict[str, Any]:
+    """The period picker's arguments, as the reports' API takes them (422 when wrong)."""
+    raw = {k: v for k, v in request.args.items() if k in ("from", "to", "month", "by") and v}
+    return dict(HazardsReportQueryArgsSchema().load(raw))
+
+
+@blp.route("/reports")
+def reports() -> ResponseReturnValue:
+    """The statistics of docs/reports.md: hazards by street, industry, grade or source; 存量
+    and 增量; 整改率; inspections; open major hazards by street; with the XLSX exports."""
+    user = _me()
+    query = {k: request.args.get(k, "") for k in ("from", "to", "month", "by")}
+    try:
+        args = _report_args()
+        now = request_now()
+        hazards_stats = reporting.hazards_report(user, args, now=now)
+        ins_args = {
+            **args,
+            "by": args["by"] if args["by"] in ("jurisdiction", "industry") else "jurisdiction",
+        }
+        inspections_stats = reporting.inspections_report(user, ins_args, now=now)
+        stock = reporting.stock_and_increment(user, args, now=now)
+        major = reporting.major_hazards_report(user, {}, now=now)
+    except (DomainError, ValidationError) as err:
+        if isinstance(err, DomainError) and err.status in (403, 404):
+            raise
+        message, errors = _form_error(err)
+        return _page(
+            "staff/reports.html", 422, query=query, error=message, errors=errors, report=None
+        )
+    streets: dict[str, dict[str, Any]] = {}
+    for row in major["rows"]:
+        entry = streets.setdefault(
+            row["jurisdiction"], {"name": row["jurisdiction_name"], "open": 0, "overdue": 0}
+        )
+        entry["open"] += 1
+        entry["overdue"] += 1 if row["overdue"] else 0
+    export_query = {k: v for k, v in query.items() if v}
+    return _page(
+        "staff/reports.html",
+        query=query,
+        report=hazards_stats,
+        inspections=inspections_stats,
+        stock=stock,
+        major=major,
+        major_by_street=sorted(streets.items(), key=lambda kv: -kv[1]["open"]),
+        export_query=export_query,
+        by_choices=HAZARD_BY,
+    )
+
+
+@blp.route("/reports/<kind>/export")
+def report_export(kind: str) -> ResponseReturnValue:
+    """A report as XLSX, as GET /api/v1/reports/<kind>/export (the same figures, audit-logged)."""
+    if kind not in EXPORTS:
+        return _page("staff/error.html", 404, message=_("There is no such page here."))
+    user = _me()
+    try:
+        if kind == "major-hazards":
+            args: dict[str, Any] = {}
+        else:
+            args = _report_args()
+            if kind == "inspections" and args["by"] not in ("jurisdiction", "industry"):
+                args["by"] = "jurisdiction"
+        content, filename = export_report(user, EXPORTS[kind], args, now=request_now())
+    except ValidationError:
+        return _page("staff/error.html", 422, message=_("Check the fields marked below."))
+    return Response(
+        content,
+        mimetype=XLSX_MIMETYPE,
+        headers={
+            "Content-Disposition": f"attachment; filename={quote(filename)}",
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+# --------------------------------------------------------------------------- work lists
+
+
+@blp.route("/overdue")
+def overdue() -> ResponseReturnValue:
+    """The overdue tickets the caller may see (open or rectifying past their deadline)."""
+    user = _me()
+    args = {"overdue": True, "page": _int("page")}
+    now = request_now()
+    return _page(
+        "staff/overdue.html",
+        data=services.ledger(user, args, now=now),
+        args=args,
+        now=now,
+        places=services.names_of_places(),
+        industries=services.names_of_industries(),
+    )
+
+
+@blp.route("/zero")
+def zero_major() -> ResponseReturnValue:
+    """重大事故隐患动态清零: every open major hazard in scope, by street, most overdue first."""
+    user = _me()
+    report = reporting.major_hazards_report(user, {}, now=request_now())
+    streets: dict[str, dict[str, Any]] = {}
+    for row in report["rows"]:
+        entry = streets.setdefault(
+            row["jurisdiction"], {"name": row["jurisdiction_name"], "rows": [], "overdue": 0}
+        )
+        entry["rows"].append(row)
+        entry["overdue"] += 1 if row["overdue"] else 0
+    return _page(
+        "staff/zero.html",
+        report=report,
+        streets=sorted(streets.values(), key=lambda s: (-len(s["rows"]), s["name"])),
+        industries=services.names_of_industries(),
+    )
+
+
+# --------------------------------------------------------------------------- documents
+
+
+def _inspection_view(
+    inspection_id: uuid.UUID, status: int = 200, **extra: Any
+) -> ResponseReturnValue:
+    user = _me()
+    now = request_now()
+    insp = inspections.get_inspection(user, inspection_id, now=now)
+    docs = documents.list_inspection_documents(user, inspection_id, now=now)
+    return _page(
+        "staff/inspection.html",
+        status,
+        insp=insp,
+        docs=docs,
+        kinds=documents.DOCUMENT_KINDS,
+        may_issue=user.role in documents.ISSUERS,
+        places=services.names_of_places(),
+        industries=services.names_of_industries(),
+        now=now,
+        **extra,
+    )
+
+
+@blp.route("/inspections/<uuid:inspection_id>")
+def inspection(inspection_id: uuid.UUID) -> ResponseReturnValue:
+    """An inspection the caller may see, with its documents (执法文书) and, for enforcement
+    staff, issuing one as POST /inspections/<id>/documents does."""
+    return _inspection_view(inspection_id)
+
+
+@blp.route("/inspections/<uuid:inspection_id>/documents", methods=["POST"])
+def issue(inspection_id: uuid.UUID) -> ResponseReturnValue:
+    """Issue (or reissue, if the record changed) a document of the inspection."""
+    user = _me()
+    kind = request.form.get("kind", "")
+    try:
+        doc = documents.issue_document(user, inspection_id, kind, now=request_now())
+    except DomainError as err:
+        if err.status in (403, 404):
+            raise
+        session.rollback()
+        return _inspection_view(inspection_id, err.status, error=_refusal(err))
+    flash(
+        _(
+            "Issued: %(kind)s %(number)s, version %(version)s.",
+            kind=label(TABLES["DOCUMENT_KIND"], doc.kind),
+            number=doc.number,
+            version=doc.version,
+        ),
+        "ok",
+    )
+    return redirect(url_for("staff.inspection", inspection_id=inspection_id))
+
+
+@blp.route("/documents")
+def my_documents() -> ResponseReturnValue:
+    """The enterprise's documents: those of its inspections it may see."""
+    user = _require("enterprise")
+    return _page(
+        "staff/documents.html", docs=services.enterprise_documents(user, now=request_now())
+    )
+
+
+@blp.route("/documents/<uuid:document_id>/pdf")
+def document_pdf(document_id: uuid.UUID) -> ResponseReturnValue:
+    """A document's PDF, as GET /api/v1/documents/<id>/pdf (its inspection's visibility)."""
+    doc = documents.get_document(_me(), document_id, now=request_now())
+    response = Response(doc.pdf, mimetype="application/pdf")
+    response.headers["ETag"] = f'"{doc.sha256}"'
+    response.headers["Content-Disposition"] = f'inline; filename="{doc.kind}-{doc.id}.pdf"'
+    return response
 
 
 @blp.route("/<path:rest>")

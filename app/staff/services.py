@@ -18,11 +18,13 @@ from sqlalchemy.orm import selectinload
 
 from app.checklists.models import ChecklistVersion
 from app.db import cites_any_photo, session
+from app.documents.models import Document
 from app.errors import not_found
 from app.hazards.models import ACTIVE_STATES, Hazard
 from app.hazards.services import list_hazards
 from app.hazards.transitions import allowed_actions
 from app.inspections.models import Finding, Inspection
+from app.inspections.services import inspections_query
 from app.media.services import media_by_sha, media_view
 from app.org.models import Department, Jurisdiction, User
 from app.org.services import can_see_jurisdiction, staff_directory
@@ -391,3 +393,18 @@ def draw_names(draws: list[dict[str, Any]]) -> dict[str, str]:
         rows = session.execute(select(User.id, User.name).where(User.id.in_(people)))
         names.update({str(i): n for i, n in rows})
     return names
+
+
+def enterprise_documents(user: User, *, now: datetime) -> list[Document]:
+    """Return the current documents of the inspections the enterprise may see (1 statement)."""
+    visible = inspections_query(user, {}, now=now).with_only_columns(Inspection.id).order_by(None)
+    return list(
+        session.scalars(
+            select(Document)
+            .where(
+                Document.inspection_id.in_(visible.scalar_subquery()), Document.current.is_(True)
+            )
+            .order_by(Document.issued_at.desc(), Document.id)
+            .limit(200)
+        )
+    )

@@ -149,7 +149,58 @@ function setUpUploads(form) {
   });
 }
 
+/** Saved views of the ledger: a named set of filters per user, kept in this browser's
+ * localStorage (docs/console.md); nothing is sent to the server. */
+function setUpSavedViews() {
+  const box = document.querySelector("#saved-views");
+  if (!box) return;
+  const key = `fieldsafe.ledger-views.${box.dataset.user}`;
+  const list = box.querySelector("ul");
+  const read = () => {
+    try {
+      return JSON.parse(localStorage.getItem(key) || "{}");
+    } catch {
+      return {};
+    }
+  };
+  const draw = () => {
+    const views = read();
+    list.replaceChildren();
+    for (const [name, query] of Object.entries(views)) {
+      const item = document.createElement("li");
+      const link = document.createElement("a");
+      link.href = `${box.dataset.base}?${query}`;
+      link.textContent = name;
+      const drop = document.createElement("button");
+      drop.type = "button";
+      drop.className = "link";
+      drop.textContent = box.dataset.remove;
+      drop.addEventListener("click", () => {
+        const now = read();
+        delete now[name];
+        localStorage.setItem(key, JSON.stringify(now));
+        draw();
+      });
+      item.append(link, " ", drop);
+      list.append(item);
+    }
+  };
+  box.querySelector("form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const name = box.querySelector("input[name=view_name]").value.trim();
+    if (!name) return;
+    const params = new URLSearchParams(window.location.search);
+    params.delete("page");
+    const views = read();
+    views[name] = params.toString();
+    localStorage.setItem(key, JSON.stringify(views));
+    draw();
+  });
+  draw();
+}
+
 const zoom = setUpZoom();
+setUpSavedViews();
 document.querySelectorAll("form[data-upload]").forEach(setUpUploads);
 setUpFinding(zoom);
 setUpRows();
