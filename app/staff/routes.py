@@ -70,27 +70,23 @@ FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 #: Pages one may open signed out.
 OPEN_ENDPOINTS = {"staff.login"}
 
-#: The console's words for the refusals a person can meet here (the services' own messages are
-#: not all in the catalogs yet); any other code shows the service's message.
+#: The console's own words for the refusals whose service message does not fit a page: it names
+#: codes (a status, an action, a role), speaks of the API's ``errors`` member or of headers, or
+#: is the console's own. Every other refusal shows the service's message, which is in the
+#: catalogs (Chinese by default) like every DomainError's.
 REFUSALS = {
-    "auth.invalid_credentials": _l("Wrong username or password."),
-    "review.grade_reason_required": _l(
-        "Say why you change the grade (e.g. which clause of the 判定标准 applies)."
-    ),
+    # the service names the review status by its code
     "finding.already_reviewed": _l("This finding was already decided; it is shown as it is now."),
-    "finding.not_submitted": _l("This inspection has not been submitted yet."),
+    # the service names the action, status and role by their codes
     "hazard.invalid_transition": _l("This action is not possible on this ticket now."),
-    "hazard.invalid_assignee": _l(
-        "Pick someone whose jurisdiction covers this ticket, or the enterprise's own account."
-    ),
-    "hazard.plan_required": _l(
-        "A major hazard needs its rectification plan (治理方案) before work starts."
-    ),
-    "hazard.evidence_required": _l("Describe what was done and attach photos."),
+    # the service speaks of If-Match / ETag
     "precondition_failed": _l("Someone changed this ticket meanwhile; it is shown as it is now."),
+    "console.plan_changed": _l("This plan changed meanwhile; it is shown as it is now."),
     "console.comment_required": _l("Write the reason: the inspector reads it."),
     "console.bad_date": _l("Pick a date."),
+    # the services say "see errors", the API's member; the page marks the fields
     "validation_error": _l("Check the fields marked below."),
+    # the service points to "errors (by row number)"; the page shows the rows
     "registry.import_invalid": _l(
         "Some rows are not valid; nothing was imported. Fix the rows listed below and import "
         "the file again."
@@ -760,7 +756,7 @@ def plan_step(plan_id: uuid.UUID, step: str) -> ResponseReturnValue:
     try:
         current = planning.get_plan(user, plan_id, lock=True)
         if form.get("version") != str(current.version):
-            raise DomainError("precondition_failed", 412, REFUSALS["precondition_failed"])
+            raise DomainError("console.plan_changed", 412, REFUSALS["console.plan_changed"])
         if step == "commit":
             data = SamplingCommitSchema().load({"reason": form.get("reason", "").strip() or None})
             planning.commit_plan(user, current, data.get("reason"), now=request_now())

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from flask_babel import force_locale
+
+from app.i18n import _
+from app.staff.routes import REFUSALS
+from tests.staff.test_console import _etag
+
 
 def test_the_reports_page_shows_the_statistics_and_exports(world, console, clock):
     world.hazard(grade="major", deadline=clock.now - timedelta(days=2))
@@ -61,3 +67,22 @@ def test_the_new_pages_cost_the_same_statements_however_many_tickets(
             counts.setdefault(path, []).append(queries.count)
     for path, (small, large) in counts.items():
         assert small == large, (path, small, large)
+
+
+def test_a_refusal_shows_the_services_own_words_in_chinese(world, console):
+    assert "hazard.invalid_assignee" not in REFUSALS
+    hid = world.hazard(assignee=None)
+    me = console(world.users["coordinator"], accept_language="zh")
+    outsider = world.make.user("inspector", jurisdiction="xinhualu")
+    refused = me.post(
+        f"/console/hazards/{hid}/assign",
+        {"assignee_id": str(outsider.id), "etag": _etag(world.app, hid)},
+    )
+    assert refused.status_code == 422
+    with world.app.test_request_context(), force_locale("zh"):
+        words = _(
+            "Assign the ticket to an active inspector, supervisor or coordinator whose "
+            "jurisdiction covers it, or to the enterprise's own account."
+        )
+    assert words != "" and "Assign the ticket" not in words
+    assert words in refused.get_data(as_text=True)
