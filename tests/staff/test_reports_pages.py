@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from flask_babel import force_locale
 
-from app.i18n import _
+from app.i18n import _ as gettext
 from app.staff.routes import REFUSALS
 from tests.staff.test_console import _etag
 
@@ -80,7 +80,7 @@ def test_a_refusal_shows_the_services_own_words_in_chinese(world, console):
     )
     assert refused.status_code == 422
     with world.app.test_request_context(), force_locale("zh"):
-        words = _(
+        words = gettext(
             "Assign the ticket to an active inspector, supervisor or coordinator whose "
             "jurisdiction covers it, or to the enterprise's own account."
         )
