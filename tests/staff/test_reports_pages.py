@@ -6,7 +6,10 @@ from datetime import timedelta
 
 from flask_babel import force_locale
 
+from app.db import session
 from app.i18n import _ as gettext
+from app.org.models import User
+from app.reports.services import stock_and_increment
 from app.staff.routes import REFUSALS
 from tests.staff.test_console import _etag
 
@@ -86,3 +89,16 @@ def test_a_refusal_shows_the_services_own_words_in_chinese(world, console):
         )
     assert words != "" and "Assign the ticket" not in words
     assert words in refused.get_data(as_text=True)
+
+
+def test_stock_and_increment_of_a_period(world, clock):
+    before = clock.now - timedelta(days=62)
+    world.hazard(found_at=before)  # stock, still open
+    world.hazard(found_at=before, status="closed", closed_at=clock.now)  # stock, closed in it
+    world.hazard(found_at=before, status="closed", closed_at=before)  # neither
+    world.hazard()  # increment
+    with world.app.test_request_context():
+        user = session.get(User, world.users["coordinator"].id)
+        got = stock_and_increment(user, {}, now=clock.now)
+    assert (got["stock"], got["stock_closed"], got["stock_open"]) == (2, 1, 1)
+    assert (got["increment"], got["increment_closed"], got["increment_open"]) == (1, 0, 1)
