@@ -127,3 +127,10 @@ def test_dispatching_an_unannounced_inspection_only_its_team_sees(world, console
     assert client.get(path, headers=world.headers("inspector_other")).status_code == 404
     assert client.get(path, headers=world.headers("enterprise")).status_code == 404
     assert world.ent.name in me.get("/console/dispatch").get_data(as_text=True)
+    # and in the console: the planner and the team see its page, nobody else
+    page = f"/console/inspections/{insp_id}"
+    assert me.get(page).status_code == 200
+    assert console(team[1]).get(page).status_code == 200
+    assert console(world.users["inspector_other"]).get(page).status_code == 404
+    assert console(world.users["enterprise"]).get(page).status_code == 404
+    assert console(world.users["coordinator"]).get(page).status_code == 404
