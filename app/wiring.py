@@ -17,6 +17,7 @@ from app.audit.routes import blp as audit_blp
 from app.auth.routes import blp as auth_blp
 from app.checklists.routes import blp as checklists_blp
 from app.cli import COMMANDS
+from app.fieldapp.routes import bp as fieldapp_bp
 from app.hazards.routes import blp as hazards_blp
 from app.hazards.visibility import photo_visible as hazard_cites_photo
 from app.inspections.photos import release_waiting_findings
@@ -66,6 +67,8 @@ def wire(app: Flask, api: Any) -> None:
     install_bindings(app.extensions["db"].sessionmaker)
     for blp in BLUEPRINTS:
         api.register_blueprint(blp, url_prefix=API_PREFIX)
+    # Pages outside the API: the field app (PWA) at /app/ (docs/field-app.md).
+    app.register_blueprint(fieldapp_bp)
     for command in COMMANDS:
         app.cli.add_command(command)
     app.extensions["photo_hooks"] = PHOTO_HOOKS
