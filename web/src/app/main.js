@@ -278,6 +278,9 @@ async function renderItem(id, n) {
   }
   const finding = findingsOf(v, id).get(item.code);
   const rejection = rejectionsOf(v, id).byItem.get(item.code);
+  // A redraw (a sync finished, the network came back) keeps what is being typed.
+  const shown = document.querySelector("[data-testid=item-page]");
+  if (draft && shown?.dataset.code === draft.code && draft.inspectionId === id) readDraft();
   if (!draft || draft.inspectionId !== id || draft.code !== item.code) {
     draft = {
       inspectionId: id,
@@ -492,10 +495,11 @@ document.addEventListener("click", async (event) => {
   if (!el || el.disabled) return;
   const action = el.dataset.action;
   if (action === "answer") {
-    readDraft();
+    // In place, not redrawn: what is being typed in the value or the note stays.
     draft.result = el.dataset.result;
     draft.error = null;
-    await rerender();
+    for (const b of document.querySelectorAll("[data-action=answer]")) b.classList.toggle("chosen", b === el);
+    document.querySelector("[data-testid=item-check]")?.remove();
   } else if (action === "save") await save(el.dataset.next);
   else if (action === "go") {
     readDraft();

@@ -3,6 +3,8 @@
 // the app keeps its data in IndexedDB. /app/sw.js prepends self.FIELDSAFE = {version, precache}.
 const { version, precache } = self.FIELDSAFE;
 const CACHE = `fieldsafe-app-${version}`;
+// Every answer varies on Accept-Language; the cached copy serves whatever the page's request says.
+const MATCH = { ignoreVary: true };
 
 self.addEventListener("install", (event) => {
   event.waitUntil(
@@ -27,8 +29,8 @@ self.addEventListener("fetch", (event) => {
   if (event.request.method !== "GET" || url.origin !== self.location.origin || url.pathname.startsWith("/api/")) return;
   if (event.request.mode === "navigate" && url.pathname.startsWith("/app")) {
     // Every screen is the one shell; its hash says which.
-    event.respondWith(caches.open(CACHE).then((c) => c.match("/app/")).then((hit) => hit || fetch(event.request)));
+    event.respondWith(caches.open(CACHE).then((c) => c.match("/app/", MATCH)).then((hit) => hit || fetch(event.request)));
     return;
   }
-  event.respondWith(caches.open(CACHE).then((c) => c.match(event.request)).then((hit) => hit || fetch(event.request)));
+  event.respondWith(caches.open(CACHE).then((c) => c.match(event.request, MATCH)).then((hit) => hit || fetch(event.request)));
 });
