@@ -306,6 +306,10 @@ def test_a_refused_submit_shows_its_reason_on_the_item(phone: BrowserContext, li
 
     # Answered again (a new finding: a delete beats any edit) and submitted: accepted.
     page.click(f"[data-testid=item][data-code='{gone}']")
+    expect(page.locator("[data-testid=item-page] [data-testid=item-refusal]")).to_contain_text(
+        "服务器拒绝"
+    )
+    shot(page, "rejected-item-page")
     _answer(page, items[2])
     page.goto(f"/app/#/i/{insp['id']}")
     page.wait_for_selector("[data-action=submit]", timeout=TIMEOUT)

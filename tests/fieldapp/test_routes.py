@@ -83,9 +83,9 @@ def test_the_catalog_gives_every_text_in_chinese(client):
         k for k, v in texts.items() if not HAN.search(v)
     ]
     # The words the app uses before a submit are the server's own refusals' words.
-    assert texts["Answer every item of the checklist before submitting; unanswered: %(codes)s."] == (
-        "提交前须逐项填写检查表，尚未填写：%(codes)s。"
-    )
+    assert texts[
+        "Answer every item of the checklist before submitting; unanswered: %(codes)s."
+    ] == ("提交前须逐项填写检查表，尚未填写：%(codes)s。")
 
 
 def test_the_catalog_in_english_is_the_source_text(client):
