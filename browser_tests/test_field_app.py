@@ -134,9 +134,25 @@ def _answer(page: Page, item: dict[str, Any], result: str = "pass", value: Any =
     _saved(page, item["code"])
 
 
+def _idle(page: Page) -> None:
+    """Wait until no sync round or redraw is running (a tap then lands where it aims)."""
+    page.wait_for_function("!document.body.dataset.syncing", timeout=TIMEOUT)
+
+
+def _tap(page: Page, selector: str) -> None:
+    _idle(page)
+    page.click(selector)
+
+
+def _submit(page: Page) -> None:
+    """Submit the inspection on screen; the app shows it submitted once the outbox holds it."""
+    _tap(page, "[data-action=submit]")
+    page.wait_for_selector("[data-action=submit]", state="detached", timeout=TIMEOUT)
+
+
 def _saved(page: Page, code: str) -> None:
     """Save the item's answer; the app moves on once the outbox holds it."""
-    page.click("[data-action=save]")
+    _tap(page, "[data-action=save]")
     page.wait_for_function(
         """code => { const p = document.querySelector('[data-testid=item-page]');
                      return !p || p.dataset.code !== code; }""",
@@ -231,7 +247,7 @@ def test_a_whole_inspection_offline_reaches_the_server_once(
             assert _waiting(page) == n + 2  # the check-in and the answers so far
     page.wait_for_selector("[data-testid=item]", timeout=TIMEOUT)
     shot(page, "checklist")
-    page.click("[data-action=submit]")
+    _submit(page)
     _wait_waiting(page, len(items) + 2)
     page.goto("/app/#/outbox")
     page.wait_for_selector("[data-testid=outbox]", timeout=TIMEOUT)
@@ -278,7 +294,7 @@ def test_a_refused_submit_shows_its_reason_on_the_item(phone: BrowserContext, li
 
     # Offline, the inspector submits; meanwhile a teammate deletes one of the findings.
     phone.set_offline(True)
-    page.click("[data-action=submit]")
+    _submit(page)
     _wait_waiting(page, 1)
     gone = items[2]["code"]
     finding = next(
@@ -305,7 +321,7 @@ def test_a_refused_submit_shows_its_reason_on_the_item(phone: BrowserContext, li
     assert _status(live, insp["id"]) == "in_progress"
 
     # Answered again (a new finding: a delete beats any edit) and submitted: accepted.
-    page.click(f"[data-testid=item][data-code='{gone}']")
+    _tap(page, f"[data-testid=item][data-code='{gone}']")
     expect(page.locator("[data-testid=item-page] [data-testid=item-refusal]")).to_contain_text(
         "服务器拒绝"
     )
@@ -313,7 +329,7 @@ def test_a_refused_submit_shows_its_reason_on_the_item(phone: BrowserContext, li
     _answer(page, items[2])
     page.goto(f"/app/#/i/{insp['id']}")
     page.wait_for_selector("[data-action=submit]", timeout=TIMEOUT)
-    page.click("[data-action=submit]")
+    _submit(page)
     _synced(page)
     expect(page.locator("[data-testid=submit-refused]")).to_have_count(0)
     assert _status(live, insp["id"]) == "submitted"
@@ -359,3 +375,52 @@ def test_two_tabs_push_one_outbox_once(phone: BrowserContext, live, shot) -> Non
 @pytest.fixture(autouse=True)
 def _fresh_tokens() -> None:
     _TOKENS.clear()
+
+
+def test_a_finding_sent_back_is_amended_and_resubmitted(phone: BrowserContext, live, shot) -> None:
+    insp = _inspection(live)
+    items = _checklist(live, insp)
+    page = phone.new_page()
+    _sign_in(page)
+    _open(page, insp["id"])
+    page.click("[data-action=check-in]")
+    page.wait_for_selector("[data-testid=checked-in]", timeout=TIMEOUT)
+    page.click(f"[data-testid=item][data-code='{items[0]['code']}']")
+    for item in items:
+        _answer(page, item)
+    page.wait_for_selector("[data-action=submit]", timeout=TIMEOUT)
+    _submit(page)
+    _synced(page)
+    assert _status(live, insp["id"]) == "submitted"
+
+    asked = items[1]["code"]
+    finding = next(
+        f
+        for f in _api(live, "GET", f"/api/v1/inspections/{insp['id']}/findings", "supervisor")
+        if f["item_code"] == asked
+    )
+    _api(
+        live,
+        "POST",
+        f"/api/v1/findings/{finding['id']}/review",
+        "supervisor",
+        json={"decision": "needs_info", "comment": "请补充说明检查的具体位置"},
+    )
+    page.goto("/app/#/outbox")
+    _tap(page, "[data-action=sync]")
+    _synced(page)
+    page.goto(f"/app/#/i/{insp['id']}")
+    _tap(page, f"[data-testid=item][data-code='{asked}']")
+    expect(page.locator("[data-testid=review-comment]")).to_contain_text("请补充说明检查的具体位置")
+    page.fill("#note", "检查位置：一层东侧疏散通道")
+    shot(page, "sent-back")
+    _saved(page, asked)
+    page.goto(f"/app/#/i/{insp['id']}")
+    _submit(page)
+    _synced(page)
+    with _db(live) as db:
+        note, status = db.execute(
+            "SELECT note, review_status FROM findings WHERE id = ?",
+            (uuid.UUID(finding["id"]).hex,),
+        ).fetchone()
+    assert (note, status) == ("检查位置：一层东侧疏散通道", "pending")

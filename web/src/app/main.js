@@ -14,6 +14,25 @@ const nav = document.getElementById("nav");
 const title = document.getElementById("title");
 let draft = null;
 let flash = null;
+const objectUrls = new Map();
+
+// Redraw only what changed: a sync that brought nothing new leaves the screen (and the finger
+// about to tap it) alone.
+function setHtml(el, html) {
+  if (el.dataset.painted === html) return;
+  el.dataset.painted = html;
+  el.innerHTML = html;
+}
+const screen = {
+  set html(html) {
+    setHtml(view, html);
+  },
+};
+
+function photoUrl(sha, blob) {
+  if (!objectUrls.has(sha)) objectUrls.set(sha, URL.createObjectURL(blob));
+  return objectUrls.get(sha);
+}
 
 const esc = (s) =>
   String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
@@ -73,15 +92,15 @@ async function renderStatus() {
   else if (last && !last.ok && last.kind !== "offline")
     parts.push(`<span class="failed">${esc(t("Last sync failed: %(reason)s", { reason: last.message || last.kind }))}</span>`);
   else if (last?.ok) parts.push(`<span class="muted">${esc(t("Synced %(when)s", { when: when(last.at) }))}</span>`);
-  statusBar.innerHTML = parts.join("");
+  setHtml(statusBar, parts.join(""));
 }
 
 // --------------------------------------------------------------------------- sign-in
 
 function renderLogin(error) {
   title.textContent = t("Field inspections");
-  nav.innerHTML = "";
-  view.innerHTML = `
+  setHtml(nav, "");
+  screen.html = `
     <form class="card" id="login">
       <h2>${esc(t("Sign in"))}</h2>
       <label for="username">${esc(t("Username"))}</label>
@@ -114,8 +133,8 @@ async function doLogin(form) {
   } catch {
     /* the browser may refuse: the outbox page says so */
   }
-  view.innerHTML = `<p class="muted">${esc(t("First sync: downloading your inspections and checklists…"))}</p>`;
-  await syncNow();
+  screen.html = `<p class="muted">${esc(t("First sync: downloading your inspections and checklists…"))}</p>`;
+  await sync();
   location.hash = "#/";
   await route();
 }
@@ -138,7 +157,7 @@ async function renderToday() {
   const v = await localView();
   const user = await store.getMeta("user");
   title.textContent = t("Today's inspections");
-  nav.innerHTML = `<a href="#/outbox" data-testid="outbox-link">${esc(t("Sync"))}</a>`;
+  setHtml(nav, `<a href="#/outbox" data-testid="outbox-link">${esc(t("Sync"))}</a>`);
   const all = [...v.by.inspection.values()].filter(isToday);
   const order = { in_progress: 0, dispatched: 1, planned: 2, submitted: 3 };
   all.sort((a, b) => (order[a.status] ?? 9) - (order[b.status] ?? 9) || String(a.window?.end || "").localeCompare(String(b.window?.end || "")));
@@ -153,7 +172,7 @@ async function renderToday() {
       ${insp.window ? `<div class="muted">${esc(t("Window: %(start)s – %(end)s", { start: when(insp.window.start), end: when(insp.window.end) }))}</div>` : ""}
     </a>`;
   });
-  view.innerHTML = `
+  screen.html = `
     <p class="muted">${esc(t("Signed in as %(name)s", { name: user?.display_name || user?.username || "" }))}</p>
     ${cards.join("") || `<p class="card muted">${esc(t("No inspections assigned to you right now."))}</p>`}`;
 }
@@ -183,14 +202,16 @@ async function renderInspection(id) {
   const findings = findingsOf(v, id);
   const rejections = rejectionsOf(v, id);
   title.textContent = ent.name || t("Inspection");
-  nav.innerHTML = `<a href="#/">${esc(t("List"))}</a>`;
+  setHtml(nav, `<a href="#/">${esc(t("List"))}</a>`);
   const here = insp.check_in?.location;
   const site = ent.location;
   const distance = here && site ? Math.round(distanceM(here, site)) : null;
   const answered = checklist ? checklist.items.filter((i) => findings.has(i.code)).length : 0;
   const sentBack = [...findings.values()].filter((f) => f.review_status === "needs_info");
-  const canSubmit = insp.check_in && (["dispatched", "in_progress"].includes(insp.status) || sentBack.some((f) => f.amended));
-  view.innerHTML = `
+  // Sent back (needs_info): amend them, then submit again; the server refuses a resubmit while
+  // one of them is unchanged (inspection.needs_info_unanswered), shown above like any refusal.
+  const canSubmit = insp.check_in && (["dispatched", "in_progress"].includes(insp.status) || sentBack.length > 0);
+  screen.html = `
     <div class="card">
       <h2>${esc(ent.name || "")}</h2>
       <div>${esc(ent.address || "")}</div>
@@ -227,7 +248,7 @@ async function renderInspection(id) {
 }
 
 function renderMissing() {
-  view.innerHTML = `<p class="card">${esc(t("This inspection is no longer on this phone (it was withdrawn or reassigned)."))} <a href="#/">${esc(t("List"))}</a></p>`;
+  screen.html = `<p class="card">${esc(t("This inspection is no longer on this phone (it was withdrawn or reassigned)."))} <a href="#/">${esc(t("List"))}</a></p>`;
 }
 
 async function checkIn(id) {
@@ -294,7 +315,7 @@ async function renderItem(id, n) {
   }
   const can = editable(insp, finding);
   title.textContent = `${item.code}（${n + 1}/${checklist.items.length}）`;
-  nav.innerHTML = `<a href="#/i/${esc(id)}">${esc(t("Checklist"))}</a>`;
+  setHtml(nav, `<a href="#/i/${esc(id)}">${esc(t("Checklist"))}</a>`);
   const range = item.unit
     ? t("Compliant range: %(span)s", { span: `${item.min ?? "…"}–${item.max ?? "…"} ${item.unit}` })
     : "";
@@ -307,10 +328,10 @@ async function renderItem(id, n) {
     draft.photos.map(async (sha) => {
       const row = await store.photo(sha);
       if (!row) return `<span class="chip">${esc(t("on the server"))}</span>`;
-      return `<img alt="${esc(t("photo"))}" data-sha="${esc(sha)}" src="${URL.createObjectURL(row.blob)}">`;
+      return `<img alt="${esc(t("photo"))}" data-sha="${esc(sha)}" src="${photoUrl(sha, row.blob)}">`;
     }),
   );
-  view.innerHTML = `
+  screen.html = `
     <div class="card" data-testid="item-page" data-code="${esc(item.code)}">
       <div class="muted">${esc(item.category || "")}${item.grade === "major" ? ` · <span class="tag bad">${esc(t("major hazard if failed"))}</span>` : ""}</div>
       <h2>${esc(item.text)}</h2>
@@ -416,12 +437,12 @@ const STATE_WORDS = { pending: "waiting", applied: "accepted", rejected: "refuse
 async function renderOutbox() {
   const v = await localView();
   title.textContent = t("Sync");
-  nav.innerHTML = `<a href="#/">${esc(t("List"))}</a>`;
+  setHtml(nav, `<a href="#/">${esc(t("List"))}</a>`);
   const estimate = (await navigator.storage?.estimate?.()) || {};
   const persisted = (await navigator.storage?.persisted?.()) || false;
   const photos = await store.photos();
   const rows = [...v.outbox].sort((a, b) => b.id - a.id).slice(0, 100);
-  view.innerHTML = `
+  screen.html = `
     <div class="card">
       <h3>${esc(t("On this phone"))}</h3>
       <p data-testid="storage">${esc(t("Stored: %(used)s MB of %(quota)s MB the browser allows.", { used: mb(estimate.usage || 0), quota: mb(estimate.quota || 0) }))}</p>
@@ -442,7 +463,7 @@ async function renderOutbox() {
 }
 
 async function logout() {
-  await syncNow();
+  await sync();
   const waiting = (await store.outbox()).filter((r) => r.state === "pending").length;
   const photos = (await store.photos()).filter((p) => !p.uploaded && p.missing).length;
   if ((waiting || photos) && !confirm(t("%(n)s changes and %(m)s photos have not reached the server; signing out deletes them from this phone. Sign out anyway?", { n: waiting, m: photos }))) {
@@ -478,16 +499,33 @@ async function route() {
   return renderToday();
 }
 
+// While a round of sync and its redraw run, <body data-syncing> says so (tests wait on it).
+let busy = 0;
+async function whileBusy(work) {
+  busy += 1;
+  document.body.dataset.syncing = "1";
+  try {
+    return await work();
+  } finally {
+    busy -= 1;
+    if (!busy) delete document.body.dataset.syncing;
+  }
+}
+
+const sync = () => whileBusy(syncNow);
+
 let routing = Promise.resolve();
 function rerender() {
   routing = routing.then(route).catch((err) => console.warn(err));
   return routing;
 }
 
-async function changed() {
-  await rerender();
-  await syncNow();
-  await rerender();
+function changed() {
+  return whileBusy(async () => {
+    await rerender();
+    await syncNow();
+    await rerender();
+  });
 }
 
 document.addEventListener("click", async (event) => {
@@ -542,7 +580,7 @@ async function start() {
   await rerender();
   document.body.dataset.ready = "1";
   if (navigator.onLine) changed();
-  setInterval(() => navigator.onLine && syncNow().then(rerender), 60000);
+  setInterval(() => navigator.onLine && sync().then(rerender), 60000);
 }
 
 start();

@@ -30,7 +30,7 @@ function overlayMutation(by, row) {
     insp.status = "submitted";
     insp.submitted_at = a.at;
     for (const f of by.finding.values()) {
-      if (f.inspection_id === a.inspection_id && f.review_status === "needs_info" && f.amended) f.review_status = "pending";
+      if (f.inspection_id === a.inspection_id && f.review_status === "needs_info") f.review_status = "pending";
     }
   } else if (row.name === "finding.put") {
     const known = by.finding.get(a.id);

@@ -150,36 +150,54 @@ async function pull(report) {
 let retryTimer = null;
 let failures = 0;
 
-// One round; skipped when offline or when another tab is draining (it tells us when done).
+let again = false;
+
+// Rounds until nothing is left to push; skipped when offline, and when another round holds the
+// lock (in this tab or another): that round sees what was queued meanwhile and goes again.
 export async function syncNow() {
+  again = true;
   if (!navigator.onLine || !(await store.getMeta("tokens"))) return { skipped: true };
   return navigator.locks.request("fieldsafe-sync", { ifAvailable: true }, async (lock) => {
     if (!lock) return { skipped: true };
-    const report = { pushed: 0, pulled: 0, uploaded: 0, uploadFailed: 0, gaps: 0, resets: 0 };
+    const report = { pushed: 0, pulled: 0, uploaded: 0, uploadFailed: 0, gaps: 0, resets: 0, rounds: 0 };
     channel.postMessage({ syncing: true });
     try {
-      await push(report);
-      await upload(report);
-      await pull(report);
-      await store.pruneAcknowledged();
-      await store.setMeta("last_sync", { at: new Date().toISOString(), ok: true });
-      failures = 0;
-    } catch (err) {
-      const offline = err instanceof Offline;
-      await store.setMeta("last_sync", {
-        at: new Date().toISOString(),
-        ok: false,
-        kind: offline ? "offline" : err.kind || "error",
-        code: err.body?.code || null,
-        message: err.body?.message || null,
-      });
-      if (!offline && err.kind !== "revoked" && err.kind !== "signed_out") later();
-      if (err.kind === "revoked" || err.kind === "signed_out") await store.setMeta("auth_problem", err.body?.code || err.kind);
+      while (again && report.rounds < 5 && navigator.onLine) {
+        again = false;
+        report.rounds += 1;
+        if (!(await round(report))) break;
+        if ((await store.pending(1)).length) again = true;
+      }
     } finally {
       channel.postMessage({ changed: true });
     }
     return report;
   });
+}
+
+async function round(report) {
+  try {
+    await push(report);
+    await upload(report);
+    await pull(report);
+    await store.pruneAcknowledged();
+    await store.setMeta("last_sync", { at: new Date().toISOString(), ok: true });
+    failures = 0;
+    return true;
+  } catch (err) {
+    const offline = err instanceof Offline;
+    const signedOut = err.kind === "revoked" || err.kind === "signed_out";
+    await store.setMeta("last_sync", {
+      at: new Date().toISOString(),
+      ok: false,
+      kind: offline ? "offline" : err.kind || "error",
+      code: err.body?.code || null,
+      message: err.body?.message || null,
+    });
+    if (signedOut) await store.setMeta("auth_problem", err.body?.code || err.kind);
+    else if (!offline) later();
+    return false;
+  }
 }
 
 function later() {
