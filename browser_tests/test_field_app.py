@@ -134,6 +134,12 @@ def _answer(page: Page, item: dict[str, Any], result: str = "pass", value: Any =
     _saved(page, item["code"])
 
 
+def _shot(shot: Any, page: Page, name: str) -> None:
+    """A screenshot of the whole screen from its top (the status bar sticks to the top)."""
+    page.evaluate("window.scrollTo(0, 0)")
+    shot(page, name)
+
+
 def _idle(page: Page) -> None:
     """Wait until no sync round or redraw is running (a tap then lands where it aims)."""
     page.wait_for_function("!document.body.dataset.syncing", timeout=TIMEOUT)
@@ -202,14 +208,14 @@ def test_a_whole_inspection_offline_reaches_the_server_once(
     photo_item = next(i for i in items if i.get("requires_photo"))
     page = phone.new_page()
     _sign_in(page)
-    shot(page, "today")
+    _shot(shot, page, "today")
     phone.set_offline(True)
 
     _open(page, insp["id"])
     page.click("[data-action=check-in]")
     expect(page.locator("[data-testid=checked-in]")).to_contain_text("米", timeout=TIMEOUT)
     expect(page.locator("#status")).to_contain_text("离线")
-    shot(page, "checked-in-offline")
+    _shot(shot, page, "checked-in-offline")
 
     page.click(f"[data-testid=item][data-code='{items[0]['code']}']")
     expected: dict[str, tuple[str, float | None]] = {}
@@ -224,7 +230,7 @@ def test_a_whole_inspection_offline_reaches_the_server_once(
             expect(page.locator("[data-testid=photos] img")).to_have_count(1)
             if item.get("unit"):
                 page.fill("#value", str(_inside(item)))
-            shot(page, "photo-item")
+            _shot(shot, page, "photo-item")
             _saved(page, item["code"])
             expected[item["code"]] = ("fail", _inside(item) if item.get("unit") else None)
         else:
@@ -236,7 +242,7 @@ def test_a_whole_inspection_offline_reaches_the_server_once(
                 page.fill("#value", str(low - 1 if low is not None else high + 1))
                 page.click("[data-action=save]")
                 expect(page.locator("[data-testid=item-check]")).to_contain_text("超出")
-                shot(page, "value-out-of-range")
+                _shot(shot, page, "value-out-of-range")
             _answer(page, item, "pass", value)
             expected[item["code"]] = ("pass", value)
         if n == 4:
@@ -246,18 +252,18 @@ def test_a_whole_inspection_offline_reaches_the_server_once(
             page.wait_for_selector("[data-testid=item-page]", timeout=TIMEOUT)
             assert _waiting(page) == n + 2  # the check-in and the answers so far
     page.wait_for_selector("[data-testid=item]", timeout=TIMEOUT)
-    shot(page, "checklist")
+    _shot(shot, page, "checklist")
     _submit(page)
     _wait_waiting(page, len(items) + 2)
     page.goto("/app/#/outbox")
     page.wait_for_selector("[data-testid=outbox]", timeout=TIMEOUT)
     assert _waiting(page) == len(items) + 2
-    shot(page, "outbox-offline")
+    _shot(shot, page, "outbox-offline")
     assert _findings(live, insp["id"]) == []  # nothing left the phone
 
     phone.set_offline(False)
     _synced(page)
-    shot(page, "outbox-synced")
+    _shot(shot, page, "outbox-synced")
     assert _status(live, insp["id"]) == "submitted"
     found = _findings(live, insp["id"])
     assert [f[0] for f in found] == sorted(i["code"] for i in items)  # each item once
@@ -317,7 +323,7 @@ def test_a_refused_submit_shows_its_reason_on_the_item(phone: BrowserContext, li
     expect(refusal).to_contain_text("尚未填写", timeout=TIMEOUT)
     expect(refusal).to_contain_text(gone)
     expect(page.locator("[data-testid=submit-refused]")).to_contain_text("提交前须逐项填写检查表")
-    shot(page, "rejected-item")
+    _shot(shot, page, "rejected-item")
     assert _status(live, insp["id"]) == "in_progress"
 
     # Answered again (a new finding: a delete beats any edit) and submitted: accepted.
@@ -325,7 +331,7 @@ def test_a_refused_submit_shows_its_reason_on_the_item(phone: BrowserContext, li
     expect(page.locator("[data-testid=item-page] [data-testid=item-refusal]")).to_contain_text(
         "服务器拒绝"
     )
-    shot(page, "rejected-item-page")
+    _shot(shot, page, "rejected-item-page")
     _answer(page, items[2])
     page.goto(f"/app/#/i/{insp['id']}")
     page.wait_for_selector("[data-action=submit]", timeout=TIMEOUT)
@@ -362,7 +368,7 @@ def test_two_tabs_push_one_outbox_once(phone: BrowserContext, live, shot) -> Non
     second.reload()
     second.wait_for_selector("[data-testid=waiting]", timeout=TIMEOUT)
     assert _waiting(second) == 4  # the same outbox, seen from the other tab
-    shot(second, "second-tab-offline")
+    _shot(shot, second, "second-tab-offline")
 
     phone.set_offline(False)  # both tabs see the network come back and try to drain
     _synced(first)
@@ -413,7 +419,7 @@ def test_a_finding_sent_back_is_amended_and_resubmitted(phone: BrowserContext, l
     _tap(page, f"[data-testid=item][data-code='{asked}']")
     expect(page.locator("[data-testid=review-comment]")).to_contain_text("请补充说明检查的具体位置")
     page.fill("#note", "检查位置：一层东侧疏散通道")
-    shot(page, "sent-back")
+    _shot(shot, page, "sent-back")
     _saved(page, asked)
     page.goto(f"/app/#/i/{insp['id']}")
     _submit(page)
