@@ -7,8 +7,10 @@ inspector1 + inspector2), so the tests share the demo server without sharing wor
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import os
 import sqlite3
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -430,3 +432,89 @@ def test_a_finding_sent_back_is_amended_and_resubmitted(phone: BrowserContext, l
             (uuid.UUID(finding["id"]).hex,),
         ).fetchone()
     assert (note, status) == ("检查位置：一层东侧疏散通道", "pending")
+
+
+def test_signing_out_after_the_outbox_drained_leaves_nothing_on_the_phone(
+    phone: BrowserContext, live
+) -> None:
+    page = phone.new_page()
+    _sign_in(page)
+    page.goto("/app/#/outbox")
+    page.wait_for_selector("[data-testid=outbox]", timeout=TIMEOUT)
+    assert _waiting(page) == 0
+    _tap(page, "[data-action=logout]")
+    page.wait_for_selector("#login", timeout=TIMEOUT)
+    left = page.evaluate(
+        """async () => {
+             const r = indexedDB.open('fieldsafe');
+             await new Promise(done => { r.onsuccess = done; });
+             const d = r.result;
+             const count = s => new Promise(done => {
+               const q = d.transaction(s).objectStore(s).count();
+               q.onsuccess = () => done(q.result);
+             });
+             const n = { meta: await count('meta'), entities: await count('entities'),
+                         outbox: await count('outbox'), media: await count('media') };
+             d.close();
+             return n;
+           }"""
+    )
+    assert left == {"meta": 0, "entities": 0, "outbox": 0, "media": 0}
+
+
+def test_a_photo_upload_cut_off_by_a_closed_tab_resumes(phone: BrowserContext, live) -> None:
+    insp = _inspection(live)
+    items = _checklist(live, insp)
+    photo_item = next(n for n, i in enumerate(items) if i.get("requires_photo"))
+    noise = Image.frombytes("RGB", (1600, 1200), os.urandom(1600 * 1200 * 3))
+    out = io.BytesIO()
+    noise.save(out, format="JPEG", quality=95, subsampling=0)
+    jpeg = out.getvalue()
+    assert len(jpeg) > 3 * 512 * 1024  # several of the app's 512 KiB chunks
+    uploads: list[Any] = []
+    phone.on("request", lambda r: "/api/v1/media/uploads" in r.url and uploads.append(r))
+
+    page = phone.new_page()
+    _sign_in(page)
+    _open(page, insp["id"])
+    _tap(page, "[data-action=check-in]")
+    page.wait_for_selector("[data-testid=checked-in]", timeout=TIMEOUT)
+    page.goto(f"/app/#/i/{insp['id']}/{photo_item}")
+    page.wait_for_selector("[data-testid=item-page]", timeout=TIMEOUT)
+    page.click("[data-action=answer][data-result=fail]")
+    page.set_input_files(
+        "#photo-input", files=[{"name": "big.jpg", "mimeType": "image/jpeg", "buffer": jpeg}]
+    )
+    expect(page.locator("[data-testid=photos] img")).to_have_count(1)
+    if items[photo_item].get("unit"):
+        page.fill("#value", str(_inside(items[photo_item])))
+    # A slow uplink (Chromium's own throttling), so that the tab closes mid-upload.
+    cdp = phone.new_cdp_session(page)
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 256 * 1024},
+    )
+    with page.expect_request(
+        lambda r: r.method == "PATCH" and r.headers.get("upload-offset", "0") != "0",
+        timeout=TIMEOUT,
+    ):
+        _tap(page, "[data-action=save]")
+    page.close()  # the inspector closes the tab with the photo half sent
+    before = len(uploads)
+
+    again = phone.new_page()
+    again.goto("/app/")
+    again.wait_for_selector("[data-testid=waiting]", timeout=TIMEOUT)
+    _synced(again)
+    created = [r for r in uploads if r.method == "POST"]
+    resumed = [r for r in uploads if r.method == "HEAD"]
+    assert len(created) == 1  # one upload, resumed: not started again
+    assert resumed, "the new tab asked the server how much of the upload it holds"
+    patches = [r for r in uploads[before:] if r.method == "PATCH"]
+    assert patches and int(patches[0].headers["upload-offset"]) > 0  # from where it stopped
+    sha = hashlib.sha256(jpeg).hexdigest()
+    with _db(live) as db:
+        stored = db.execute("SELECT size FROM media_objects WHERE sha256 = ?", (sha,)).fetchone()
+    assert stored == (len(jpeg),)
+    found = {f[0]: f for f in _findings(live, insp["id"])}
+    assert json.loads(found[items[photo_item]["code"]][3]) == [sha]

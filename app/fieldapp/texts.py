@@ -85,6 +85,7 @@ TEXTS: tuple[str, ...] = (
     N_("%(n)s photos kept, %(m)s waiting to upload."),
     N_("Sync now"),
     N_("Sign out"),
+    N_("Sign in again"),
     N_("Outbox"),
     N_("Nothing recorded yet."),
     N_(

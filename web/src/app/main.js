@@ -4,7 +4,7 @@ import { login, pick } from "./api.js";
 import { chooseLanguage, loadTexts, t } from "./i18n.js";
 import { answerRefusal, checklistOf, distanceM, findingsOf, localView, rejectionsOf, submitRefusal } from "./model.js";
 import * as store from "./store.js";
-import { channel, syncNow } from "./sync.js";
+import { channel, listeners, syncNow } from "./sync.js";
 
 const script = document.getElementById("fieldapp-script");
 const VERSION = script.dataset.version;
@@ -14,6 +14,8 @@ const nav = document.getElementById("nav");
 const title = document.getElementById("title");
 let draft = null;
 let flash = null;
+// The server ended the login: the form shows until the inspector signs in again
+let relogin = null;
 const objectUrls = new Map();
 
 // Redraw only what changed: a sync that brought nothing new leaves the screen (and the finger
@@ -75,7 +77,9 @@ async function renderStatus() {
   const { outbox } = await localView();
   const waiting = outbox.filter((r) => r.state === "pending").length;
   const rejected = outbox.filter((r) => r.state === "rejected" && !r.seen).length;
-  const photos = (await store.photos()).filter((p) => !p.uploaded);
+  // Photos the server asked for, or cited by a change not sent yet (not one taken and dropped).
+  const cited = new Set(outbox.filter((r) => r.state === "pending").flatMap((r) => r.args.photos || []));
+  const photos = (await store.photos()).filter((p) => !p.uploaded && (p.missing || cited.has(p.sha256)));
   const failedPhotos = photos.filter((p) => p.failure);
   const last = await store.getMeta("last_sync");
   const auth = await store.getMeta("auth_problem");
@@ -124,6 +128,7 @@ async function doLogin(form) {
   await store.setMeta("tokens", { ...pick(resp.body), obtained_at: Date.now() });
   await store.setMeta("user", resp.body.user);
   await store.setMeta("auth_problem", null);
+  relogin = null;
   if (!(await store.getMeta("client_id"))) {
     await store.setMeta("client_id", crypto.randomUUID());
     await store.setMeta("next_mutation_id", 1);
@@ -449,6 +454,7 @@ async function renderOutbox() {
       ${persisted ? `<p class="muted">${esc(t("Storage is persistent: the browser will not clear it on its own."))}</p>` : `<p class="error">${esc(t("Storage is not persistent: the browser may clear it when space runs low. Sync soon, or install the app to the home screen."))}</p>`}
       <p class="muted">${esc(t("%(n)s photos kept, %(m)s waiting to upload.", { n: photos.length, m: photos.filter((p) => !p.uploaded).length }))}</p>
       <div class="footer-actions"><button type="button" data-action="sync">${esc(t("Sync now"))}</button><button type="button" data-action="logout">${esc(t("Sign out"))}</button></div>
+      ${(await store.getMeta("auth_problem")) ? `<div class="footer-actions"><button type="button" class="primary" data-action="relogin">${esc(t("Sign in again"))}</button></div>` : ""}
       ${flash?.where === "outbox" ? `<p class="error">${esc(flash.message)}</p>` : ""}
     </div>
     <div class="card"><h3>${esc(t("Outbox"))}</h3>
@@ -488,7 +494,7 @@ function parseRoute() {
 
 async function route() {
   await renderStatus();
-  if (!(await store.getMeta("tokens"))) return renderLogin();
+  if (relogin || !(await store.getMeta("tokens"))) return renderLogin(relogin);
   const { name, args } = parseRoute();
   if (name === "i" && args.length === 2) return renderItem(args[0], Number(args[1]));
   if (name === "i") {
@@ -546,6 +552,10 @@ document.addEventListener("click", async (event) => {
   else if (action === "submit") await submit(el.dataset.id);
   else if (action === "sync") await changed();
   else if (action === "logout") await logout();
+  else if (action === "relogin") {
+    relogin = t("Signed out by the server; sign in again to sync (nothing recorded is lost).");
+    renderLogin(relogin);
+  }
 });
 
 document.addEventListener("change", (event) => {
@@ -564,6 +574,7 @@ statusBar.addEventListener("click", () => {
 });
 
 window.addEventListener("hashchange", rerender);
+listeners.add(() => rerender());
 window.addEventListener("online", changed);
 window.addEventListener("offline", rerender);
 channel.onmessage = (event) => {

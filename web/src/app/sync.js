@@ -151,6 +151,8 @@ let retryTimer = null;
 let failures = 0;
 
 let again = false;
+// Called after every round, in this tab (other tabs hear it on the channel)
+export const listeners = new Set();
 
 // Rounds until nothing is left to push; skipped when offline, and when another round holds the
 // lock (in this tab or another): that round sees what was queued meanwhile and goes again.
@@ -170,6 +172,7 @@ export async function syncNow() {
       }
     } finally {
       channel.postMessage({ changed: true });
+      for (const listener of listeners) listener(report);
     }
     return report;
   });
