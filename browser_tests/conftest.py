@@ -102,6 +102,20 @@ def browser() -> Iterator[Browser]:
         chromium.close()
 
 
+#: Chromium's console line for an HTTP error answer ("… responded with a status of 409 (CONFLICT)").
+HTTP_ERROR_LINE = re.compile(
+    r"^Failed to load resource: the server responded with a status of (\d{3})"
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "api_answers(*statuses): the test provokes these documented API error answers "
+        "(e.g. 409 sync.reset_required); Chromium's console lines for them are not errors",
+    )
+
+
 @dataclass
 class Watch:
     """What a browser context did that a page on an intranet must not: errors, other hosts."""
@@ -109,6 +123,8 @@ class Watch:
     host: str
     errors: list[str] = field(default_factory=list)
     elsewhere: list[str] = field(default_factory=list)
+    #: HTTP statuses of /api/ answers the test provokes on purpose (``api_answers`` marker)
+    expected: frozenset[int] = frozenset()
 
     def attach(self, context: BrowserContext) -> None:
         context.on("page", self._page)
@@ -116,10 +132,16 @@ class Watch:
 
     def _page(self, page: Page) -> None:
         page.on("pageerror", lambda exc: self.errors.append(f"{page.url}: {exc}"))
-        page.on(
-            "console",
-            lambda msg: msg.type == "error" and self.errors.append(f"{page.url}: {msg.text}"),
-        )
+        page.on("console", lambda msg: self._console(page, msg))
+
+    def _console(self, page: Page, msg: Any) -> None:
+        if msg.type != "error":
+            return
+        answer = HTTP_ERROR_LINE.match(msg.text)
+        where = urlsplit((msg.location or {}).get("url") or "")
+        if answer and int(answer.group(1)) in self.expected and where.path.startswith("/api/"):
+            return  # an answer of the protocol the test asked for, handled by the page
+        self.errors.append(f"{page.url}: {msg.text}")
 
     def _request(self, request: Any) -> None:
         where = urlsplit(request.url)
@@ -127,8 +149,10 @@ class Watch:
             self.elsewhere.append(request.url)
 
 
-def _context(browser: Browser, live: Live, options: dict[str, Any]) -> Iterator[BrowserContext]:
-    watch = Watch(host=urlsplit(live.base).netloc)
+def _context(
+    browser: Browser, live: Live, options: dict[str, Any], expected: frozenset[int] = frozenset()
+) -> Iterator[BrowserContext]:
+    watch = Watch(host=urlsplit(live.base).netloc, expected=expected)
     context = browser.new_context(base_url=live.base, locale="zh-CN", **options)
     watch.attach(context)
     yield context
@@ -144,9 +168,11 @@ def office(browser: Browser, live: Live) -> Iterator[BrowserContext]:
 
 
 @pytest.fixture
-def phone(browser: Browser, live: Live) -> Iterator[BrowserContext]:
+def phone(browser: Browser, live: Live, request: pytest.FixtureRequest) -> Iterator[BrowserContext]:
     """A browser context on a phone with touch, located in 长宁区, in Chinese."""
-    yield from _context(browser, live, PHONE)
+    marker = request.node.get_closest_marker("api_answers")
+    expected = frozenset(marker.args) if marker else frozenset()
+    yield from _context(browser, live, PHONE, expected)
 
 
 @pytest.fixture

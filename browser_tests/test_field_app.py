@@ -15,6 +15,7 @@ import sqlite3
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -518,3 +519,83 @@ def test_a_photo_upload_cut_off_by_a_closed_tab_resumes(phone: BrowserContext, l
     assert stored == (len(jpeg),)
     found = {f[0]: f for f in _findings(live, insp["id"])}
     assert json.loads(found[items[photo_item]["code"]][3]) == [sha]
+
+
+@pytest.mark.api_answers(409)
+def test_after_a_restore_the_phone_pulls_its_scope_again_and_keeps_its_outbox(
+    phone: BrowserContext, live
+) -> None:
+    """``fieldsafe sync rotate-epoch`` (after a restore): the next pull answers
+    sync.reset_required; the app drops its copy and cursor, pulls from scratch, and the outbox
+    (here a check-in made offline) still reaches the server."""
+    insp = _inspection(live)
+    answers: list[tuple[str, int]] = []
+    phone.on("response", lambda r: answers.append((urlsplit(r.url).path, r.status)))
+    page = phone.new_page()
+    _sign_in(page)
+    phone.set_offline(True)
+    _open(page, insp["id"])
+    _tap(page, "[data-action=check-in]")
+    page.wait_for_selector("[data-testid=checked-in]", timeout=TIMEOUT)
+    live.cli("sync", "rotate-epoch")
+    phone.set_offline(False)
+    _synced(page)
+    _idle(page)
+    assert _status(live, insp["id"]) == "in_progress"
+    page.goto("/app/#/")
+    page.wait_for_selector(f"[data-testid=inspection][data-id='{insp['id']}']", timeout=TIMEOUT)
+    resets = page.evaluate(
+        """async () => {
+             const r = indexedDB.open('fieldsafe');
+             await new Promise(done => { r.onsuccess = done; });
+             const q = r.result.transaction('meta').objectStore('meta').get('cursor');
+             return new Promise(done => { q.onsuccess = () => done(q.result); });
+           }"""
+    )
+    assert resets  # a new cursor, of the new epoch
+    assert ("/api/v1/sync/pull", 409) in answers  # sync.reset_required, answered by a reset
+
+
+_IDB_PUT_META = """async ([key, value]) => {
+  const r = indexedDB.open('fieldsafe');
+  await new Promise(done => { r.onsuccess = done; });
+  const tx = r.result.transaction('meta', 'readwrite');
+  tx.objectStore('meta').put(value, key);
+  await new Promise(done => { tx.oncomplete = done; });
+  r.result.close();
+}"""
+
+
+@pytest.mark.api_answers(409)
+def test_an_install_id_taken_by_another_user_is_replaced_and_the_outbox_sent_under_the_new_one(
+    phone: BrowserContext, live
+) -> None:
+    """A cloned install: its client_id already belongs to inspector2's device. The push answers
+    sync.client_taken; the app takes a new client_id, renumbers its outbox from 1, pushes it."""
+    insp = _inspection(live)
+    taken = str(uuid.uuid4())
+    _api(
+        live, "POST", "/api/v1/sync/push", "inspector2", json={"client_id": taken, "mutations": []}
+    )
+    answers: list[tuple[str, int]] = []
+    phone.on("response", lambda r: answers.append((urlsplit(r.url).path, r.status)))
+    page = phone.new_page()
+    _sign_in(page)
+    phone.set_offline(True)
+    page.evaluate(_IDB_PUT_META, ["client_id", taken])
+    _open(page, insp["id"])
+    _tap(page, "[data-action=check-in]")
+    page.wait_for_selector("[data-testid=checked-in]", timeout=TIMEOUT)
+    phone.set_offline(False)
+    _synced(page)
+    assert ("/api/v1/sync/push", 409) in answers  # sync.client_taken
+    assert _status(live, insp["id"]) == "in_progress"  # the check-in, under the new id
+    mine = page.evaluate(
+        """async () => {
+             const r = indexedDB.open('fieldsafe');
+             await new Promise(done => { r.onsuccess = done; });
+             const q = r.result.transaction('meta').objectStore('meta').get('client_id');
+             return new Promise(done => { q.onsuccess = () => done(q.result); });
+           }"""
+    )
+    assert mine != taken
