@@ -48,6 +48,13 @@ const STATUS_WORDS = {
   closed: "closed",
   cancelled: "cancelled",
 };
+const HAZARD_WORDS = {
+  open: "open",
+  rectifying: "being rectified",
+  rectified: "waiting for its recheck",
+  verified: "verified",
+  closed: "closed",
+};
 const TYPE_WORDS = {
   unannounced: "unannounced inspection",
   routine: "routine inspection",
@@ -177,9 +184,21 @@ async function renderToday() {
       ${insp.window ? `<div class="muted">${esc(t("Window: %(start)s – %(end)s", { start: when(insp.window.start), end: when(insp.window.end) }))}</div>` : ""}
     </a>`;
   });
+  // Hazard tickets in the inspector's scope, those waiting for their recheck first.
+  const tickets = [...v.by.hazard.values()].filter((h) => h.status !== "closed");
+  tickets.sort((a, b) => (a.status === "rectified" ? 0 : 1) - (b.status === "rectified" ? 0 : 1) || String(a.deadline).localeCompare(String(b.deadline)));
+  const ticketCards = tickets.slice(0, 50).map(
+    (h) => `<div class="card" data-testid="hazard">
+      <h3>${esc(h.number || "")} ${esc(h.enterprise?.name || "")}</h3>
+      <div>${esc(h.description || "")}</div>
+      <div><span class="tag ${h.status === "rectified" ? "wait" : ""}">${esc(t(HAZARD_WORDS[h.status] || h.status))}</span>${h.grade === "major" ? `<span class="tag bad">${esc(t("major hazard"))}</span>` : ""}${h.overdue ? `<span class="tag bad">${esc(t("overdue"))}</span>` : ""}</div>
+      ${h.deadline ? `<div class="muted">${esc(t("Rectify by %(when)s", { when: when(h.deadline) }))}</div>` : ""}
+    </div>`,
+  );
   screen.html = `
-    <p class="muted">${esc(t("Signed in as %(name)s", { name: user?.display_name || user?.username || "" }))}</p>
-    ${cards.join("") || `<p class="card muted">${esc(t("No inspections assigned to you right now."))}</p>`}`;
+    <p class="muted">${esc(t("Signed in as %(name)s", { name: user?.name || user?.username || "" }))}</p>
+    ${cards.join("") || `<p class="card muted">${esc(t("No inspections assigned to you right now."))}</p>`}
+    ${ticketCards.length ? `<h2>${esc(t("Hazard tickets"))}</h2>${ticketCards.join("")}` : ""}`;
 }
 
 // --------------------------------------------------------------------------- one inspection
