@@ -119,3 +119,12 @@ def test_every_text_the_app_shows_is_in_the_catalog_with_its_chinese():
         catalog = read_po(f)
     untranslated = [text for text in TEXTS if not (catalog.get(text) and catalog.get(text).string)]
     assert untranslated == [], "make messages, then translate these (docs/i18n.md)"
+
+
+def test_an_unbuilt_app_is_a_clean_503_naming_the_fix(client, monkeypatch, tmp_path):
+    monkeypatch.setattr("app.fieldapp.routes.DIST", tmp_path)
+    for path in ("/app/", "/app/sw.js"):
+        resp = client.get(path)
+        assert resp.status_code == 503, path
+        assert resp.json["code"] == "fieldapp.not_built"
+        assert "make assets" in resp.json["message"]
