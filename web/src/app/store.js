@@ -109,6 +109,7 @@ export async function resendFrom(expectedId) {
   const next = (await tx.objectStore("meta").get("next_mutation_id")) || 1;
   if (!first || first.key > expectedId || expectedId >= next) {
     tx.abort();
+    await tx.done.catch(() => null);
     return false;
   }
   let cursor = await store.openCursor(IDBKeyRange.lowerBound(expectedId));
