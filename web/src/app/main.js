@@ -351,7 +351,7 @@ async function renderItem(id, n) {
   const thumbs = await Promise.all(
     draft.photos.map(async (sha) => {
       const row = await store.photo(sha);
-      if (!row) return `<span class="chip">${esc(t("on the server"))}</span>`;
+      if (!row?.blob) return `<span class="chip">${esc(t("on the server"))}</span>`;
       return `<img alt="${esc(t("photo"))}" data-sha="${esc(sha)}" src="${photoUrl(sha, row.blob)}">`;
     }),
   );

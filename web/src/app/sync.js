@@ -107,7 +107,8 @@ async function upload(report) {
     if (!navigator.onLine) throw new Offline("offline");
     try {
       await tusUpload(row);
-      await store.putPhoto({ ...row, uploaded: true, missing: false, failure: null });
+      // The server has the original now: free the phone's space, keep the digest.
+      await store.putPhoto({ ...row, blob: null, uploaded: true, missing: false, failure: null });
       report.uploaded += 1;
     } catch (err) {
       const status = err?.originalResponse?.getStatus?.();
