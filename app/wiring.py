@@ -19,6 +19,7 @@ from app.checklists.routes import blp as checklists_blp
 from app.cli import COMMANDS
 from app.documents.pages import pages as document_pages
 from app.documents.routes import blp as documents_blp
+from app.fieldapp.routes import bp as fieldapp_bp
 from app.hazards.routes import blp as hazards_blp
 from app.hazards.visibility import photo_visible as hazard_cites_photo
 from app.inspections.photos import release_waiting_findings
@@ -60,7 +61,12 @@ BLUEPRINTS = (
 )
 
 #: The HTML pages' blueprints (not in the OpenAPI document), with where each is mounted.
-PAGES = ((public_site_bp, "/public"), (document_pages, "/public"), (staff_blp, "/console"))
+PAGES = (
+    (public_site_bp, "/public"),
+    (document_pages, "/public"),
+    (staff_blp, "/console"),
+    (fieldapp_bp, "/app"),  # the field app (PWA), docs/field-app.md
+)
 
 #: Which records cite a photo (its viewers may fetch it), and what runs when a photo is stored.
 PHOTO_HOOKS = PhotoHooks(

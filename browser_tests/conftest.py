@@ -102,6 +102,20 @@ def browser() -> Iterator[Browser]:
         chromium.close()
 
 
+#: Chromium's console line for an HTTP error answer ("… responded with a status of 409 (CONFLICT)").
+HTTP_ERROR_LINE = re.compile(
+    r"^Failed to load resource: the server responded with a status of (\d{3})"
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "api_answers(*statuses): the test provokes these documented API error answers "
+        "(e.g. 409 sync.reset_required); Chromium's console lines for them are not errors",
+    )
+
+
 @dataclass
 class Watch:
     """What a browser context did that a page on an intranet must not: errors, other hosts."""
@@ -109,6 +123,10 @@ class Watch:
     host: str
     errors: list[str] = field(default_factory=list)
     elsewhere: list[str] = field(default_factory=list)
+    #: HTTP statuses of /api/ answers the test provokes on purpose (``api_answers`` marker)
+    expected: frozenset[int] = frozenset()
+    #: the pages (navigations) that answered 4xx: Chromium logs each as a console error
+    pages_answered_4xx: set[str] = field(default_factory=set)
 
     def attach(self, context: BrowserContext) -> None:
         context.on("page", self._page)
@@ -120,15 +138,27 @@ class Watch:
         page.on("console", lambda msg: self._console(page, msg))
 
     def _console(self, page: Page, msg: Any) -> None:
-        # Chromium logs every 4xx/5xx answer as "Failed to load resource"; a page answered 422
-        # (a form shown again with its errors) is no script error. Failed subresources are
-        # caught by _response, script errors by pageerror and the other console errors.
-        if msg.type == "error" and not msg.text.startswith("Failed to load resource"):
-            self.errors.append(f"{page.url}: {msg.text}")
+        if msg.type != "error":
+            return
+        answer = HTTP_ERROR_LINE.match(msg.text)
+        url = (msg.location or {}).get("url") or ""
+        if answer and url in self.pages_answered_4xx:
+            return  # a page answered 4xx on purpose (a form shown again with its reasons)
+        if (
+            answer
+            and int(answer.group(1)) in self.expected
+            and urlsplit(url).path.startswith("/api/")
+        ):
+            return  # an answer of the protocol the test asked for, handled by the page
+        self.errors.append(f"{page.url}: {msg.text}")
 
     def _response(self, response: Any) -> None:
+        # A page (a navigation) may answer 4xx on purpose; its scripts, styles, images and fonts
+        # may not, and nothing may answer 5xx.
         request = response.request
-        if response.status >= 500 or (
+        if request.resource_type == "document" and 400 <= response.status < 500:
+            self.pages_answered_4xx.add(request.url)
+        elif response.status >= 500 or (
             response.status >= 400
             and request.resource_type in ("script", "stylesheet", "image", "font")
         ):
@@ -140,8 +170,10 @@ class Watch:
             self.elsewhere.append(request.url)
 
 
-def _context(browser: Browser, live: Live, options: dict[str, Any]) -> Iterator[BrowserContext]:
-    watch = Watch(host=urlsplit(live.base).netloc)
+def _context(
+    browser: Browser, live: Live, options: dict[str, Any], expected: frozenset[int] = frozenset()
+) -> Iterator[BrowserContext]:
+    watch = Watch(host=urlsplit(live.base).netloc, expected=expected)
     context = browser.new_context(base_url=live.base, locale="zh-CN", **options)
     watch.attach(context)
     yield context
@@ -157,9 +189,11 @@ def office(browser: Browser, live: Live) -> Iterator[BrowserContext]:
 
 
 @pytest.fixture
-def phone(browser: Browser, live: Live) -> Iterator[BrowserContext]:
+def phone(browser: Browser, live: Live, request: pytest.FixtureRequest) -> Iterator[BrowserContext]:
     """A browser context on a phone with touch, located in 长宁区, in Chinese."""
-    yield from _context(browser, live, PHONE)
+    marker = request.node.get_closest_marker("api_answers")
+    expected = frozenset(marker.args) if marker else frozenset()
+    yield from _context(browser, live, PHONE, expected)
 
 
 @pytest.fixture
