@@ -16,7 +16,7 @@ from sqlalchemy import Table, text
 from sync.bulk import insert_rows
 from sync.client import SyncError
 from tests.conftest import requires_postgres
-from tests.sync.conftest import Site, device_for
+from tests.sync.conftest import Site, device_for, settle
 from tests.sync.test_push import check_in, put
 
 
@@ -193,7 +193,7 @@ def _lose_first_push_answer() -> Any:
 
 
 def test_a_replayed_push_asks_again_for_the_photos_it_still_waits_for(
-    client: FlaskClient, site: Site, tmp_path: Path
+    app: Any, client: FlaskClient, site: Site, tmp_path: Path
 ) -> None:
     """The first answer (with missing_media) is lost; the retry is a replay and names them."""
     from tests.sync.fakes import FaultyTransport
@@ -208,6 +208,7 @@ def test_a_replayed_push_asks_again_for_the_photos_it_still_waits_for(
     report = dev.push()
     assert dev.transport.faults[:2] == ["lose_response", "ok"]  # the retry was a replay
     assert report.uploaded == [photo]
+    settle(app)  # on PostgreSQL the feed shows a change once no older transaction runs
     dev.pull()
     assert dev.get("finding", fid)["media_pending"] is False
 
@@ -226,7 +227,7 @@ def test_a_replay_of_a_rejected_mutation_asks_for_nothing(
 
 
 def test_the_pull_names_the_photos_the_users_own_findings_still_wait_for(
-    client: FlaskClient, site: Site, tmp_path: Path
+    app: Any, client: FlaskClient, site: Site, tmp_path: Path
 ) -> None:
     """Every push answer lost for good: the pull alone tells the device what to upload."""
     from tests.sync.fakes import FaultyTransport
@@ -259,5 +260,6 @@ def test_the_pull_names_the_photos_the_users_own_findings_still_wait_for(
         headers=site.headers[user.username],
     ).get_json()
     assert again["missing_media"] == []
+    settle(app)  # on PostgreSQL the feed shows a change once no older transaction runs
     dev.pull()
     assert dev.get("finding", fid)["media_pending"] is False
