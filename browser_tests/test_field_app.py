@@ -599,3 +599,90 @@ def test_an_install_id_taken_by_another_user_is_replaced_and_the_outbox_sent_und
            }"""
     )
     assert mine != taken
+
+
+def _recheck_visit(live) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A hazard ticket issued by inspector1, and a recheck visit of it dispatched to the team."""
+    insp = _inspection(live, "gas_catering")
+    hazard = _api(
+        live,
+        "POST",
+        "/api/v1/hazards",
+        "inspector1",
+        json={
+            "enterprise_id": insp["enterprise_id"],
+            "grade": "general",
+            "description": "燃气软管老化开裂",
+            "deadline": (datetime.now(UTC) + timedelta(days=10)).isoformat(),
+        },
+    )
+    team = [_api(live, "GET", "/api/v1/me", u)["id"] for u in ("inspector1", "inspector2")]
+    now = datetime.now(UTC)
+    visit = _api(
+        live,
+        "POST",
+        "/api/v1/inspections",
+        "planner",
+        json={
+            "type": "recheck",
+            "enterprise_id": insp["enterprise_id"],
+            "hazard_ids": [hazard["id"]],
+            "inspector_ids": team,
+            "window": {
+                "start": (now - timedelta(hours=1)).isoformat(),
+                "end": (now + timedelta(days=1)).isoformat(),
+            },
+            "dispatch_at": (now - timedelta(minutes=1)).isoformat(),
+        },
+    )
+    return hazard, visit
+
+
+def test_a_recheck_visit_done_offline_reaches_the_server_once(
+    phone: BrowserContext, live, shot
+) -> None:
+    hazard, visit = _recheck_visit(live)
+    page = phone.new_page()
+    _sign_in(page)
+    phone.set_offline(True)
+    _open(page, visit["id"])
+    page.click("[data-action=check-in]")
+    expect(page.locator("[data-testid=checked-in]")).to_be_visible(timeout=TIMEOUT)
+    ticket = page.locator(f"[data-testid=recheck-ticket][data-id='{hazard['id']}']")
+    expect(ticket).to_contain_text("燃气软管老化开裂")
+    _tap(page, f"[data-testid=recheck-ticket][data-id='{hazard['id']}']")
+    expect(page.locator("[data-testid=recheck-deadline]")).to_contain_text("整改")
+    # A pass needs photo proof, as the server says.
+    page.click("[data-action=recheck-answer][data-result=pass]")
+    page.fill("#note", "已更换为金属波纹管")
+    page.click("[data-action=recheck-save]")
+    expect(page.locator("[data-testid=item-check]")).to_be_visible()
+    page.set_input_files(
+        "#photo-input",
+        files=[{"name": "r.jpg", "mimeType": "image/jpeg", "buffer": _jpeg("green")}],
+    )
+    expect(page.locator("[data-testid=photos] img")).to_have_count(1)
+    _shot(shot, page, "recheck-ticket")
+    _tap(page, "[data-action=recheck-save]")
+    page.wait_for_selector("[data-testid=recheck-list]", timeout=TIMEOUT)
+    expect(ticket).to_contain_text("未同步")
+    page.reload()
+    page.wait_for_selector("[data-testid=recheck-list]", timeout=TIMEOUT)
+    assert _waiting(page) == 2  # the check-in and the recheck
+    _shot(shot, page, "recheck-visit-offline")
+    phone.set_offline(False)
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    _synced(page)
+    with _db(live) as db:
+        status = db.execute(
+            "SELECT status FROM hazards WHERE id = ?", (uuid.UUID(hazard["id"]).hex,)
+        ).fetchone()[0]
+        rechecks = db.execute(
+            "SELECT count(*) FROM hazard_events WHERE hazard_id = ? AND action = 'recheck'",
+            (uuid.UUID(hazard["id"]).hex,),
+        ).fetchone()[0]
+    assert status == "verified"
+    assert rechecks == 1
+    assert _status(live, visit["id"]) == "closed"
+    # The ticket's closure arrives through the feed.
+    expect(ticket).not_to_contain_text("未同步", timeout=TIMEOUT)

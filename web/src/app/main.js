@@ -234,7 +234,8 @@ async function renderInspection(id) {
   const sentBack = [...findings.values()].filter((f) => f.review_status === "needs_info");
   // Sent back (needs_info): amend them, then submit again; the server refuses a resubmit while
   // one of them is unchanged (inspection.needs_info_unanswered), shown above like any refusal.
-  const canSubmit = insp.check_in && (["dispatched", "in_progress"].includes(insp.status) || sentBack.length > 0);
+  // A recheck inspection is not submitted: it closes once every ticket has its result.
+  const canSubmit = insp.type !== "recheck" && insp.check_in && (["dispatched", "in_progress"].includes(insp.status) || sentBack.length > 0);
   screen.html = `
     <div class="card">
       <h2>${esc(ent.name || "")}</h2>
@@ -253,7 +254,9 @@ async function renderInspection(id) {
     </div>
     ${rejections.inspection ? `<p class="error" data-testid="submit-refused">${esc(t("The server refused this: %(message)s", { message: rejections.inspection.message }))}</p>` : ""}
     ${
-      checklist
+      insp.type === "recheck"
+        ? recheckList(v, insp)
+        : checklist
         ? `<div class="card"><h3>${esc(checklist.name)}</h3>
            <div class="muted">${esc(t("%(done)s of %(total)s items answered", { done: answered, total: checklist.items.length }))}</div>
            <ul class="items">${checklist.items
@@ -306,6 +309,118 @@ async function submit(id) {
     return route();
   }
   await store.enqueue("inspection.submit", { inspection_id: id, at: new Date().toISOString() });
+  changed();
+}
+
+// --------------------------------------------------------------------------- recheck visits
+
+// The tickets a recheck inspection covers (the feed's recheck_hazard_ids), each with its order
+// and, once recorded on this phone or by the server, its result.
+function recheckTicketState(h) {
+  if (h.local_recheck) {
+    const word = h.local_recheck === "pass" ? ["ok", "recheck passed"] : ["bad", "recheck failed"];
+    return `<span class="tag ${word[0]}">${esc(t(word[1]))}</span><span class="tag wait">${esc(t("not synced"))}</span>`;
+  }
+  return `<span class="tag ${h.status === "verified" || h.status === "closed" ? "ok" : "wait"}">${esc(t(HAZARD_WORDS[h.status] || h.status))}</span>`;
+}
+
+function recheckList(v, insp) {
+  const ids = insp.recheck_hazard_ids || [];
+  const rows = ids.map((hid) => {
+    const h = v.by.hazard.get(hid);
+    if (!h) return `<li><span class="muted">${esc(t("This ticket is not on this phone yet; sync first."))}</span></li>`;
+    return `<li><a href="#/r/${esc(insp.id)}/${esc(hid)}" data-testid="recheck-ticket" data-id="${esc(hid)}"><span class="code">${esc(h.number || "")}</span><span class="what">${esc(h.description || "")}
+      ${h.deadline ? `<br><span class="muted">${esc(t("Rectify by %(when)s", { when: when(h.deadline) }))}</span>` : ""}
+      ${h.rejection ? `<br><span class="error" data-testid="recheck-refusal">${esc(h.rejection)}</span>` : ""}</span><span>${recheckTicketState(h)}</span></a></li>`;
+  });
+  return `<div class="card" data-testid="recheck-list"><h3>${esc(t("Tickets to recheck"))}</h3>
+    <ul class="items">${rows.join("") || `<li class="muted">${esc(t("No tickets on this visit."))}</li>`}</ul></div>`;
+}
+
+async function hazardPhotos(shas) {
+  return Promise.all(
+    (shas || []).map(async (sha) => {
+      const row = await store.photo(sha);
+      if (!row?.blob) return `<span class="chip">${esc(t("on the server"))}</span>`;
+      return `<img alt="${esc(t("photo"))}" data-sha="${esc(sha)}" src="${photoUrl(sha, row.blob)}">`;
+    }),
+  );
+}
+
+async function renderRecheck(id, hid) {
+  const v = await localView();
+  const insp = v.by.inspection.get(id);
+  const h = v.by.hazard.get(hid);
+  if (!insp || !h) return renderMissing();
+  const shown = document.querySelector("[data-testid=recheck-page]");
+  if (draft && shown?.dataset.id === hid && draft.hazardId === hid) readDraft();
+  if (!draft || draft.hazardId !== hid) draft = { hazardId: hid, inspectionId: id, result: null, note: "", photos: [], error: null };
+  const can = Boolean(insp.check_in) && !h.local_recheck && ["open", "rectifying", "rectified"].includes(h.status);
+  title.textContent = h.number || t("Recheck");
+  setHtml(nav, `<a href="#/i/${esc(id)}">${esc(t("Inspection"))}</a>`);
+  const ordered = await hazardPhotos(h.photos);
+  const mine = await hazardPhotos(draft.photos);
+  screen.html = `
+    <div class="card" data-testid="recheck-page" data-id="${esc(hid)}">
+      <div><span class="tag">${esc(t(HAZARD_WORDS[h.status] || h.status))}</span>${h.grade === "major" ? `<span class="tag bad">${esc(t("major hazard"))}</span>` : ""}${h.overdue ? `<span class="tag bad">${esc(t("overdue"))}</span>` : ""}</div>
+      <h2>${esc(h.description || "")}</h2>
+      ${h.deadline ? `<p data-testid="recheck-deadline">${esc(t("Rectify by %(when)s", { when: when(h.deadline) }))}</p>` : ""}
+      ${
+        h.basis
+          ? `<details class="basis"><summary>${esc(t("Legal basis"))}</summary>
+             <p><strong>${esc(h.basis.document || "")}</strong> ${esc(h.basis.number || "")} ${esc(h.basis.article || "")}</p>
+             <p class="muted">${esc(h.basis.text || "")}</p></details>`
+          : ""
+      }
+      <label>${esc(t("Photos of the hazard"))}</label>
+      <div class="photos" data-testid="hazard-photos">${ordered.join("") || `<span class="muted">${esc(t("none"))}</span>`}</div>
+      ${h.rejection ? `<p class="error" data-testid="recheck-refusal">${esc(t("The server refused this: %(message)s", { message: h.rejection }))}</p>` : ""}
+      ${h.local_recheck ? `<p class="note">${esc(t("Recheck result recorded; it reaches the server with the next sync."))}</p>` : ""}
+      ${
+        can
+          ? `<div class="answers">${[["pass", t("rectified: pass")], ["fail", t("not rectified: fail")]]
+              .map(([r, word]) => `<button type="button" data-action="recheck-answer" data-result="${r}" class="${draft.result === r ? "chosen" : ""}">${esc(word)}</button>`)
+              .join("")}</div>
+             <label for="note">${esc(t("Note"))}</label>
+             <textarea id="note">${esc(draft.note)}</textarea>
+             <label>${esc(t("Photos"))}</label>
+             <div class="photos" data-testid="photos">${mine.join("")}</div>
+             <label class="button" for="photo-input">${esc(t("Take a photo"))}</label>
+             <input type="file" id="photo-input" accept="image/*" capture="environment" hidden>
+             ${draft.error ? `<p class="error" data-testid="item-check">${esc(draft.error)}</p>` : ""}
+             <div class="footer-actions"><button type="button" class="primary" data-action="recheck-save">${esc(t("Save"))}</button></div>`
+          : insp.check_in
+            ? ""
+            : `<p class="muted">${esc(t("Check in on site before answering."))}</p>`
+      }
+    </div>`;
+}
+
+async function saveRecheck() {
+  readDraft();
+  if (!draft.result) {
+    draft.error = t("Choose pass or fail.");
+    return route();
+  }
+  if (!draft.note.trim()) {
+    draft.error = t("Write what you found.");
+    return route();
+  }
+  if (draft.result === "pass" && !draft.photos.length) {
+    draft.error = t("A passed re-inspection needs photo proof.");
+    return route();
+  }
+  const { hazardId, inspectionId } = draft;
+  await store.enqueue("hazard.recheck", {
+    hazard_id: hazardId,
+    inspection_id: inspectionId,
+    result: draft.result,
+    note: draft.note.trim(),
+    photos: draft.photos,
+    at: new Date().toISOString(),
+  });
+  draft = null;
+  location.hash = `#/i/${inspectionId}`;
   changed();
 }
 
@@ -445,6 +560,7 @@ async function addPhoto(file) {
   readDraft();
   const sha = await store.addPhoto(file);
   if (!draft.photos.includes(sha)) draft.photos.push(sha);
+  draft.error = null;
   await route();
 }
 
@@ -455,6 +571,8 @@ const MUTATION_WORDS = {
   "finding.put": "finding",
   "finding.delete": "finding deleted",
   "inspection.submit": "submit",
+  "hazard.recheck": "recheck result",
+  "document.sign": "signature",
 };
 const STATE_WORDS = { pending: "waiting", applied: "accepted", rejected: "refused" };
 
@@ -520,6 +638,7 @@ async function route() {
     draft = null;
     return renderInspection(args[0]);
   }
+  if (name === "r" && args.length === 2) return renderRecheck(args[0], args[1]);
   if (name === "outbox") return renderOutbox();
   return renderToday();
 }
@@ -563,7 +682,13 @@ document.addEventListener("click", async (event) => {
     draft.error = null;
     for (const b of document.querySelectorAll("[data-action=answer]")) b.classList.toggle("chosen", b === el);
     document.querySelector("[data-testid=item-check]")?.remove();
-  } else if (action === "save") await save(el.dataset.next);
+  } else if (action === "recheck-answer") {
+    draft.result = el.dataset.result;
+    draft.error = null;
+    for (const b of document.querySelectorAll("[data-action=recheck-answer]")) b.classList.toggle("chosen", b === el);
+    document.querySelector("[data-testid=item-check]")?.remove();
+  } else if (action === "recheck-save") await saveRecheck();
+  else if (action === "save") await save(el.dataset.next);
   else if (action === "go") {
     readDraft();
     location.hash = `#/i/${parseRoute().args[0]}/${el.dataset.to}`;
