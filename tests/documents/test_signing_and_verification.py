@@ -318,7 +318,12 @@ def test_signatures_captured_together_offline_all_land_on_the_current_version(
             "image": b64(signature_png("wang")),
             **sig,
         },
-        {"role": "representative", "signer_name": "张国强", "image": b64(signature_png("z")), **sig},
+        {
+            "role": "representative",
+            "signer_name": "张国强",
+            "image": b64(signature_png("z")),
+            **sig,
+        },
     ]
     body = {
         "client_id": str(uuid.uuid4()),

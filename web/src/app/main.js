@@ -252,6 +252,7 @@ async function renderInspection(id) {
       }
       ${flash?.where === "inspection" ? `<p class="error">${esc(flash.message)}</p>` : ""}
     </div>
+    ${documentsCard(v, insp)}
     ${rejections.inspection ? `<p class="error" data-testid="submit-refused">${esc(t("The server refused this: %(message)s", { message: rejections.inspection.message }))}</p>` : ""}
     ${
       insp.type === "recheck"
@@ -421,6 +422,170 @@ async function saveRecheck() {
   });
   draft = null;
   location.hash = `#/i/${inspectionId}`;
+  changed();
+}
+
+// --------------------------------------------------------------------------- signatures
+
+const ROLE_WORDS = { representative: "enterprise representative", inspector: "inspector" };
+
+// The 现场检查记录 from the feed, and the signatures this phone has captured for it.
+function recordOf(insp) {
+  return (insp.documents || []).find((d) => d.kind === "inspection_record") || null;
+}
+
+function signaturesOf(v, insp) {
+  const ids = new Set((insp.documents || []).map((d) => d.id));
+  return v.outbox.filter((r) => r.name === "document.sign" && (ids.has(r.args.document_id) || r.inspection_id === insp.id));
+}
+
+function documentsCard(v, insp) {
+  const doc = recordOf(insp);
+  if (!doc) return "";
+  const rows = signaturesOf(v, insp).map(
+    (r) => `<li data-testid="signature" data-state="${esc(r.state)}">${esc(t(ROLE_WORDS[r.args.role]))}：${esc(r.args.signer_name)}
+      ${r.args.refused ? `（${esc(t("refused to sign; witness: %(name)s", { name: r.args.witness_name || "" }))}）` : ""}
+      <span class="tag ${r.state === "applied" ? "ok" : r.state === "rejected" ? "bad" : "wait"}">${esc(t(STATE_WORDS[r.state] || r.state))}</span>
+      ${r.state === "rejected" ? `<br><span class="error">${esc(r.message || r.code)}</span>` : ""}</li>`,
+  );
+  return `<div class="card" data-testid="document" data-id="${esc(doc.id)}">
+    <h3>${esc(doc.title || t("On-site inspection record"))}</h3>
+    <div class="muted">${esc(doc.number || "")} · ${esc(t("version %(n)s", { n: doc.version }))}</div>
+    ${rows.length ? `<ul>${rows.join("")}</ul>` : ""}
+    ${insp.check_in ? `<div class="footer-actions"><a class="button" href="#/s/${esc(insp.id)}" data-testid="sign-link">${esc(t("Sign the record"))}</a></div>` : ""}
+  </div>`;
+}
+
+let pad = null;
+
+async function renderSign(id) {
+  const v = await localView();
+  const insp = v.by.inspection.get(id);
+  const doc = insp && recordOf(insp);
+  if (!doc) return renderMissing();
+  const user = await store.getMeta("user");
+  const ent = insp.enterprise || v.by.enterprise.get(insp.enterprise_id) || {};
+  title.textContent = doc.title || t("On-site inspection record");
+  setHtml(nav, `<a href="#/i/${esc(id)}">${esc(t("Inspection"))}</a>`);
+  if (document.querySelector("[data-testid=sign-page]")?.dataset.id === doc.id && pad) return;
+  screen.html = `
+    <div class="card" data-testid="sign-page" data-id="${esc(doc.id)}">
+      <h2>${esc(ent.name || "")}</h2>
+      <div class="muted">${esc(doc.number || "")}</div>
+      <label for="role">${esc(t("Who signs"))}</label>
+      <select id="role">
+        <option value="representative">${esc(t("enterprise representative"))}</option>
+        <option value="inspector">${esc(t("inspector"))}（${esc(user?.name || user?.username || "")}）</option>
+      </select>
+      <label for="signer">${esc(t("Name of the signer"))}</label>
+      <input type="text" id="signer" autocomplete="off">
+      <label>${esc(t("Sign here"))}</label>
+      <canvas id="pad" data-testid="pad" width="600" height="240" style="width:100%;height:180px;border:1px solid #ccc;border-radius:8px;touch-action:none;background:#fff"></canvas>
+      <div class="footer-actions"><button type="button" data-action="pad-clear">${esc(t("Clear"))}</button></div>
+      <label><input type="checkbox" id="refused"> ${esc(t("The representative refuses to sign"))}</label>
+      <label for="witness">${esc(t("Witness's name"))}</label>
+      <input type="text" id="witness" autocomplete="off">
+      <p class="error" id="sign-check" data-testid="sign-check" hidden></p>
+      <div class="footer-actions"><button type="button" class="primary" data-action="sign-save" data-id="${esc(id)}">${esc(t("Save the signature"))}</button></div>
+    </div>`;
+  const role = document.getElementById("role");
+  const signer = document.getElementById("signer");
+  role.addEventListener("change", () => {
+    if (role.value === "inspector") signer.value = user?.name || user?.username || "";
+  });
+  pad = drawingPad(document.getElementById("pad"));
+}
+
+// Strokes drawn with a finger or a pen (pointer events), kept on the canvas.
+function drawingPad(canvas) {
+  const ctx = canvas.getContext("2d");
+  ctx.lineWidth = 4;
+  ctx.lineCap = "round";
+  ctx.lineJoin = "round";
+  ctx.strokeStyle = "#111";
+  const state = { drawn: false, last: null };
+  const at = (e) => {
+    const box = canvas.getBoundingClientRect();
+    return [((e.clientX - box.left) * canvas.width) / box.width, ((e.clientY - box.top) * canvas.height) / box.height];
+  };
+  canvas.addEventListener("pointerdown", (e) => {
+    canvas.setPointerCapture?.(e.pointerId);
+    state.last = at(e);
+  });
+  canvas.addEventListener("pointermove", (e) => {
+    if (!state.last) return;
+    const p = at(e);
+    ctx.beginPath();
+    ctx.moveTo(...state.last);
+    ctx.lineTo(...p);
+    ctx.stroke();
+    state.last = p;
+    state.drawn = true;
+  });
+  const end = () => {
+    state.last = null;
+  };
+  canvas.addEventListener("pointerup", end);
+  canvas.addEventListener("pointercancel", end);
+  return {
+    get drawn() {
+      return state.drawn;
+    },
+    clear() {
+      ctx.clearRect(0, 0, canvas.width, canvas.height);
+      state.drawn = false;
+    },
+    png: () => new Promise((resolve) => canvas.toBlob(resolve, "image/png")),
+  };
+}
+
+function signCheck(message) {
+  const el = document.getElementById("sign-check");
+  el.textContent = message;
+  el.hidden = false;
+}
+
+async function here(fallback) {
+  try {
+    const p = await new Promise((resolve, reject) =>
+      navigator.geolocation.getCurrentPosition(resolve, reject, { enableHighAccuracy: true, timeout: 10000, maximumAge: 60000 }),
+    );
+    return { lat: Number(p.coords.latitude.toFixed(6)), lon: Number(p.coords.longitude.toFixed(6)), accuracy: Math.round(p.coords.accuracy || 0) };
+  } catch {
+    return fallback ? { lat: fallback.lat, lon: fallback.lon } : null;
+  }
+}
+
+async function saveSignature(id) {
+  const v = await localView();
+  const insp = v.by.inspection.get(id);
+  const doc = recordOf(insp);
+  const role = document.getElementById("role").value;
+  const name = document.getElementById("signer").value.trim();
+  const refused = role === "representative" && document.getElementById("refused").checked;
+  const witness = document.getElementById("witness").value.trim();
+  if (!name) return signCheck(t("Write the signer's name."));
+  if (refused && !witness) return signCheck(t("A refusal to sign is recorded with the name of its witness."));
+  if (!refused && !pad?.drawn) return signCheck(t("Sign in the box first."));
+  const blob = refused ? null : await pad.png();
+  if (blob && blob.size > 256 * 1024) return signCheck(t("The signature image is too large; clear it and sign again."));
+  const ent = insp.enterprise || v.by.enterprise.get(insp.enterprise_id) || {};
+  const args = {
+    document_id: doc.id,
+    role,
+    signer_name: name,
+    signed_at: new Date().toISOString(),
+    place: ent.address || null,
+  };
+  const where = await here(insp.check_in?.location);
+  if (where) args.location = where;
+  if (refused) {
+    args.refused = true;
+    args.witness_name = witness;
+  }
+  await store.enqueue("document.sign", args, { inspection_id: id, ...(blob ? { image_blob: blob } : {}) });
+  pad = null;
+  location.hash = `#/i/${id}`;
   changed();
 }
 
@@ -639,6 +804,8 @@ async function route() {
     return renderInspection(args[0]);
   }
   if (name === "r" && args.length === 2) return renderRecheck(args[0], args[1]);
+  if (name === "s") return renderSign(args[0]);
+  pad = null;
   if (name === "outbox") return renderOutbox();
   return renderToday();
 }
@@ -688,6 +855,8 @@ document.addEventListener("click", async (event) => {
     for (const b of document.querySelectorAll("[data-action=recheck-answer]")) b.classList.toggle("chosen", b === el);
     document.querySelector("[data-testid=item-check]")?.remove();
   } else if (action === "recheck-save") await saveRecheck();
+  else if (action === "pad-clear") pad?.clear();
+  else if (action === "sign-save") await saveSignature(el.dataset.id);
   else if (action === "save") await save(el.dataset.next);
   else if (action === "go") {
     readDraft();

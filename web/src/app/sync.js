@@ -42,6 +42,15 @@ async function request(method, path, options) {
   }
 }
 
+// A signature's PNG waits in IndexedDB as a Blob; document.sign carries it as base64.
+async function wireArgs(row) {
+  if (!row.image_blob) return row.args;
+  const bytes = new Uint8Array(await row.image_blob.arrayBuffer());
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return { ...row.args, image: btoa(binary) };
+}
+
 async function push(report) {
   let stalls = 0;
   for (;;) {
@@ -49,7 +58,7 @@ async function push(report) {
     if (!batch.length) return;
     const body = {
       client_id: await store.getMeta("client_id"),
-      mutations: batch.map((r) => ({ id: r.id, name: r.name, args: r.args })),
+      mutations: await Promise.all(batch.map(async (r) => ({ id: r.id, name: r.name, args: await wireArgs(r) }))),
     };
     const resp = await request("POST", "/api/v1/sync/push", { json: body });
     if (resp.status === 409 && resp.body?.code === "sync.mutation_gap") {
