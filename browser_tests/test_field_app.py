@@ -604,6 +604,16 @@ def test_an_install_id_taken_by_another_user_is_replaced_and_the_outbox_sent_und
 def _recheck_visit(live) -> tuple[dict[str, Any], dict[str, Any]]:
     """A hazard ticket issued by inspector1, and a recheck visit of it dispatched to the team."""
     insp = _inspection(live, "gas_catering")
+    photo = _jpeg("orange")
+    sha = hashlib.sha256(photo).hexdigest()
+    _api(
+        live,
+        "PUT",
+        f"/api/v1/media/{sha}",
+        "inspector1",
+        data=photo,
+        headers={"Content-Type": "image/jpeg"},
+    )
     hazard = _api(
         live,
         "POST",
@@ -613,6 +623,7 @@ def _recheck_visit(live) -> tuple[dict[str, Any], dict[str, Any]]:
             "enterprise_id": insp["enterprise_id"],
             "grade": "general",
             "description": "燃气软管老化开裂",
+            "photos": [sha],
             "deadline": (datetime.now(UTC) + timedelta(days=10)).isoformat(),
         },
     )
@@ -644,6 +655,7 @@ def test_a_recheck_visit_done_offline_reaches_the_server_once(
     hazard, visit = _recheck_visit(live)
     page = phone.new_page()
     _sign_in(page)
+    _idle(page)
     phone.set_offline(True)
     _open(page, visit["id"])
     page.click("[data-action=check-in]")
@@ -652,6 +664,8 @@ def test_a_recheck_visit_done_offline_reaches_the_server_once(
     expect(ticket).to_contain_text("燃气软管老化开裂")
     _tap(page, f"[data-testid=recheck-ticket][data-id='{hazard['id']}']")
     expect(page.locator("[data-testid=recheck-deadline]")).to_contain_text("整改")
+    # The hazard's photo came with the sync before the network went: it shows offline.
+    expect(page.locator("[data-testid=hazard-photos] img")).to_have_count(1)
     # A pass needs photo proof, as the server says.
     page.click("[data-action=recheck-answer][data-result=pass]")
     page.fill("#note", "已更换为金属波纹管")
