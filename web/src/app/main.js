@@ -897,12 +897,15 @@ channel.onmessage = (event) => {
 
 async function start() {
   const languages = (script.dataset.languages || "zh").split(",");
+  performance.mark("fieldapp:start");
   await loadTexts(chooseLanguage(languages, script.dataset.defaultLanguage || "zh"), VERSION);
+  performance.mark("fieldapp:texts");
   if ("serviceWorker" in navigator) {
     navigator.serviceWorker.register("/app/sw.js", { scope: "/app/" }).catch((err) => console.warn(err));
   }
   await rerender();
   document.body.dataset.ready = "1";
+  performance.mark("fieldapp:ready");
   if (navigator.onLine) changed();
   setInterval(() => navigator.onLine && sync().then(rerender), 60000);
 }
