@@ -599,3 +599,198 @@ def test_an_install_id_taken_by_another_user_is_replaced_and_the_outbox_sent_und
            }"""
     )
     assert mine != taken
+
+
+def _recheck_visit(live) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A hazard ticket issued by inspector1, and a recheck visit of it dispatched to the team."""
+    insp = _inspection(live, "gas_catering")
+    photo = _jpeg("orange")
+    sha = hashlib.sha256(photo).hexdigest()
+    _api(
+        live,
+        "PUT",
+        f"/api/v1/media/{sha}",
+        "inspector1",
+        data=photo,
+        headers={"Content-Type": "image/jpeg"},
+    )
+    hazard = _api(
+        live,
+        "POST",
+        "/api/v1/hazards",
+        "inspector1",
+        json={
+            "enterprise_id": insp["enterprise_id"],
+            "grade": "general",
+            "description": "燃气软管老化开裂",
+            "photos": [sha],
+            "deadline": (datetime.now(UTC) + timedelta(days=10)).isoformat(),
+        },
+    )
+    team = [_api(live, "GET", "/api/v1/me", u)["id"] for u in ("inspector1", "inspector2")]
+    now = datetime.now(UTC)
+    visit = _api(
+        live,
+        "POST",
+        "/api/v1/inspections",
+        "planner",
+        json={
+            "type": "recheck",
+            "enterprise_id": insp["enterprise_id"],
+            "hazard_ids": [hazard["id"]],
+            "inspector_ids": team,
+            "window": {
+                "start": (now - timedelta(hours=1)).isoformat(),
+                "end": (now + timedelta(days=1)).isoformat(),
+            },
+            "dispatch_at": (now - timedelta(minutes=1)).isoformat(),
+        },
+    )
+    return hazard, visit
+
+
+def test_a_recheck_visit_done_offline_reaches_the_server_once(
+    phone: BrowserContext, live, shot
+) -> None:
+    hazard, visit = _recheck_visit(live)
+    page = phone.new_page()
+    _sign_in(page)
+    _idle(page)
+    phone.set_offline(True)
+    _open(page, visit["id"])
+    page.click("[data-action=check-in]")
+    expect(page.locator("[data-testid=checked-in]")).to_be_visible(timeout=TIMEOUT)
+    ticket = page.locator(f"[data-testid=recheck-ticket][data-id='{hazard['id']}']")
+    expect(ticket).to_contain_text("燃气软管老化开裂")
+    _tap(page, f"[data-testid=recheck-ticket][data-id='{hazard['id']}']")
+    expect(page.locator("[data-testid=recheck-deadline]")).to_contain_text("整改")
+    # The hazard's photo came with the sync before the network went: it shows offline.
+    expect(page.locator("[data-testid=hazard-photos] img")).to_have_count(1)
+    # A pass needs photo proof, as the server says.
+    page.click("[data-action=recheck-answer][data-result=pass]")
+    page.fill("#note", "已更换为金属波纹管")
+    page.click("[data-action=recheck-save]")
+    expect(page.locator("[data-testid=item-check]")).to_be_visible()
+    page.set_input_files(
+        "#photo-input",
+        files=[{"name": "r.jpg", "mimeType": "image/jpeg", "buffer": _jpeg("green")}],
+    )
+    expect(page.locator("[data-testid=photos] img")).to_have_count(1)
+    _shot(shot, page, "recheck-ticket")
+    _tap(page, "[data-action=recheck-save]")
+    page.wait_for_selector("[data-testid=recheck-list]", timeout=TIMEOUT)
+    expect(ticket).to_contain_text("未同步")
+    page.reload()
+    page.wait_for_selector("[data-testid=recheck-list]", timeout=TIMEOUT)
+    assert _waiting(page) == 2  # the check-in and the recheck
+    _shot(shot, page, "recheck-visit-offline")
+    phone.set_offline(False)
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    _synced(page)
+    with _db(live) as db:
+        status = db.execute(
+            "SELECT status FROM hazards WHERE id = ?", (uuid.UUID(hazard["id"]).hex,)
+        ).fetchone()[0]
+        rechecks = db.execute(
+            "SELECT count(*) FROM hazard_events WHERE hazard_id = ? AND action = 'recheck'",
+            (uuid.UUID(hazard["id"]).hex,),
+        ).fetchone()[0]
+    assert status == "verified"
+    assert rechecks == 1
+    assert _status(live, visit["id"]) == "closed"
+    # The ticket's closure arrives through the feed.
+    expect(ticket).not_to_contain_text("未同步", timeout=TIMEOUT)
+
+
+def _draw(page: Page) -> None:
+    """A signature stroke across the pad, by pointer."""
+    box = page.locator("[data-testid=pad]").bounding_box()
+    assert box
+    x, y = box["x"], box["y"] + box["height"] / 2
+    page.mouse.move(x + 20, y)
+    page.mouse.down()
+    for step in range(1, 12):
+        page.mouse.move(x + 20 + step * 20, y + (15 if step % 2 else -15))
+    page.mouse.up()
+
+
+def test_the_record_signed_offline_carries_the_signatures_once_synced(
+    phone: BrowserContext, live, shot
+) -> None:
+    insp = _inspection(live)
+    page = phone.new_page()
+    _sign_in(page)
+    _open(page, insp["id"])
+    page.click("[data-action=check-in]")
+    expect(page.locator("[data-testid=checked-in]")).to_be_visible(timeout=TIMEOUT)
+    _synced(page)
+    # The office (or the inspector's other device) issues the 现场检查记录; the feed brings it.
+    issued = _api(
+        live,
+        "POST",
+        f"/api/v1/inspections/{insp['id']}/documents",
+        "inspector1",
+        json={"kind": "inspection_record"},
+    )
+    _idle(page)
+    page.reload()
+    expect(page.locator("[data-testid=document]")).to_have_attribute(
+        "data-id", issued["id"], timeout=TIMEOUT
+    )
+    _idle(page)
+    phone.set_offline(True)
+
+    # The inspector signs on the screen.
+    _tap(page, "[data-testid=sign-link]")
+    page.wait_for_selector("[data-testid=sign-page]", timeout=TIMEOUT)
+    page.select_option("#role", "inspector")
+    page.click("[data-action=sign-save]")
+    expect(page.locator("[data-testid=sign-check]")).to_be_visible()  # nothing drawn yet
+    _draw(page)
+    _shot(shot, page, "signature-pad")
+    page.click("[data-action=sign-save]")
+    page.wait_for_selector("[data-testid=signature]", timeout=TIMEOUT)
+
+    # The representative refuses, before a witness.
+    _tap(page, "[data-testid=sign-link]")
+    page.wait_for_selector("[data-testid=sign-page]", timeout=TIMEOUT)
+    page.fill("#signer", "张国强")
+    page.check("#refused")
+    page.click("[data-action=sign-save]")
+    expect(page.locator("[data-testid=sign-check]")).to_contain_text("见证人")
+    page.fill("#witness", "赵六")
+    page.click("[data-action=sign-save]")
+    expect(page.locator("[data-testid=signature]")).to_have_count(2, timeout=TIMEOUT)
+    page.reload()
+    expect(page.locator("[data-testid=signature][data-state=pending]")).to_have_count(
+        2, timeout=TIMEOUT
+    )
+    _shot(shot, page, "signatures-offline")
+    listed = _api(live, "GET", f"/api/v1/inspections/{insp['id']}/documents", "inspector1")
+    assert [d["version"] for d in listed] == [1]  # nothing left the phone
+
+    phone.set_offline(False)
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    _synced(page)
+    expect(page.locator("[data-testid=signature][data-state=applied]")).to_have_count(
+        2, timeout=TIMEOUT
+    )
+    listed = _api(live, "GET", f"/api/v1/inspections/{insp['id']}/documents", "inspector1")
+    assert [d["version"] for d in listed] == [3]  # each signature once: two new versions
+    doc = _api(live, "GET", f"/api/v1/documents/{listed[0]['id']}", "inspector1")
+    slots = doc["content"]["slots"]
+    assert any(s["image_sha256"] for s in slots)  # the inspector's drawn signature
+    assert any("赵六" in s["note"] for s in slots)  # the refusal with its witness
+    with _db(live) as db:
+        rows = db.execute(
+            "SELECT role, refused, witness_name, location IS NOT NULL, length(image) "
+            "FROM document_signatures WHERE inspection_id = ? ORDER BY role",
+            (uuid.UUID(insp["id"]).hex,),
+        ).fetchall()
+    assert [(r[0], bool(r[1]), r[2], bool(r[3])) for r in rows] == [
+        ("inspector", False, None, True),
+        ("representative", True, "赵六", True),
+    ]
+    assert rows[0][4] > 100  # the PNG drawn on the pad
+    expect(page.locator("[data-testid=document]")).to_contain_text("第3版", timeout=TIMEOUT)
+    _shot(shot, page, "signatures-synced")

@@ -37,7 +37,15 @@ def test_signatures_are_placed_on_a_new_version_and_a_refusal_names_its_witness(
     assert resp.status_code == 201, resp.json
     signed = resp.json
     assert signed["version"] == 2 and signed["number"] == record["number"]
-    # the signed version is superseded by the next: sign the current one
+    # A version superseded by another record is refused: sign the current one.
+    from app.db import session
+    from app.documents.models import Document
+
+    with case.app.app_context():
+        current = session.get(Document, uuid.UUID(signed["id"]))
+        said = current.content
+        current.content = {**said, "blocks": [*said["blocks"], {"style": "para", "text": "改"}]}
+        session.commit()
     stale = _sign(
         case,
         record["id"],
@@ -50,6 +58,10 @@ def test_signatures_are_placed_on_a_new_version_and_a_refusal_names_its_witness(
         },
     )
     assert stale.status_code == 409 and stale.json["code"] == "document.superseded"
+    with case.app.app_context():
+        current = session.get(Document, uuid.UUID(signed["id"]))
+        current.content = said
+        session.commit()
     no_witness = _sign(
         case,
         signed["id"],
@@ -73,8 +85,6 @@ def test_signatures_are_placed_on_a_new_version_and_a_refusal_names_its_witness(
     text = pdf_text(case.pdf(refused.json["id"]))
     assert squeeze("拒绝签名，见证人：赵六（社区安全员）") in text
     assert "2026年3月2日10时28分" in text and "后厨" in text
-    from app.db import session
-    from app.documents.models import Document
 
     with case.app.app_context():
         doc = session.get(Document, uuid.UUID(refused.json["id"]))
@@ -289,3 +299,46 @@ def test_the_verification_page_speaks_english_when_asked(case: Case) -> None:
     html = page.get_data(as_text=True)
     assert "Verify an enforcement document" in html and record["number"] in html
     assert "现场检查记录" in html  # the document's own title stays as printed
+
+
+def test_signatures_captured_together_offline_all_land_on_the_current_version(
+    case: Case,
+) -> None:
+    """The device holds version 1 and signs it three times before it syncs: each signature
+    names version 1; the later versions only added the earlier signatures, so none is refused."""
+    record = case.issue("inspection_record").json
+    at = "2026-03-02T02:26:00Z"
+    sig = {"signed_at": at, "place": "后厨"}
+    mutations = [
+        {"role": "inspector", "signer_name": "李明", "image": b64(signature_png("li")), **sig},
+        {
+            "role": "inspector",
+            "signer_name": "王芳",
+            "signer_id": str(case.inspectors[1].id),
+            "image": b64(signature_png("wang")),
+            **sig,
+        },
+        {
+            "role": "representative",
+            "signer_name": "张国强",
+            "image": b64(signature_png("z")),
+            **sig,
+        },
+    ]
+    body = {
+        "client_id": str(uuid.uuid4()),
+        "mutations": [
+            {"id": n, "name": "document.sign", "args": {"document_id": record["id"], **args}}
+            for n, args in enumerate(mutations, start=1)
+        ],
+    }
+    resp = case.client.post("/api/v1/sync/push", json=body, headers=case.headers["inspector"])
+    assert resp.status_code == 200, resp.json
+    assert [r["status"] for r in resp.json["results"]] == ["applied"] * 3, resp.json
+    docs = case.client.get(
+        f"/api/v1/inspections/{case.inspection_id}/documents", headers=case.headers["inspector"]
+    ).json
+    assert [d["version"] for d in docs] == [4]
+    text = pdf_text(case.pdf(docs[0]["id"]))
+    for name in ("李明", "王芳", "张国强"):
+        assert name in text

@@ -234,7 +234,8 @@ async function renderInspection(id) {
   const sentBack = [...findings.values()].filter((f) => f.review_status === "needs_info");
   // Sent back (needs_info): amend them, then submit again; the server refuses a resubmit while
   // one of them is unchanged (inspection.needs_info_unanswered), shown above like any refusal.
-  const canSubmit = insp.check_in && (["dispatched", "in_progress"].includes(insp.status) || sentBack.length > 0);
+  // A recheck inspection is not submitted: it closes once every ticket has its result.
+  const canSubmit = insp.type !== "recheck" && insp.check_in && (["dispatched", "in_progress"].includes(insp.status) || sentBack.length > 0);
   screen.html = `
     <div class="card">
       <h2>${esc(ent.name || "")}</h2>
@@ -251,9 +252,12 @@ async function renderInspection(id) {
       }
       ${flash?.where === "inspection" ? `<p class="error">${esc(flash.message)}</p>` : ""}
     </div>
+    ${documentsCard(v, insp)}
     ${rejections.inspection ? `<p class="error" data-testid="submit-refused">${esc(t("The server refused this: %(message)s", { message: rejections.inspection.message }))}</p>` : ""}
     ${
-      checklist
+      insp.type === "recheck"
+        ? recheckList(v, insp)
+        : checklist
         ? `<div class="card"><h3>${esc(checklist.name)}</h3>
            <div class="muted">${esc(t("%(done)s of %(total)s items answered", { done: answered, total: checklist.items.length }))}</div>
            <ul class="items">${checklist.items
@@ -306,6 +310,282 @@ async function submit(id) {
     return route();
   }
   await store.enqueue("inspection.submit", { inspection_id: id, at: new Date().toISOString() });
+  changed();
+}
+
+// --------------------------------------------------------------------------- recheck visits
+
+// The tickets a recheck inspection covers (the feed's recheck_hazard_ids), each with its order
+// and, once recorded on this phone or by the server, its result.
+function recheckTicketState(h) {
+  if (h.local_recheck) {
+    const word = h.local_recheck === "pass" ? ["ok", "recheck passed"] : ["bad", "recheck failed"];
+    return `<span class="tag ${word[0]}">${esc(t(word[1]))}</span><span class="tag wait">${esc(t("not synced"))}</span>`;
+  }
+  return `<span class="tag ${h.status === "verified" || h.status === "closed" ? "ok" : "wait"}">${esc(t(HAZARD_WORDS[h.status] || h.status))}</span>`;
+}
+
+function recheckList(v, insp) {
+  const ids = insp.recheck_hazard_ids || [];
+  const rows = ids.map((hid) => {
+    const h = v.by.hazard.get(hid);
+    if (!h) return `<li><span class="muted">${esc(t("This ticket is not on this phone yet; sync first."))}</span></li>`;
+    return `<li><a href="#/r/${esc(insp.id)}/${esc(hid)}" data-testid="recheck-ticket" data-id="${esc(hid)}"><span class="code">${esc(h.number || "")}</span><span class="what">${esc(h.description || "")}
+      ${h.deadline ? `<br><span class="muted">${esc(t("Rectify by %(when)s", { when: when(h.deadline) }))}</span>` : ""}
+      ${h.rejection ? `<br><span class="error" data-testid="recheck-refusal">${esc(h.rejection)}</span>` : ""}</span><span>${recheckTicketState(h)}</span></a></li>`;
+  });
+  return `<div class="card" data-testid="recheck-list"><h3>${esc(t("Tickets to recheck"))}</h3>
+    <ul class="items">${rows.join("") || `<li class="muted">${esc(t("No tickets on this visit."))}</li>`}</ul></div>`;
+}
+
+async function hazardPhotos(shas) {
+  return Promise.all(
+    (shas || []).map(async (sha) => {
+      const row = await store.photo(sha);
+      if (!row?.blob) return `<span class="chip">${esc(t("on the server"))}</span>`;
+      return `<img alt="${esc(t("photo"))}" data-sha="${esc(sha)}" src="${photoUrl(sha, row.blob)}">`;
+    }),
+  );
+}
+
+async function renderRecheck(id, hid) {
+  const v = await localView();
+  const insp = v.by.inspection.get(id);
+  const h = v.by.hazard.get(hid);
+  if (!insp || !h) return renderMissing();
+  const shown = document.querySelector("[data-testid=recheck-page]");
+  if (draft && shown?.dataset.id === hid && draft.hazardId === hid) readDraft();
+  if (!draft || draft.hazardId !== hid) draft = { hazardId: hid, inspectionId: id, result: null, note: "", photos: [], error: null };
+  const can = Boolean(insp.check_in) && !h.local_recheck && ["open", "rectifying", "rectified"].includes(h.status);
+  title.textContent = h.number || t("Recheck");
+  setHtml(nav, `<a href="#/i/${esc(id)}">${esc(t("Inspection"))}</a>`);
+  const ordered = await hazardPhotos(h.photos);
+  const mine = await hazardPhotos(draft.photos);
+  screen.html = `
+    <div class="card" data-testid="recheck-page" data-id="${esc(hid)}">
+      <div><span class="tag">${esc(t(HAZARD_WORDS[h.status] || h.status))}</span>${h.grade === "major" ? `<span class="tag bad">${esc(t("major hazard"))}</span>` : ""}${h.overdue ? `<span class="tag bad">${esc(t("overdue"))}</span>` : ""}</div>
+      <h2>${esc(h.description || "")}</h2>
+      ${h.deadline ? `<p data-testid="recheck-deadline">${esc(t("Rectify by %(when)s", { when: when(h.deadline) }))}</p>` : ""}
+      ${
+        h.basis
+          ? `<details class="basis"><summary>${esc(t("Legal basis"))}</summary>
+             <p><strong>${esc(h.basis.document || "")}</strong> ${esc(h.basis.number || "")} ${esc(h.basis.article || "")}</p>
+             <p class="muted">${esc(h.basis.text || "")}</p></details>`
+          : ""
+      }
+      <label>${esc(t("Photos of the hazard"))}</label>
+      <div class="photos" data-testid="hazard-photos">${ordered.join("") || `<span class="muted">${esc(t("none"))}</span>`}</div>
+      ${h.rejection ? `<p class="error" data-testid="recheck-refusal">${esc(t("The server refused this: %(message)s", { message: h.rejection }))}</p>` : ""}
+      ${h.local_recheck ? `<p class="note">${esc(t("Recheck result recorded; it reaches the server with the next sync."))}</p>` : ""}
+      ${
+        can
+          ? `<div class="answers">${[["pass", t("rectified: pass")], ["fail", t("not rectified: fail")]]
+              .map(([r, word]) => `<button type="button" data-action="recheck-answer" data-result="${r}" class="${draft.result === r ? "chosen" : ""}">${esc(word)}</button>`)
+              .join("")}</div>
+             <label for="note">${esc(t("Note"))}</label>
+             <textarea id="note">${esc(draft.note)}</textarea>
+             <label>${esc(t("Photos"))}</label>
+             <div class="photos" data-testid="photos">${mine.join("")}</div>
+             <label class="button" for="photo-input">${esc(t("Take a photo"))}</label>
+             <input type="file" id="photo-input" accept="image/*" capture="environment" hidden>
+             ${draft.error ? `<p class="error" data-testid="item-check">${esc(draft.error)}</p>` : ""}
+             <div class="footer-actions"><button type="button" class="primary" data-action="recheck-save">${esc(t("Save"))}</button></div>`
+          : insp.check_in
+            ? ""
+            : `<p class="muted">${esc(t("Check in on site before answering."))}</p>`
+      }
+    </div>`;
+}
+
+async function saveRecheck() {
+  readDraft();
+  if (!draft.result) {
+    draft.error = t("Choose pass or fail.");
+    return route();
+  }
+  if (!draft.note.trim()) {
+    draft.error = t("Write what you found.");
+    return route();
+  }
+  if (draft.result === "pass" && !draft.photos.length) {
+    draft.error = t("A passed re-inspection needs photo proof.");
+    return route();
+  }
+  const { hazardId, inspectionId } = draft;
+  await store.enqueue("hazard.recheck", {
+    hazard_id: hazardId,
+    inspection_id: inspectionId,
+    result: draft.result,
+    note: draft.note.trim(),
+    photos: draft.photos,
+    at: new Date().toISOString(),
+  });
+  draft = null;
+  location.hash = `#/i/${inspectionId}`;
+  changed();
+}
+
+// --------------------------------------------------------------------------- signatures
+
+const ROLE_WORDS = { representative: "enterprise representative", inspector: "inspector" };
+
+// The 现场检查记录 from the feed, and the signatures this phone has captured for it.
+function recordOf(insp) {
+  return (insp.documents || []).find((d) => d.kind === "inspection_record") || null;
+}
+
+function signaturesOf(v, insp) {
+  const ids = new Set((insp.documents || []).map((d) => d.id));
+  return v.outbox.filter((r) => r.name === "document.sign" && (ids.has(r.args.document_id) || r.inspection_id === insp.id));
+}
+
+function documentsCard(v, insp) {
+  const doc = recordOf(insp);
+  if (!doc) return "";
+  const rows = signaturesOf(v, insp).map(
+    (r) => `<li data-testid="signature" data-state="${esc(r.state)}">${esc(t(ROLE_WORDS[r.args.role]))}：${esc(r.args.signer_name)}
+      ${r.args.refused ? `（${esc(t("refused to sign; witness: %(name)s", { name: r.args.witness_name || "" }))}）` : ""}
+      <span class="tag ${r.state === "applied" ? "ok" : r.state === "rejected" ? "bad" : "wait"}">${esc(t(STATE_WORDS[r.state] || r.state))}</span>
+      ${r.state === "rejected" ? `<br><span class="error">${esc(r.message || r.code)}</span>` : ""}</li>`,
+  );
+  return `<div class="card" data-testid="document" data-id="${esc(doc.id)}">
+    <h3>${esc(doc.title || t("On-site inspection record"))}</h3>
+    <div class="muted">${esc(doc.number || "")} · ${esc(t("version %(n)s", { n: doc.version }))}</div>
+    ${rows.length ? `<ul>${rows.join("")}</ul>` : ""}
+    ${insp.check_in ? `<div class="footer-actions"><a class="button" href="#/s/${esc(insp.id)}" data-testid="sign-link">${esc(t("Sign the record"))}</a></div>` : ""}
+  </div>`;
+}
+
+let pad = null;
+
+async function renderSign(id) {
+  const v = await localView();
+  const insp = v.by.inspection.get(id);
+  const doc = insp && recordOf(insp);
+  if (!doc) return renderMissing();
+  const user = await store.getMeta("user");
+  const ent = insp.enterprise || v.by.enterprise.get(insp.enterprise_id) || {};
+  title.textContent = doc.title || t("On-site inspection record");
+  setHtml(nav, `<a href="#/i/${esc(id)}">${esc(t("Inspection"))}</a>`);
+  if (document.querySelector("[data-testid=sign-page]")?.dataset.id === doc.id && pad) return;
+  screen.html = `
+    <div class="card" data-testid="sign-page" data-id="${esc(doc.id)}">
+      <h2>${esc(ent.name || "")}</h2>
+      <div class="muted">${esc(doc.number || "")}</div>
+      <label for="role">${esc(t("Who signs"))}</label>
+      <select id="role">
+        <option value="representative">${esc(t("enterprise representative"))}</option>
+        <option value="inspector">${esc(t("inspector"))}（${esc(user?.name || user?.username || "")}）</option>
+      </select>
+      <label for="signer">${esc(t("Name of the signer"))}</label>
+      <input type="text" id="signer" autocomplete="off">
+      <label>${esc(t("Sign here"))}</label>
+      <canvas id="pad" data-testid="pad" width="600" height="240" style="width:100%;height:180px;border:1px solid #ccc;border-radius:8px;touch-action:none;background:#fff"></canvas>
+      <div class="footer-actions"><button type="button" data-action="pad-clear">${esc(t("Clear"))}</button></div>
+      <label><input type="checkbox" id="refused"> ${esc(t("The representative refuses to sign"))}</label>
+      <label for="witness">${esc(t("Witness's name"))}</label>
+      <input type="text" id="witness" autocomplete="off">
+      <p class="error" id="sign-check" data-testid="sign-check" hidden></p>
+      <div class="footer-actions"><button type="button" class="primary" data-action="sign-save" data-id="${esc(id)}">${esc(t("Save the signature"))}</button></div>
+    </div>`;
+  const role = document.getElementById("role");
+  const signer = document.getElementById("signer");
+  role.addEventListener("change", () => {
+    if (role.value === "inspector") signer.value = user?.name || user?.username || "";
+  });
+  pad = drawingPad(document.getElementById("pad"));
+}
+
+// Strokes drawn with a finger or a pen (pointer events), kept on the canvas.
+function drawingPad(canvas) {
+  const ctx = canvas.getContext("2d");
+  ctx.lineWidth = 4;
+  ctx.lineCap = "round";
+  ctx.lineJoin = "round";
+  ctx.strokeStyle = "#111";
+  const state = { drawn: false, last: null };
+  const at = (e) => {
+    const box = canvas.getBoundingClientRect();
+    return [((e.clientX - box.left) * canvas.width) / box.width, ((e.clientY - box.top) * canvas.height) / box.height];
+  };
+  canvas.addEventListener("pointerdown", (e) => {
+    canvas.setPointerCapture?.(e.pointerId);
+    state.last = at(e);
+  });
+  canvas.addEventListener("pointermove", (e) => {
+    if (!state.last) return;
+    const p = at(e);
+    ctx.beginPath();
+    ctx.moveTo(...state.last);
+    ctx.lineTo(...p);
+    ctx.stroke();
+    state.last = p;
+    state.drawn = true;
+  });
+  const end = () => {
+    state.last = null;
+  };
+  canvas.addEventListener("pointerup", end);
+  canvas.addEventListener("pointercancel", end);
+  return {
+    get drawn() {
+      return state.drawn;
+    },
+    clear() {
+      ctx.clearRect(0, 0, canvas.width, canvas.height);
+      state.drawn = false;
+    },
+    png: () => new Promise((resolve) => canvas.toBlob(resolve, "image/png")),
+  };
+}
+
+function signCheck(message) {
+  const el = document.getElementById("sign-check");
+  el.textContent = message;
+  el.hidden = false;
+}
+
+async function here(fallback) {
+  try {
+    const p = await new Promise((resolve, reject) =>
+      navigator.geolocation.getCurrentPosition(resolve, reject, { enableHighAccuracy: true, timeout: 10000, maximumAge: 60000 }),
+    );
+    return { lat: Number(p.coords.latitude.toFixed(6)), lon: Number(p.coords.longitude.toFixed(6)), accuracy: Math.round(p.coords.accuracy || 0) };
+  } catch {
+    return fallback ? { lat: fallback.lat, lon: fallback.lon } : null;
+  }
+}
+
+async function saveSignature(id) {
+  const v = await localView();
+  const insp = v.by.inspection.get(id);
+  const doc = recordOf(insp);
+  const role = document.getElementById("role").value;
+  const name = document.getElementById("signer").value.trim();
+  const refused = role === "representative" && document.getElementById("refused").checked;
+  const witness = document.getElementById("witness").value.trim();
+  if (!name) return signCheck(t("Write the signer's name."));
+  if (refused && !witness) return signCheck(t("A refusal to sign is recorded with the name of its witness."));
+  if (!refused && !pad?.drawn) return signCheck(t("Sign in the box first."));
+  const blob = refused ? null : await pad.png();
+  if (blob && blob.size > 256 * 1024) return signCheck(t("The signature image is too large; clear it and sign again."));
+  const ent = insp.enterprise || v.by.enterprise.get(insp.enterprise_id) || {};
+  const args = {
+    document_id: doc.id,
+    role,
+    signer_name: name,
+    signed_at: new Date().toISOString(),
+    place: ent.address || null,
+  };
+  const where = await here(insp.check_in?.location);
+  if (where) args.location = where;
+  if (refused) {
+    args.refused = true;
+    args.witness_name = witness;
+  }
+  await store.enqueue("document.sign", args, { inspection_id: id, ...(blob ? { image_blob: blob } : {}) });
+  pad = null;
+  location.hash = `#/i/${id}`;
   changed();
 }
 
@@ -445,6 +725,7 @@ async function addPhoto(file) {
   readDraft();
   const sha = await store.addPhoto(file);
   if (!draft.photos.includes(sha)) draft.photos.push(sha);
+  draft.error = null;
   await route();
 }
 
@@ -455,6 +736,8 @@ const MUTATION_WORDS = {
   "finding.put": "finding",
   "finding.delete": "finding deleted",
   "inspection.submit": "submit",
+  "hazard.recheck": "recheck result",
+  "document.sign": "signature",
 };
 const STATE_WORDS = { pending: "waiting", applied: "accepted", rejected: "refused" };
 
@@ -520,6 +803,9 @@ async function route() {
     draft = null;
     return renderInspection(args[0]);
   }
+  if (name === "r" && args.length === 2) return renderRecheck(args[0], args[1]);
+  if (name === "s") return renderSign(args[0]);
+  pad = null;
   if (name === "outbox") return renderOutbox();
   return renderToday();
 }
@@ -563,7 +849,15 @@ document.addEventListener("click", async (event) => {
     draft.error = null;
     for (const b of document.querySelectorAll("[data-action=answer]")) b.classList.toggle("chosen", b === el);
     document.querySelector("[data-testid=item-check]")?.remove();
-  } else if (action === "save") await save(el.dataset.next);
+  } else if (action === "recheck-answer") {
+    draft.result = el.dataset.result;
+    draft.error = null;
+    for (const b of document.querySelectorAll("[data-action=recheck-answer]")) b.classList.toggle("chosen", b === el);
+    document.querySelector("[data-testid=item-check]")?.remove();
+  } else if (action === "recheck-save") await saveRecheck();
+  else if (action === "pad-clear") pad?.clear();
+  else if (action === "sign-save") await saveSignature(el.dataset.id);
+  else if (action === "save") await save(el.dataset.next);
   else if (action === "go") {
     readDraft();
     location.hash = `#/i/${parseRoute().args[0]}/${el.dataset.to}`;
@@ -603,12 +897,15 @@ channel.onmessage = (event) => {
 
 async function start() {
   const languages = (script.dataset.languages || "zh").split(",");
+  performance.mark("fieldapp:start");
   await loadTexts(chooseLanguage(languages, script.dataset.defaultLanguage || "zh"), VERSION);
+  performance.mark("fieldapp:texts");
   if ("serviceWorker" in navigator) {
     navigator.serviceWorker.register("/app/sw.js", { scope: "/app/" }).catch((err) => console.warn(err));
   }
   await rerender();
   document.body.dataset.ready = "1";
+  performance.mark("fieldapp:ready");
   if (navigator.onLine) changed();
   setInterval(() => navigator.onLine && sync().then(rerender), 60000);
 }

@@ -17,6 +17,7 @@ export async function localView() {
     const overlay = row.state === "pending" || (row.state === "applied" && row.id > (pulledMid || 0));
     if (overlay) overlayMutation(by, row);
   }
+  overlayRejections(by, outbox);
   return { by, outbox, pulledMid: pulledMid || 0 };
 }
 
@@ -39,6 +40,19 @@ function overlayMutation(by, row) {
     by.finding.set(a.id, merged);
   } else if (row.name === "finding.delete") {
     by.finding.delete(a.id);
+  } else if (row.name === "hazard.recheck") {
+    const h = by.hazard.get(a.hazard_id);
+    if (h) h.local_recheck = a.result;
+  }
+}
+
+function overlayRejections(by, outbox) {
+  for (const row of outbox) {
+    if (row.name !== "hazard.recheck") continue;
+    const h = by.hazard.get(row.args.hazard_id);
+    if (!h) continue;
+    if (row.state === "rejected" && !h.local_recheck) h.rejection = row.message || row.code;
+    else if (row.state !== "rejected") h.rejection = null;
   }
 }
 

@@ -34,12 +34,14 @@ export async function setMeta(key, value) {
 }
 
 // Append a mutation with the next id, advancing the counter in the same transaction.
-export async function enqueue(name, args) {
+// `extra` rides along in the row, not in the args (a signature's image Blob, sent as base64).
+export async function enqueue(name, args, extra = {}) {
   const d = await db();
   const tx = d.transaction(["meta", "outbox"], "readwrite");
   const meta = tx.objectStore("meta");
   const next = (await meta.get("next_mutation_id")) || 1;
   await tx.objectStore("outbox").add({
+    ...extra,
     id: next,
     name,
     args,

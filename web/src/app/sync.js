@@ -42,6 +42,15 @@ async function request(method, path, options) {
   }
 }
 
+// A signature's PNG waits in IndexedDB as a Blob; document.sign carries it as base64.
+async function wireArgs(row) {
+  if (!row.image_blob) return row.args;
+  const bytes = new Uint8Array(await row.image_blob.arrayBuffer());
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return { ...row.args, image: btoa(binary) };
+}
+
 async function push(report) {
   let stalls = 0;
   for (;;) {
@@ -49,7 +58,7 @@ async function push(report) {
     if (!batch.length) return;
     const body = {
       client_id: await store.getMeta("client_id"),
-      mutations: batch.map((r) => ({ id: r.id, name: r.name, args: r.args })),
+      mutations: await Promise.all(batch.map(async (r) => ({ id: r.id, name: r.name, args: await wireArgs(r) }))),
     };
     const resp = await request("POST", "/api/v1/sync/push", { json: body });
     if (resp.status === 409 && resp.body?.code === "sync.mutation_gap") {
@@ -148,6 +157,28 @@ async function pull(report) {
   }
 }
 
+// The photos of the tickets an open recheck visit covers, kept on the phone (the small
+// thumbnail, docs/api.md "GET /api/v1/media/{sha256}") so the visit shows them offline.
+async function ticketPhotos() {
+  const rows = await store.entities();
+  const hazards = new Map(rows.filter((r) => r.type === "hazard").map((r) => [r.id, r.data]));
+  const wanted = new Set();
+  for (const r of rows) {
+    if (r.type !== "inspection" || r.data.type !== "recheck" || !["dispatched", "in_progress"].includes(r.data.status)) continue;
+    for (const hid of r.data.recheck_hazard_ids || []) for (const sha of hazards.get(hid)?.photos || []) wanted.add(sha);
+  }
+  for (const sha of wanted) {
+    if (await store.photo(sha)) continue;
+    const meta = await call("GET", `/api/v1/media/${sha}`);
+    const url = meta.status === 200 ? meta.body?.thumbnails?.small || meta.body?.original_url : null;
+    if (!url) continue;
+    const resp = await fetch(url, { credentials: "omit" });
+    if (!resp.ok) continue;
+    const blob = await resp.blob();
+    await store.putPhoto({ sha256: sha, blob, type: blob.type, size: blob.size, uploaded: true, missing: false, thumbnail: true });
+  }
+}
+
 let retryTimer = null;
 let failures = 0;
 
@@ -185,6 +216,7 @@ async function round(report) {
     await upload(report);
     await pull(report);
     await store.pruneAcknowledged();
+    await ticketPhotos().catch((err) => console.warn(err));
     await store.setMeta("last_sync", { at: new Date().toISOString(), ok: true });
     failures = 0;
     return true;
