@@ -445,22 +445,142 @@ def test_signing_out_after_the_outbox_drained_leaves_nothing_on_the_phone(
     assert _waiting(page) == 0
     _tap(page, "[data-action=logout]")
     page.wait_for_selector("#login", timeout=TIMEOUT)
-    left = page.evaluate(
-        """async () => {
-             const r = indexedDB.open('fieldsafe');
-             await new Promise(done => { r.onsuccess = done; });
-             const d = r.result;
-             const count = s => new Promise(done => {
-               const q = d.transaction(s).objectStore(s).count();
-               q.onsuccess = () => done(q.result);
-             });
-             const n = { meta: await count('meta'), entities: await count('entities'),
-                         outbox: await count('outbox'), media: await count('media') };
-             d.close();
-             return n;
-           }"""
-    )
-    assert left == {"meta": 0, "entities": 0, "outbox": 0, "media": 0}
+    assert page.evaluate(_IDB_COUNTS) == _IDB_EMPTY
+
+
+_IDB_COUNTS = """async () => {
+  const r = indexedDB.open('fieldsafe');
+  await new Promise(done => { r.onsuccess = done; });
+  const d = r.result;
+  const count = s => new Promise(done => {
+    const q = d.transaction(s).objectStore(s).count();
+    q.onsuccess = () => done(q.result);
+  });
+  const n = { meta: await count('meta'), entities: await count('entities'),
+              outbox: await count('outbox'), media: await count('media') };
+  d.close();
+  return n;
+}"""
+_IDB_EMPTY = {"meta": 0, "entities": 0, "outbox": 0, "media": 0}
+
+_IDB_SNAPSHOT = """async () => {
+  const r = indexedDB.open('fieldsafe');
+  await new Promise(done => { r.onsuccess = done; });
+  const d = r.result;
+  const all = (s, how) => new Promise(done => {
+    const q = d.transaction(s).objectStore(s)[how]();
+    q.onsuccess = () => done(q.result);
+  });
+  const keys = await all('meta', 'getAllKeys');
+  const values = await all('meta', 'getAll');
+  const meta = Object.fromEntries(keys.map((k, i) => [k, values[i]]));
+  const out = { user: meta.user ? meta.user.username : null,
+                ids: (await all('entities', 'getAll')).map(e => e.id),
+                outbox: (await all('outbox', 'getAll')).map(m => [m.name, m.state]) };
+  d.close();
+  return out;
+}"""
+
+
+def _check_in_offline(phone: BrowserContext, page: Page, inspection_id: str) -> None:
+    phone.set_offline(True)
+    _open(page, inspection_id)
+    _tap(page, "[data-action=check-in]")
+    page.wait_for_selector("[data-testid=checked-in]", timeout=TIMEOUT)
+    _wait_waiting(page, 1)
+
+
+def _phone_device(live, username: str) -> str:
+    """The newest un-revoked device login of ``username`` from the field app (this test's)."""
+    user_id = _api(live, "GET", "/api/v1/me", username)["id"]
+    devices = _api(live, "GET", f"/api/v1/devices?user_id={user_id}&page_size=100", "admin")
+    mine = [
+        d for d in devices if d["revoked_at"] is None and d["name"].startswith("现场检查应用")
+    ] or [d for d in devices if d["revoked_at"] is None and d["name"] != "browser tests"]
+    return max(mine, key=lambda d: d["created_at"])["id"]
+
+
+@pytest.mark.api_answers(401)
+def test_a_revoked_device_warns_of_what_is_lost_and_keeps_nothing(
+    phone: BrowserContext, live, shot
+) -> None:
+    """An administrator revokes the phone while a check-in waits in its outbox: when the network
+    is back the server answers auth.revoked; the app names the change it cannot send, has
+    deleted everything, and after 我知道了 shows the sign-in form."""
+    insp = _inspection(live)
+    page = phone.new_page()
+    _sign_in(page)
+    _check_in_offline(phone, page, insp["id"])
+    device = _phone_device(live, "inspector1")
+    _api(live, "POST", f"/api/v1/devices/{device}/revoke", "admin")
+    phone.set_offline(False)
+    warning = page.wait_for_selector("[data-testid=revoked]", timeout=TIMEOUT)
+    assert warning.get_attribute("data-changes") == "1"
+    assert warning.get_attribute("data-photos") == "0"
+    text = page.inner_text("[data-testid=revoked]")
+    assert "此设备已被撤销" in text and "1项记录" in text and "0张照片" in text
+    _idle(page)
+    _shot(shot, page, "revoked-warning")
+    assert page.evaluate(_IDB_COUNTS) == _IDB_EMPTY  # deleted before the warning is acknowledged
+    page.reload()  # the warning stays until acknowledged, and nothing of the data comes back
+    page.wait_for_selector("[data-testid=revoked]", timeout=TIMEOUT)
+    _tap(page, "[data-action=revoked-ack]")
+    page.wait_for_selector("#login", timeout=TIMEOUT)
+    _shot(shot, page, "sign-in-after-revocation")
+    assert page.evaluate(_IDB_COUNTS) == _IDB_EMPTY
+    assert page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('tus::'))") == []
+    assert _status(live, insp["id"]) == "dispatched"  # the check-in never reached the server
+
+
+def _lapse(phone: BrowserContext, page: Page) -> None:
+    """The login ends without a logout (the session lapsed): the phone keeps its data. The tokens
+    go while offline, so no sync is under way with them."""
+    page.evaluate(_IDB_PUT_META, ["tokens", None])
+    phone.set_offline(False)
+    page.goto("/app/")
+    page.wait_for_selector("#login", timeout=TIMEOUT)
+
+
+def test_another_user_signing_in_sees_nothing_of_the_previous_one(
+    phone: BrowserContext, live, shot
+) -> None:
+    """inspector1's check-in waits on the phone when their login lapses; inspector3 (another
+    street, another team) signs in: warned of the change, then none of inspector1's data."""
+    insp = _inspection(live)
+    page = phone.new_page()
+    _sign_in(page)
+    _check_in_offline(phone, page, insp["id"])
+    assert insp["id"] in page.evaluate(_IDB_SNAPSHOT)["ids"]
+    _lapse(phone, page)
+    asked: list[str] = []
+    page.on("dialog", lambda d: (asked.append(d.message), d.accept()))
+    page.fill("#username", "inspector3")
+    page.fill("#password", DEMO_PASSWORD)
+    page.click("#login button[type=submit]")
+    page.wait_for_selector("#login", state="detached", timeout=TIMEOUT)
+    page.wait_for_selector("[data-testid=waiting]", timeout=TIMEOUT)
+    _idle(page)
+    _shot(shot, page, "next-user-signed-in")
+    assert len(asked) == 1 and "1项记录" in asked[0] and "另一位用户" in asked[0]
+    assert page.locator(f"[data-id='{insp['id']}']").count() == 0
+    left = page.evaluate(_IDB_SNAPSHOT)
+    assert left["user"] == "inspector3"
+    assert insp["id"] not in left["ids"] and left["outbox"] == []
+    assert _status(live, insp["id"]) == "dispatched"
+
+
+def test_the_same_user_signing_in_again_keeps_their_outbox(phone: BrowserContext, live) -> None:
+    insp = _inspection(live)
+    page = phone.new_page()
+    _sign_in(page)
+    _check_in_offline(phone, page, insp["id"])
+    _lapse(phone, page)
+    asked: list[str] = []
+    page.on("dialog", lambda d: (asked.append(d.message), d.accept()))
+    _sign_in(page)
+    _synced(page)
+    assert asked == []
+    assert _status(live, insp["id"]) == "in_progress"  # the check-in kept, and sent
 
 
 def test_a_photo_upload_cut_off_by_a_closed_tab_resumes(phone: BrowserContext, live) -> None:

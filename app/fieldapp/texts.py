@@ -100,6 +100,19 @@ TEXTS: tuple[str, ...] = (
         "%(n)s changes and %(m)s photos have not reached the server; "
         "signing out deletes them from this phone. Sign out anyway?"
     ),
+    N_(
+        "This phone still holds another user's data: %(n)s changes and %(m)s photos of theirs "
+        "have not reached the server and will be deleted from this phone. Sign in anyway?"
+    ),
+    N_("Not signed in: the other user can sign in and sync first."),
+    N_("This device was revoked"),
+    N_(
+        "The server no longer accepts this device, so nothing more can be sent from it. "
+        "%(n)s changes and %(m)s photos that had not reached the server were deleted from this "
+        "phone with everything else stored on it."
+    ),
+    N_("Tell your team leader what was lost; after signing in again it has to be recorded anew."),
+    N_("Understood"),
     N_("planned"),
     N_("dispatched"),
     N_("in progress"),

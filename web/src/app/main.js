@@ -131,7 +131,17 @@ async function doLogin(form) {
   if (!resp) return renderLogin(t("Signing in needs a network."));
   if (resp.status !== 200) return renderLogin(resp.body?.message || t("Sign-in failed."));
   const previous = await store.getMeta("user");
-  if (previous && previous.id !== resp.body.user.id) await store.wipe();
+  if (previous && previous.id !== resp.body.user.id) {
+    // Another user's data is on this phone (their login lapsed, nobody signed out): it goes
+    // before anything of this user is stored; what it had not sent yet is named first.
+    const { n, m } = await unsent();
+    if ((n || m) && !confirm(t("This phone still holds another user's data: %(n)s changes and %(m)s photos of theirs have not reached the server and will be deleted from this phone. Sign in anyway?", { n, m }))) {
+      await fetch("/api/v1/auth/logout", { method: "POST", headers: { Authorization: `Bearer ${resp.body.access_token}` } }).catch(() => null);
+      return renderLogin(t("Not signed in: the other user can sign in and sync first."));
+    }
+    channel.postMessage({ loggedOut: true });
+    await store.wipe();
+  }
   await store.setMeta("tokens", { ...pick(resp.body), obtained_at: Date.now() });
   await store.setMeta("user", resp.body.user);
   await store.setMeta("auth_problem", null);
@@ -787,6 +797,55 @@ async function logout() {
   await route();
 }
 
+// Changes not sent yet, and photos the server asked for or a change not sent yet cites (as the
+// status bar counts them).
+async function unsent() {
+  const outbox = await store.outbox();
+  const pending = outbox.filter((r) => r.state === "pending");
+  const cited = new Set(pending.flatMap((r) => r.args.photos || []));
+  const photos = (await store.photos()).filter((p) => !p.uploaded && (p.missing || cited.has(p.sha256)));
+  return { n: pending.length, m: photos.length };
+}
+
+// --------------------------------------------------------------------------- a revoked device
+
+// The server answered auth.revoked: this device may no longer sync, so what it holds can never be
+// sent. It is deleted at once, before the warning is acknowledged (a lost phone must not keep
+// showing the data to whoever holds it); the warning, with the counts, waits in localStorage
+// until the inspector taps 我知道了, and shows in every tab and after a reload.
+const REVOKED = "fieldsafe-revoked";
+
+async function forgetRevoked() {
+  const counts = await unsent();
+  localStorage.setItem(REVOKED, JSON.stringify(counts));
+  channel.postMessage({ loggedOut: true });
+  await store.wipe();
+  relogin = null;
+  draft = null;
+}
+
+function renderRevoked(counts) {
+  title.textContent = t("Field inspections");
+  setHtml(nav, "");
+  statusBar.hidden = true;
+  setHtml(statusBar, "");
+  screen.html = `
+    <div class="card" data-testid="revoked" data-changes="${Number(counts.n) || 0}" data-photos="${Number(counts.m) || 0}">
+      <h2>${esc(t("This device was revoked"))}</h2>
+      <p class="error">${esc(t("The server no longer accepts this device, so nothing more can be sent from it. %(n)s changes and %(m)s photos that had not reached the server were deleted from this phone with everything else stored on it.", { n: Number(counts.n) || 0, m: Number(counts.m) || 0 }))}</p>
+      <p class="muted">${esc(t("Tell your team leader what was lost; after signing in again it has to be recorded anew."))}</p>
+      <div class="footer-actions"><button type="button" class="primary" data-action="revoked-ack">${esc(t("Understood"))}</button></div>
+    </div>`;
+}
+
+function revokedNotice() {
+  try {
+    return JSON.parse(localStorage.getItem(REVOKED) || "null");
+  } catch {
+    return { n: 0, m: 0 };
+  }
+}
+
 // --------------------------------------------------------------------------- routing
 
 function parseRoute() {
@@ -795,6 +854,9 @@ function parseRoute() {
 }
 
 async function route() {
+  if ((await store.getMeta("auth_problem")) === "auth.revoked") await forgetRevoked();
+  const notice = revokedNotice();
+  if (notice) return renderRevoked(notice);
   await renderStatus();
   if (relogin || !(await store.getMeta("tokens"))) return renderLogin(relogin);
   const { name, args } = parseRoute();
@@ -865,6 +927,11 @@ document.addEventListener("click", async (event) => {
   else if (action === "submit") await submit(el.dataset.id);
   else if (action === "sync") await changed();
   else if (action === "logout") await logout();
+  else if (action === "revoked-ack") {
+    localStorage.removeItem(REVOKED);
+    location.hash = "#/";
+    await rerender();
+  }
   else if (action === "relogin") {
     relogin = t("Signed out by the server; sign in again to sync (nothing recorded is lost).");
     renderLogin(relogin);
