@@ -21,10 +21,12 @@ from sqlalchemy import (
     false,
     literal,
     or_,
+    select,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, array
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from werkzeug.local import LocalProxy
 
@@ -149,6 +151,28 @@ def for_update(stmt: _Stmt) -> _Stmt:
     """
     entity = stmt.column_descriptions[0]["entity"]
     return stmt.with_for_update(of=entity).execution_options(populate_existing=True)
+
+
+def next_in_counter(model: type[Any], **key: Any) -> int:
+    """Take the next value of the counter row ``model(**key)`` (its ``last`` + 1), gapless.
+
+    The row is locked ``FOR UPDATE`` inside the caller's transaction (created first if it is
+    missing; a concurrent creator wins and its row is locked instead), so concurrent takers
+    queue, and a rolled-back transaction rolls its number back with it: no gap, no duplicate.
+    """
+    lock = for_update(select(model).filter_by(**key))
+    counter = session.execute(lock).scalar_one_or_none()
+    if counter is None:
+        try:
+            with session.begin_nested():
+                session.add(model(**key, last=0))
+                session.flush()
+        except IntegrityError:
+            pass  # another transaction created the row first; lock theirs
+        counter = session.execute(lock).scalar_one()
+    counter.last += 1
+    session.flush()
+    return int(counter.last)
 
 
 def iter_chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
