@@ -90,16 +90,12 @@ def seed(url: str, devices: int, inspections: int) -> tuple[str, list[Device], l
 
     from app import create_app
     from app.auth.services import hash_password, issue_tokens
-    from app.changelog import record_change
     from app.checklists.services import get_checklist, load_library
     from app.clock import utcnow
     from app.db import session
     from app.demo.org import load_org
-    from app.inspections.services import new_inspection
     from app.models import metadata
-    from app.org.models import User
-    from app.registry.models import Enterprise
-    from app.registry.uscc import make_uscc
+    from tests.sync.live import add_inspector_with_work
 
     secret = secrets.token_hex(16)
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": secret, "TESTING": True})
@@ -111,42 +107,15 @@ def seed(url: str, devices: int, inspections: int) -> tuple[str, list[Device], l
         load_library(now=utcnow())
         password = hash_password("password-123")
         for n in range(devices):
-            ent = Enterprise(
-                name=f"压测餐饮店{n:03d}",
-                uscc=make_uscc(gen),
+            _ent, user, ids = add_inspector_with_work(
+                f"load-{n:03d}",
+                password,
+                inspections,
                 industry=INDUSTRY,
-                jurisdiction_code="huayanglu",
+                enterprise_name=f"压测餐饮店{n:03d}",
                 address=f"长宁路{n + 1}号",
-                lat=31.2195,
-                lon=121.4265,
+                gen=gen,
             )
-            user = User(
-                username=f"load-{n:03d}",
-                password_hash=password,
-                role="inspector",
-                jurisdiction_code="huayanglu",
-                department_code="emergency",
-                conflicts=[],
-            )
-            session.add_all([ent, user])
-            session.flush()
-            ids = []
-            for _ in range(inspections):
-                insp = new_inspection(
-                    type="routine",
-                    enterprise=ent,
-                    industry=INDUSTRY,
-                    planner_id=None,
-                    inspector_ids=[user.id],
-                    window_start=None,
-                    window_end=None,
-                    dispatch_at=None,
-                    checklist_version=None,
-                    now=utcnow(),
-                )
-                session.flush()
-                record_change("inspection", insp, "put")
-                ids.append(insp.id)
             token = issue_tokens(user, "load", now=utcnow())["access_token"]
             out.append(Device(f"device-{n:03d}", user.id, token, ids))
         items = list(get_checklist(INDUSTRY).content["items"])

@@ -85,20 +85,76 @@ class World:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def add_inspector_with_work(
+    username: str,
+    password_hash: str,
+    inspections: int,
+    *,
+    industry: str = "gas_catering",
+    enterprise_name: str = "压测餐饮店",
+    address: str = "长宁路1号",
+    gen: Any = None,
+) -> tuple[Any, Any, list[uuid.UUID]]:
+    """In the app context: an enterprise of huayanglu, an inspector, and that many dispatched
+    routine inspections of theirs (in the feed); return (enterprise, user, inspection ids)."""
+    import random
+
+    from app.changelog import record_change
+    from app.clock import utcnow
+    from app.db import session
+    from app.inspections.services import new_inspection
+    from app.org.models import User
+    from app.registry.models import Enterprise
+    from app.registry.uscc import make_uscc
+
+    ent = Enterprise(
+        name=enterprise_name,
+        uscc=make_uscc(gen or random.Random()),
+        industry=industry,
+        jurisdiction_code="huayanglu",
+        address=address,
+        lat=31.2195,
+        lon=121.4265,
+    )
+    user = User(
+        username=username,
+        password_hash=password_hash,
+        role="inspector",
+        jurisdiction_code="huayanglu",
+        department_code="emergency",
+        conflicts=[],
+    )
+    session.add_all([ent, user])
+    session.flush()
+    ids = []
+    for _ in range(inspections):
+        insp = new_inspection(
+            type="routine",
+            enterprise=ent,
+            industry=industry,
+            planner_id=None,
+            inspector_ids=[user.id],
+            window_start=None,
+            window_end=None,
+            dispatch_at=None,
+            checklist_version=None,
+            now=utcnow(),
+        )
+        session.flush()
+        record_change("inspection", insp, "put")
+        ids.append(insp.id)
+    return ent, user, ids
+
+
 def seed(url: str, inspections: int = 2, industry: str = "gas_catering") -> World:
     """Create the schema and a team with dispatched inspections, all committed."""
     from app import create_app
     from app.auth.services import hash_password, issue_tokens
-    from app.changelog import record_change
     from app.checklists.services import get_checklist, load_library
     from app.clock import utcnow
     from app.db import session
     from app.demo.org import load_org
-    from app.inspections.services import new_inspection
     from app.models import metadata
-    from app.org.models import User
-    from app.registry.models import Enterprise
-    from app.registry.uscc import make_uscc
 
     secret = secrets.token_hex(16)
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": secret, "TESTING": True})
@@ -107,44 +163,12 @@ def seed(url: str, inspections: int = 2, industry: str = "gas_catering") -> Worl
         metadata.create_all(engine)
         load_org()
         load_library(now=utcnow())
-        import random
-
-        ent = Enterprise(
-            name="压测餐饮店",
-            uscc=make_uscc(random.Random()),
+        ent, user, ids = add_inspector_with_work(
+            f"bench-{secrets.token_hex(3)}",
+            hash_password("password-123"),
+            inspections,
             industry=industry,
-            jurisdiction_code="huayanglu",
-            address="长宁路1号",
-            lat=31.2195,
-            lon=121.4265,
         )
-        user = User(
-            username=f"bench-{secrets.token_hex(3)}",
-            password_hash=hash_password("password-123"),
-            role="inspector",
-            jurisdiction_code="huayanglu",
-            department_code="emergency",
-            conflicts=[],
-        )
-        session.add_all([ent, user])
-        session.flush()
-        ids = []
-        for _ in range(inspections):
-            insp = new_inspection(
-                type="routine",
-                enterprise=ent,
-                industry=industry,
-                planner_id=None,
-                inspector_ids=[user.id],
-                window_start=None,
-                window_end=None,
-                dispatch_at=None,
-                checklist_version=None,
-                now=utcnow(),
-            )
-            session.flush()
-            record_change("inspection", insp, "put")
-            ids.append(insp.id)
         token = issue_tokens(user, "live", now=utcnow())["access_token"]
         # Items a device answers pass/fail; those with a unit also need a measured value.
         codes = [i["code"] for i in get_checklist(industry).content["items"] if not i.get("unit")]
