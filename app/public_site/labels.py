@@ -1,7 +1,9 @@
 """What the public pages call each code of a sampling plan: statuses, risk levels, reasons.
 
-English source texts marked with ``_l``, worded in the reader's language where shown (the Chinese
-is in app/translations/zh); a code with no entry is shown as it is.
+The words the console uses too come from ``app.staff.labels`` (one table per code); only the
+draw's exclusion reasons, which the console does not show, are worded here. English source
+texts marked with ``_l``, worded in the reader's language where shown; a code with no entry is
+shown as it is.
 """
 
 from __future__ import annotations
@@ -10,14 +12,8 @@ from typing import Any
 
 from app.i18n import _l
 from app.registry.services import INDUSTRY_NAMES
+from app.staff.labels import DRAW_STATUS, INSPECTION_STATUS, PLAN_STATUS, RISK
 
-PLAN_STATUS = {"committed": _l("Committed, not yet drawn"), "drawn": _l("Drawn")}
-DRAW_STATUS = {
-    "committed": _l("Committed"),
-    "drawn": _l("Drawn"),
-    "superseded": _l("Superseded by a redraw"),
-}
-RISK_LEVEL = {"high": _l("High risk"), "medium": _l("Medium risk"), "low": _l("Low risk")}
 EXCLUSION = {
     "recently_inspected": _l("Inspected recently"),
     "no_eligible_team": _l("No eligible team"),
@@ -26,26 +22,18 @@ EXCLUSION = {
     "conflict": _l("Conflict of interest declared"),
     "same_jurisdiction": _l("Own-street inspectors excluded (异地交叉)"),
 }
-INSPECTION_STATUS = {
-    "checked_in": _l("Under way"),
-    "submitted": _l("Submitted"),
-    "reviewed": _l("Reviewed"),
-    "closed": _l("Closed"),
-    "cancelled": _l("Cancelled"),
-}
 
-TABLES = {
+TABLES: dict[str, dict[Any, Any]] = {
     "plan_status": PLAN_STATUS,
     "draw_status": DRAW_STATUS,
-    "risk": RISK_LEVEL,
+    "risk": RISK,
     "exclusion": EXCLUSION,
     "inspection_status": INSPECTION_STATUS,
+    "industry": INDUSTRY_NAMES,
 }
 
 
 def label(table: str, code: Any) -> str:
     """Return the reader's word for ``code`` in ``table`` (the code itself when unknown)."""
-    if table == "industry":
-        return INDUSTRY_NAMES.get(str(code), str(code))
     text = TABLES[table].get(str(code))
     return str(text) if text is not None else str(code)
