@@ -10,6 +10,7 @@ from collections.abc import Callable
 from copy import deepcopy
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 import flask_smorest
 from flask import Response, current_app, g, request
@@ -22,6 +23,7 @@ from app.db import session
 from app.errors import MESSAGES, DomainError
 from app.fields import DumpContext
 from app.i18n import _, _l
+from media.tus import UploadSession, session_headers
 
 #: The highest page number a list answers; beyond it (10^8 rows at the largest page size) a
 #: page number is a mistake, and an OFFSET that large overflows the database's integers.
@@ -472,3 +474,26 @@ class Blueprint(flask_smorest.Blueprint):
         if required:
             responses[428] = "PRECONDITION_REQUIRED"
         return deepupdate(doc, {"responses": responses})
+
+
+def file_response(
+    content: bytes, mimetype: str, filename: str, *, inline: bool = False, etag: str | None = None
+) -> Response:
+    """Answer a file (an XLSX export, a document's PDF): its name, never cached by proxies."""
+    response = Response(content, mimetype=mimetype)
+    disposition = "inline" if inline else "attachment"
+    response.headers["Content-Disposition"] = f"{disposition}; filename={quote(filename)}"
+    response.headers["Cache-Control"] = "private, no-store"
+    if etag is not None:
+        response.headers["ETag"] = f'"{etag}"'
+    return response
+
+
+def tus_response(status: int, upload: UploadSession | None = None, **headers: str) -> Response:
+    """Answer a tus request: the protocol's version, the session's offset and length, extras."""
+    response = Response(status=status)
+    response.headers["Tus-Resumable"] = "1.0.0"
+    if upload is not None:
+        response.headers.update(session_headers(upload))
+    response.headers.update(headers)
+    return response

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import Response, request
+from flask import request
 from flask.views import MethodView
 
 from app.auth.caller import current_user, public
@@ -19,7 +19,7 @@ from app.documents.schemas import (
     SignatureCreateSchema,
     VerificationSchema,
 )
-from app.http import Blueprint, request_now
+from app.http import Blueprint, file_response, request_now
 
 blp = Blueprint("documents", __name__, description="Enforcement documents (执法文书)")
 
@@ -69,10 +69,9 @@ def document(document_id: uuid.UUID) -> Any:
 def document_pdf(document_id: uuid.UUID) -> Any:
     """Return the PDF of one version of a document, as issued (its SHA-256 in the ETag)."""
     doc = services.get_document(current_user(), document_id, now=request_now())
-    response = Response(doc.pdf, mimetype="application/pdf")
-    response.headers["ETag"] = f'"{doc.sha256}"'
-    response.headers["Content-Disposition"] = f'inline; filename="{doc.kind}-{doc.id}.pdf"'
-    return response
+    return file_response(
+        doc.pdf, "application/pdf", f"{doc.kind}-{doc.id}.pdf", inline=True, etag=doc.sha256
+    )
 
 
 @blp.route("/documents/<uuid:document_id>/signatures", methods=["POST"])

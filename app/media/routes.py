@@ -8,10 +8,16 @@ from flask import Response, request, send_file
 from flask.views import MethodView
 
 from app.auth.caller import current_user, public
-from app.http import Blueprint, if_none_match, request_now, sends_digest_etag, set_etag
+from app.http import (
+    Blueprint,
+    if_none_match,
+    request_now,
+    sends_digest_etag,
+    set_etag,
+    tus_response,
+)
 from app.media import services
 from app.media.schemas import MediaSchema, SignedFileArgsSchema
-from media.tus import UploadSession, session_headers
 
 blp = Blueprint("media", __name__, description="Photo evidence: uploads and signed URLs")
 
@@ -52,15 +58,6 @@ def _init_storage(state: Any) -> None:
     state.app.extensions.setdefault("storage", services.build_storage(state.app.config))
 
 
-def _tus_response(status: int, upload: UploadSession | None = None, **headers: str) -> Response:
-    response = Response(status=status)
-    response.headers["Tus-Resumable"] = "1.0.0"
-    if upload is not None:
-        response.headers.update(session_headers(upload))
-    response.headers.update(headers)
-    return response
-
-
 @blp.route("/media/uploads")
 class Uploads(MethodView):
     @public
@@ -76,7 +73,7 @@ class Uploads(MethodView):
     def post(self) -> Response:
         """Create a tus upload (Upload-Length, Upload-Metadata with sha256 and filename)."""
         upload = services.create_upload(current_user(), request.headers)
-        response = _tus_response(201, upload, Location=f"{request.path.rstrip('/')}/{upload.id}")
+        response = tus_response(201, upload, Location=f"{request.path.rstrip('/')}/{upload.id}")
         del response.headers["Upload-Offset"]
         return response
 
@@ -87,9 +84,7 @@ class Upload(MethodView):
     @blp.response(200)
     def head(self, upload_id: str) -> Response:
         """Tell the offset to resume from."""
-        return _tus_response(
-            200, services.upload_status(current_user(), upload_id, request.headers)
-        )
+        return tus_response(200, services.upload_status(current_user(), upload_id, request.headers))
 
     @blp.doc(
         parameters=[TUS_RESUMABLE, UPLOAD_OFFSET, UPLOAD_CHECKSUM],
@@ -101,14 +96,14 @@ class Upload(MethodView):
         upload = services.append_upload(
             current_user(), upload_id, request.headers, request.stream, now=request_now()
         )
-        return _tus_response(204, upload)
+        return tus_response(204, upload)
 
     @blp.doc(parameters=[TUS_RESUMABLE])
     @blp.response(204)
     def delete(self, upload_id: str) -> Response:
         """Abandon an upload and delete its bytes."""
         services.terminate_upload(current_user(), upload_id, request.headers)
-        return _tus_response(204)
+        return tus_response(204)
 
 
 @blp.route("/media/<sha256>")

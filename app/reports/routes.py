@@ -7,12 +7,11 @@ answering the same figures as an XLSX workbook with Chinese headers.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 from flask import Response
 
 from app.auth.caller import current_user
-from app.http import Blueprint, request_now
+from app.http import Blueprint, file_response, request_now
 from app.reports import services
 from app.reports.export import XLSX_MIMETYPE, export_report
 from app.reports.schemas import (
@@ -34,14 +33,7 @@ XLSX_DOC = {"type": "string", "format": "binary"}
 
 
 def _xlsx(content: bytes, filename: str) -> Response:
-    return Response(
-        content,
-        mimetype=XLSX_MIMETYPE,
-        headers={
-            "Content-Disposition": f"attachment; filename={quote(filename)}",
-            "Cache-Control": "private, no-store",
-        },
-    )
+    return file_response(content, XLSX_MIMETYPE, filename)
 
 
 @blp.route("/reports/hazards", methods=["GET"])

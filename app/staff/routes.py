@@ -15,12 +15,11 @@ import secrets
 import uuid
 from datetime import date, datetime
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
     Flask,
-    Response,
     current_app,
     flash,
     g,
@@ -44,7 +43,7 @@ from app.documents import services as documents
 from app.errors import DomainError
 from app.hazards import services as hazards
 from app.hazards.schemas import HazardActionSchema, HazardCreateSchema
-from app.http import request_now
+from app.http import file_response, request_now, tus_response
 from app.i18n import LANGUAGES, _, _l, localize, localize_errors, settle_language
 from app.inspections import services as inspections
 from app.inspections.schemas import InspectionCreateSchema
@@ -62,7 +61,6 @@ from app.review import services as review
 from app.review.schemas import ReviewRequestSchema
 from app.staff import services
 from app.staff.labels import TABLES, label
-from media.tus import session_headers
 
 blp = Blueprint("staff", __name__, url_prefix="/console", template_folder="templates")
 
@@ -903,14 +901,7 @@ def report_export(kind: str) -> ResponseReturnValue:
         content, filename = export_report(user, EXPORTS[kind], args, now=request_now())
     except ValidationError:
         return _page("staff/error.html", 422, message=_("Check the fields marked below."))
-    return Response(
-        content,
-        mimetype=XLSX_MIMETYPE,
-        headers={
-            "Content-Disposition": f"attachment; filename={quote(filename)}",
-            "Cache-Control": "private, no-store",
-        },
-    )
+    return file_response(content, XLSX_MIMETYPE, filename)
 
 
 # --------------------------------------------------------------------------- work lists
@@ -1020,10 +1011,9 @@ def my_documents() -> ResponseReturnValue:
 def document_pdf(document_id: uuid.UUID) -> ResponseReturnValue:
     """A document's PDF, as GET /api/v1/documents/<id>/pdf (its inspection's visibility)."""
     doc = documents.get_document(_me(), document_id, now=request_now())
-    response = Response(doc.pdf, mimetype="application/pdf")
-    response.headers["ETag"] = f'"{doc.sha256}"'
-    response.headers["Content-Disposition"] = f'inline; filename="{doc.kind}-{doc.id}.pdf"'
-    return response
+    return file_response(
+        doc.pdf, "application/pdf", f"{doc.kind}-{doc.id}.pdf", inline=True, etag=doc.sha256
+    )
 
 
 @blp.route("/<path:rest>")
@@ -1035,21 +1025,12 @@ def nowhere(rest: str) -> ResponseReturnValue:
 # --------------------------------------------------------------------------- photo uploads
 
 
-def _tus(status: int, upload: Any = None, **headers: str) -> Response:
-    response = Response(status=status)
-    response.headers["Tus-Resumable"] = "1.0.0"
-    if upload is not None:
-        response.headers.update(session_headers(upload))
-    response.headers.update(headers)
-    return response
-
-
 @blp.route("/media/uploads", methods=["POST"])
 def create_upload() -> ResponseReturnValue:
     """Start a photo's tus upload from the browser: the API's content-addressed upload, signed in
     by the session (and its CSRF token in X-CSRF-Token) instead of a bearer token."""
     upload = media.create_upload(_me(), request.headers)
-    response = _tus(201, upload, Location=url_for("staff.upload", upload_id=upload.id))
+    response = tus_response(201, upload, Location=url_for("staff.upload", upload_id=upload.id))
     del response.headers["Upload-Offset"]
     return response
 
@@ -1058,9 +1039,9 @@ def create_upload() -> ResponseReturnValue:
 def upload(upload_id: str) -> ResponseReturnValue:
     """Tell a tus upload's offset (HEAD) or append its bytes (PATCH); the last byte stores it."""
     if request.method == "HEAD":
-        return _tus(200, media.upload_status(_me(), upload_id, request.headers))
+        return tus_response(200, media.upload_status(_me(), upload_id, request.headers))
     done = media.append_upload(_me(), upload_id, request.headers, request.stream, now=request_now())
-    return _tus(204, done)
+    return tus_response(204, done)
 
 
 __all__ = ["blp", "init_staff"]
