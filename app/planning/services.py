@@ -560,6 +560,14 @@ def published_plans_query() -> Select[Any]:
     )
 
 
+def published_plan(plan_id: uuid.UUID) -> SamplingPlan:
+    """Return a published (committed or drawn) plan; 404 for a draft or an unknown one."""
+    plan = session.scalars(published_plans_query().where(SamplingPlan.id == plan_id)).first()
+    if plan is None:
+        raise not_found("sampling_plan")
+    return plan
+
+
 def public_results(plans: list[SamplingPlan], *, now: datetime) -> list[dict[str, Any]]:
     """Describe published plans: commitments at once; seeds and outcomes once disclosed."""
     out = []

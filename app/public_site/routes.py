@@ -25,19 +25,18 @@ from flask import (
 )
 from flask_babel import get_locale
 from marshmallow import ValidationError
-from sqlalchemy import select
 from werkzeug.exceptions import TooManyRequests
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 import app.planning.draw as draw_module
 from app.db import session
-from app.errors import DomainError, not_found
+from app.errors import DomainError
 from app.extensions import limiter
 from app.http import request_now
 from app.i18n import _, localize_errors
 from app.org.models import Jurisdiction
+from app.org.services import list_jurisdictions
 from app.planning import services as planning
-from app.planning.models import SamplingPlan
 from app.public_reports import services as reports
 from app.public_reports.schemas import PublicReportCreateSchema
 from app.public_site.labels import label
@@ -73,10 +72,7 @@ def sampling() -> str:
 @bp.get("/sampling/<uuid:plan_id>")
 def sampling_plan(plan_id: uuid.UUID) -> str:
     """One plan's draws, each with its record and the steps to re-check it."""
-    query = planning.published_plans_query().where(SamplingPlan.id == plan_id)
-    plan = session.scalars(query).first()
-    if plan is None:
-        raise not_found("sampling_plan")
+    plan = planning.published_plan(plan_id)
     (result,) = planning.public_results([plan], now=request_now())
     return render_template("public_site/plan.html", plan=result)
 
@@ -97,11 +93,7 @@ def _report_limit() -> str:
 
 
 def _streets() -> list[Jurisdiction]:
-    return list(
-        session.scalars(
-            select(Jurisdiction).where(Jurisdiction.level == "street").order_by(Jurisdiction.code)
-        )
-    )
+    return [j for j in list_jurisdictions() if j.level == "street"]
 
 
 @bp.get("/report")
