@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import uuid
 from datetime import UTC, date, datetime
@@ -45,7 +46,7 @@ def _new_edition(data: dict) -> None:
     items["GAS-04"]["grade"] = "general"
     items["GAS-06"]["basis"]["article"] = "10.5.9"
     data["items"] = [i for i in data["items"] if i["code"] != "GAS-16"]
-    data["items"].append({**items["GAS-14"], "code": "GAS-18", "text": "新增的检查"})
+    data["items"].append({**items["GAS-14"], "code": "GAS-90", "text": "新增的检查"})
 
 
 def _inspection(client, make, login, start: str) -> dict:
@@ -130,7 +131,7 @@ def test_diff_names_added_removed_regraded_and_rebased_items(app, library):
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0] == "gas_catering v1 → v2"
-    assert "added GAS-18" in lines and "removed GAS-16" in lines
+    assert "added GAS-90" in lines and "removed GAS-16" in lines
     assert "regraded GAS-04: major → general" in lines
     rebased = [line for line in lines if line.startswith("re-based GAS-06: ")]
     new_basis = "《城镇燃气设计规范》（GB 50028-2006（2020年版））10.5.9"
@@ -152,3 +153,81 @@ def test_diff_contents_reports_reworded_items() -> None:
     diff = diff_contents(old, new)
     assert diff.reworded == [old["items"][0]["code"]]
     assert not (diff.added or diff.removed or diff.regraded or diff.rebased)
+
+
+# --- the GB 35181 re-key: 2017 findings keep the 2017 edition -----------------------
+
+OLD_FIRE = {
+    "title": "重大火灾隐患判定方法",
+    "number": "GB 35181-2017",
+    "edition": "2017",
+    "effective": None,
+    "in_force": False,
+    "superseded_by": "GB 35181-2025《重大火灾隐患判定规则》（2025-11-01 实施）",
+    "read_from": "",
+}
+
+
+def _as_gb_35181_2017(data: dict) -> None:
+    """commercial_complex as it was before the re-key: its direct elements cite GB 35181-2017."""
+    data.pop("effective_from", None)
+    data["sources"] = [OLD_FIRE if s["number"] == "GB 35181-2025" else s for s in data["sources"]]
+    data["coverage"] = [c for c in data["coverage"] if c["number"] != "GB 35181-2025"]
+    for item in data["items"]:
+        if item["basis"]["number"] != "GB 35181-2025":
+            continue
+        found = re.search(
+            r"GB 35181-2017 中为 (6\.\d+) 直接判定要素：“(.+)”",
+            item["basis"]["text"],
+        )
+        assert found, item["code"]
+        article, quote = found.groups()
+        key = {"document": OLD_FIRE["title"], "number": OLD_FIRE["number"], "article": article}
+        item["basis"] = {**key, "text": f"{quote}（直接判定要素）"}
+        data["coverage"].append({**key, "situation": "（已替代版本）"})
+
+
+def test_findings_judged_under_gb_35181_2017_keep_it_after_the_re_key(
+    app, client, library, db_session, make, login
+):
+    current = (library / "commercial_complex.yaml").read_text(encoding="utf-8")
+    _edit(library, "commercial_complex", _as_gb_35181_2017)
+    assert _load(app, library).exit_code == 0
+    inspector = make.user("inspector")
+    ent = make.enterprise(industry="commercial_complex")
+    now = datetime.now(UTC)
+    insp_id = make.inspection(ent.id, [inspector], now, industry="commercial_complex")
+    db_session.get(Inspection, insp_id).checklist_version = 1
+    db_session.add(
+        Finding(
+            id=uuid.uuid4(),
+            inspection_id=insp_id,
+            item_code="CMX-01",
+            result="fail",
+            grade="major",
+            checklist_version=1,
+            recorded_at=now,
+        )
+    )
+    db_session.commit()
+
+    (library / "commercial_complex.yaml").write_text(current, encoding="utf-8")
+    result = _load(app, library)
+    assert result.exit_code == 0 and "published commercial_complex v2" in result.output
+    db_session.expire_all()
+    finding = db_session.scalars(select(Finding).where(Finding.inspection_id == insp_id)).one()
+    assert (finding.item_code, finding.checklist_version, finding.grade) == ("CMX-01", 1, "major")
+    assert db_session.get(Inspection, insp_id).checklist_version == 1
+    listed = client.get(f"/api/v1/inspections/{insp_id}/findings", headers=login(inspector)).json
+    basis = listed[0]["item"]["basis"]
+    assert (basis["number"], basis["article"], basis["in_force"]) == ("GB 35181-2017", "6.5", False)
+
+    with app.app_context():
+        assert versions_in_force(date(2025, 10, 31))["commercial_complex"] == 1
+        assert versions_in_force(date(2025, 11, 1))["commercial_complex"] == 2
+    later = client.get("/api/v1/checklists/commercial_complex/versions/2", headers=login(inspector))
+    cmx01 = next(i for i in later.json["items"] if i["code"] == "CMX-01")
+    assert (cmx01["basis"]["number"], cmx01["basis"]["article"]) == ("GB 35181-2025", "第5章")
+    assert cmx01["verified"] is False
+    diff = app.test_cli_runner().invoke(args=["checklists", "diff", "commercial_complex", "1", "2"])
+    assert "re-based CMX-01: 《重大火灾隐患判定方法》（GB 35181-2017）6.5 → " in diff.output

@@ -113,7 +113,7 @@ def test_sources_command_writes_and_checks(app, library: Path) -> None:
     stale = runner.invoke(args=["checklists", "sources", "--dir", str(library), "--check"])
     assert stale.exit_code == 1 and "out of date" in stale.output
     wrote = runner.invoke(args=["checklists", "sources", "--dir", str(library)])
-    assert wrote.exit_code == 0 and "gas_catering: 17 items, 4 major" in wrote.output
+    assert wrote.exit_code == 0 and "gas_catering: 18 items, 4 major" in wrote.output
     assert (library / "SOURCES.md").read_text(encoding="utf-8") == render_sources_md(
         read_library(library)
     )
@@ -168,9 +168,9 @@ def test_and_conditions_of_the_2024_construction_standard_are_worded_as_such() -
     assert "或者已做可靠连接" in item["text"] and "二者均未做到" in item["text"]
 
 
-#: Items still resting on a superseded edition, because the new text was not read.
-STILL_ON_SUPERSEDED = {
-    "GB 35181-2017": {
+#: Items re-keyed to the edition in force although its text was not read: all `verified: false`.
+ON_UNREAD_EDITIONS = {
+    "GB 35181-2025": {
         "CMX-01",
         "CMX-02",
         "CMX-03",
@@ -183,21 +183,47 @@ STILL_ON_SUPERSEDED = {
         "MED-02",
         "MED-03",
     },
-    "GB 9448-1999": {"HOT-10", "HOT-11", "HOT-14"},
-    "国家安全生产监督管理总局令第30号": {"HOT-04"},
+    "GB 9448-2025": {"HOT-10", "HOT-11", "HOT-14"},
+    "应急管理部令第19号": {"HOT-04"},
 }
 
 
-def test_the_items_on_superseded_editions_are_the_known_ones() -> None:
-    on_superseded: dict[str, set[str]] = {}
+def test_no_item_cites_a_superseded_edition() -> None:
     for path in LIBRARY_FILES:
         data = _load(path)
         old = {s["number"] for s in data["sources"] if s["in_force"] is False}
-        for item in data["items"]:
-            if item["basis"]["number"] in old:
-                on_superseded.setdefault(item["basis"]["number"], set()).add(item["code"])
+        citing = [i["code"] for i in data["items"] if i["basis"]["number"] in old]
+        assert not citing, (path.stem, citing)
+
+
+def test_the_items_on_unread_editions_are_the_known_ones() -> None:
+    on_unread: dict[str, set[str]] = {}
+    for path in LIBRARY_FILES:
+        for item in _load(path)["items"]:
+            if item["basis"]["number"] in ON_UNREAD_EDITIONS:
+                on_unread.setdefault(item["basis"]["number"], set()).add(item["code"])
                 assert item["verified"] is False, item["code"]
-    assert on_superseded == STILL_ON_SUPERSEDED
+                assert "未读到" in item["basis"]["text"], item["code"]
+    assert on_unread == ON_UNREAD_EDITIONS
+
+
+def test_gb_35181_2025_items_name_only_chapter_5_and_their_2017_element() -> None:
+    for path in LIBRARY_FILES:
+        data = _load(path)
+        for item in data["items"]:
+            basis = item["basis"]
+            if basis["number"] != "GB 35181-2025":
+                continue
+            assert (basis["document"], basis["article"]) == ("重大火灾隐患判定规则", "第5章")
+            assert re.search(r"GB 35181-2017 中为 6\.\d+ 直接判定要素", basis["text"]), item["code"]
+            assert data["effective_from"] >= "2025-11-01", path.stem
+        assert not any(s["number"] == "GB 35181-2017" for s in data["sources"]), path.stem
+
+
+def test_fire_lane_item_cites_the_use_phase_rule() -> None:
+    basis = _items("high_rise")["HRB-07"]["basis"]
+    assert (basis["document"], basis["article"]) == ("中华人民共和国消防法", "第二十八条")
+    assert "消防车通道" in basis["text"]
 
 
 @pytest.mark.parametrize("path", LIBRARY_FILES, ids=lambda p: p.stem)
@@ -261,8 +287,13 @@ def test_api_serves_sources_and_verified(app, client, make, login) -> None:
     assert "上海市消防条例（2020年修正）" in body["standards"]
     hot15 = next(i for i in body["items"] if i["code"] == "HOT-15")
     assert hot15["verified"] is True
-    gb9448 = next(s for s in body["sources"] if s["number"] == "GB 9448-1999")
-    assert gb9448["in_force"] is False and gb9448["superseded_by"].startswith("GB 9448-2025")
+    gb9448 = next(s for s in body["sources"] if s["title"] == "焊接与切割安全")
+    assert (gb9448["number"], gb9448["in_force"], gb9448["effective"]) == (
+        "GB 9448-2025",
+        True,
+        "2026-08-01",
+    )
+    assert body["effective_from"] == "2026-08-01"
 
 
 # --- coverage of the major-hazard criteria ----------------------------------------
