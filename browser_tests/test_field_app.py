@@ -21,6 +21,7 @@ import pytest
 import requests
 from PIL import Image
 from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from app.demo.org import DEMO_PASSWORD
 
@@ -124,14 +125,14 @@ def _sign_in(page: Page, user: str = "inspector1") -> None:
 
 
 def _open(page: Page, inspection_id: str) -> None:
-    page.click(f"[data-testid=inspection][data-id='{inspection_id}']")
+    _tap(page, f"[data-testid=inspection][data-id='{inspection_id}']")
     page.wait_for_selector("[data-testid=item], [data-action=check-in]", timeout=TIMEOUT)
 
 
 def _answer(page: Page, item: dict[str, Any], result: str = "pass", value: Any = None) -> None:
     """On the item's page: choose the result, give the value, save (goes to the next item)."""
     expect(page.locator("[data-testid=item-page]")).to_have_attribute("data-code", item["code"])
-    page.click(f"[data-action=answer][data-result={result}]")
+    _tap(page, f"[data-action=answer][data-result={result}]")
     if item.get("unit"):
         page.fill("#value", str(value if value is not None else _inside(item)))
     _saved(page, item["code"])
@@ -162,12 +163,22 @@ def _submit(page: Page) -> None:
 def _saved(page: Page, code: str) -> None:
     """Save the item's answer; the app moves on once the outbox holds it."""
     _tap(page, "[data-action=save]")
-    page.wait_for_function(
-        """code => { const p = document.querySelector('[data-testid=item-page]');
-                     return !p || p.dataset.code !== code; }""",
-        arg=code,
-        timeout=TIMEOUT,
-    )
+    try:
+        page.wait_for_function(
+            """code => { const p = document.querySelector('[data-testid=item-page]');
+                         return !p || p.dataset.code !== code; }""",
+            arg=code,
+            timeout=TIMEOUT,
+        )
+    except PlaywrightTimeout:
+        # Say what the screen shows instead of only that it did not move on.
+        check = page.locator("[data-testid=item-check]")
+        why = check.inner_text() if check.count() else "no message on the item"
+        status = page.inner_text("#status")
+        chosen = page.locator("[data-action=answer].chosen").count()
+        raise AssertionError(
+            f"{code} was not saved: {why}; {chosen} answer chosen; status bar: {status}"
+        ) from None
 
 
 def _wait_waiting(page: Page, n: int) -> None:
@@ -292,9 +303,9 @@ def test_a_refused_submit_shows_its_reason_on_the_item(phone: BrowserContext, li
     page = phone.new_page()
     _sign_in(page)
     _open(page, insp["id"])
-    page.click("[data-action=check-in]")
+    _tap(page, "[data-action=check-in]")
     page.wait_for_selector("[data-testid=checked-in]", timeout=TIMEOUT)
-    page.click(f"[data-testid=item][data-code='{items[0]['code']}']")
+    _tap(page, f"[data-testid=item][data-code='{items[0]['code']}']")
     for item in items:
         _answer(page, item)
     page.wait_for_selector("[data-testid=item]", timeout=TIMEOUT)
@@ -392,9 +403,9 @@ def test_a_finding_sent_back_is_amended_and_resubmitted(phone: BrowserContext, l
     page = phone.new_page()
     _sign_in(page)
     _open(page, insp["id"])
-    page.click("[data-action=check-in]")
+    _tap(page, "[data-action=check-in]")
     page.wait_for_selector("[data-testid=checked-in]", timeout=TIMEOUT)
-    page.click(f"[data-testid=item][data-code='{items[0]['code']}']")
+    _tap(page, f"[data-testid=item][data-code='{items[0]['code']}']")
     for item in items:
         _answer(page, item)
     page.wait_for_selector("[data-action=submit]", timeout=TIMEOUT)

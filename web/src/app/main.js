@@ -887,10 +887,14 @@ async function whileBusy(work) {
 
 const sync = () => whileBusy(syncNow);
 
+// Every redraw, however it was triggered (a sync round, another tab, the network), is one link
+// of this chain and counts as busy from the moment it is asked for until it has painted.
 let routing = Promise.resolve();
 function rerender() {
-  routing = routing.then(route).catch((err) => console.warn(err));
-  return routing;
+  return whileBusy(() => {
+    routing = routing.then(route).catch((err) => console.warn(err));
+    return routing;
+  });
 }
 
 function changed() {
@@ -974,7 +978,10 @@ async function start() {
   document.body.dataset.ready = "1";
   performance.mark("fieldapp:ready");
   if (navigator.onLine) changed();
-  setInterval(() => navigator.onLine && sync().then(rerender), 60000);
+  setInterval(() => navigator.onLine && whileBusy(async () => {
+    await syncNow();
+    await rerender();
+  }), 60000);
 }
 
 start();
