@@ -49,11 +49,13 @@ from app.inspections import services as inspections
 from app.inspections.schemas import InspectionCreateSchema
 from app.media import services as media
 from app.org.models import User
+from app.org.schemas import StaffQueryArgsSchema
 from app.org.services import set_locale
 from app.planning import services as planning
 from app.planning.schemas import SamplingCommitSchema, SamplingPlanCreateSchema
 from app.registry import services as registry
 from app.registry.models import RISK_LEVELS
+from app.registry.schemas import EnterpriseQueryArgsSchema
 from app.reports import services as reporting
 from app.reports.export import XLSX_MIMETYPE, export_report
 from app.reports.schemas import HazardsReportQueryArgsSchema
@@ -572,12 +574,17 @@ def act(hazard_id: uuid.UUID, action: str) -> ResponseReturnValue:
 
 # --------------------------------------------------------------------------- the registry
 
+#: Who opens the registry's pages: its editors (the import, the enterprises, the inspectors).
+REGISTRY_ROLES = ("planner", "admin")
+ENTERPRISE_FILTERS = ("q", "jurisdiction", "industry", "risk_level")
+INSPECTOR_FILTERS = ("q", "jurisdiction", "department")
+
 
 @blp.route("/registry/import", methods=["GET", "POST"])
 def registry_import() -> ResponseReturnValue:
     """Import enterprises from XLSX or CSV: every row checked first, all or nothing; the rows
     in error are shown with their cells and what is wrong next to them."""
-    user = _require("planner", "admin")
+    user = _require(*REGISTRY_ROLES)
     columns = list(registry.COLUMN_LABELS.items())
     if request.method == "GET":
         return _page("staff/registry_import.html", columns=columns)
@@ -617,6 +624,87 @@ def registry_import() -> ResponseReturnValue:
             bad=bad,
         )
     return _page("staff/registry_import.html", columns=columns, summary=summary)
+
+
+def _query_args(schema: Any, names: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The filters a list page was given, as the API's query schema loads them: (the loaded
+    arguments, the form's values). A wrong one raises ValidationError (a 422 page)."""
+    raw = {k: request.args.get(k, "").strip() for k in names}
+    return dict(schema.load({k: v for k, v in raw.items() if v})), raw
+
+
+@blp.route("/enterprises")
+def enterprises() -> ResponseReturnValue:
+    """The registry's enterprises in the caller's scope (GET /enterprises' filters), each with
+    its last inspection and its tickets not yet closed."""
+    user = _require(*REGISTRY_ROLES)
+    context: dict[str, Any] = {
+        "places": services.names_of_places(),
+        "industries": services.registry_industries(),
+        "levels": RISK_LEVELS,
+    }
+    try:
+        args, form = _query_args(EnterpriseQueryArgsSchema(), ENTERPRISE_FILTERS)
+    except ValidationError as err:
+        message, errors = _form_error(err)
+        form = {k: request.args.get(k, "") for k in ENTERPRISE_FILTERS}
+        return _page(
+            "staff/enterprises.html",
+            422,
+            data=None,
+            form=form,
+            error=message,
+            errors=errors,
+            **context,
+        )
+    page = _int("page")
+    data = services.enterprises_page(user, args, page, now=request_now())
+    return _page("staff/enterprises.html", data=data, form=form, args={"page": page}, **context)
+
+
+@blp.route("/enterprises/<uuid:enterprise_id>")
+def enterprise(enterprise_id: uuid.UUID) -> ResponseReturnValue:
+    """One enterprise of the caller's scope: its registry entry, and the inspections, open
+    tickets and documents of it the caller may see."""
+    user = _require(*REGISTRY_ROLES)
+    now = request_now()
+    return _page(
+        "staff/enterprise.html",
+        data=services.enterprise_page(user, enterprise_id, now=now),
+        now=now,
+        places=services.names_of_places(),
+        industries=services.registry_industries(),
+    )
+
+
+@blp.route("/inspectors")
+def inspectors() -> ResponseReturnValue:
+    """The active inspectors of the caller's scope (the staff directory of GET /staff): 执法证号,
+    department and street, and the open inspections and tickets assigned to them."""
+    user = _require(*REGISTRY_ROLES)
+    now = request_now()
+    context: dict[str, Any] = {
+        "places": services.names_of_places(),
+        "departments": services.department_names(),
+        "today": services.beijing_today(now),
+    }
+    try:
+        args, form = _query_args(StaffQueryArgsSchema(), INSPECTOR_FILTERS)
+    except ValidationError as err:
+        message, errors = _form_error(err)
+        form = {k: request.args.get(k, "") for k in INSPECTOR_FILTERS}
+        return _page(
+            "staff/inspectors.html",
+            422,
+            data=None,
+            form=form,
+            error=message,
+            errors=errors,
+            **context,
+        )
+    page = _int("page")
+    data = services.inspectors_page(user, args, page, now=now)
+    return _page("staff/inspectors.html", data=data, form=form, args={"page": page}, **context)
 
 
 # --------------------------------------------------------------------------- sampling plans
