@@ -43,10 +43,12 @@ from app.documents import services as documents
 from app.errors import DomainError
 from app.hazards import services as hazards
 from app.hazards.schemas import HazardActionSchema, HazardCreateSchema
-from app.http import file_response, request_now, tus_response
+from app.http import file_response, request_now, tus_response, version_etag
 from app.i18n import LANGUAGES, _, _l, localize, localize_errors, settle_language
 from app.inspections import services as inspections
-from app.inspections.schemas import InspectionCreateSchema
+from app.inspections.models import Inspection
+from app.inspections.schemas import CancelSchema, InspectionCreateSchema, InspectionUpdateSchema
+from app.inspections.visibility import is_started
 from app.media import services as media
 from app.org.models import User
 from app.org.schemas import StaffQueryArgsSchema
@@ -82,6 +84,16 @@ REFUSALS = {
     # the service speaks of If-Match / ETag
     "precondition_failed": _l("Someone changed this ticket meanwhile; it is shown as it is now."),
     "console.plan_changed": _l("This plan changed meanwhile; it is shown as it is now."),
+    "console.inspection_changed": _l(
+        "This inspection changed meanwhile; it is shown as it is now."
+    ),
+    # the lifecycle names the action and the state by their codes, or speaks of findings
+    "inspection.invalid_transition": _l(
+        "This inspection was checked in: it can no longer be changed or cancelled."
+    ),
+    "inspection.locked": _l(
+        "This inspection was checked in: it can no longer be changed or cancelled."
+    ),
     "console.comment_required": _l("Write the reason: the inspector reads it."),
     "console.bad_date": _l("Pick a date."),
     # the services say "see errors", the API's member; the page marks the fields
@@ -106,6 +118,7 @@ def init_staff(app: Flask) -> None:
     app.jinja_env.filters["label"] = lambda code, table: label(TABLES[table], code)
     app.jinja_env.filters["when"] = _when
     app.jinja_env.filters["age"] = _age
+    app.jinja_env.filters["picker"] = services.picker_value
 
 
 def _when(value: datetime | None, fmt: str = "yyyy-MM-dd HH:mm") -> str:
@@ -1041,11 +1054,19 @@ def _inspection_view(
     now = request_now()
     insp = inspections.get_inspection(user, inspection_id, now=now)
     docs = documents.list_inspection_documents(user, inspection_id, now=now)
+    editable = (
+        user.role == "planner" and insp.planner_id == user.id and not is_started(insp)
+    ) and insp.status != "cancelled"
     return _page(
         "staff/inspection.html",
         status,
         insp=insp,
         docs=docs,
+        team=services.user_names(insp.inspector_ids),
+        editable=editable,
+        inspectors=services.inspectors_for(user) if editable else [],
+        etag=version_etag("inspection", insp.id, insp.version),
+        form=extra.pop("form", MultiDict()),
         kinds=documents.DOCUMENT_KINDS,
         may_issue=user.role in documents.ISSUERS,
         places=services.names_of_places(),
@@ -1060,6 +1081,81 @@ def inspection(inspection_id: uuid.UUID) -> ResponseReturnValue:
     """An inspection the caller may see, with its documents (执法文书) and, for enforcement
     staff, issuing one as POST /inspections/<id>/documents does."""
     return _inspection_view(inspection_id)
+
+
+def _own_unstarted(user: User, inspection_id: uuid.UUID) -> Inspection:
+    """The caller's own inspection, locked, as the form that changes it saw it (else 412)."""
+    insp = inspections.get_own_planned(user, inspection_id)
+    current = version_etag("inspection", insp.id, insp.version)
+    if not hmac.compare_digest(current, request.form.get("etag", "")):
+        raise DomainError("console.inspection_changed", 412, REFUSALS["console.inspection_changed"])
+    return insp
+
+
+def _changes(insp: Inspection, form: Any) -> dict[str, Any]:
+    """The PATCH body (InspectionUpdateSchema) from the edit form: only what the planner changed
+    (the pickers show minutes; a value left as shown is not a change)."""
+    body: dict[str, Any] = {}
+    team = form.getlist("inspector_ids")
+    if set(team) != {str(i) for i in insp.inspector_ids}:
+        body["inspector_ids"] = team
+    shown = {
+        "window_start": services.picker_value(insp.window_start),
+        "window_end": services.picker_value(insp.window_end),
+        "dispatch_at": services.picker_value(insp.dispatch_at),
+    }
+    times: MultiDict[str, str] = MultiDict()
+    if any(form.get(k, "") != shown[k] for k in ("window_start", "window_end")):
+        times.update({k: form.get(k, "") for k in ("window_start", "window_end")})
+    if form.get("dispatch_at", "") not in ("", shown["dispatch_at"]):
+        times["dispatch_at"] = form["dispatch_at"]
+    return _load(InspectionUpdateSchema(), body, times)
+
+
+@blp.route("/inspections/<uuid:inspection_id>/edit", methods=["POST"])
+def edit_inspection(inspection_id: uuid.UUID) -> ResponseReturnValue:
+    """Change the team, window or dispatch time of the caller's inspection before check-in, as
+    PATCH /inspections/<id> (with the ETag the page showed); an inspector taken off it no
+    longer sees it."""
+    user = _require("planner")
+    form = request.form
+    try:
+        insp = _own_unstarted(user, inspection_id)
+        data = _changes(insp, form)
+        if data:
+            inspections.update_inspection(user, insp, data, now=request_now())
+    except (DomainError, ValidationError) as err:
+        if isinstance(err, DomainError) and err.status == 404:
+            raise
+        session.rollback()
+        message, errors = _form_error(err)
+        status = err.status if isinstance(err, DomainError) else 422
+        return _inspection_view(
+            inspection_id, status, error=message, errors=_flat_errors(errors), form=form
+        )
+    flash(_("Saved: the team and the times are as shown.") if data else _("Nothing changed."), "ok")
+    return redirect(url_for("staff.inspection", inspection_id=inspection_id))
+
+
+@blp.route("/inspections/<uuid:inspection_id>/cancel", methods=["POST"])
+def cancel_inspection(inspection_id: uuid.UUID) -> ResponseReturnValue:
+    """Cancel the caller's inspection before check-in with the reason, as POST
+    /inspections/<id>/cancel (with the ETag the page showed)."""
+    user = _require("planner")
+    form = request.form
+    try:
+        insp = _own_unstarted(user, inspection_id)
+        data = CancelSchema().load({"reason": form.get("reason", "").strip()})
+        inspections.cancel_inspection(user, insp, data["reason"], now=request_now())
+    except (DomainError, ValidationError) as err:
+        if isinstance(err, DomainError) and err.status == 404:
+            raise
+        session.rollback()
+        message, errors = _form_error(err)
+        status = err.status if isinstance(err, DomainError) else 422
+        return _inspection_view(inspection_id, status, error=message, errors=errors, form=form)
+    flash(_("Cancelled: the team no longer sees this inspection."), "ok")
+    return redirect(url_for("staff.inspection", inspection_id=inspection_id))
 
 
 @blp.route("/inspections/<uuid:inspection_id>/documents", methods=["POST"])

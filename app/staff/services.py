@@ -323,6 +323,22 @@ def beijing_time(value: str) -> datetime:
     return datetime.fromisoformat(value).replace(tzinfo=BEIJING)
 
 
+def picker_value(value: datetime | None) -> str:
+    """Return a time as a ``datetime-local`` picker shows it: Beijing time, to the minute."""
+    return value.astimezone(BEIJING).strftime("%Y-%m-%dT%H:%M") if value else ""
+
+
+def user_names(ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """Return the names of the users ``ids`` (one statement, none without ids)."""
+    wanted = list(ids)
+    if not wanted:
+        return {}
+    return {
+        uid: name
+        for uid, name in session.execute(select(User.id, User.name).where(User.id.in_(wanted)))
+    }
+
+
 def plan_choices() -> dict[str, Any]:
     """Return what a plan's filters choose from: industries, streets, departments (3 statements)."""
     streets = session.execute(
