@@ -41,6 +41,7 @@ from app.clock import isoformat
 from app.db import session
 from app.documents import services as documents
 from app.errors import DomainError
+from app.hazards import rechecks
 from app.hazards import services as hazards
 from app.hazards.schemas import HazardActionSchema, HazardCreateSchema
 from app.http import file_response, request_now, tus_response, version_etag
@@ -464,11 +465,16 @@ def _ticket_view(hazard_id: uuid.UUID, status: int = 200, **extra: Any) -> Respo
     now = request_now()
     hazard = hazards.get_hazard(user, hazard_id, now=now)
     page = services.ticket_page(user, hazard)
+    visits = rechecks.visits_of(user, hazard.id, now=now)
     return _page(
         "staff/ticket.html",
         status,
         h=hazard,
         page=page,
+        visits=visits,
+        recheckers=services.user_names(
+            {item.rechecked_by for _visit, item in visits if item.rechecked_by}
+        ),
         docs=documents.list_hazard_documents(user, hazard_id, now=now),
         now=now,
         etag=hazards.etag_of(hazard),
@@ -1063,6 +1069,7 @@ def _inspection_view(
         insp=insp,
         docs=docs,
         team=services.user_names(insp.inspector_ids),
+        covered=rechecks.covered_tickets(user, insp, now=now),
         editable=editable,
         inspectors=services.inspectors_for(user) if editable else [],
         etag=version_etag("inspection", insp.id, insp.version),

@@ -254,12 +254,7 @@ def ticket_page(user: User, hazard: Hazard) -> dict[str, Any]:
     for event in hazard.events:
         shas += list(event.photos or [])
     actions = allowed_actions(user, hazard)
-    actors = {e.actor_id for e in hazard.events if e.actor_id is not None}
-    names = (
-        dict(session.execute(select(User.id, User.name).where(User.id.in_(actors))).tuples().all())
-        if actors
-        else {}
-    )
+    names = user_names({e.actor_id for e in hazard.events if e.actor_id is not None})
     return {
         "names": names,
         "photos": photo_urls(shas),
