@@ -49,7 +49,7 @@ from app.i18n import LANGUAGES, _, _l, localize, localize_errors, settle_languag
 from app.inspections import services as inspections
 from app.inspections.models import Inspection
 from app.inspections.schemas import CancelSchema, InspectionCreateSchema, InspectionUpdateSchema
-from app.inspections.visibility import is_started
+from app.inspections.visibility import is_started, log_confidential_reads
 from app.media import services as media
 from app.org.models import User
 from app.org.schemas import StaffQueryArgsSchema
@@ -884,12 +884,15 @@ def plan_step(plan_id: uuid.UUID, step: str) -> ResponseReturnValue:
 
 def _dispatch_view(status: int = 200, **extra: Any) -> ResponseReturnValue:
     user = _require("planner")
+    planned = services.planned_inspections(user)
+    # a list of confidential visits is a read of each, logged as GET /inspections logs it
+    log_confidential_reads(user, planned, "console.dispatch", request_now())
     return _page(
         "staff/dispatch.html",
         status,
         inspectors=services.inspectors_for(user),
         enterprises=services.enterprise_names(user),
-        planned=services.planned_inspections(user),
+        planned=planned,
         places=services.names_of_places(),
         form=extra.pop("form", MultiDict()),
         **extra,

@@ -76,6 +76,10 @@ def test_only_its_planner_sees_the_forms_and_may_use_them(world, console, clock)
     page = me.get(f"/console/inspections/{insp}").get_data(as_text=True)
     assert 'id="edit-form"' in page and 'id="cancel-form"' in page
     assert team[0].name in re.search(r'id="team">(.*?)</dd>', page).group(1)
+    # the planner's list of its visits is a read of each, audit-logged like the API's list
+    assert me.get("/console/dispatch").status_code == 200
+    reads = audit(world, insp, "inspection.confidential_read")
+    assert "console.dispatch" in {e.data["via"] for e in reads}
     # the pickers show the stored times in Beijing time
     assert 'name="dispatch_at" value="2026-03-03T08:00"' in page
     # another planner: 404, whatever it posts; a team member: the page, no forms, 403 to post
