@@ -421,6 +421,11 @@ def enterprise_documents(user: User, *, now: datetime) -> list[Document]:
 # --------------------------------------------------------------------------- registries
 
 
+def _latest(*when: datetime | None) -> datetime | None:
+    """The later of the registry's last inspection and the last check-in the caller may see."""
+    return max((d for d in when if d is not None), default=None)
+
+
 def enterprises_page(
     user: User, args: dict[str, Any], page: int, *, now: datetime
 ) -> dict[str, Any]:
@@ -433,9 +438,7 @@ def enterprises_page(
     entries = [
         {
             "enterprise": e,
-            "last_inspected": max(
-                (d for d in (e.last_inspected_at, last.get(e.id)) if d is not None), default=None
-            ),
+            "last_inspected": _latest(e.last_inspected_at, last.get(e.id)),
         }
         for e in rows
     ]
@@ -461,9 +464,7 @@ def enterprise_page(user: User, enterprise_id: uuid.UUID, *, now: datetime) -> d
     last = last_check_ins(user, [ent.id], now=now).get(ent.id)
     return {
         "enterprise": ent,
-        "last_inspected": max(
-            (d for d in (ent.last_inspected_at, last) if d is not None), default=None
-        ),
+        "last_inspected": _latest(ent.last_inspected_at, last),
         "inspections": inspections,
         "inspections_total": total,
         "tickets": tickets,
