@@ -41,6 +41,9 @@ PAGES = [
     ("coordinator", "/console/reports"),
     ("coordinator", "/console/reports?by=industry"),
     ("coordinator", "/console/work"),
+    ("planner", "/console/enterprises"),
+    ("planner", "/console/enterprises?risk_level=high&jurisdiction=huayanglu"),
+    ("planner", "/console/inspectors"),
 ]
 
 

@@ -37,7 +37,7 @@ from app.hazards.models import Hazard, RecheckItem
 from app.hazards.services import get_hazard
 from app.i18n import _
 from app.inspections.models import Finding, Inspection
-from app.inspections.services import get_inspection
+from app.inspections.services import get_inspection, inspections_query
 from app.org.models import User
 from app.settings import get_settings
 
@@ -241,6 +241,25 @@ def list_hazard_documents(
     hazard = get_hazard(user, hazard_id, now=now)
     docs = documents_for_hazards([hazard], all_versions=all_versions)
     return docs.get(hazard.id, [])
+
+
+def list_enterprise_documents(
+    user: User, enterprise_id: uuid.UUID | None, *, now: datetime, limit: int = 200
+) -> list[Document]:
+    """List the current documents of an enterprise's inspections the caller may see, newest
+    first (one statement; an enterprise account passes its own enterprise)."""
+    visible = (
+        inspections_query(user, {"enterprise_id": enterprise_id}, now=now)
+        .with_only_columns(Inspection.id)
+        .order_by(None)
+    )
+    stmt = (
+        select(Document)
+        .where(Document.inspection_id.in_(visible.scalar_subquery()), Document.current.is_(True))
+        .order_by(Document.issued_at.desc(), Document.id)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
 
 
 def _ordered(docs: Iterable[Document]) -> list[Document]:

@@ -23,10 +23,12 @@ from sqlalchemy import select
 from app.db import session
 from app.errors import DomainError
 from app.hazards.models import Hazard, RecheckItem
+from app.hazards.visibility import visibility_clause as hazard_visibility
 from app.i18n import _
 from app.inspections import lifecycle
 from app.inspections.fieldwork import not_found, workable_inspections
 from app.inspections.models import Inspection
+from app.inspections.visibility import log_confidential_reads, visibility_clause
 from app.org.models import User
 
 #: the ticket states a recheck visit may be planned for
@@ -98,6 +100,39 @@ def covered(inspection_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[Recheck
         for row in rows:
             out[row.inspection_id].append(row)
     return out
+
+
+def visits_of(
+    user: User, hazard_id: uuid.UUID, *, now: datetime
+) -> list[tuple[Inspection, RecheckItem]]:
+    """Return the recheck visits covering a ticket that the caller may see, newest first, each
+    with the result it recorded (one statement; the read of a visit not yet started is logged,
+    as every read of a confidential inspection is)."""
+    rows = session.execute(
+        select(Inspection, RecheckItem)
+        .join(RecheckItem, RecheckItem.inspection_id == Inspection.id)
+        .where(RecheckItem.hazard_id == hazard_id, visibility_clause(user, now))
+        .order_by(Inspection.created_at.desc(), Inspection.id)
+    ).all()
+    visits = [(insp, item) for insp, item in rows]
+    log_confidential_reads(user, [insp for insp, _item in visits], "hazard.rechecks", now)
+    return visits
+
+
+def covered_tickets(
+    user: User, insp: Inspection, *, now: datetime
+) -> list[tuple[Hazard, RecheckItem]]:
+    """Return the tickets a recheck inspection covers that the caller may see, by number, each
+    with the result recorded for it (one statement)."""
+    if insp.type != "recheck":
+        return []
+    rows = session.execute(
+        select(Hazard, RecheckItem)
+        .join(RecheckItem, RecheckItem.hazard_id == Hazard.id)
+        .where(RecheckItem.inspection_id == insp.id, hazard_visibility(user, now))
+        .order_by(Hazard.number)
+    ).all()
+    return [(h, item) for h, item in rows]
 
 
 def attach_covered(inspections: Sequence[Inspection]) -> Sequence[Inspection]:

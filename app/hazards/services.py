@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -88,6 +88,22 @@ def list_hazards(user: User, args: dict[str, Any], *, now: datetime) -> Select[A
     if args.get("escalation_level") is not None:
         stmt = stmt.where(Hazard.escalation_level >= args["escalation_level"])
     return stmt.order_by(Hazard.deadline, Hazard.number)
+
+
+def open_hazard_counts(
+    user: User, by: str, ids: Sequence[uuid.UUID], *, now: datetime
+) -> dict[uuid.UUID, int]:
+    """Return how many tickets not yet closed (销号) the caller may see per enterprise
+    (``by="enterprise"``) or per assignee (``by="assignee"``), for ``ids`` (one statement)."""
+    column = {"enterprise": Hazard.enterprise_id, "assignee": Hazard.assignee_id}[by]
+    if not ids:
+        return {}
+    stmt = (
+        select(column, func.count(Hazard.id))
+        .where(visibility_clause(user, now), Hazard.status != "closed", column.in_(ids))
+        .group_by(column)
+    )
+    return {key: int(n) for key, n in session.execute(stmt) if key is not None}
 
 
 def get_hazard(user: User, hazard_id: uuid.UUID, *, now: datetime) -> Hazard:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, insert, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import Select, and_, exists, func, insert, or_, select
+from sqlalchemy.orm import aliased, selectinload
 
 from app.audit.bindings import touch
 from app.audit.services import record
@@ -27,12 +27,20 @@ from app.db import for_update, iter_chunks, session
 from app.errors import DomainError, not_found
 from app.i18n import _
 from app.inspections.eligibility import check_team
-from app.inspections.lifecycle import PLANNER, allowed_actions, initial_state, move
+from app.inspections.lifecycle import (
+    NOT_STARTED,
+    PLANNER,
+    allowed_actions,
+    initial_state,
+    move,
+)
 from app.inspections.models import Finding, Inspection, InspectionInspector
 from app.inspections.visibility import (
     ENTERPRISE_FINDINGS_STATES,
     is_started,
     log_confidential_reads,
+    started_clause,
+    visibility_clause,
     visible_inspections,
 )
 from app.org.models import User
@@ -96,6 +104,57 @@ def get_inspection(
         raise not_found("inspection")
     log_confidential_reads(user, [insp], via, now)
     return insp
+
+
+def last_check_ins(
+    user: User, enterprise_ids: Sequence[uuid.UUID], *, now: datetime
+) -> dict[uuid.UUID, datetime]:
+    """Return each enterprise's latest check-in among the inspections the caller may see (one
+    statement; only checked-in visits count, so no planned 四不两直 visit shows)."""
+    if not enterprise_ids:
+        return {}
+    stmt = (
+        select(Inspection.enterprise_id, func.max(Inspection.check_in_received_at))
+        .where(
+            visibility_clause(user, now),
+            started_clause(),
+            Inspection.check_in_received_at.is_not(None),
+            Inspection.enterprise_id.in_(enterprise_ids),
+        )
+        .group_by(Inspection.enterprise_id)
+    )
+    return {
+        eid: last if last.tzinfo else last.replace(tzinfo=UTC)  # SQLite's max() is naive
+        for eid, last in session.execute(stmt)
+        if last is not None
+    }
+
+
+#: An inspector's inspection is open until it is submitted (or cancelled).
+OPEN_STATES = (*NOT_STARTED, "in_progress")
+
+
+def open_assignment_counts(
+    user: User, inspector_ids: Sequence[uuid.UUID], *, now: datetime
+) -> dict[uuid.UUID, int]:
+    """Return how many open inspections (not yet submitted) each inspector is on, counting only
+    those the caller may see (one statement): a confidential 四不两直 visit counts for its planner
+    and no one else."""
+    if not inspector_ids:
+        return {}
+    # an alias: the visibility clause's own EXISTS on the assignments must not correlate to it
+    member = aliased(InspectionInspector)
+    stmt = (
+        select(member.user_id, func.count(Inspection.id))
+        .join(Inspection, Inspection.id == member.inspection_id)
+        .where(
+            visibility_clause(user, now),
+            Inspection.status.in_(OPEN_STATES),
+            member.user_id.in_(inspector_ids),
+        )
+        .group_by(member.user_id)
+    )
+    return {uid: int(n) for uid, n in session.execute(stmt)}
 
 
 def list_findings(user: User, inspection_id: uuid.UUID, *, now: datetime) -> list[Finding]:

@@ -97,6 +97,11 @@ INSPECTION_STATUS = {
     "closed": _l("Closed"),
     "cancelled": _l("Cancelled"),
 }
+RECHECK_RESULT = {
+    "pass": _l("Recheck passed"),
+    "fail": _l("Recheck failed"),
+    None: _l("Waiting for the visit"),
+}
 
 DOCUMENT_KIND = {
     "inspection_record": _l("Inspection record (现场检查记录)"),
@@ -129,4 +134,5 @@ TABLES: dict[str, dict[Any, Any]] = {
     "RISK": RISK,
     "INSPECTION_STATUS": INSPECTION_STATUS,
     "DOCUMENT_KIND": DOCUMENT_KIND,
+    "RECHECK_RESULT": RECHECK_RESULT,
 }

@@ -41,19 +41,24 @@ from app.clock import isoformat
 from app.db import session
 from app.documents import services as documents
 from app.errors import DomainError
+from app.hazards import rechecks
 from app.hazards import services as hazards
 from app.hazards.schemas import HazardActionSchema, HazardCreateSchema
-from app.http import file_response, request_now, tus_response
+from app.http import file_response, request_now, tus_response, version_etag
 from app.i18n import LANGUAGES, _, _l, localize, localize_errors, settle_language
 from app.inspections import services as inspections
-from app.inspections.schemas import InspectionCreateSchema
+from app.inspections.models import Inspection
+from app.inspections.schemas import CancelSchema, InspectionCreateSchema, InspectionUpdateSchema
+from app.inspections.visibility import is_started, log_confidential_reads
 from app.media import services as media
 from app.org.models import User
+from app.org.schemas import StaffQueryArgsSchema
 from app.org.services import set_locale
 from app.planning import services as planning
 from app.planning.schemas import SamplingCommitSchema, SamplingPlanCreateSchema
 from app.registry import services as registry
 from app.registry.models import RISK_LEVELS
+from app.registry.schemas import EnterpriseQueryArgsSchema
 from app.reports import services as reporting
 from app.reports.export import XLSX_MIMETYPE, export_report
 from app.reports.schemas import HazardsReportQueryArgsSchema
@@ -80,6 +85,16 @@ REFUSALS = {
     # the service speaks of If-Match / ETag
     "precondition_failed": _l("Someone changed this ticket meanwhile; it is shown as it is now."),
     "console.plan_changed": _l("This plan changed meanwhile; it is shown as it is now."),
+    "console.inspection_changed": _l(
+        "This inspection changed meanwhile; it is shown as it is now."
+    ),
+    # the lifecycle names the action and the state by their codes, or speaks of findings
+    "inspection.invalid_transition": _l(
+        "This inspection was checked in: it can no longer be changed or cancelled."
+    ),
+    "inspection.locked": _l(
+        "This inspection was checked in: it can no longer be changed or cancelled."
+    ),
     "console.comment_required": _l("Write the reason: the inspector reads it."),
     "console.bad_date": _l("Pick a date."),
     # the services say "see errors", the API's member; the page marks the fields
@@ -104,6 +119,7 @@ def init_staff(app: Flask) -> None:
     app.jinja_env.filters["label"] = lambda code, table: label(TABLES[table], code)
     app.jinja_env.filters["when"] = _when
     app.jinja_env.filters["age"] = _age
+    app.jinja_env.filters["picker"] = services.picker_value
 
 
 def _when(value: datetime | None, fmt: str = "yyyy-MM-dd HH:mm") -> str:
@@ -449,11 +465,16 @@ def _ticket_view(hazard_id: uuid.UUID, status: int = 200, **extra: Any) -> Respo
     now = request_now()
     hazard = hazards.get_hazard(user, hazard_id, now=now)
     page = services.ticket_page(user, hazard)
+    visits = rechecks.visits_of(user, hazard.id, now=now)
     return _page(
         "staff/ticket.html",
         status,
         h=hazard,
         page=page,
+        visits=visits,
+        recheckers=services.user_names(
+            {item.rechecked_by for _visit, item in visits if item.rechecked_by}
+        ),
         docs=documents.list_hazard_documents(user, hazard_id, now=now),
         now=now,
         etag=hazards.etag_of(hazard),
@@ -572,12 +593,17 @@ def act(hazard_id: uuid.UUID, action: str) -> ResponseReturnValue:
 
 # --------------------------------------------------------------------------- the registry
 
+#: Who opens the registry's pages: its editors (the import, the enterprises, the inspectors).
+REGISTRY_ROLES = ("planner", "admin")
+ENTERPRISE_FILTERS = ("q", "jurisdiction", "industry", "risk_level")
+INSPECTOR_FILTERS = ("q", "jurisdiction", "department")
+
 
 @blp.route("/registry/import", methods=["GET", "POST"])
 def registry_import() -> ResponseReturnValue:
     """Import enterprises from XLSX or CSV: every row checked first, all or nothing; the rows
     in error are shown with their cells and what is wrong next to them."""
-    user = _require("planner", "admin")
+    user = _require(*REGISTRY_ROLES)
     columns = list(registry.COLUMN_LABELS.items())
     if request.method == "GET":
         return _page("staff/registry_import.html", columns=columns)
@@ -617,6 +643,87 @@ def registry_import() -> ResponseReturnValue:
             bad=bad,
         )
     return _page("staff/registry_import.html", columns=columns, summary=summary)
+
+
+def _query_args(schema: Any, names: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The filters a list page was given, as the API's query schema loads them: (the loaded
+    arguments, the form's values). A wrong one raises ValidationError (a 422 page)."""
+    raw = {k: request.args.get(k, "").strip() for k in names}
+    return dict(schema.load({k: v for k, v in raw.items() if v})), raw
+
+
+@blp.route("/enterprises")
+def enterprises() -> ResponseReturnValue:
+    """The registry's enterprises in the caller's scope (GET /enterprises' filters), each with
+    its last inspection and its tickets not yet closed."""
+    user = _require(*REGISTRY_ROLES)
+    context: dict[str, Any] = {
+        "places": services.names_of_places(),
+        "industries": services.registry_industries(),
+        "levels": RISK_LEVELS,
+    }
+    try:
+        args, form = _query_args(EnterpriseQueryArgsSchema(), ENTERPRISE_FILTERS)
+    except ValidationError as err:
+        message, errors = _form_error(err)
+        form = {k: request.args.get(k, "") for k in ENTERPRISE_FILTERS}
+        return _page(
+            "staff/enterprises.html",
+            422,
+            data=None,
+            form=form,
+            error=message,
+            errors=errors,
+            **context,
+        )
+    page = _int("page")
+    data = services.enterprises_page(user, args, page, now=request_now())
+    return _page("staff/enterprises.html", data=data, form=form, args={"page": page}, **context)
+
+
+@blp.route("/enterprises/<uuid:enterprise_id>")
+def enterprise(enterprise_id: uuid.UUID) -> ResponseReturnValue:
+    """One enterprise of the caller's scope: its registry entry, and the inspections, open
+    tickets and documents of it the caller may see."""
+    user = _require(*REGISTRY_ROLES)
+    now = request_now()
+    return _page(
+        "staff/enterprise.html",
+        data=services.enterprise_page(user, enterprise_id, now=now),
+        now=now,
+        places=services.names_of_places(),
+        industries=services.registry_industries(),
+    )
+
+
+@blp.route("/inspectors")
+def inspectors() -> ResponseReturnValue:
+    """The active inspectors of the caller's scope (the staff directory of GET /staff): 执法证号,
+    department and street, and the open inspections and tickets assigned to them."""
+    user = _require(*REGISTRY_ROLES)
+    now = request_now()
+    context: dict[str, Any] = {
+        "places": services.names_of_places(),
+        "departments": services.department_names(),
+        "today": services.beijing_today(now),
+    }
+    try:
+        args, form = _query_args(StaffQueryArgsSchema(), INSPECTOR_FILTERS)
+    except ValidationError as err:
+        message, errors = _form_error(err)
+        form = {k: request.args.get(k, "") for k in INSPECTOR_FILTERS}
+        return _page(
+            "staff/inspectors.html",
+            422,
+            data=None,
+            form=form,
+            error=message,
+            errors=errors,
+            **context,
+        )
+    page = _int("page")
+    data = services.inspectors_page(user, args, page, now=now)
+    return _page("staff/inspectors.html", data=data, form=form, args={"page": page}, **context)
 
 
 # --------------------------------------------------------------------------- sampling plans
@@ -777,12 +884,15 @@ def plan_step(plan_id: uuid.UUID, step: str) -> ResponseReturnValue:
 
 def _dispatch_view(status: int = 200, **extra: Any) -> ResponseReturnValue:
     user = _require("planner")
+    planned = services.planned_inspections(user)
+    # a list of confidential visits is a read of each, logged as GET /inspections logs it
+    log_confidential_reads(user, planned, "console.dispatch", request_now())
     return _page(
         "staff/dispatch.html",
         status,
         inspectors=services.inspectors_for(user),
         enterprises=services.enterprise_names(user),
-        planned=services.planned_inspections(user),
+        planned=planned,
         places=services.names_of_places(),
         form=extra.pop("form", MultiDict()),
         **extra,
@@ -953,11 +1063,20 @@ def _inspection_view(
     now = request_now()
     insp = inspections.get_inspection(user, inspection_id, now=now)
     docs = documents.list_inspection_documents(user, inspection_id, now=now)
+    editable = (
+        user.role == "planner" and insp.planner_id == user.id and not is_started(insp)
+    ) and insp.status != "cancelled"
     return _page(
         "staff/inspection.html",
         status,
         insp=insp,
         docs=docs,
+        team=services.user_names(insp.inspector_ids),
+        covered=rechecks.covered_tickets(user, insp, now=now),
+        editable=editable,
+        inspectors=services.inspectors_for(user) if editable else [],
+        etag=version_etag("inspection", insp.id, insp.version),
+        form=extra.pop("form", MultiDict()),
         kinds=documents.DOCUMENT_KINDS,
         may_issue=user.role in documents.ISSUERS,
         places=services.names_of_places(),
@@ -972,6 +1091,81 @@ def inspection(inspection_id: uuid.UUID) -> ResponseReturnValue:
     """An inspection the caller may see, with its documents (执法文书) and, for enforcement
     staff, issuing one as POST /inspections/<id>/documents does."""
     return _inspection_view(inspection_id)
+
+
+def _own_unstarted(user: User, inspection_id: uuid.UUID) -> Inspection:
+    """The caller's own inspection, locked, as the form that changes it saw it (else 412)."""
+    insp = inspections.get_own_planned(user, inspection_id)
+    current = version_etag("inspection", insp.id, insp.version)
+    if not hmac.compare_digest(current, request.form.get("etag", "")):
+        raise DomainError("console.inspection_changed", 412, REFUSALS["console.inspection_changed"])
+    return insp
+
+
+def _changes(insp: Inspection, form: Any) -> dict[str, Any]:
+    """The PATCH body (InspectionUpdateSchema) from the edit form: only what the planner changed
+    (the pickers show minutes; a value left as shown is not a change)."""
+    body: dict[str, Any] = {}
+    team = form.getlist("inspector_ids")
+    if set(team) != {str(i) for i in insp.inspector_ids}:
+        body["inspector_ids"] = team
+    shown = {
+        "window_start": services.picker_value(insp.window_start),
+        "window_end": services.picker_value(insp.window_end),
+        "dispatch_at": services.picker_value(insp.dispatch_at),
+    }
+    times: MultiDict[str, str] = MultiDict()
+    if any(form.get(k, "") != shown[k] for k in ("window_start", "window_end")):
+        times.update({k: form.get(k, "") for k in ("window_start", "window_end")})
+    if form.get("dispatch_at", "") not in ("", shown["dispatch_at"]):
+        times["dispatch_at"] = form["dispatch_at"]
+    return _load(InspectionUpdateSchema(), body, times)
+
+
+@blp.route("/inspections/<uuid:inspection_id>/edit", methods=["POST"])
+def edit_inspection(inspection_id: uuid.UUID) -> ResponseReturnValue:
+    """Change the team, window or dispatch time of the caller's inspection before check-in, as
+    PATCH /inspections/<id> (with the ETag the page showed); an inspector taken off it no
+    longer sees it."""
+    user = _require("planner")
+    form = request.form
+    try:
+        insp = _own_unstarted(user, inspection_id)
+        data = _changes(insp, form)
+        if data:
+            inspections.update_inspection(user, insp, data, now=request_now())
+    except (DomainError, ValidationError) as err:
+        if isinstance(err, DomainError) and err.status == 404:
+            raise
+        session.rollback()
+        message, errors = _form_error(err)
+        status = err.status if isinstance(err, DomainError) else 422
+        return _inspection_view(
+            inspection_id, status, error=message, errors=_flat_errors(errors), form=form
+        )
+    flash(_("Saved: the team and the times are as shown.") if data else _("Nothing changed."), "ok")
+    return redirect(url_for("staff.inspection", inspection_id=inspection_id))
+
+
+@blp.route("/inspections/<uuid:inspection_id>/cancel", methods=["POST"])
+def cancel_inspection(inspection_id: uuid.UUID) -> ResponseReturnValue:
+    """Cancel the caller's inspection before check-in with the reason, as POST
+    /inspections/<id>/cancel (with the ETag the page showed)."""
+    user = _require("planner")
+    form = request.form
+    try:
+        insp = _own_unstarted(user, inspection_id)
+        data = CancelSchema().load({"reason": form.get("reason", "").strip()})
+        inspections.cancel_inspection(user, insp, data["reason"], now=request_now())
+    except (DomainError, ValidationError) as err:
+        if isinstance(err, DomainError) and err.status == 404:
+            raise
+        session.rollback()
+        message, errors = _form_error(err)
+        status = err.status if isinstance(err, DomainError) else 422
+        return _inspection_view(inspection_id, status, error=message, errors=errors, form=form)
+    flash(_("Cancelled: the team no longer sees this inspection."), "ok")
+    return redirect(url_for("staff.inspection", inspection_id=inspection_id))
 
 
 @blp.route("/inspections/<uuid:inspection_id>/documents", methods=["POST"])

@@ -19,19 +19,21 @@ from sqlalchemy.orm import selectinload
 from app.checklists.models import ChecklistVersion
 from app.db import cites_any_photo, session
 from app.documents.models import Document
+from app.documents.services import list_enterprise_documents
 from app.errors import not_found
 from app.hazards.models import ACTIVE_STATES, Hazard
-from app.hazards.services import list_hazards
+from app.hazards.services import list_hazards, open_hazard_counts
 from app.hazards.transitions import allowed_actions
 from app.inspections.models import Finding, Inspection
-from app.inspections.services import inspections_query
+from app.inspections.services import inspections_query, last_check_ins, open_assignment_counts
+from app.inspections.visibility import log_confidential_reads
 from app.media.services import media_by_sha, media_view
 from app.org.models import Department, Jurisdiction, User
 from app.org.services import can_see_jurisdiction, staff_directory
 from app.planning.models import SamplingPlan
 from app.planning.services import list_plans
 from app.registry.models import Enterprise
-from app.registry.services import list_enterprises
+from app.registry.services import INDUSTRY_NAMES, get_enterprise, list_enterprises
 from app.review.services import queue_items, queue_query
 from media.evidence import distance_m
 
@@ -252,12 +254,7 @@ def ticket_page(user: User, hazard: Hazard) -> dict[str, Any]:
     for event in hazard.events:
         shas += list(event.photos or [])
     actions = allowed_actions(user, hazard)
-    actors = {e.actor_id for e in hazard.events if e.actor_id is not None}
-    names = (
-        dict(session.execute(select(User.id, User.name).where(User.id.in_(actors))).tuples().all())
-        if actors
-        else {}
-    )
+    names = user_names({e.actor_id for e in hazard.events if e.actor_id is not None})
     return {
         "names": names,
         "photos": photo_urls(shas),
@@ -303,6 +300,11 @@ def my_work(user: User, *, now: datetime) -> dict[str, Any]:
     return work
 
 
+def beijing_today(now: datetime) -> date:
+    """Return today's date in Beijing time (certificates are valid through a China date)."""
+    return now.astimezone(BEIJING).date()
+
+
 def recent_deadline_default(now: datetime) -> date:
     """Return the date a deadline picker starts at: a week from today, Beijing time."""
     return (now.astimezone(BEIJING) + timedelta(days=7)).date()
@@ -314,6 +316,22 @@ def recent_deadline_default(now: datetime) -> date:
 def beijing_time(value: str) -> datetime:
     """Return a ``datetime-local`` picker's value, read as Beijing time, as an aware datetime."""
     return datetime.fromisoformat(value).replace(tzinfo=BEIJING)
+
+
+def picker_value(value: datetime | None) -> str:
+    """Return a time as a ``datetime-local`` picker shows it: Beijing time, to the minute."""
+    return value.astimezone(BEIJING).strftime("%Y-%m-%dT%H:%M") if value else ""
+
+
+def user_names(ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """Return the names of the users ``ids`` (one statement, none without ids)."""
+    wanted = list(ids)
+    if not wanted:
+        return {}
+    return {
+        uid: name
+        for uid, name in session.execute(select(User.id, User.name).where(User.id.in_(wanted)))
+    }
 
 
 def plan_choices() -> dict[str, Any]:
@@ -397,14 +415,88 @@ def draw_names(draws: list[dict[str, Any]]) -> dict[str, str]:
 
 def enterprise_documents(user: User, *, now: datetime) -> list[Document]:
     """Return the current documents of the inspections the enterprise may see (1 statement)."""
-    visible = inspections_query(user, {}, now=now).with_only_columns(Inspection.id).order_by(None)
-    return list(
-        session.scalars(
-            select(Document)
-            .where(
-                Document.inspection_id.in_(visible.scalar_subquery()), Document.current.is_(True)
-            )
-            .order_by(Document.issued_at.desc(), Document.id)
-            .limit(200)
-        )
+    return list_enterprise_documents(user, user.enterprise_id, now=now)
+
+
+# --------------------------------------------------------------------------- registries
+
+
+def _latest(*when: datetime | None) -> datetime | None:
+    """The later of the registry's last inspection and the last check-in the caller may see."""
+    return max((d for d in when if d is not None), default=None)
+
+
+def enterprises_page(
+    user: User, args: dict[str, Any], page: int, *, now: datetime
+) -> dict[str, Any]:
+    """Return a page of the registry's enterprises in the caller's scope (the API's filters),
+    each with its last check-in and its tickets not yet closed, as far as the caller may see
+    them (4 statements however many rows)."""
+    rows, total = _page(list_enterprises(user, args), page)
+    ids = [e.id for e in rows]
+    last = last_check_ins(user, ids, now=now)
+    entries = [
+        {
+            "enterprise": e,
+            "last_inspected": _latest(e.last_inspected_at, last.get(e.id)),
+        }
+        for e in rows
+    ]
+    return {
+        "rows": entries,
+        "open": open_hazard_counts(user, "enterprise", ids, now=now),
+        "total": total,
+        "page": page,
+        "pages": max(1, -(-total // PAGE_SIZE)),
+    }
+
+
+def enterprise_page(user: User, enterprise_id: uuid.UUID, *, now: datetime) -> dict[str, Any]:
+    """Return an enterprise in the caller's scope (404 otherwise) with the inspections, open
+    tickets and documents of it that the caller may see; confidential reads are audit-logged."""
+    ent = get_enterprise(user, enterprise_id)
+    visits = inspections_query(user, {"enterprise_id": ent.id}, now=now)
+    inspections, total = _page(visits, 1)
+    log_confidential_reads(user, inspections, "console.enterprise", now)
+    tickets, open_total = _page(
+        list_hazards(user, {"enterprise_id": ent.id}, now=now).where(Hazard.status != "closed"), 1
     )
+    last = last_check_ins(user, [ent.id], now=now).get(ent.id)
+    return {
+        "enterprise": ent,
+        "last_inspected": _latest(ent.last_inspected_at, last),
+        "inspections": inspections,
+        "inspections_total": total,
+        "tickets": tickets,
+        "tickets_total": open_total,
+        "documents": list_enterprise_documents(user, ent.id, now=now, limit=PAGE_SIZE),
+    }
+
+
+def inspectors_page(
+    user: User, args: dict[str, Any], page: int, *, now: datetime
+) -> dict[str, Any]:
+    """Return a page of the active inspectors in the caller's scope (the API's staff directory),
+    each with the open inspections and tickets assigned to them that the caller may see (4
+    statements however many rows)."""
+    rows, total = _page(staff_directory(user, {**args, "role": "inspector"}), page)
+    ids = [u.id for u in rows]
+    return {
+        "rows": rows,
+        "inspections": open_assignment_counts(user, ids, now=now),
+        "tickets": open_hazard_counts(user, "assignee", ids, now=now),
+        "total": total,
+        "page": page,
+        "pages": max(1, -(-total // PAGE_SIZE)),
+    }
+
+
+def registry_industries() -> dict[str, str]:
+    """Return every industry of the registry by code, named as its checklist names it where
+    one is loaded (one statement)."""
+    return {**INDUSTRY_NAMES, **names_of_industries()}
+
+
+def department_names() -> dict[str, str]:
+    """Return the departments' names by code (one statement)."""
+    return {code: name for code, name in session.execute(select(Department.code, Department.name))}
