@@ -1,6 +1,7 @@
 """The staff console in a real browser, in Chinese: a supervisor confirms a finding with a photo
-and a ticket appears; a coordinator assigns it by name with a deadline; the assignee's
-rectification and recheck go through the API (their console pages are not built yet); the
+and a ticket appears; a coordinator assigns it by name with a deadline; the rectification and
+the recheck go through the API in that test (the enterprise's rectification page is driven by
+the next test, the recheck visit by the field app's, browser_tests/test_field_app.py); the
 responsible supervisor closes it (销号); a page out of the caller's scope is a 404 page."""
 
 from __future__ import annotations
