@@ -1,0 +1,208 @@
+"""What each kind of request costs the application: CPU, SQL statements and bytes.
+
+    TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/postgres \\
+        .venv/bin/python bench/request_costs.py [--repeat 30]
+
+Creates a scratch PostgreSQL database with one inspector and their dispatched inspections
+(``tests/sync/live.seed``), builds the app in this process and drives it through Flask's test
+client, so the figures are the application's own: the CPU this process spends on the request
+(``time.process_time``: routing, auth, validation, SQLAlchemy, serialisation; PostgreSQL's own
+work is in its process and not counted), the SQL statements it sends and the bytes it answers.
+The baseline, measured in the same run, is ``GET /api/v1/me`` (a token check and a small JSON
+answer): each kind's CPU is also printed as a multiple of it, which is what stays comparable on
+a shared machine. The bar of issue #17 for a one-finding push (at most 4 ms of server CPU) is
+printed as PASS or FAIL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+ONE_FINDING_BAR_MS = 4.0
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+class Device:
+    """One client of the sync API: its id and its next mutation id."""
+
+    def __init__(self, client: Any, token: str) -> None:
+        self.client = client
+        self.headers = {"Authorization": f"Bearer {token}"}
+        self.client_id = str(uuid.uuid4())
+        self.next_id = 1
+
+    def push(self, mutations: list[tuple[str, dict[str, Any]]]) -> Any:
+        body = {"client_id": self.client_id, "mutations": []}
+        for name, args in mutations:
+            body["mutations"].append({"id": self.next_id, "name": name, "args": args})
+            self.next_id += 1
+        resp = self.client.post("/api/v1/sync/push", json=body, headers=self.headers)
+        assert resp.status_code == 200, resp.get_data(as_text=True)
+        assert all(r["status"] == "applied" for r in resp.get_json()["results"]), resp.get_json()
+        return resp
+
+    def pull(self, cursor: str | None = None, limit: int = 200) -> Any:
+        query = {"client_id": self.client_id, "limit": limit}
+        if cursor:
+            query["cursor"] = cursor
+        resp = self.client.get("/api/v1/sync/pull", query_string=query, headers=self.headers)
+        assert resp.status_code == 200, resp.get_data(as_text=True)
+        return resp
+
+
+def measure(
+    name: str, repeat: int, call: Callable[[int], Any], statements: list[int]
+) -> dict[str, Any]:
+    """Run ``call(i)`` ``repeat`` times; the median CPU, statements and bytes of one call."""
+    cpu, stmts, sizes = [], [], []
+    for i in range(repeat):
+        before = len(statements)
+        t0 = time.process_time()
+        resp = call(i)
+        cpu.append(time.process_time() - t0)
+        stmts.append(len(statements) - before)
+        sizes.append(len(resp.get_data()))
+    return {
+        "name": name,
+        "cpu_ms": statistics.median(cpu) * 1000,
+        "statements": statistics.median(stmts),
+        "bytes": statistics.median(sizes),
+    }
+
+
+def main() -> int:
+    """Seed, measure each request kind, print the table."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=30)
+    args = ap.parse_args()
+    repeat = args.repeat
+
+    from sqlalchemy import event
+
+    from app import create_app
+    from app.checklists.services import get_checklist
+    from tests.sync.live import bench_database_url, drop_database, scratch_database, seed
+
+    tmp = Path(tempfile.mkdtemp(prefix="fs-costs-"))
+    url = scratch_database(bench_database_url(), tmp, "costs")
+    # Enough inspections that every push below records new findings (one per item each).
+    try:
+        world = seed(url, inspections=repeat * 2 + 2)
+        app = create_app({"DATABASE_URL": url, "SECRET_KEY": world.secret, "TESTING": True})
+        statements: list[int] = []
+        event.listen(
+            app.extensions["db"].engine,
+            "before_cursor_execute",
+            lambda *_a, **_k: statements.append(1),
+        )
+        client = app.test_client()
+        with app.app_context():
+            items = [i for i in get_checklist("gas_catering").content["items"] if not i.get("unit")]
+        device = Device(client, world.token)
+        loc = {"lat": 31.2195, "lon": 121.4265, "accuracy": 6}
+        device.push(
+            [
+                ("inspection.check_in", {"inspection_id": str(i), "at": _now(), "location": loc})
+                for i in world.inspections
+            ]
+        )
+        free = [(iid, item["code"]) for iid in world.inspections for item in items]
+
+        def findings(n: int) -> list[tuple[str, dict[str, Any]]]:
+            out = []
+            for _ in range(n):
+                iid, code = free.pop()
+                out.append(
+                    (
+                        "finding.put",
+                        {
+                            "id": str(uuid.uuid4()),
+                            "inspection_id": str(iid),
+                            "item_code": code,
+                            "result": "pass",
+                            "recorded_at": _now(),
+                            "location": loc,
+                        },
+                    )
+                )
+            return out
+
+        rows = []
+        rows.append(
+            measure(
+                "GET /me (baseline)",
+                repeat,
+                lambda _i: client.get("/api/v1/me", headers=device.headers),
+                statements,
+            )
+        )
+        rows.append(
+            measure("push, 1 finding", repeat, lambda _i: device.push(findings(1)), statements)
+        )
+        rows.append(
+            measure(
+                "push, 20 findings",
+                max(3, repeat // 5),
+                lambda _i: device.push(findings(20)),
+                statements,
+            )
+        )
+        rows.append(
+            measure(
+                "pull, first page (200)",
+                max(3, repeat // 5),
+                lambda _i: Device(client, world.token).pull(),
+                statements,
+            )
+        )
+        synced = Device(client, world.token)
+        cursor = None
+        while True:
+            body = synced.pull(cursor).get_json()
+            cursor = body["cursor"]
+            if not body["has_more"]:
+                break
+        rows.append(
+            measure("pull, nothing new", repeat, lambda _i: synced.pull(cursor), statements)
+        )
+        rows.append(
+            measure(
+                "GET /inspections (page of 20)",
+                repeat,
+                lambda _i: client.get("/api/v1/inspections?page_size=20", headers=device.headers),
+                statements,
+            )
+        )
+    finally:
+        drop_database(url)
+
+    base = rows[0]["cpu_ms"]
+    print(f"{'request':<32}{'CPU ms':>9}{'x /me':>8}{'statements':>12}{'bytes':>10}")
+    for r in rows:
+        print(
+            f"{r['name']:<32}{r['cpu_ms']:>9.2f}{r['cpu_ms'] / base:>8.1f}"
+            f"{r['statements']:>12.0f}{r['bytes']:>10.0f}"
+        )
+    one = rows[1]["cpu_ms"]
+    verdict = "PASS" if one <= ONE_FINDING_BAR_MS else "FAIL"
+    print(f"bar             one-finding push <= {ONE_FINDING_BAR_MS:.0f} ms of CPU: {verdict}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
