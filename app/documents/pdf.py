@@ -54,6 +54,8 @@ MARGINS = (25, 25, 28, 26)
 QR_SIZE = 24 * mm
 #: Photos of the appendix are drawn at most this large.
 PHOTO_MAX = (150 * mm, 95 * mm)
+#: The space under a photo's caption.
+FIGURE_SPACE = 5 * mm
 
 
 class FontMissing(RuntimeError):
@@ -157,6 +159,31 @@ class _Photo(Flowable):
         canvas._code.append(f"/{registered} Do")
         canvas.restoreState()
         canvas._formsinuse.append(name)  # the page's resources name it
+
+
+class _Figure(Flowable):
+    """A photo of the appendix with its caption under it, and the space after: kept together.
+
+    One flowable where a ``KeepTogether`` of the three would wrap (and copy) its parts again
+    to measure them; a figure that does not fit what is left of a page starts the next one.
+    """
+
+    def __init__(self, photo: _Photo | None, caption: Paragraph) -> None:
+        super().__init__()
+        self.photo, self.caption = photo, caption
+
+    def wrap(self, available_width: float, available_height: float) -> tuple[float, float]:
+        photo = self.photo.height if self.photo else 0
+        _w, self.caption_height = self.caption.wrap(available_width, available_height)
+        self.width, self.height = available_width, photo + self.caption_height + FIGURE_SPACE
+        return self.width, self.height
+
+    def draw(self) -> None:
+        top = self.height
+        if self.photo is not None:  # at the left, as the frame places a flowable
+            top -= self.photo.height
+            self.photo.drawOn(self.canv, 0, top)
+        self.caption.drawOn(self.canv, 0, top - self.caption_height)
 
 
 def _draw_qr(canvas: Canvas, value: str, x: float, y: float, size: float) -> None:
@@ -291,8 +318,7 @@ def build_pdf(
         story += [PageBreak(), Paragraph(_escape(content.appendix), s["heading"])]
         for photo in content.photos:
             data = images.get(photo.sha256)
-            parts: list[Flowable] = [_Photo(data, photo.sha256)] if data else []
-            parts += [Paragraph(_escape(photo.caption), s["caption"]), Spacer(1, 5 * mm)]
-            story.append(KeepTogether(parts))
+            image = _Photo(data, photo.sha256) if data else None
+            story.append(_Figure(image, Paragraph(_escape(photo.caption), s["caption"])))
     doc.build(story, onFirstPage=_page(content, font), onLaterPages=_page(content, font))
     return out.getvalue()
