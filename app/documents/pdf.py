@@ -166,24 +166,38 @@ class _Figure(Flowable):
 
     One flowable where a ``KeepTogether`` of the three would wrap (and copy) its parts again
     to measure them; a figure that does not fit what is left of a page starts the next one.
+    A caption that fits on its line is drawn as one centred line, as a Paragraph would draw it
+    (its whitespace collapsed to single spaces, its baseline a font size under its top); a
+    longer one is a Paragraph.
     """
 
-    def __init__(self, photo: _Photo | None, caption: Paragraph) -> None:
+    def __init__(self, photo: _Photo | None, caption: str, style: ParagraphStyle) -> None:
         super().__init__()
-        self.photo, self.caption = photo, caption
+        self.photo, self.caption, self.style = photo, " ".join(caption.split()), style
+        self.paragraph: Paragraph | None = None
 
     def wrap(self, available_width: float, available_height: float) -> tuple[float, float]:
+        style = self.style
+        width = pdfmetrics.stringWidth(self.caption, style.fontName, style.fontSize)
+        if width <= available_width:
+            self.paragraph, self.caption_height = None, style.leading
+        else:
+            self.paragraph = Paragraph(_escape(self.caption), style)
+            _w, self.caption_height = self.paragraph.wrap(available_width, available_height)
         photo = self.photo.height if self.photo else 0
-        _w, self.caption_height = self.caption.wrap(available_width, available_height)
         self.width, self.height = available_width, photo + self.caption_height + FIGURE_SPACE
         return self.width, self.height
 
     def draw(self) -> None:
-        top = self.height
+        canvas, top = self.canv, self.height
         if self.photo is not None:  # at the left, as the frame places a flowable
             top -= self.photo.height
-            self.photo.drawOn(self.canv, 0, top)
-        self.caption.drawOn(self.canv, 0, top - self.caption_height)
+            self.photo.drawOn(canvas, 0, top)
+        if self.paragraph is not None:
+            self.paragraph.drawOn(canvas, 0, top - self.caption_height)
+            return
+        canvas.setFont(self.style.fontName, self.style.fontSize)
+        canvas.drawCentredString(self.width / 2, top - self.style.fontSize, self.caption)
 
 
 def _draw_qr(canvas: Canvas, value: str, x: float, y: float, size: float) -> None:
@@ -319,6 +333,6 @@ def build_pdf(
         for photo in content.photos:
             data = images.get(photo.sha256)
             image = _Photo(data, photo.sha256) if data else None
-            story.append(_Figure(image, Paragraph(_escape(photo.caption), s["caption"])))
+            story.append(_Figure(image, photo.caption, s["caption"]))
     doc.build(story, onFirstPage=_page(content, font), onLaterPages=_page(content, font))
     return out.getvalue()
