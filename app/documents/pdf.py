@@ -30,6 +30,7 @@ from reportlab.lib.units import mm
 from reportlab.lib.utils import ImageReader
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.pdfdoc import PDFImageXObject
+from reportlab.pdfbase.pdfutils import readJPEGInfo
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
@@ -132,9 +133,12 @@ class _Photo(Flowable):
     def __init__(self, data: bytes, sha256: str) -> None:
         super().__init__()
         self.data, self.sha256 = data, sha256
-        with PILImage.open(io.BytesIO(data)) as im:
-            iw, ih = im.size
-            self.jpeg = im.format == "JPEG"
+        self.jpeg = data[:2] == b"\xff\xd8"
+        if self.jpeg:  # its size from its header, as drawImage reads a JPEG file's
+            iw, ih, *_info = readJPEGInfo(io.BytesIO(data))
+        else:  # drawn decoded
+            with PILImage.open(io.BytesIO(data)) as im:
+                iw, ih = im.size
         scale = min(PHOTO_MAX[0] / iw, PHOTO_MAX[1] / ih)
         self.width, self.height = iw * scale, ih * scale
 
