@@ -83,7 +83,12 @@ def register_font(path: str = DEFAULT_FONT_PATH) -> str:
     # ReportLab's pure-Python ASCII85 encoder would take most of the time of a record.
     rl_config.useA85 = 0
     name = FONT_NAME if not _registered else f"{FONT_NAME}{len(_registered)}"
-    pdfmetrics.registerFont(TTFont(name, path, subfontIndex=0))
+    # Characters numbered into the font's 256-glyph subsets in the order the text uses them,
+    # without keeping 96 codes of the first for ASCII (ReportLab's default, there to keep the
+    # raw page streams readable and the space at code 32 for justified word spacing, which no
+    # style here uses): a record takes one subset fewer, and each costs ReportLab a copy of the
+    # font's 17 MB glyph table, the subset's own tables and their compression.
+    pdfmetrics.registerFont(TTFont(name, path, subfontIndex=0, asciiReadable=0))
     _registered[path] = name
     return name
 
