@@ -19,9 +19,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import segno
 from PIL import Image as PILImage
 from reportlab import rl_config
-from reportlab.graphics.barcode.qr import QrCodeWidget
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER, TA_RIGHT
 from reportlab.lib.pagesizes import A4
@@ -210,14 +210,13 @@ class _Figure(Flowable):
 
 
 def _draw_qr(canvas: Canvas, value: str, x: float, y: float, size: float) -> None:
-    """Draw the QR code of ``value`` as one path of dark runs (ReportLab's own encoder).
+    """Draw the QR code of ``value`` (level M) as one path of dark runs.
 
-    ReportLab's widget draws a shape per run through its graphics renderer, and encodes the
-    code twice; one path is a fraction of the time and the same marks.
+    Encoded by segno, which picks the mask by the standard's penalty rules as ReportLab's own
+    encoder does, in half its time; one path is a fraction of the time of ReportLab's widget,
+    which draws a shape per run through its graphics renderer.
     """
-    qr = QrCodeWidget(value, barLevel="M").qr
-    qr.make()
-    modules = qr.modules
+    modules = segno.make_qr(value, error="m", boost_error=False).matrix
     border = 2
     box = size / (len(modules) + 2 * border)
     path = canvas.beginPath()
