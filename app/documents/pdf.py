@@ -19,9 +19,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import segno
 from PIL import Image as PILImage
 from reportlab import rl_config
-from reportlab.graphics.barcode.qr import QrCodeWidget
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER, TA_RIGHT
 from reportlab.lib.pagesizes import A4
@@ -30,6 +30,7 @@ from reportlab.lib.units import mm
 from reportlab.lib.utils import ImageReader
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.pdfdoc import PDFImageXObject
+from reportlab.pdfbase.pdfutils import readJPEGInfo
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
@@ -54,6 +55,8 @@ MARGINS = (25, 25, 28, 26)
 QR_SIZE = 24 * mm
 #: Photos of the appendix are drawn at most this large.
 PHOTO_MAX = (150 * mm, 95 * mm)
+#: The space under a photo's caption.
+FIGURE_SPACE = 5 * mm
 
 
 class FontMissing(RuntimeError):
@@ -80,7 +83,12 @@ def register_font(path: str = DEFAULT_FONT_PATH) -> str:
     # ReportLab's pure-Python ASCII85 encoder would take most of the time of a record.
     rl_config.useA85 = 0
     name = FONT_NAME if not _registered else f"{FONT_NAME}{len(_registered)}"
-    pdfmetrics.registerFont(TTFont(name, path, subfontIndex=0))
+    # Characters numbered into the font's 256-glyph subsets in the order the text uses them,
+    # without keeping 96 codes of the first for ASCII (ReportLab's default, there to keep the
+    # raw page streams readable and the space at code 32 for justified word spacing, which no
+    # style here uses): a record takes one subset fewer, and each costs ReportLab a copy of the
+    # font's 17 MB glyph table, the subset's own tables and their compression.
+    pdfmetrics.registerFont(TTFont(name, path, subfontIndex=0, asciiReadable=0))
     _registered[path] = name
     return name
 
@@ -130,9 +138,12 @@ class _Photo(Flowable):
     def __init__(self, data: bytes, sha256: str) -> None:
         super().__init__()
         self.data, self.sha256 = data, sha256
-        with PILImage.open(io.BytesIO(data)) as im:
-            iw, ih = im.size
-            self.jpeg = im.format == "JPEG"
+        self.jpeg = data[:2] == b"\xff\xd8"
+        if self.jpeg:  # its size from its header, as drawImage reads a JPEG file's
+            iw, ih, *_info = readJPEGInfo(io.BytesIO(data))
+        else:  # drawn decoded
+            with PILImage.open(io.BytesIO(data)) as im:
+                iw, ih = im.size
         scale = min(PHOTO_MAX[0] / iw, PHOTO_MAX[1] / ih)
         self.width, self.height = iw * scale, ih * scale
 
@@ -159,15 +170,53 @@ class _Photo(Flowable):
         canvas._formsinuse.append(name)  # the page's resources name it
 
 
-def _draw_qr(canvas: Canvas, value: str, x: float, y: float, size: float) -> None:
-    """Draw the QR code of ``value`` as one path of dark runs (ReportLab's own encoder).
+class _Figure(Flowable):
+    """A photo of the appendix with its caption under it, and the space after: kept together.
 
-    ReportLab's widget draws a shape per run through its graphics renderer, and encodes the
-    code twice; one path is a fraction of the time and the same marks.
+    One flowable where a ``KeepTogether`` of the three would wrap (and copy) its parts again
+    to measure them; a figure that does not fit what is left of a page starts the next one.
+    A caption that fits on its line is drawn as one centred line, as a Paragraph would draw it
+    (its whitespace collapsed to single spaces, its baseline a font size under its top); a
+    longer one is a Paragraph.
     """
-    qr = QrCodeWidget(value, barLevel="M").qr
-    qr.make()
-    modules = qr.modules
+
+    def __init__(self, photo: _Photo | None, caption: str, style: ParagraphStyle) -> None:
+        super().__init__()
+        self.photo, self.caption, self.style = photo, " ".join(caption.split()), style
+        self.paragraph: Paragraph | None = None
+
+    def wrap(self, available_width: float, available_height: float) -> tuple[float, float]:
+        style = self.style
+        width = pdfmetrics.stringWidth(self.caption, style.fontName, style.fontSize)
+        if width <= available_width:
+            self.paragraph, self.caption_height = None, style.leading
+        else:
+            self.paragraph = Paragraph(_escape(self.caption), style)
+            _w, self.caption_height = self.paragraph.wrap(available_width, available_height)
+        photo = self.photo.height if self.photo else 0
+        self.width, self.height = available_width, photo + self.caption_height + FIGURE_SPACE
+        return self.width, self.height
+
+    def draw(self) -> None:
+        canvas, top = self.canv, self.height
+        if self.photo is not None:  # at the left, as the frame places a flowable
+            top -= self.photo.height
+            self.photo.drawOn(canvas, 0, top)
+        if self.paragraph is not None:
+            self.paragraph.drawOn(canvas, 0, top - self.caption_height)
+            return
+        canvas.setFont(self.style.fontName, self.style.fontSize)
+        canvas.drawCentredString(self.width / 2, top - self.style.fontSize, self.caption)
+
+
+def _draw_qr(canvas: Canvas, value: str, x: float, y: float, size: float) -> None:
+    """Draw the QR code of ``value`` (level M) as one path of dark runs.
+
+    Encoded by segno, which picks the mask by the standard's penalty rules as ReportLab's own
+    encoder does, in half its time; one path is a fraction of the time of ReportLab's widget,
+    which draws a shape per run through its graphics renderer.
+    """
+    modules = segno.make_qr(value, error="m", boost_error=False).matrix
     border = 2
     box = size / (len(modules) + 2 * border)
     path = canvas.beginPath()
@@ -291,8 +340,7 @@ def build_pdf(
         story += [PageBreak(), Paragraph(_escape(content.appendix), s["heading"])]
         for photo in content.photos:
             data = images.get(photo.sha256)
-            parts: list[Flowable] = [_Photo(data, photo.sha256)] if data else []
-            parts += [Paragraph(_escape(photo.caption), s["caption"]), Spacer(1, 5 * mm)]
-            story.append(KeepTogether(parts))
+            image = _Photo(data, photo.sha256) if data else None
+            story.append(_Figure(image, photo.caption, s["caption"]))
     doc.build(story, onFirstPage=_page(content, font), onLaterPages=_page(content, font))
     return out.getvalue()

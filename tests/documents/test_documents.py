@@ -277,3 +277,39 @@ def test_the_photos_are_read_from_s3(
     data = case.pdf(case.issue("inspection_record").json["id"])
     with pdfplumber.open(io.BytesIO(data)) as pdf:
         assert sum(len(page.images) for page in pdf.pages) == 2
+
+
+def test_a_caption_too_long_for_its_line_wraps_under_its_photo() -> None:
+    import io
+
+    import pdfplumber
+
+    from app.documents.content import Content, Photo, Slot
+    from app.documents.pdf import build_pdf
+
+    long = "附图2 " + "现场照片说明文字" * 12  # wider than the frame: a Paragraph, wrapped
+    content = Content(
+        kind="inspection_record",
+        title="现场检查记录",
+        number="区应急管理局检记〔2026〕0001号",
+        department="区应急管理局",
+        fields=(("被检查单位", "测试单位"),),
+        blocks=(),
+        photos=(
+            Photo("a" * 64, "附图1　GAS-04　拍摄时间：2026年3月2日09时30分"),
+            Photo("b" * 64, long),
+        ),
+        appendix="附件：现场照片",
+        slots=(Slot("检查人员签名"),),
+        date="区应急管理局　2026年3月2日",
+        seal="（印章）",
+        verify_url="",
+        verify_text="核验",
+    )
+    data = build_pdf(content, {}, {})
+    assert data == build_pdf(content, {}, {})
+    with pdfplumber.open(io.BytesIO(data)) as pdf:
+        lines = [line["text"] for line in pdf.pages[-1].extract_text_lines()]
+    assert "附图1 GAS-04 拍摄时间：2026年3月2日09时30分" in lines  # its spaces as a Paragraph's
+    wrapped = [line for line in lines if "现场照片说明文字" in line]
+    assert len(wrapped) > 1 and squeeze("".join(wrapped)) == squeeze(long)
