@@ -226,16 +226,16 @@ def test_a_whole_inspection_offline_reaches_the_server_once(
     phone.set_offline(True)
 
     _open(page, insp["id"])
-    page.click("[data-action=check-in]")
+    _tap(page, "[data-action=check-in]")
     expect(page.locator("[data-testid=checked-in]")).to_contain_text("米", timeout=TIMEOUT)
     expect(page.locator("#status")).to_contain_text("离线")
     _shot(shot, page, "checked-in-offline")
 
-    page.click(f"[data-testid=item][data-code='{items[0]['code']}']")
+    _tap(page, f"[data-testid=item][data-code='{items[0]['code']}']")
     expected: dict[str, tuple[str, float | None]] = {}
     for n, item in enumerate(items):
         if item is photo_item:
-            page.click("[data-action=answer][data-result=fail]")
+            _tap(page, "[data-action=answer][data-result=fail]")
             page.fill("#note", "消防控制室无人值班")
             page.set_input_files(
                 "#photo-input",
@@ -251,10 +251,10 @@ def test_a_whole_inspection_offline_reaches_the_server_once(
             value = _inside(item) if item.get("unit") else None
             if item is (measured[0] if measured else None):
                 # Out of range as a pass: refused on the phone in the server's words.
-                page.click("[data-action=answer][data-result=pass]")
+                _tap(page, "[data-action=answer][data-result=pass]")
                 low, high = item.get("min"), item.get("max")
                 page.fill("#value", str(low - 1 if low is not None else high + 1))
-                page.click("[data-action=save]")
+                _tap(page, "[data-action=save]")
                 expect(page.locator("[data-testid=item-check]")).to_contain_text("超出")
                 _shot(shot, page, "value-out-of-range")
             _answer(page, item, "pass", value)
@@ -374,9 +374,9 @@ def test_two_tabs_push_one_outbox_once(phone: BrowserContext, live, shot) -> Non
     second.wait_for_selector("[data-testid=inspection]", timeout=TIMEOUT)
     phone.set_offline(True)
     _open(first, insp["id"])
-    first.click("[data-action=check-in]")
+    _tap(first, "[data-action=check-in]")
     first.wait_for_selector("[data-testid=checked-in]", timeout=TIMEOUT)
-    first.click(f"[data-testid=item][data-code='{items[0]['code']}']")
+    _tap(first, f"[data-testid=item][data-code='{items[0]['code']}']")
     for item in items[:3]:
         _answer(first, item)
     second.reload()
@@ -613,7 +613,7 @@ def test_a_photo_upload_cut_off_by_a_closed_tab_resumes(phone: BrowserContext, l
     page.wait_for_selector("[data-testid=checked-in]", timeout=TIMEOUT)
     page.goto(f"/app/#/i/{insp['id']}/{photo_item}")
     page.wait_for_selector("[data-testid=item-page]", timeout=TIMEOUT)
-    page.click("[data-action=answer][data-result=fail]")
+    _tap(page, "[data-action=answer][data-result=fail]")
     page.set_input_files(
         "#photo-input", files=[{"name": "big.jpg", "mimeType": "image/jpeg", "buffer": jpeg}]
     )
@@ -789,7 +789,7 @@ def test_a_recheck_visit_done_offline_reaches_the_server_once(
     _idle(page)
     phone.set_offline(True)
     _open(page, visit["id"])
-    page.click("[data-action=check-in]")
+    _tap(page, "[data-action=check-in]")
     expect(page.locator("[data-testid=checked-in]")).to_be_visible(timeout=TIMEOUT)
     ticket = page.locator(f"[data-testid=recheck-ticket][data-id='{hazard['id']}']")
     expect(ticket).to_contain_text("燃气软管老化开裂")
@@ -798,9 +798,9 @@ def test_a_recheck_visit_done_offline_reaches_the_server_once(
     # The hazard's photo came with the sync before the network went: it shows offline.
     expect(page.locator("[data-testid=hazard-photos] img")).to_have_count(1)
     # A pass needs photo proof, as the server says.
-    page.click("[data-action=recheck-answer][data-result=pass]")
+    _tap(page, "[data-action=recheck-answer][data-result=pass]")
     page.fill("#note", "已更换为金属波纹管")
-    page.click("[data-action=recheck-save]")
+    _tap(page, "[data-action=recheck-save]")
     expect(page.locator("[data-testid=item-check]")).to_be_visible()
     page.set_input_files(
         "#photo-input",
@@ -852,7 +852,7 @@ def test_the_record_signed_offline_carries_the_signatures_once_synced(
     page = phone.new_page()
     _sign_in(page)
     _open(page, insp["id"])
-    page.click("[data-action=check-in]")
+    _tap(page, "[data-action=check-in]")
     expect(page.locator("[data-testid=checked-in]")).to_be_visible(timeout=TIMEOUT)
     _synced(page)
     # The office (or the inspector's other device) issues the 现场检查记录; the feed brings it.
@@ -875,11 +875,11 @@ def test_the_record_signed_offline_carries_the_signatures_once_synced(
     _tap(page, "[data-testid=sign-link]")
     page.wait_for_selector("[data-testid=sign-page]", timeout=TIMEOUT)
     page.select_option("#role", "inspector")
-    page.click("[data-action=sign-save]")
+    _tap(page, "[data-action=sign-save]")
     expect(page.locator("[data-testid=sign-check]")).to_be_visible()  # nothing drawn yet
     _draw(page)
     _shot(shot, page, "signature-pad")
-    page.click("[data-action=sign-save]")
+    _tap(page, "[data-action=sign-save]")
     page.wait_for_selector("[data-testid=signature]", timeout=TIMEOUT)
 
     # The representative refuses, before a witness.
@@ -887,10 +887,10 @@ def test_the_record_signed_offline_carries_the_signatures_once_synced(
     page.wait_for_selector("[data-testid=sign-page]", timeout=TIMEOUT)
     page.fill("#signer", "张国强")
     page.check("#refused")
-    page.click("[data-action=sign-save]")
+    _tap(page, "[data-action=sign-save]")
     expect(page.locator("[data-testid=sign-check]")).to_contain_text("见证人")
     page.fill("#witness", "赵六")
-    page.click("[data-action=sign-save]")
+    _tap(page, "[data-action=sign-save]")
     expect(page.locator("[data-testid=signature]")).to_have_count(2, timeout=TIMEOUT)
     page.reload()
     expect(page.locator("[data-testid=signature][data-state=pending]")).to_have_count(
