@@ -13,8 +13,8 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 from app.audit import bindings
-from app.audit.models import AuditEntry, AuditHead
-from app.audit.services import LAST_ACTOR, Event, record_all
+from app.audit.models import AuditEntry
+from app.audit.services import LAST_ACTOR, Event, append_locked, lock_head, record_all
 
 
 def bind_touched(db: Session) -> list[AuditEntry]:
@@ -25,10 +25,10 @@ def bind_touched(db: Session) -> list[AuditEntry]:
         return []
     # The head first: a row this transaction touched but did not lock (its write was rolled
     # back to a savepoint) cannot then be rebound by another commit between our read and ours.
-    db.execute(select(AuditHead.id).where(AuditHead.id == 1).with_for_update())
+    head = lock_head(db)
     rows = bindings.current_digests(db, touched)
     events = [Event("audit.bind", data=data) for data in bindings.bind_entries_data(rows)]
-    return record_all(events, actor=db.info.get(LAST_ACTOR), db=db)
+    return append_locked(db, head, events, actor=db.info.get(LAST_ACTOR))
 
 
 def bind_existing(db: Session, batch: int = 5000) -> int:

@@ -84,9 +84,21 @@ def record_all(events: list[Event], *, actor: Any, db: Session | None = None) ->
     db = db if db is not None else session
     if not events:
         return []
-    # Locking the head row serialises appends, so the chain never forks; on PostgreSQL the
-    # lock waits for a concurrent append to commit and then reads its new hash.
-    lock = select(AuditHead).where(AuditHead.id == 1).with_for_update()
+    return append_locked(db, lock_head(db), events, actor=actor)
+
+
+def lock_head(db: Session) -> AuditHead:
+    """Lock the chain's head row for this transaction and return it as it is now.
+
+    Locking the head serialises appends, so the chain never forks; on PostgreSQL the lock
+    waits for a concurrent append to commit and then reads its new hash.
+    """
+    lock = (
+        select(AuditHead)
+        .where(AuditHead.id == 1)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
     head = db.execute(lock).scalar_one_or_none()
     if head is None:
         # The very first appends of a new database race to create the head: the loser's insert
@@ -97,7 +109,16 @@ def record_all(events: list[Event], *, actor: Any, db: Session | None = None) ->
                 db.flush()
         except IntegrityError:
             pass
-        head = db.execute(lock.execution_options(populate_existing=True)).scalar_one()
+        head = db.execute(lock).scalar_one()
+    return head
+
+
+def append_locked(
+    db: Session, head: AuditHead, events: list[Event], *, actor: Any
+) -> list[AuditEntry]:
+    """Append ``events`` after ``head``, which this transaction has locked (:func:`lock_head`)."""
+    if not events:
+        return []
     at = utcnow()
     actor_id = getattr(actor, "id", None)
     actor_name = getattr(actor, "username", None)
