@@ -25,7 +25,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, array
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from werkzeug.local import LocalProxy
@@ -85,7 +85,12 @@ def make_engine(url: str) -> Engine:
         # a generic plan is a nested loop that turns 24 ms into seconds. Every
         # statement is planned for its own parameters instead: a planning cost of well under a
         # millisecond against a plan that cannot go bad with the data.
-        kwargs["connect_args"] = {"options": "-c plan_cache_mode=force_custom_plan"}
+        # (Added to any ``options`` the URL itself gives, such as a search_path.)
+        given = make_url(url).query.get("options") or ""
+        given = given if isinstance(given, str) else " ".join(given)
+        kwargs["connect_args"] = {
+            "options": f"{given} -c plan_cache_mode=force_custom_plan".strip()
+        }
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
 

@@ -36,3 +36,16 @@ def test_a_statement_prepared_by_repetition_never_gets_a_generic_plan(engine: En
     assert plans, "psycopg prepared the repeated statement"
     assert all(generic == 0 for generic, _custom in plans)
     assert sum(custom for _generic, custom in plans) >= 10
+
+
+def test_options_the_url_gives_are_kept(database_url: str) -> None:
+    from app.db import make_engine
+
+    sep = "&" if "?" in database_url else "?"
+    eng = make_engine(f"{database_url}{sep}options=-csearch_path%3Dpg_catalog")
+    try:
+        with eng.connect() as conn:
+            assert conn.execute(text("SHOW search_path")).scalar() == "pg_catalog"
+            assert conn.execute(text("SHOW plan_cache_mode")).scalar() == "force_custom_plan"
+    finally:
+        eng.dispose()
