@@ -1,8 +1,19 @@
 """What one user's device receives: the visible sets, the log slice, and the entity data.
 
-Visibility is never decided here twice: inspections go through the confidentiality rule
-(``app.inspections.services.visibility_clause``), findings follow their inspection,
-enterprises and hazards follow the org scope (own enterprise, own street, or the district).
+Visibility is never decided here twice, and a device never holds what the API would answer
+404 for. What a device is *for* decides how much of that it receives (docs/sync.md, "What a
+device receives"):
+
+- an **inspector**'s device receives the user's work: the inspections whose team includes
+  them (from ``dispatch_at`` on, the 四不两直 rule), the findings of those, the tickets not yet
+  closed that they are to recheck (assigned to them, or covered by a recheck visit they are on:
+  ``RecheckItem``) or that arose from those inspections, and the enterprises of those
+  inspections and tickets — each within what the API lets them see. Not the rest of their
+  street: the pull's statements and its slice of the log are sized by the user's own work;
+- an **enterprise** account's device receives its own enterprise's data (unchanged);
+- other staff (supervisors, coordinators, planners, administrators) receive their org scope:
+  inspections through the confidentiality rule (``app.inspections.visibility``), findings
+  following their inspection, enterprises and tickets of their street or the district.
 """
 
 from __future__ import annotations
@@ -12,7 +23,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, false, select
+from sqlalchemy import ColumnElement, Select, false, literal, null, or_, select, union, union_all
 from sqlalchemy.orm import Session, selectinload
 
 from app.changelog import EVERYWHERE
@@ -21,11 +32,11 @@ from app.checklists.services import serialize
 from app.clock import isoformat
 from app.documents.services import attach_documents, attach_hazard_documents
 from app.fields import DumpContext
-from app.hazards.models import Hazard
+from app.hazards.models import Hazard, RecheckItem
 from app.hazards.rechecks import attach_covered
 from app.hazards.services import serialize_hazard
 from app.hazards.visibility import visibility_clause as hazard_visibility
-from app.inspections.models import Finding, Inspection
+from app.inspections.models import Finding, Inspection, InspectionInspector
 from app.inspections.schemas import FindingSchema, InspectionSchema
 from app.inspections.visibility import ENTERPRISE_FINDINGS_STATES
 from app.inspections.visibility import visibility_clause as inspection_visibility
@@ -74,8 +85,70 @@ class UserScope:
     # -- visibility
 
     def _inspection_clause(self) -> ColumnElement[bool]:
-
         return inspection_visibility(self.user, self.now)
+
+    @property
+    def works(self) -> bool:
+        """Tell whether the device receives the user's own work rather than an org scope."""
+        return self.user.role == "inspector"
+
+    def _dispatched(self) -> ColumnElement[bool]:
+        return or_(Inspection.dispatch_at.is_(None), Inspection.dispatch_at <= self.now)
+
+    def _own_inspections(self) -> Select[Any]:
+        """The inspections whose team includes the user, from ``dispatch_at`` on (四不两直).
+
+        Driven by the team table's ``user_id`` index: its cost is the user's work, never the
+        street's. A subset of the confidentiality rule (assigned and dispatched).
+        """
+        return (
+            select(Inspection.id)
+            .join(InspectionInspector, InspectionInspector.inspection_id == Inspection.id)
+            .where(InspectionInspector.user_id == self.user.id, self._dispatched())
+            .correlate(None)
+        )
+
+    def _own_tickets(self) -> Select[Any]:
+        """The tickets not yet closed that the user is to recheck or that arose from their
+        inspections, within what they may see: assigned to them, covered by a recheck visit
+        they are on (the visit's ``RecheckItem`` rows, what the field app lists), or issued
+        from one of their inspections. Each part reads its own index; their union is small."""
+        user = self.user
+
+        def part(condition: ColumnElement[bool]) -> Select[Any]:
+            return select(Hazard.id).where(
+                condition, Hazard.status != "closed", hazard_visibility(user, self.now)
+            )
+
+        on_visits = (
+            select(RecheckItem.hazard_id)
+            .join(Inspection, Inspection.id == RecheckItem.inspection_id)
+            .join(InspectionInspector, InspectionInspector.inspection_id == Inspection.id)
+            .where(
+                InspectionInspector.user_id == user.id,
+                Inspection.type == "recheck",
+                Inspection.status != "cancelled",
+                self._dispatched(),
+            )
+            .correlate(None)
+        )
+        tickets = union(
+            part(Hazard.assignee_id == user.id),
+            part(Hazard.id.in_(on_visits)),
+            part(Hazard.inspection_id.in_(self._own_inspections())),
+        ).subquery()
+        return select(tickets.c[0])
+
+    def _own_enterprises(self) -> Select[Any]:
+        """The enterprises of the user's inspections and tickets that the API lets them see."""
+        where = union(
+            select(Inspection.enterprise_id).where(Inspection.id.in_(self._own_inspections())),
+            select(Hazard.enterprise_id).where(Hazard.id.in_(self._own_tickets())),
+        ).subquery()
+        return select(Enterprise.id).where(
+            Enterprise.id.in_(select(where.c[0])),
+            scope_filter(self.user, Enterprise.jurisdiction_code, Enterprise.id),
+        )
 
     def visible(self, entity_type: str) -> Select[Any]:
         """Return a one-column select of the visible ids of ``entity_type``."""
@@ -84,6 +157,8 @@ class UserScope:
             if user.role == "enterprise":
                 return select(ChecklistVersion.id).where(false())
             return select(ChecklistVersion.id)
+        if self.works:
+            return self._own(entity_type)
         if entity_type == "enterprise":
             return select(Enterprise.id).where(
                 scope_filter(user, Enterprise.jurisdiction_code, Enterprise.id)
@@ -109,6 +184,19 @@ class UserScope:
             return select(Hazard.id).where(hazard_visibility(user, self.now))
         raise ValueError(entity_type)
 
+    def _own(self, entity_type: str) -> Select[Any]:
+        if entity_type == "enterprise":
+            return self._own_enterprises()
+        if entity_type == "inspection":
+            return self._own_inspections()
+        if entity_type == "finding":
+            return select(Finding.id).where(
+                Finding.inspection_id.in_(self._own_inspections()), Finding.deleted.is_(False)
+            )
+        if entity_type == "hazard":
+            return self._own_tickets()
+        raise ValueError(entity_type)
+
     def branches(self) -> list[Branch] | None:
         """Return the slices of the change log that may concern this user (None: all of it)."""
         user = self.user
@@ -116,6 +204,8 @@ class UserScope:
             if user.enterprise_id is None:
                 return []
             return [branch("enterprise_id", user.enterprise_id)]
+        if self.works:
+            return self._work_branches()
         if is_district_level(user):
             return None
         branches = [
@@ -144,6 +234,39 @@ class UserScope:
         )
         branches += _id_branches("entity_id", tickets)
         return branches
+
+    def _work_branches(self) -> list[Branch]:
+        """The log slices of an inspector's work, read in one statement.
+
+        Inspections and their findings by ``inspection_id`` (a ticket's changes carry the
+        inspection it arose from, so those come too); other tickets and the enterprises by
+        their own ``entity_id``; checklists by ``EVERYWHERE``. Nothing here reads the street:
+        the lists are the user's own work, and past ``_BRANCH_PER_ID`` ids a key is one branch.
+        """
+        inspections = self._own_inspections().subquery()
+        tickets = self._own_tickets().subquery()
+        ticket_rows = (
+            select(Hazard.id, Hazard.inspection_id)
+            .where(Hazard.id.in_(select(tickets.c[0])))
+            .subquery()
+        )
+        enterprises = self._own_enterprises().subquery()
+        rows = self.db.execute(
+            union_all(  # the first part's column types decode every row
+                select(literal("hazard"), ticket_rows.c.id, ticket_rows.c.inspection_id),
+                select(literal("inspection"), inspections.c[0], null()),
+                select(literal("enterprise"), enterprises.c[0], null()),
+            )
+        ).all()
+        own = {row[1] for row in rows if row[0] == "inspection"}
+        entities = sorted(
+            row[1] for row in rows if row[0] != "inspection" and not (row[2] and row[2] in own)
+        )
+        return [
+            branch("jurisdiction", EVERYWHERE),
+            *_id_branches("inspection_id", sorted(own)),
+            *_id_branches("entity_id", entities),
+        ]
 
     # -- data
 

@@ -279,9 +279,10 @@ def test_issue_7_end_to_end(committed_app, tmp_path):
     recheck = closed["timeline"][4]
     assert recheck["actor"]["id"] == str(team[0].id) and recheck["device_at"] == z(clock.now)
 
-    # 8. The device's next pull shows the ticket closed (and the inspection, its loop closed).
+    # 8. The device's next pull takes the closed ticket off the phone (its work is done) and
+    # shows the inspection closed, its loop closed.
     _sync(app, device)
-    assert device.get("hazard", hazard_id)["status"] == "closed"
+    assert device.get("hazard", hazard_id) is None
     assert device.get("inspection", inspection_id)["status"] == "closed"
     device.close()
 

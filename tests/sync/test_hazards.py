@@ -12,10 +12,11 @@ from tests.sync.test_pull import pull_all, state
 from tests.sync.test_push import Push
 
 
-def open_ticket(site: Site) -> str:
+def open_ticket(site: Site, assignee: Any = None, coordinator: Any = None) -> str:
+    """An inspector's supervision ticket at the site's enterprise; the coordinator assigns it."""
     from app.clock import utcnow
     from app.db import session
-    from app.hazards.services import create_hazard
+    from app.hazards.services import apply_action, create_hazard
     from app.org.models import User
 
     with site.app.app_context():
@@ -29,15 +30,23 @@ def open_ticket(site: Site) -> str:
             },
             now=utcnow(),
         )
+        if assignee is not None:
+            apply_action(
+                session.get(User, coordinator.id),
+                hazard.id,
+                {"action": "assign", "assignee_id": assignee.id},
+                now=utcnow(),
+            )
         session.commit()
         return str(hazard.id)
 
 
 def test_comment_through_sync_reaches_the_ticket_and_the_feed(
-    client: FlaskClient, site: Site
+    client: FlaskClient, site: Site, make: Any
 ) -> None:
     headers = site.headers[site.inspectors[1].username]
-    hazard_id = open_ticket(site)
+    coordinator = make.user("coordinator")
+    hazard_id = open_ticket(site, site.inspectors[1], coordinator)  # theirs to recheck
     cid = str(uuid.uuid4())
     changes, cursor, _ = pull_all(client, headers, cid)
     assert ("hazard", hazard_id) in state(changes)
@@ -79,9 +88,9 @@ def test_refused_hazard_action_is_rejected_with_its_code(
 def test_recheck_inspector_from_another_street_receives_the_ticket_and_its_updates(
     client: FlaskClient, site: Site, make: Any, login: Any
 ) -> None:
-    """A ticket outside the inspector's street reaches the device once the inspector is on its
-    recheck inspection (异地交叉), and so do its later changes: the change-log branches include
-    tickets visible through a recheck, not only the user's own street."""
+    """A ticket outside the inspector's street reaches the device once the inspector is on a
+    recheck inspection naming it (异地交叉), and so do its later changes: the change-log
+    branches include the tickets the user is to recheck, wherever they are."""
     from app.clock import utcnow
     from app.db import session
     from app.hazards.models import Hazard
@@ -96,7 +105,18 @@ def test_recheck_inspector_from_another_street_receives_the_ticket_and_its_updat
     changes, cursor, _ = pull_all(client, headers, cid)
     assert ("hazard", hazard_id) not in state(changes)
 
-    make.inspection(site.enterprise_id, outsiders, site.clock.now, type="recheck")
+    planner = make.user("planner")
+    resp = client.post(
+        "/api/v1/inspections",
+        json={
+            "type": "recheck",
+            "enterprise_id": str(site.enterprise_id),
+            "inspector_ids": [str(u.id) for u in outsiders],
+            "hazard_ids": [hazard_id],
+        },
+        headers=login(planner),
+    )
+    assert resp.status_code == 201, resp.json
     changes, cursor, _ = pull_all(client, headers, cid, cursor)
     assert ("hazard", hazard_id) in state(changes)
 
