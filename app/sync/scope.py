@@ -81,6 +81,8 @@ class UserScope:
         self.now = now
         #: inspections sent in this pull (for the confidential-read audit)
         self.sent_inspections: list[Inspection] = []
+        #: the user's own work as subqueries, built once per page (several statements use them)
+        self._built: dict[str, Select[Any]] = {}
 
     # -- visibility
 
@@ -96,6 +98,11 @@ class UserScope:
         return or_(Inspection.dispatch_at.is_(None), Inspection.dispatch_at <= self.now)
 
     def _own_inspections(self) -> Select[Any]:
+        if "_own_inspections" not in self._built:
+            self._built["_own_inspections"] = self._build_own_inspections()
+        return self._built["_own_inspections"]
+
+    def _build_own_inspections(self) -> Select[Any]:
         """The inspections whose team includes the user, from ``dispatch_at`` on (四不两直).
 
         Driven by the team table's ``user_id`` index: its cost is the user's work, never the
@@ -109,6 +116,11 @@ class UserScope:
         )
 
     def _own_tickets(self) -> Select[Any]:
+        if "_own_tickets" not in self._built:
+            self._built["_own_tickets"] = self._build_own_tickets()
+        return self._built["_own_tickets"]
+
+    def _build_own_tickets(self) -> Select[Any]:
         """The tickets not yet closed that the user is to recheck or that arose from their
         inspections, within what they may see: assigned to them, covered by a recheck visit
         they are on (the visit's ``RecheckItem`` rows, what the field app lists), or issued
@@ -140,6 +152,11 @@ class UserScope:
         return select(tickets.c[0])
 
     def _own_enterprises(self) -> Select[Any]:
+        if "_own_enterprises" not in self._built:
+            self._built["_own_enterprises"] = self._build_own_enterprises()
+        return self._built["_own_enterprises"]
+
+    def _build_own_enterprises(self) -> Select[Any]:
         """The enterprises of the user's inspections and tickets that the API lets them see."""
         where = union(
             select(Inspection.enterprise_id).where(Inspection.id.in_(self._own_inspections())),
