@@ -299,7 +299,8 @@ class UserScope:
             return {cv.id: (cv.version, _json({"id": cv.id, **serialize(cv)})) for cv in versions}
         if entity_type == "enterprise":
             enterprises = db.execute(select(Enterprise).where(Enterprise.id.in_(ids))).scalars()
-            return {e.id: (e.version, _json(EnterpriseSchema().dump(e))) for e in enterprises}
+            schema = EnterpriseSchema()
+            return {e.id: (e.version, _json(schema.dump(e))) for e in enterprises}
         if entity_type == "inspection":
             inspections = list(
                 db.execute(
@@ -311,8 +312,9 @@ class UserScope:
             self.sent_inspections.extend(inspections)
             attach_covered(inspections)
             attach_documents(inspections)
+            inspection_schema = InspectionSchema()
             with DumpContext({"now": self.now}):
-                return {i.id: (i.version, _json(InspectionSchema().dump(i))) for i in inspections}
+                return {i.id: (i.version, _json(inspection_schema.dump(i))) for i in inspections}
         if entity_type == "finding":
             finding_schema = FindingSchema()
             findings = db.execute(select(Finding).where(Finding.id.in_(ids))).scalars()
