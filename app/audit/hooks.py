@@ -14,21 +14,36 @@ from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 from app.audit import bindings
 from app.audit.models import AuditEntry
-from app.audit.services import LAST_ACTOR, Event, append_locked, lock_head, record_all
+from app.audit.services import (
+    AT_COMMIT,
+    HOOKED,
+    LAST_ACTOR,
+    Event,
+    append_locked,
+    lock_head,
+    record_all,
+)
 
 
 def bind_touched(db: Session) -> list[AuditEntry]:
-    """Record the current digest of every covered row written in ``db``'s transaction."""
+    """Append the entries left for the commit (``record_at_commit``), then record the current
+    digest of every covered row written in ``db``'s transaction; one INSERT, one head update."""
     db.flush()
     touched = bindings.take_touched(db)
-    if not touched:
+    later: list[tuple[Event, Any]] = db.info.pop(AT_COMMIT, [])
+    if not touched and not later:
         return []
     # The head first: a row this transaction touched but did not lock (its write was rolled
     # back to a savepoint) cannot then be rebound by another commit between our read and ours.
     head = lock_head(db)
-    rows = bindings.current_digests(db, touched)
+    rows = bindings.current_digests(db, touched) if touched else []
+    entries = []
+    for entry, actor in later:
+        entries += append_locked(db, head, [entry], actor=actor, flush=False)
     events = [Event("audit.bind", data=data) for data in bindings.bind_entries_data(rows)]
-    return append_locked(db, head, events, actor=db.info.get(LAST_ACTOR))
+    entries += append_locked(db, head, events, actor=db.info.get(LAST_ACTOR), flush=False)
+    db.flush()
+    return entries
 
 
 def bind_existing(db: Session, batch: int = 5000) -> int:
@@ -71,16 +86,22 @@ def _before_commit(db: Session) -> None:
         bind_touched(db)
 
 
+def _after_begin(db: Session, _transaction: SessionTransaction, _connection: Any) -> None:
+    db.info[HOOKED] = True
+
+
 def _after_transaction_end(db: Session, transaction: SessionTransaction) -> None:
     if transaction.parent is None:
         db.info.pop(bindings.TOUCHED, None)
         db.info.pop(LAST_ACTOR, None)
+        db.info.pop(AT_COMMIT, None)
 
 
 def install_bindings(factory: sessionmaker[Session]) -> None:
     """Make the sessions of ``factory`` bind the covered rows they write when they commit."""
     for name, fn in (
         ("after_flush", _after_flush),
+        ("after_begin", _after_begin),
         ("before_commit", _before_commit),
         ("after_transaction_end", _after_transaction_end),
     ):

@@ -21,6 +21,10 @@ from app.db import session
 GENESIS = "0" * 64
 #: session.info key: the actor of the transaction's latest entry, who also signs its bindings.
 LAST_ACTOR = "audit.actor"
+#: session.info key: the entries :func:`record_at_commit` left for the commit, with their actors.
+AT_COMMIT = "audit.at_commit"
+#: session.info key: set once the session's commits run the audit hooks (app.audit.hooks).
+HOOKED = "audit.hooked"
 
 
 def _entry_hash(
@@ -114,9 +118,13 @@ def lock_head(db: Session) -> AuditHead:
 
 
 def append_locked(
-    db: Session, head: AuditHead, events: list[Event], *, actor: Any
+    db: Session, head: AuditHead, events: list[Event], *, actor: Any, flush: bool = True
 ) -> list[AuditEntry]:
-    """Append ``events`` after ``head``, which this transaction has locked (:func:`lock_head`)."""
+    """Append ``events`` after ``head``, which this transaction has locked (:func:`lock_head`).
+
+    ``flush=False`` leaves the new rows to the next flush, so that several appends of one commit
+    go to the database as one INSERT and one UPDATE of the head.
+    """
     if not events:
         return []
     at = utcnow()
@@ -147,8 +155,33 @@ def append_locked(
     db.add_all(entries)
     head.seq, head.hash = seq, prev
     db.info[LAST_ACTOR] = actor
-    db.flush()
+    if flush:
+        db.flush()
     return entries
+
+
+def record_at_commit(
+    action: str,
+    entity_type: str | None = None,
+    entity_id: Any = None,
+    data: dict[str, Any] | None = None,
+    *,
+    actor: Any,
+    db: Session | None = None,
+) -> None:
+    """Append an entry when the transaction commits, just before its bindings.
+
+    For an entry nobody reads before the commit (a push's summary): the chain's head is then
+    locked only while the commit writes, instead of from here until the commit, so concurrent
+    writers queue on it for milliseconds, not for the rest of the request. A session whose
+    commits do not run the audit hooks (``app.audit.hooks.install_bindings``), or a savepoint
+    that could still be rolled back, records at once instead (:func:`record`).
+    """
+    db = db if db is not None else session
+    if not db.info.get(HOOKED) or db.in_nested_transaction():
+        record(action, entity_type, entity_id, data, actor=actor, db=db)
+        return
+    db.info.setdefault(AT_COMMIT, []).append((Event(action, entity_type, entity_id, data), actor))
 
 
 @dataclass

@@ -19,7 +19,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from app.audit.services import record
+from app.audit.services import record_at_commit
 from app.changelog import SYNC_TABLES
 from app.db import session
 from app.errors import DomainError
@@ -116,7 +116,7 @@ def push(user: User, body: PushRequest, *, now: datetime) -> PushOutcome:
             raise _busy() from exc
         raise
     if outcome.applied or outcome.rejected:
-        record(
+        record_at_commit(
             "sync.push",
             "sync_client",
             body.client_id,

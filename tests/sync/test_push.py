@@ -506,3 +506,32 @@ def test_onsite_measures_round_trip_and_updates_may_leave_fields_out(
         headers=dev.headers,
     ).json["changes"]
     assert [len(c["data"]["measures"]) for c in pulled if c["id"] == fid] == [2]
+
+
+def test_a_push_locks_the_audit_head_once_at_commit_and_the_chain_verifies(
+    client: FlaskClient, site: Site, queries: Any
+) -> None:
+    """The push's summary entry waits for the commit and goes with the bindings: the head is
+    locked and written once, at the end, instead of from the summary until the commit."""
+    from app.audit.models import AuditEntry
+    from app.audit.services import verify_chain
+    from app.db import session
+
+    dev = team(client, site)
+    assert dev.send(check_in(site)).status_code == 200
+    with queries:
+        resp = dev.send(put(site, result="pass"))
+    assert resp.status_code == 200 and resp.json["results"][0]["status"] == "applied"
+    # (SELECT … FOR UPDATE on PostgreSQL; SQLite serialises writers at BEGIN instead.)
+    head_locks = [s for s in queries.statements if "FROM audit_head" in s]
+    head_writes = [
+        s for s in queries.statements if s.lstrip().upper().startswith("UPDATE AUDIT_HEAD")
+    ]
+    assert len(head_locks) == 1 and len(head_writes) == 1
+    with site.app.app_context():
+        last = session.execute(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(2))
+        bind, summary = list(last.scalars())
+        assert (summary.action, bind.action) == ("sync.push", "audit.bind")
+        assert summary.actor_id == bind.actor_id == site.inspectors[0].id
+        assert summary.data["applied"] == 1
+        assert verify_chain(session).ok
