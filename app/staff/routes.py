@@ -13,6 +13,7 @@ from __future__ import annotations
 import hmac
 import secrets
 import uuid
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -652,33 +653,40 @@ def _query_args(schema: Any, names: tuple[str, ...]) -> tuple[dict[str, Any], di
     return dict(schema.load({k: v for k, v in raw.items() if v})), raw
 
 
+def _filtered_list(
+    template: str,
+    schema: Any,
+    names: Sequence[str],
+    load: Callable[[dict[str, Any], int], Any],
+    **context: Any,
+) -> ResponseReturnValue:
+    """A filtered, paginated list page: ``load(filters, page)`` fills it; filters the schema
+    refuses are the page again, 422, with each wrong field marked and nothing listed."""
+    try:
+        args, form = _query_args(schema, names)
+    except ValidationError as err:
+        message, errors = _form_error(err)
+        form = {k: request.args.get(k, "") for k in names}
+        return _page(template, 422, data=None, form=form, error=message, errors=errors, **context)
+    page = _int("page")
+    return _page(template, data=load(args, page), form=form, args={"page": page}, **context)
+
+
 @blp.route("/enterprises")
 def enterprises() -> ResponseReturnValue:
     """The registry's enterprises in the caller's scope (GET /enterprises' filters), each with
     its last inspection and its tickets not yet closed."""
     user = _require(*REGISTRY_ROLES)
-    context: dict[str, Any] = {
-        "places": services.names_of_places(),
-        "industries": services.registry_industries(),
-        "levels": RISK_LEVELS,
-    }
-    try:
-        args, form = _query_args(EnterpriseQueryArgsSchema(), ENTERPRISE_FILTERS)
-    except ValidationError as err:
-        message, errors = _form_error(err)
-        form = {k: request.args.get(k, "") for k in ENTERPRISE_FILTERS}
-        return _page(
-            "staff/enterprises.html",
-            422,
-            data=None,
-            form=form,
-            error=message,
-            errors=errors,
-            **context,
-        )
-    page = _int("page")
-    data = services.enterprises_page(user, args, page, now=request_now())
-    return _page("staff/enterprises.html", data=data, form=form, args={"page": page}, **context)
+    now = request_now()
+    return _filtered_list(
+        "staff/enterprises.html",
+        EnterpriseQueryArgsSchema(),
+        ENTERPRISE_FILTERS,
+        lambda args, page: services.enterprises_page(user, args, page, now=now),
+        places=services.names_of_places(),
+        industries=services.registry_industries(),
+        levels=RISK_LEVELS,
+    )
 
 
 @blp.route("/enterprises/<uuid:enterprise_id>")
@@ -702,28 +710,15 @@ def inspectors() -> ResponseReturnValue:
     department and street, and the open inspections and tickets assigned to them."""
     user = _require(*REGISTRY_ROLES)
     now = request_now()
-    context: dict[str, Any] = {
-        "places": services.names_of_places(),
-        "departments": services.department_names(),
-        "today": services.beijing_today(now),
-    }
-    try:
-        args, form = _query_args(StaffQueryArgsSchema(), INSPECTOR_FILTERS)
-    except ValidationError as err:
-        message, errors = _form_error(err)
-        form = {k: request.args.get(k, "") for k in INSPECTOR_FILTERS}
-        return _page(
-            "staff/inspectors.html",
-            422,
-            data=None,
-            form=form,
-            error=message,
-            errors=errors,
-            **context,
-        )
-    page = _int("page")
-    data = services.inspectors_page(user, args, page, now=now)
-    return _page("staff/inspectors.html", data=data, form=form, args={"page": page}, **context)
+    return _filtered_list(
+        "staff/inspectors.html",
+        StaffQueryArgsSchema(),
+        INSPECTOR_FILTERS,
+        lambda args, page: services.inspectors_page(user, args, page, now=now),
+        places=services.names_of_places(),
+        departments=services.department_names(),
+        today=services.beijing_today(now),
+    )
 
 
 # --------------------------------------------------------------------------- sampling plans

@@ -21,6 +21,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, false, literal, null, or_, select, union, union_all
@@ -81,8 +82,6 @@ class UserScope:
         self.now = now
         #: inspections sent in this pull (for the confidential-read audit)
         self.sent_inspections: list[Inspection] = []
-        #: the user's own work as subqueries, built once per page (several statements use them)
-        self._built: dict[str, Select[Any]] = {}
 
     # -- visibility
 
@@ -97,12 +96,9 @@ class UserScope:
     def _dispatched(self) -> ColumnElement[bool]:
         return or_(Inspection.dispatch_at.is_(None), Inspection.dispatch_at <= self.now)
 
+    # The user's own work, built once per page: several statements of a pull use each.
+    @cached_property
     def _own_inspections(self) -> Select[Any]:
-        if "_own_inspections" not in self._built:
-            self._built["_own_inspections"] = self._build_own_inspections()
-        return self._built["_own_inspections"]
-
-    def _build_own_inspections(self) -> Select[Any]:
         """The inspections whose team includes the user, from ``dispatch_at`` on (四不两直).
 
         Driven by the team table's ``user_id`` index: its cost is the user's work, never the
@@ -115,12 +111,8 @@ class UserScope:
             .correlate(None)
         )
 
+    @cached_property
     def _own_tickets(self) -> Select[Any]:
-        if "_own_tickets" not in self._built:
-            self._built["_own_tickets"] = self._build_own_tickets()
-        return self._built["_own_tickets"]
-
-    def _build_own_tickets(self) -> Select[Any]:
         """The tickets not yet closed that the user is to recheck or that arose from their
         inspections, within what they may see: assigned to them, covered by a recheck visit
         they are on (the visit's ``RecheckItem`` rows, what the field app lists), or issued
@@ -147,20 +139,16 @@ class UserScope:
         tickets = union(
             part(Hazard.assignee_id == user.id),
             part(Hazard.id.in_(on_visits)),
-            part(Hazard.inspection_id.in_(self._own_inspections())),
+            part(Hazard.inspection_id.in_(self._own_inspections)),
         ).subquery()
         return select(tickets.c[0])
 
+    @cached_property
     def _own_enterprises(self) -> Select[Any]:
-        if "_own_enterprises" not in self._built:
-            self._built["_own_enterprises"] = self._build_own_enterprises()
-        return self._built["_own_enterprises"]
-
-    def _build_own_enterprises(self) -> Select[Any]:
         """The enterprises of the user's inspections and tickets that the API lets them see."""
         where = union(
-            select(Inspection.enterprise_id).where(Inspection.id.in_(self._own_inspections())),
-            select(Hazard.enterprise_id).where(Hazard.id.in_(self._own_tickets())),
+            select(Inspection.enterprise_id).where(Inspection.id.in_(self._own_inspections)),
+            select(Hazard.enterprise_id).where(Hazard.id.in_(self._own_tickets)),
         ).subquery()
         return select(Enterprise.id).where(
             Enterprise.id.in_(select(where.c[0])),
@@ -203,15 +191,15 @@ class UserScope:
 
     def _own(self, entity_type: str) -> Select[Any]:
         if entity_type == "enterprise":
-            return self._own_enterprises()
+            return self._own_enterprises
         if entity_type == "inspection":
-            return self._own_inspections()
+            return self._own_inspections
         if entity_type == "finding":
             return select(Finding.id).where(
-                Finding.inspection_id.in_(self._own_inspections()), Finding.deleted.is_(False)
+                Finding.inspection_id.in_(self._own_inspections), Finding.deleted.is_(False)
             )
         if entity_type == "hazard":
-            return self._own_tickets()
+            return self._own_tickets
         raise ValueError(entity_type)
 
     def branches(self) -> list[Branch] | None:
@@ -260,14 +248,14 @@ class UserScope:
         their own ``entity_id``; checklists by ``EVERYWHERE``. Nothing here reads the street:
         the lists are the user's own work, and past ``_BRANCH_PER_ID`` ids a key is one branch.
         """
-        inspections = self._own_inspections().subquery()
-        tickets = self._own_tickets().subquery()
+        inspections = self._own_inspections.subquery()
+        tickets = self._own_tickets.subquery()
         ticket_rows = (
             select(Hazard.id, Hazard.inspection_id)
             .where(Hazard.id.in_(select(tickets.c[0])))
             .subquery()
         )
-        enterprises = self._own_enterprises().subquery()
+        enterprises = self._own_enterprises.subquery()
         rows = self.db.execute(
             union_all(  # the first part's column types decode every row
                 select(literal("hazard"), ticket_rows.c.id, ticket_rows.c.inspection_id),
