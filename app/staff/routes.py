@@ -13,7 +13,7 @@ from __future__ import annotations
 import hmac
 import secrets
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -656,7 +656,7 @@ def _query_args(schema: Any, names: tuple[str, ...]) -> tuple[dict[str, Any], di
 def _filtered_list(
     template: str,
     schema: Any,
-    names: Sequence[str],
+    names: tuple[str, ...],
     load: Callable[[dict[str, Any], int], Any],
     **context: Any,
 ) -> ResponseReturnValue:
