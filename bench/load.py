@@ -2,6 +2,7 @@
 
     TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/postgres \\
         .venv/bin/python bench/load.py [--devices 20] [--seconds 20] [--workers 4] [--kill-every 0]
+        [--interval 10] [--supervisors 2] [--staff-workers 0]
 
 Creates a scratch database served by ``gunicorn -w WORKERS`` on a loopback port (nothing leaves
 the machine). Each simulated device is one inspector with inspections of their own and the
@@ -9,11 +10,20 @@ reference client (``sync/client.py``) over a faulty network: a share of requests
 the server, answered but the answer lost, delivered twice, or preceded by an old request the
 network held back (``tests/sync/fakes.FaultyTransport``). A device checks in, records the
 checklist 1–20 findings per sync (failures with a photo), and submits, inspection after
-inspection, until the time is up. ``--kill-every S`` SIGKILLs one gunicorn worker every S
-seconds (the master starts another). Then every device syncs with the faults off until its
-outbox is empty, and the database is checked against what the devices recorded.
+inspection, until the time is up. Between two syncs a device waits ``--interval`` seconds
+(jittered ×0.5–1.5): the field app syncs after a save and once a minute, so 10 s is six times
+busier than a real phone; ``--interval 0`` sends the next sync as soon as the last one is
+answered (a closed loop: latency is then the queue length divided by the throughput, whatever
+the server does). ``--supervisors`` staff accounts meanwhile read the review queue and decide
+findings through the API, and their latencies are printed apart (are staff starved by
+devices?); ``--staff-workers N`` serves them from a second gunicorn pool of N workers on the same
+database, as nginx routes ``/console`` and the review API to their own pool in production.
+``--kill-every S`` SIGKILLs one gunicorn worker every S seconds (the master starts another).
+Then every device syncs with the faults off until its outbox is empty, and the database is
+checked against what the devices recorded.
 
-Prints findings/s, push and pull p50/p95/p99, the status counts, and the tally: findings lost
+Prints findings/s, push and pull p50/p95/p99, the staff requests' p50/p95, the CPU the servers,
+PostgreSQL and this load generator spent, the status counts, and the tally: findings lost
 (recorded, not rejected, not stored), extra (stored, never recorded), counters that disagree
 with the mutations sent (applied twice or lost), photos still missing. The bars of issue #17 at
 200 devices (push and pull p95 under 1 s, 0 × 5xx, nothing lost or duplicated) are printed
@@ -26,6 +36,7 @@ import argparse
 import io
 import os
 import random
+import resource
 import signal
 import statistics
 import sys
@@ -84,8 +95,12 @@ class Timed:
         return resp
 
 
-def seed(url: str, devices: int, inspections: int) -> tuple[str, list[Device], list[dict]]:
-    """Create the schema, one inspector with their own inspections per device; return items."""
+def seed(
+    url: str, devices: int, inspections: int, supervisors: int
+) -> tuple[str, list[Device], list[str], list[dict]]:
+    """Create the schema, one inspector with their own inspections per device, and the
+    supervisors of their street; return the secret, the devices, the supervisors' tokens and
+    the checklist's items."""
     import secrets
 
     from app import create_app
@@ -95,6 +110,7 @@ def seed(url: str, devices: int, inspections: int) -> tuple[str, list[Device], l
     from app.db import session
     from app.demo.org import load_org
     from app.models import metadata
+    from app.org.models import User
     from tests.sync.live import add_inspector_with_work
 
     secret = secrets.token_hex(16)
@@ -118,10 +134,23 @@ def seed(url: str, devices: int, inspections: int) -> tuple[str, list[Device], l
             )
             token = issue_tokens(user, "load", now=utcnow())["access_token"]
             out.append(Device(f"device-{n:03d}", user.id, token, ids))
+        staff = []
+        for n in range(supervisors):
+            user = User(
+                username=f"load-supervisor-{n}",
+                password_hash=password,
+                role="supervisor",
+                jurisdiction_code="huayanglu",
+                department_code="emergency",
+                conflicts=[],
+            )
+            session.add(user)
+            session.flush()
+            staff.append(issue_tokens(user, "load", now=utcnow())["access_token"])
         items = list(get_checklist(INDUSTRY).content["items"])
         session.commit()
     app.extensions["db"].engine.dispose()
-    return secret, out, items
+    return secret, out, staff, items
 
 
 def photo(gen: random.Random) -> bytes:
@@ -164,12 +193,15 @@ def run_device(
     deadline: float,
     samples: list[tuple[str, float, int]],
     faults: bool,
+    interval: float,
 ) -> None:
     """Inspect until ``deadline``: check in, findings in syncs of 1–20, submit; next one."""
     from sync.client import RequestsTransport, SyncClient
     from tests.sync.fakes import FaultyTransport
 
     gen = random.Random(device.name)
+    # Devices do not start in step: each waits a random part of its interval first.
+    time.sleep(gen.uniform(0, interval))
     names, weights = zip(*FAULTS.items(), strict=True)
 
     def plan() -> str:
@@ -205,14 +237,22 @@ def run_device(
                     client.enqueue("finding.put", args)
                     device.recorded.add(args["id"])
                 _sync(client, device)
+                _pause(gen, interval, deadline)
             now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
             client.enqueue("inspection.submit", {"inspection_id": str(iid), "at": now})
             _sync(client, device)
+            _pause(gen, interval, deadline)
     except Exception as exc:  # the tally reports it; the run goes on
         device.errors.append(f"{type(exc).__name__}: {exc}")
     finally:
         drain(client, device)
         client.close()
+
+
+def _pause(gen: random.Random, interval: float, deadline: float) -> None:
+    """Wait about ``interval`` seconds (×0.5–1.5), not past the deadline."""
+    if interval > 0:
+        time.sleep(max(0.0, min(interval * gen.uniform(0.5, 1.5), deadline - time.monotonic())))
 
 
 def _sync(client: Any, device: Device) -> None:
@@ -238,6 +278,88 @@ def drain(client: Any, device: Device) -> None:
         if row["name"] == "finding.put":
             device.rejected.add(row["args"]["id"])
     device.sent = int(client._meta("next_mutation_id") or "1") - 1
+
+
+def run_supervisor(
+    token: str, base: str, deadline: float, samples: list[tuple[str, float, int]], seed: int
+) -> None:
+    """Review until ``deadline``: read the queue, decide a finding of it, look again.
+
+    A supervisor's two requests are timed as ``queue`` and ``review``. Two supervisors may pick
+    the same finding; the second decision is then answered 409 (a conflict, not an error).
+    """
+    import requests
+
+    gen = random.Random(seed)
+    http = requests.Session()
+    http.headers["Authorization"] = f"Bearer {token}"
+    while time.monotonic() < deadline:
+        t0 = time.perf_counter()
+        try:
+            resp = http.get(base + "/api/v1/review/queue", params={"page_size": 10}, timeout=60)
+        except requests.RequestException:
+            samples.append(("queue", time.perf_counter() - t0, 0))
+            continue
+        samples.append(("queue", time.perf_counter() - t0, resp.status_code))
+        findings = [
+            f
+            for entry in (resp.json() if resp.status_code == 200 else [])
+            for f in entry["findings"]
+            if not f["media_pending"]
+        ]
+        if findings:
+            finding = gen.choice(findings)
+            decision = (
+                "confirm"
+                if finding["result"] == "fail"
+                else gen.choice(["confirm"] * 9 + ["needs_info"])
+            )
+            t0 = time.perf_counter()
+            try:
+                resp = http.post(
+                    f"{base}/api/v1/findings/{finding['id']}/review",
+                    json={"decision": decision, "comment": "压测复核"},
+                    timeout=60,
+                )
+                samples.append(("review", time.perf_counter() - t0, resp.status_code))
+            except requests.RequestException:
+                samples.append(("review", time.perf_counter() - t0, 0))
+        # A person reads the photos before the next decision: a second or so.
+        time.sleep(gen.uniform(0.5, 1.5))
+
+
+def _stat_cpu(pid: int | str, *, reaped: bool) -> float:
+    """CPU seconds of process ``pid`` (with its reaped children's if ``reaped``); 0 if gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat[stat.rindex(")") + 2 :].split()  # fields[11:15]: utime stime cutime cstime
+    return sum(int(v) for v in fields[11 : 15 if reaped else 13]) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds a running server (its master and live workers) has used so far."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        children = []
+    return _stat_cpu(pid, reaped=True) + sum(_stat_cpu(c, reaped=True) for c in children)
+
+
+def postgres_cpu() -> float:
+    """CPU seconds PostgreSQL's processes have used so far (live ones and reaped backends).
+
+    Counts the whole server: anything else using PostgreSQL meanwhile is counted too."""
+    total = 0.0
+    for proc in Path("/proc").iterdir():
+        try:
+            name = (proc / "comm").read_text().strip() if proc.name.isdigit() else ""
+        except OSError:
+            continue
+        if name.startswith("postgres"):  # the postmaster's own includes its reaped backends
+            total += _stat_cpu(proc.name, reaped=True)
+    return total
 
 
 def killer(master_pid: int, every: float, stop: threading.Event, kills: list[int]) -> None:
@@ -307,6 +429,13 @@ def main() -> int:
     ap.add_argument("--inspections", type=int, default=20, help="per device")
     ap.add_argument("--kill-every", type=float, default=0.0, help="seconds; 0: no kills")
     ap.add_argument("--no-faults", action="store_true")
+    ap.add_argument(
+        "--interval", type=float, default=10.0, help="seconds between a device's syncs; 0: none"
+    )
+    ap.add_argument("--supervisors", type=int, default=2)
+    ap.add_argument(
+        "--staff-workers", type=int, default=0, help="a second pool for staff; 0: they share"
+    )
     args = ap.parse_args()
 
     from tests.sync.live import Server, World, bench_database_url, drop_database, scratch_database
@@ -314,9 +443,19 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="fieldsafe-load-"))
     url = scratch_database(bench_database_url(), tmp, "bench_load")
     try:
-        secret, devices, items = seed(url, args.devices, args.inspections)
+        secret, devices, staff, items = seed(url, args.devices, args.inspections, args.supervisors)
         world = World(url, secret, [], uuid.uuid4(), uuid.uuid4(), "", [])
-        server = Server(world, tmp, workers=args.workers).start()
+        cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        server = Server(world, tmp, workers=args.workers).start(timeout=120)
+        staff_server = (
+            Server(world, tmp, workers=args.staff_workers).start(timeout=120)
+            if args.staff_workers
+            else None
+        )
+        staff_url = (staff_server or server).url
+        # What the servers spent starting up is not the load's: counted now, subtracted below.
+        started = sum(tree_cpu(srv.proc.pid) for srv in (server, staff_server) if srv and srv.proc)
+        pg0, self0 = postgres_cpu(), time.process_time()
         samples: list[tuple[str, float, int]] = []
         stop, kills = threading.Event(), []
         chaos = None
@@ -330,9 +469,21 @@ def main() -> int:
         threads = [
             threading.Thread(
                 target=run_device,
-                args=(d, server.url, items, tmp, deadline, samples, not args.no_faults),
+                args=(
+                    d,
+                    server.url,
+                    items,
+                    tmp,
+                    deadline,
+                    samples,
+                    not args.no_faults,
+                    args.interval,
+                ),
             )
             for d in devices
+        ] + [
+            threading.Thread(target=run_supervisor, args=(tok, staff_url, deadline, samples, n))
+            for n, tok in enumerate(staff)
         ]
         for t in threads:
             t.start()
@@ -342,7 +493,12 @@ def main() -> int:
         stop.set()
         if chaos is not None:
             chaos.join()
+        pg_cpu, self_cpu = postgres_cpu() - pg0, time.process_time() - self0
         server.stop()
+        if staff_server is not None:
+            staff_server.stop()
+        cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        server_cpu = cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime - started
         counts = tally(url, devices)
     finally:
         drop_database(url)
@@ -350,13 +506,23 @@ def main() -> int:
     status = Counter(s for _, _, s in samples)
     push = [t for k, t, s in samples if k == "push" and s]
     pull = [t for k, t, s in samples if k == "pull" and s]
+    queue = [t for k, t, s in samples if k == "queue" and s]
+    review = [t for k, t, s in samples if k == "review" and s]
     five = sum(n for s, n in status.items() if s >= 500)
-    print(
-        f"devices         {args.devices} on gunicorn -w {args.workers}, {elapsed:.1f} s with drain"
+    pools = f"gunicorn -w {args.workers}" + (
+        f", staff on their own -w {args.staff_workers}" if args.staff_workers else ""
     )
+    pace = f"a sync every ~{args.interval:g} s" if args.interval > 0 else "closed loop"
+    print(f"devices         {args.devices} ({pace}) on {pools}, {elapsed:.1f} s with drain")
     print(f"findings/s      {counts['findings stored'] / elapsed:.1f}")
     print(f"push            {len(push):6d} answered  {percentiles(push)}")
     print(f"pull            {len(pull):6d} answered  {percentiles(pull)}")
+    print(f"staff queue     {len(queue):6d} answered  {percentiles(queue)}")
+    print(f"staff review    {len(review):6d} answered  {percentiles(review)}")
+    print(
+        f"CPU seconds     servers {server_cpu:.1f}, PostgreSQL {pg_cpu:.1f} (all of it), "
+        f"this load generator {self_cpu:.1f}; of {elapsed * (os.cpu_count() or 1):.0f} available"
+    )
     print(f"statuses        {dict(sorted(status.items()))}  (0: no answer)")
     print(f"faults          {dict(sum((d.faults for d in devices), Counter()))}")
     print(f"refused         {dict(sum((d.refusals for d in devices), Counter()))}")
@@ -370,6 +536,7 @@ def main() -> int:
     bars = {
         "push p95 < 1 s": ok_p95(push),
         "pull p95 < 1 s": ok_p95(pull),
+        "staff p95 < 1 s": ok_p95(queue + review),
         "0 x 5xx": five == 0 or bool(kills),
         "0 lost": counts["lost"] == 0 and counts["media pending"] == 0,
         "0 duplicated": counts["extra"] == 0 and counts["counters off"] == 0,
