@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import itertools
+from dataclasses import replace
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -23,9 +24,7 @@ import segno
 from PIL import Image as PILImage
 from reportlab import rl_config
 from reportlab.lib import colors
-from reportlab.lib.enums import TA_CENTER, TA_RIGHT
 from reportlab.lib.pagesizes import A4
-from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.lib.utils import ImageReader
 from reportlab.pdfbase import pdfmetrics
@@ -36,7 +35,6 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
     KeepTogether,
     PageBreak,
-    Paragraph,
     SimpleDocTemplate,
     Spacer,
     Table,
@@ -45,6 +43,7 @@ from reportlab.platypus import (
 from reportlab.platypus.flowables import Flowable
 
 from app.documents.content import Content
+from app.documents.layout import Style, Text
 
 #: AR PL UMing (宋体 style), from Debian's fonts-arphic-uming: ``make fonts`` installs it.
 DEFAULT_FONT_PATH = "/usr/share/fonts/truetype/arphic/uming.ttc"
@@ -93,23 +92,19 @@ def register_font(path: str = DEFAULT_FONT_PATH) -> str:
     return name
 
 
-def _styles(font: str) -> dict[str, ParagraphStyle]:
-    base = ParagraphStyle("base", fontName=font, fontSize=12, leading=20, wordWrap="CJK")
+def _styles(font: str) -> dict[str, Style]:
+    base = Style(font, 12, 20)
     return {
-        "title": ParagraphStyle("title", base, fontSize=20, leading=28, alignment=TA_CENTER),
-        "number": ParagraphStyle("number", base, fontSize=12, alignment=TA_CENTER),
-        "heading": ParagraphStyle("heading", base, fontSize=13, leading=22, spaceBefore=6),
-        "para": ParagraphStyle("para", base, firstLineIndent=24, spaceBefore=4),
-        "item": ParagraphStyle("item", base, leftIndent=12, spaceBefore=3),
-        "small": ParagraphStyle("small", base, fontSize=10.5, leading=17, leftIndent=28),
-        "cell": ParagraphStyle("cell", base, fontSize=10.5, leading=16),
-        "right": ParagraphStyle("right", base, alignment=TA_RIGHT, spaceBefore=10),
-        "caption": ParagraphStyle("caption", base, fontSize=10, leading=15, alignment=TA_CENTER),
+        "title": replace(base, size=20, leading=28, align="centre"),
+        "number": replace(base, align="centre"),
+        "heading": replace(base, size=13, leading=22, space_before=6),
+        "para": replace(base, first_indent=24, space_before=4),
+        "item": replace(base, left_indent=12, space_before=3),
+        "small": replace(base, size=10.5, leading=17, left_indent=28),
+        "cell": replace(base, size=10.5, leading=16),
+        "right": replace(base, align="right", space_before=10),
+        "caption": replace(base, size=10, leading=15, align="centre"),
     }
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 class _Signature(Flowable):
@@ -175,24 +170,14 @@ class _Figure(Flowable):
 
     One flowable where a ``KeepTogether`` of the three would wrap (and copy) its parts again
     to measure them; a figure that does not fit what is left of a page starts the next one.
-    A caption that fits on its line is drawn as one centred line, as a Paragraph would draw it
-    (its whitespace collapsed to single spaces, its baseline a font size under its top); a
-    longer one is a Paragraph.
     """
 
-    def __init__(self, photo: _Photo | None, caption: str, style: ParagraphStyle) -> None:
+    def __init__(self, photo: _Photo | None, caption: str, style: Style) -> None:
         super().__init__()
-        self.photo, self.caption, self.style = photo, " ".join(caption.split()), style
-        self.paragraph: Paragraph | None = None
+        self.photo, self.caption = photo, Text(caption, style)
 
     def wrap(self, available_width: float, available_height: float) -> tuple[float, float]:
-        style = self.style
-        width = pdfmetrics.stringWidth(self.caption, style.fontName, style.fontSize)
-        if width <= available_width:
-            self.paragraph, self.caption_height = None, style.leading
-        else:
-            self.paragraph = Paragraph(_escape(self.caption), style)
-            _w, self.caption_height = self.paragraph.wrap(available_width, available_height)
+        _w, self.caption_height = self.caption.wrap(available_width, available_height)
         photo = self.photo.height if self.photo else 0
         self.width, self.height = available_width, photo + self.caption_height + FIGURE_SPACE
         return self.width, self.height
@@ -202,11 +187,7 @@ class _Figure(Flowable):
         if self.photo is not None:  # at the left, as the frame places a flowable
             top -= self.photo.height
             self.photo.drawOn(canvas, 0, top)
-        if self.paragraph is not None:
-            self.paragraph.drawOn(canvas, 0, top - self.caption_height)
-            return
-        canvas.setFont(self.style.fontName, self.style.fontSize)
-        canvas.drawCentredString(self.width / 2, top - self.style.fontSize, self.caption)
+        self.caption.drawOn(canvas, 0, top - self.caption_height)
 
 
 def _draw_qr(canvas: Canvas, value: str, x: float, y: float, size: float) -> None:
@@ -276,13 +257,13 @@ def build_pdf(
     )
     width = A4[0] - (left + right) * mm
     story: list[Flowable] = [
-        Paragraph(_escape(content.title), s["title"]),
-        Paragraph(_escape(content.number), s["number"]),
+        Text(content.title, s["title"]),
+        Text(content.number, s["number"]),
         Spacer(1, 4 * mm),
     ]
     if content.fields:
         form = [
-            [Paragraph(_escape(label), s["cell"]), Paragraph(_escape(value), s["cell"])]
+            [Text(label, s["cell"]), Text((value), s["cell"])]
             for label, value in content.fields
         ]
         table = Table(form, colWidths=[42 * mm, width - 42 * mm], repeatRows=0)
@@ -295,7 +276,7 @@ def build_pdf(
             )
         )
         story += [table, Spacer(1, 3 * mm)]
-    story += [Paragraph(_escape(b.text), s[b.style]) for b in content.blocks]
+    story += [Text(b.text, s[b.style]) for b in content.blocks]
     story.append(Spacer(1, 6 * mm))
     rows: list[list[Any]] = []
     spans: list[tuple[Any, ...]] = []
@@ -306,19 +287,19 @@ def build_pdf(
         signed: Any = (
             _Signature(image, 40 * mm, 14 * mm)
             if image
-            else Paragraph(_escape(slot.name), s["cell"])
+            else Text(slot.name, s["cell"])
         )
         detail = "　".join(x for x in (slot.name if image else "", slot.certificate) if x)
         rows.append(
             [
-                Paragraph(_escape(slot.label), s["cell"]),
+                Text(slot.label, s["cell"]),
                 signed,
-                Paragraph(_escape(detail), s["cell"]),
+                Text(detail, s["cell"]),
             ]
         )
         if slot.note:  # when and where it was signed, or the refusal: a line of its own
             spans.append(("SPAN", (1, len(rows)), (2, len(rows))))
-            rows.append(["", Paragraph(_escape(slot.note), s["cell"]), ""])
+            rows.append(["", Text(slot.note, s["cell"]), ""])
     table = Table(rows, colWidths=[60 * mm, 44 * mm, width - 104 * mm])
     table.setStyle(
         TableStyle(
@@ -331,13 +312,13 @@ def build_pdf(
     )
     story += [
         KeepTogether([table]),
-        Paragraph(_escape(content.seal), s["right"]),
-        Paragraph(_escape(content.date), s["right"]),
+        Text(content.seal, s["right"]),
+        Text(content.date, s["right"]),
         Spacer(1, 4 * mm),
-        Paragraph(_escape(content.verify_text), s["small"]),
+        Text(content.verify_text, s["small"]),
     ]
     if content.photos:
-        story += [PageBreak(), Paragraph(_escape(content.appendix), s["heading"])]
+        story += [PageBreak(), Text(content.appendix, s["heading"])]
         for photo in content.photos:
             data = images.get(photo.sha256)
             image = _Photo(data, photo.sha256) if data else None
