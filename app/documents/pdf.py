@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import io
 import itertools
-from dataclasses import replace
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -263,8 +263,7 @@ def build_pdf(
     ]
     if content.fields:
         form = [
-            [Text(label, s["cell"]), Text((value), s["cell"])]
-            for label, value in content.fields
+            [Text(label, s["cell"]), Text((value), s["cell"])] for label, value in content.fields
         ]
         table = Table(form, colWidths=[42 * mm, width - 42 * mm], repeatRows=0)
         table.setStyle(
@@ -284,11 +283,7 @@ def build_pdf(
         # the line the signer signs on
         spans.append(("LINEBELOW", (1, len(rows)), (1, len(rows)), 0.5, colors.black))
         image = signatures.get(slot.image_sha256 or "")
-        signed: Any = (
-            _Signature(image, 40 * mm, 14 * mm)
-            if image
-            else Text(slot.name, s["cell"])
-        )
+        signed: Any = _Signature(image, 40 * mm, 14 * mm) if image else Text(slot.name, s["cell"])
         detail = "　".join(x for x in (slot.name if image else "", slot.certificate) if x)
         rows.append(
             [
