@@ -21,6 +21,7 @@ from bisect import bisect_right
 from dataclasses import dataclass, replace
 from itertools import accumulate
 
+from reportlab.lib.rl_accel import escapePDF, fp_str
 from reportlab.pdfbase import pdfmetrics
 from reportlab.platypus.flowables import Flowable
 
@@ -155,9 +156,17 @@ class Text(Flowable):
         return [head, tail]
 
     def draw(self) -> None:
-        s, lines = self.style, self._lines(self.width)
-        text = self.canv.beginText()
-        text.setFont(s.font, s.size)
+        """Draw the lines as one PDF text object, in the font's subsets.
+
+        The text operators are written as ReportLab's text object writes them for a TrueType
+        font (the characters numbered into the font's 256-glyph subsets by ``splitString``),
+        without its per-line work the layout has already done: measuring the line again to
+        move a cursor, a graphics state and a text object per line.
+        """
+        s, lines, canvas = self.style, self._lines(self.width), self.canv
+        doc, font = canvas._doc, pdfmetrics.getFont(s.font)
+        size, current = fp_str(s.size), None
+        ops = ["BT"]
         y = self.height - s.size  # the first baseline a font size under the top
         for n, line in enumerate(lines):
             if s.align == "left":
@@ -165,7 +174,13 @@ class Text(Flowable):
             else:
                 room = self.width - s.left_indent - sum(measure(line, s.font, s.size))
                 x = s.left_indent + (room / 2 if s.align == "centre" else room)
-            text.setTextOrigin(x, y)
-            text.textOut(line)
+            ops.append(f"1 0 0 1 {fp_str(x)} {fp_str(y)} Tm")
+            for subset, chars in font.splitString(line, doc):
+                name = font.getSubsetInternalName(subset, doc)
+                if name != current:
+                    ops.append(f"{name} {size} Tf")
+                    current = name
+                ops.append(f"({escapePDF(chars)}) Tj")
             y -= s.leading
-        self.canv.drawText(text)
+        ops.append("ET")
+        canvas._code.append(" ".join(ops))
