@@ -47,13 +47,14 @@ def char_widths(font: str, size: float) -> dict[str, float]:
 def measure(text: str, font: str, size: float) -> list[float]:
     """Each character's advance width in ``font`` at ``size`` (a missing glyph: the default)."""
     cache = char_widths(font, size)
-    missing = [ch for ch in set(text) if ch not in cache]
-    if missing:
+    try:
+        return list(map(cache.__getitem__, text))
+    except KeyError:  # characters met for the first time in this font and size
         face = pdfmetrics.getFont(font).face
         scale = size / 1000
-        for ch in missing:
+        for ch in set(text) - cache.keys():
             cache[ch] = face.charWidths.get(ord(ch), face.defaultWidth) * scale
-    return [cache[ch] for ch in text]
+        return list(map(cache.__getitem__, text))
 
 
 def collapse(text: str) -> str:
@@ -165,7 +166,7 @@ class Text(Flowable):
         """
         s, lines, canvas = self.style, self._lines(self.width), self.canv
         doc, font = canvas._doc, pdfmetrics.getFont(s.font)
-        size, current = fp_str(s.size), None
+        size, current, names = fp_str(s.size), None, {}
         ops = ["BT"]
         y = self.height - s.size  # the first baseline a font size under the top
         for n, line in enumerate(lines):
@@ -176,7 +177,9 @@ class Text(Flowable):
                 x = s.left_indent + (room / 2 if s.align == "centre" else room)
             ops.append(f"1 0 0 1 {fp_str(x)} {fp_str(y)} Tm")
             for subset, chars in font.splitString(line, doc):
-                name = font.getSubsetInternalName(subset, doc)
+                name = names.get(subset) or names.setdefault(
+                    subset, font.getSubsetInternalName(subset, doc)
+                )
                 if name != current:
                     ops.append(f"{name} {size} Tf")
                     current = name
