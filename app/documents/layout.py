@@ -166,7 +166,8 @@ class Text(Flowable):
         """
         s, lines, canvas = self.style, self._lines(self.width), self.canv
         doc, font = canvas._doc, pdfmetrics.getFont(s.font)
-        size, current, names = fp_str(s.size), None, {}
+        size, current = fp_str(s.size), None
+        names: dict[int, str] = {}  # subset → the PDF font's name
         ops = ["BT"]
         y = self.height - s.size  # the first baseline a font size under the top
         for n, line in enumerate(lines):
