@@ -46,8 +46,8 @@ def main() -> None:
                 pages = {kind: 0}
                 if kind == "inspection_record":  # its signatures page, its first photo page
                     texts = [pdf[n].get_textpage().get_text_range() for n in range(len(pdf))]
-                    signed = next(n for n, t in enumerate(texts) if "签名" in t and n > 0)
-                    photos = next(n for n, t in enumerate(texts) if "附件" in t)
+                    signed = next(n for n, t in enumerate(texts) if doc.content["seal"] in t)
+                    photos = next(n for n, t in enumerate(texts) if doc.content["appendix"] in t)
                     pages |= {f"{kind}-signatures": signed, f"{kind}-photos": photos}
                 for name, n in pages.items():
                     image = pdf[n].render(scale=DPI / 72).to_pil()
