@@ -3,8 +3,9 @@
 The layout follows the 2017 model texts (安监执法文书式样): the title centred in a large size,
 the 文号 under it, the header fields of a record as a ruled form, numbered paragraphs, the
 signature lines with the officers' certificate numbers, the issuing department and date, and
-the remedies notice where the model has one. Long findings flow onto further pages (platypus
-splits paragraphs and tables between pages); photos follow as an appendix. Every page carries
+the remedies notice where the model has one. The text is set by ``app.documents.layout`` (its
+paragraphs are platypus flowables); long findings flow onto further pages (platypus splits the
+paragraphs and tables between pages); photos follow as an appendix. Every page carries
 the 文号 and its page number; the first carries the QR code that opens the verification page.
 
 The output is deterministic (``invariant``: no creation time, no random document id), so the
@@ -104,8 +105,8 @@ def register_font(path: str = DEFAULT_FONT_PATH) -> str:
     # Characters numbered into the font's 256-glyph subsets in the order the text uses them,
     # without keeping 96 codes of the first for ASCII (ReportLab's default, there to keep the
     # raw page streams readable and the space at code 32 for justified word spacing, which no
-    # style here uses): a record takes one subset fewer, and each costs ReportLab a copy of the
-    # font's 17 MB glyph table, the subset's own tables and their compression.
+    # style here uses): a record takes one subset fewer, and each costs ReportLab the subset's
+    # own tables and their compression.
     font = TTFont(name, path, subfontIndex=0, asciiReadable=0)
     font.face.__class__ = _Face  # the face ReportLab parsed, with its glyph table kept
     pdfmetrics.registerFont(font)
