@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 PYTHON ?= python3
 
 .PHONY: run test test-browser lint format migrations-check bench venv clean translations messages \
-	assets browsers fonts
+	assets browsers fonts document-examples
 
 venv: $(VENV)/.installed fonts
 
@@ -93,6 +93,10 @@ migrations-check: venv
 bench: venv
 	@export TEST_DATABASE_URL="$${TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/postgres}"; \
 	for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+# The example pages of docs/documents.md, from `fieldsafe demo` (docs/documents/examples.py).
+document-examples: venv fonts translations
+	$(BIN)/python docs/documents/examples.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache .mypy_cache web/node_modules app/static/dist \

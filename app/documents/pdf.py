@@ -3,8 +3,9 @@
 The layout follows the 2017 model texts (安监执法文书式样): the title centred in a large size,
 the 文号 under it, the header fields of a record as a ruled form, numbered paragraphs, the
 signature lines with the officers' certificate numbers, the issuing department and date, and
-the remedies notice where the model has one. Long findings flow onto further pages (platypus
-splits paragraphs and tables between pages); photos follow as an appendix. Every page carries
+the remedies notice where the model has one. The text is set by ``app.documents.layout`` (its
+paragraphs are platypus flowables); long findings flow onto further pages (platypus splits the
+paragraphs and tables between pages); photos follow as an appendix. Every page carries
 the 文号 and its page number; the first carries the QR code that opens the verification page.
 
 The output is deterministic (``invariant``: no creation time, no random document id), so the
@@ -16,6 +17,7 @@ from __future__ import annotations
 import io
 import itertools
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,20 +25,17 @@ import segno
 from PIL import Image as PILImage
 from reportlab import rl_config
 from reportlab.lib import colors
-from reportlab.lib.enums import TA_CENTER, TA_RIGHT
 from reportlab.lib.pagesizes import A4
-from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.lib.utils import ImageReader
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.pdfdoc import PDFImageXObject
 from reportlab.pdfbase.pdfutils import readJPEGInfo
-from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfbase.ttfonts import TTFont, TTFontFace
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
     KeepTogether,
     PageBreak,
-    Paragraph,
     SimpleDocTemplate,
     Spacer,
     Table,
@@ -45,6 +44,7 @@ from reportlab.platypus import (
 from reportlab.platypus.flowables import Flowable
 
 from app.documents.content import Content
+from app.documents.layout import Style, Text
 
 #: AR PL UMing (宋体 style), from Debian's fonts-arphic-uming: ``make fonts`` installs it.
 DEFAULT_FONT_PATH = "/usr/share/fonts/truetype/arphic/uming.ttc"
@@ -73,6 +73,25 @@ class FontMissing(RuntimeError):
 _registered: dict[str, str] = {}
 
 
+class _Face(TTFontFace):
+    """AR PL UMing's typeface, keeping its glyph table once read.
+
+    ReportLab's subsetter reads the glyph table (``glyf``, 17 MB of AR PL UMing's 21) by
+    slicing it out of the font file's bytes, a copy of the whole table for every subset of
+    every document (2.6 ms each, two subsets a record); kept, it is copied once per process,
+    at the cost of 17 MB of memory.
+    """
+
+    _glyf: bytes | None = None
+
+    def get_table(self, tag: str) -> bytes:
+        if tag != "glyf":
+            return super().get_table(tag)  # type: ignore[no-any-return]
+        if self._glyf is None:
+            self._glyf = super().get_table(tag)
+        return self._glyf
+
+
 def register_font(path: str = DEFAULT_FONT_PATH) -> str:
     """Register the CJK font with ReportLab once per process; return its name."""
     if path in _registered:
@@ -86,30 +105,28 @@ def register_font(path: str = DEFAULT_FONT_PATH) -> str:
     # Characters numbered into the font's 256-glyph subsets in the order the text uses them,
     # without keeping 96 codes of the first for ASCII (ReportLab's default, there to keep the
     # raw page streams readable and the space at code 32 for justified word spacing, which no
-    # style here uses): a record takes one subset fewer, and each costs ReportLab a copy of the
-    # font's 17 MB glyph table, the subset's own tables and their compression.
-    pdfmetrics.registerFont(TTFont(name, path, subfontIndex=0, asciiReadable=0))
+    # style here uses): a record takes one subset fewer, and each costs ReportLab the subset's
+    # own tables and their compression.
+    font = TTFont(name, path, subfontIndex=0, asciiReadable=0)
+    font.face.__class__ = _Face  # the face ReportLab parsed, with its glyph table kept
+    pdfmetrics.registerFont(font)
     _registered[path] = name
     return name
 
 
-def _styles(font: str) -> dict[str, ParagraphStyle]:
-    base = ParagraphStyle("base", fontName=font, fontSize=12, leading=20, wordWrap="CJK")
+def _styles(font: str) -> dict[str, Style]:
+    base = Style(font, 12, 20)
     return {
-        "title": ParagraphStyle("title", base, fontSize=20, leading=28, alignment=TA_CENTER),
-        "number": ParagraphStyle("number", base, fontSize=12, alignment=TA_CENTER),
-        "heading": ParagraphStyle("heading", base, fontSize=13, leading=22, spaceBefore=6),
-        "para": ParagraphStyle("para", base, firstLineIndent=24, spaceBefore=4),
-        "item": ParagraphStyle("item", base, leftIndent=12, spaceBefore=3),
-        "small": ParagraphStyle("small", base, fontSize=10.5, leading=17, leftIndent=28),
-        "cell": ParagraphStyle("cell", base, fontSize=10.5, leading=16),
-        "right": ParagraphStyle("right", base, alignment=TA_RIGHT, spaceBefore=10),
-        "caption": ParagraphStyle("caption", base, fontSize=10, leading=15, alignment=TA_CENTER),
+        "title": replace(base, size=20, leading=28, align="centre"),
+        "number": replace(base, align="centre"),
+        "heading": replace(base, size=13, leading=22, space_before=6),
+        "para": replace(base, first_indent=24, space_before=4),
+        "item": replace(base, left_indent=12, space_before=3),
+        "small": replace(base, size=10.5, leading=17, left_indent=28),
+        "cell": replace(base, size=10.5, leading=16),
+        "right": replace(base, align="right", space_before=10),
+        "caption": replace(base, size=10, leading=15, align="centre"),
     }
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 class _Signature(Flowable):
@@ -175,24 +192,14 @@ class _Figure(Flowable):
 
     One flowable where a ``KeepTogether`` of the three would wrap (and copy) its parts again
     to measure them; a figure that does not fit what is left of a page starts the next one.
-    A caption that fits on its line is drawn as one centred line, as a Paragraph would draw it
-    (its whitespace collapsed to single spaces, its baseline a font size under its top); a
-    longer one is a Paragraph.
     """
 
-    def __init__(self, photo: _Photo | None, caption: str, style: ParagraphStyle) -> None:
+    def __init__(self, photo: _Photo | None, caption: str, style: Style) -> None:
         super().__init__()
-        self.photo, self.caption, self.style = photo, " ".join(caption.split()), style
-        self.paragraph: Paragraph | None = None
+        self.photo, self.caption = photo, Text(caption, style)
 
     def wrap(self, available_width: float, available_height: float) -> tuple[float, float]:
-        style = self.style
-        width = pdfmetrics.stringWidth(self.caption, style.fontName, style.fontSize)
-        if width <= available_width:
-            self.paragraph, self.caption_height = None, style.leading
-        else:
-            self.paragraph = Paragraph(_escape(self.caption), style)
-            _w, self.caption_height = self.paragraph.wrap(available_width, available_height)
+        _w, self.caption_height = self.caption.wrap(available_width, available_height)
         photo = self.photo.height if self.photo else 0
         self.width, self.height = available_width, photo + self.caption_height + FIGURE_SPACE
         return self.width, self.height
@@ -202,11 +209,7 @@ class _Figure(Flowable):
         if self.photo is not None:  # at the left, as the frame places a flowable
             top -= self.photo.height
             self.photo.drawOn(canvas, 0, top)
-        if self.paragraph is not None:
-            self.paragraph.drawOn(canvas, 0, top - self.caption_height)
-            return
-        canvas.setFont(self.style.fontName, self.style.fontSize)
-        canvas.drawCentredString(self.width / 2, top - self.style.fontSize, self.caption)
+        self.caption.drawOn(canvas, 0, top - self.caption_height)
 
 
 def _draw_qr(canvas: Canvas, value: str, x: float, y: float, size: float) -> None:
@@ -276,14 +279,13 @@ def build_pdf(
     )
     width = A4[0] - (left + right) * mm
     story: list[Flowable] = [
-        Paragraph(_escape(content.title), s["title"]),
-        Paragraph(_escape(content.number), s["number"]),
+        Text(content.title, s["title"]),
+        Text(content.number, s["number"]),
         Spacer(1, 4 * mm),
     ]
     if content.fields:
         form = [
-            [Paragraph(_escape(label), s["cell"]), Paragraph(_escape(value), s["cell"])]
-            for label, value in content.fields
+            [Text(label, s["cell"]), Text((value), s["cell"])] for label, value in content.fields
         ]
         table = Table(form, colWidths=[42 * mm, width - 42 * mm], repeatRows=0)
         table.setStyle(
@@ -295,7 +297,7 @@ def build_pdf(
             )
         )
         story += [table, Spacer(1, 3 * mm)]
-    story += [Paragraph(_escape(b.text), s[b.style]) for b in content.blocks]
+    story += [Text(b.text, s[b.style]) for b in content.blocks]
     story.append(Spacer(1, 6 * mm))
     rows: list[list[Any]] = []
     spans: list[tuple[Any, ...]] = []
@@ -303,22 +305,18 @@ def build_pdf(
         # the line the signer signs on
         spans.append(("LINEBELOW", (1, len(rows)), (1, len(rows)), 0.5, colors.black))
         image = signatures.get(slot.image_sha256 or "")
-        signed: Any = (
-            _Signature(image, 40 * mm, 14 * mm)
-            if image
-            else Paragraph(_escape(slot.name), s["cell"])
-        )
+        signed: Any = _Signature(image, 40 * mm, 14 * mm) if image else Text(slot.name, s["cell"])
         detail = "　".join(x for x in (slot.name if image else "", slot.certificate) if x)
         rows.append(
             [
-                Paragraph(_escape(slot.label), s["cell"]),
+                Text(slot.label, s["cell"]),
                 signed,
-                Paragraph(_escape(detail), s["cell"]),
+                Text(detail, s["cell"]),
             ]
         )
         if slot.note:  # when and where it was signed, or the refusal: a line of its own
             spans.append(("SPAN", (1, len(rows)), (2, len(rows))))
-            rows.append(["", Paragraph(_escape(slot.note), s["cell"]), ""])
+            rows.append(["", Text(slot.note, s["cell"]), ""])
     table = Table(rows, colWidths=[60 * mm, 44 * mm, width - 104 * mm])
     table.setStyle(
         TableStyle(
@@ -331,13 +329,13 @@ def build_pdf(
     )
     story += [
         KeepTogether([table]),
-        Paragraph(_escape(content.seal), s["right"]),
-        Paragraph(_escape(content.date), s["right"]),
+        Text(content.seal, s["right"]),
+        Text(content.date, s["right"]),
         Spacer(1, 4 * mm),
-        Paragraph(_escape(content.verify_text), s["small"]),
+        Text(content.verify_text, s["small"]),
     ]
     if content.photos:
-        story += [PageBreak(), Paragraph(_escape(content.appendix), s["heading"])]
+        story += [PageBreak(), Text(content.appendix, s["heading"])]
         for photo in content.photos:
             data = images.get(photo.sha256)
             image = _Photo(data, photo.sha256) if data else None
