@@ -12,9 +12,9 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, and_, exists, func, insert, or_, select
+from sqlalchemy import Row, Select, Table, and_, exists, func, or_, select
 from sqlalchemy.orm import aliased, selectinload
 
 from app.audit.bindings import touch
@@ -23,7 +23,7 @@ from app.changelog import record_changes
 from app.checklists.models import ChecklistVersion
 from app.checklists.services import checklist_item, get_checklist, versions_in_force
 from app.clock import CHINA_TZ
-from app.db import for_update, iter_chunks, session
+from app.db import for_update, session
 from app.errors import DomainError, not_found
 from app.i18n import _
 from app.inspections.eligibility import check_team
@@ -46,6 +46,7 @@ from app.inspections.visibility import (
 from app.org.models import User
 from app.registry.models import Enterprise
 from app.registry.services import INDUSTRY_NAMES, get_enterprise
+from sync.bulk import insert_rows
 
 #: Inspection types a planner creates by hand; ``double_random`` ones come from a draw.
 PLANNER_TYPES = ("unannounced", "routine", "complaint", "recheck")
@@ -191,7 +192,7 @@ def latest_checklist_versions(on: date) -> dict[str, int]:
 def inspection_values(
     *,
     type: str,
-    enterprise: Enterprise,
+    enterprise: Enterprise | Row[Any],
     industry: str,
     planner_id: uuid.UUID | None,
     window_start: datetime | None,
@@ -237,12 +238,11 @@ def insert_inspections(teams: Sequence[tuple[dict[str, Any], Sequence[uuid.UUID]
         for values, inspector_ids in teams
         for uid in inspector_ids
     ]
+    # One statement per table however many rows (a draw's thousands): see sync.bulk.
     conn = session.connection()
-    for chunk in iter_chunks(rows, 2000):
-        conn.execute(insert(Inspection), chunk)
+    insert_rows(conn, cast(Table, Inspection.__table__), rows)
     touch(session, "inspections", (row["id"] for row in rows))
-    for chunk in iter_chunks(links, 4000):
-        conn.execute(insert(InspectionInspector), chunk)
+    insert_rows(conn, cast(Table, InspectionInspector.__table__), links)
     record_changes("inspection", [SimpleNamespace(**row) for row in rows])
 
 

@@ -67,6 +67,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
+from operator import attrgetter
 from typing import Any
 
 ALGORITHM_VERSION = "fs-draw-1"
@@ -94,6 +95,11 @@ class DrawInputError(ValueError):
 def _as_date(value: date | str | None, what: str) -> date | None:
     if value is None:
         return None
+    if type(value) is str:  # the frozen records' form, so the common case comes first
+        try:
+            return date.fromisoformat(value[:10])
+        except ValueError:
+            raise DrawInputError(f"{what}: not an ISO date: {value!r}") from None
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):
@@ -130,17 +136,20 @@ class Enterprise:
     def from_record(cls, rec: Mapping[str, Any]) -> Enterprise:
         """Build from a canonical (or looser) record, validating it."""
         try:
-            ent = cls(
-                id=str(rec["id"]),
-                risk_level=str(rec["risk_level"]),
-                jurisdiction=str(rec["jurisdiction"]),
-                last_inspected_at=_as_date(rec.get("last_inspected_at"), "last_inspected_at"),
-            )
+            ent_id, risk, jur = rec["id"], rec["risk_level"], rec["jurisdiction"]
         except KeyError as exc:
             raise DrawInputError(f"enterprise record lacks {exc.args[0]!r}") from None
-        if ent.risk_level not in RISK_LEVELS:
-            raise DrawInputError(f"enterprise {ent.id}: unknown risk level {ent.risk_level!r}")
-        return ent
+        # str() only where a value is not one already: a draw reads 100,000 of these.
+        ent_id = ent_id if type(ent_id) is str else str(ent_id)
+        risk = risk if type(risk) is str else str(risk)
+        if risk not in RISK_LEVELS:
+            raise DrawInputError(f"enterprise {ent_id}: unknown risk level {risk!r}")
+        return cls(
+            ent_id,
+            risk,
+            jur if type(jur) is str else str(jur),
+            _as_date(rec.get("last_inspected_at"), "last_inspected_at"),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,7 +295,7 @@ def seed_commitment(seed: bytes) -> str:
 
 
 def _sorted_unique(items: Iterable[Any], what: str) -> list[Any]:
-    out = sorted(items, key=lambda x: x.id)
+    out = sorted(items, key=attrgetter("id"))
     for a, b in zip(out, out[1:], strict=False):
         if a.id == b.id:
             raise DrawInputError(f"{what}: duplicate id {a.id}")

@@ -18,14 +18,14 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from flask import current_app, has_app_context
-from sqlalchemy import Select, func, select
+from sqlalchemy import Row, Select, func, select
 from sqlalchemy.orm import Session, undefer
 
 from app.audit.services import record
-from app.db import for_update, session
+from app.db import for_update, iter_chunks, session
 from app.errors import DomainError, not_found
 from app.i18n import _
 from app.inspections.lifecycle import PLANNER, move
@@ -43,8 +43,12 @@ from app.planning import draw as drawlib
 from app.planning.models import SamplingDraw, SamplingPlan
 from app.registry.models import Enterprise
 from app.registry.services import INDUSTRY_NAMES
+from sync.bulk import where_ids
 
 SEED_BYTES = 32
+#: Ids per statement when a draw reads its targets (below SQLite's 32,766 bound parameters;
+#: on PostgreSQL the ids go as one array parameter, so any realistic draw takes one statement).
+ID_BATCH = 30_000
 
 
 def _default_seed_source(n: int) -> bytes:
@@ -171,18 +175,26 @@ def _freeze_population(plan: SamplingPlan, user: User) -> list[dict[str, Any]]:
         stmt = stmt.where(Enterprise.industry.in_(plan.industries))
     if plan.jurisdictions:
         stmt = stmt.where(Enterprise.jurisdiction_code.in_(plan.jurisdictions))
+    # Core rows, not ORM ones: the population is the whole registry (100,000 rows).
     records = []
-    for ent_id, risk, jur, last_registry, last_check in session.execute(stmt):
+    for ent_id, risk, jur, last_registry, last_check in session.connection().execute(stmt):
         if last_check is not None and last_check.tzinfo is None:
             last_check = last_check.replace(tzinfo=UTC)
-        dates = [d for d in (last_registry, last_check) if d is not None]
-        last = china_today(max(dates)) if dates else None
+        if last_check is None or (last_registry is not None and last_registry > last_check):
+            last_check = last_registry
+        last = china_today(last_check) if last_check is not None else None
         records.append(drawlib.Enterprise(str(ent_id), risk, jur, last))
     return drawlib.freeze_population(records)
 
 
 def _freeze_pool(plan: SamplingPlan) -> list[dict[str, Any]]:
-    stmt = select(User).where(User.role == "inspector", User.active.is_(True))
+    stmt = select(
+        User.id,
+        User.jurisdiction_code,
+        User.department_code,
+        User.certificate_expires,
+        User.conflicts,
+    ).where(User.role == "inspector", User.active.is_(True))
     if plan.departments:
         stmt = stmt.where(User.department_code.in_(plan.departments))
     inspectors = [
@@ -193,7 +205,7 @@ def _freeze_pool(plan: SamplingPlan) -> list[dict[str, Any]]:
             certificate_expires=u.certificate_expires,
             conflicts=frozenset(str(c) for c in (u.conflicts or [])),
         )
-        for u in session.execute(stmt).scalars()
+        for u in session.connection().execute(stmt)
     ]
     return drawlib.freeze_pool(inspectors)
 
@@ -372,10 +384,14 @@ def _create_inspections(plan: SamplingPlan, result: drawlib.DrawResult, now: dat
     if not result.teams:
         return
     ids = [uuid.UUID(t.enterprise_id) for t in result.teams]
-    enterprises: dict[uuid.UUID, Enterprise] = {}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        for ent in session.execute(select(Enterprise).where(Enterprise.id.in_(chunk))).scalars():
+    # Only the columns an inspection copies, in one statement per ID_BATCH targets (no ORM
+    # objects: a draw has thousands of targets).
+    conn = session.connection()
+    enterprises: dict[uuid.UUID, Row[Any]] = {}
+    for chunk in iter_chunks(ids, ID_BATCH):
+        columns = select(Enterprise.id, Enterprise.jurisdiction_code, Enterprise.industry)
+        stmt = cast(Select[Any], columns)
+        for ent in conn.execute(where_ids(conn, stmt, Enterprise.id, chunk)):
             enterprises[ent.id] = ent
     versions = latest_checklist_versions(china_today(plan.window_start or now))
     dispatch_at = plan.dispatch_at or now

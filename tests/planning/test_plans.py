@@ -5,14 +5,16 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import select
 
 from app.inspections.models import Inspection
 from app.planning import draw as drawlib
+from app.planning import services
 from app.planning.models import SamplingDraw
+from app.registry.models import Enterprise
 
 STREETS = ["huayanglu", "jiangsulu", "xinhualu", "zhoujiaqiao"]
 RATES = {"high": "0.5", "medium": "0.3", "low": "0.2"}
@@ -321,3 +323,121 @@ def test_every_bad_rate_is_reported_under_its_level(client, make, login):
     )
     assert resp.status_code == 422, resp.json
     assert set(resp.json["errors"]["rates"]) == {"high", "medium", "low", "extreme"}
+
+
+def test_recorded_inspections_and_frozen_population_are_what_verification_recomputes(
+    client, make, login, seeds, district, db_session
+):
+    ents, inspectors = district
+    # One enterprise inspected by the registry's date, one by a checked-in inspection.
+    registry_date = datetime(2026, 11, 20, 17, 0, tzinfo=UTC)  # 21 Nov in China
+    db_session.get(Enterprise, ents[1].id).last_inspected_at = registry_date
+    insp_id = make.inspection(ents[2].id, inspectors[:2], now=datetime(2026, 11, 1, tzinfo=UTC))
+    checked_in = datetime(2026, 11, 25, 1, 0, tzinfo=UTC)
+    db_session.get(Inspection, insp_id).check_in_received_at = checked_in
+    db_session.flush()
+    headers = login(make.user("planner"))
+    _, drawn = create_commit_draw(client, headers, industries=["gas_catering"])
+    pid = drawn["id"]
+    stored = db_draw(db_session, pid)
+
+    # The frozen population and pool, written out from the registries here (not by the code).
+    last = {ents[1].id: "2026-11-21", ents[2].id: "2026-11-25"}
+    expected_population = sorted(
+        (
+            {
+                "id": str(e.id),
+                "risk_level": e.risk_level,
+                "jurisdiction": e.jurisdiction_code,
+                "last_inspected_at": last.get(e.id),
+            }
+            for e in ents
+            if e.industry == "gas_catering"
+        ),
+        key=lambda r: r["id"],
+    )
+    assert stored.population == expected_population
+    expected_pool = sorted(
+        (
+            {
+                "id": str(u.id),
+                "jurisdiction": u.jurisdiction_code,
+                "department": u.department_code,
+                "certificate_expires": u.certificate_expires.isoformat(),
+                "conflicts": sorted(u.conflicts),
+            }
+            for u in inspectors
+        ),
+        key=lambda r: r["id"],
+    )
+    assert stored.pool == expected_pool
+
+    # Verification recomputes the stored result bit for bit ...
+    record = services.draw_record(stored)
+    assert drawlib.verify(record) == []
+    fresh = drawlib.draw(
+        bytes.fromhex(stored.seed),
+        stored.population,
+        stored.pool,
+        drawlib.DrawParams.from_dict(stored.params),
+        stored.algorithm_version,
+    )
+    assert fresh.to_dict() == stored.result
+    assert drawlib.canonical_json(fresh.to_dict()) == drawlib.canonical_json(stored.result)
+    # ... and the inspections created are exactly its teams: one per team, same inspectors.
+    rows = (
+        db_session.execute(
+            select(Inspection).where(
+                Inspection.sampling_plan_id == uuid.UUID(pid), Inspection.id != insp_id
+            )
+        )
+        .scalars()
+        .all()
+    )
+    created = {str(i.enterprise_id): sorted(str(u) for u in i.inspector_ids) for i in rows}
+    teams = {t.enterprise_id: sorted(t.inspector_ids) for t in fresh.teams}
+    assert len(rows) == len(fresh.teams) > 0
+    assert created == teams
+    by_id = {e.id: e for e in ents}
+    for insp in rows:
+        ent = by_id[insp.enterprise_id]
+        assert insp.type == "double_random"
+        assert (insp.jurisdiction_code, insp.industry) == (ent.jurisdiction_code, ent.industry)
+
+
+def _draw_statements(client, headers, queries, industry):
+    plan = client.post(
+        "/api/v1/sampling-plans", headers=headers, json=plan_body(industries=[industry])
+    )
+    assert plan.status_code == 201, plan.json
+    pid = plan.json["id"]
+    with queries:
+        resp = client.post(f"/api/v1/sampling-plans/{pid}/commit", headers=headers, json={})
+    assert resp.status_code == 200, resp.json
+    commit = queries.count
+    with queries:
+        resp = client.post(f"/api/v1/sampling-plans/{pid}/draw", headers=headers)
+    assert resp.status_code == 200, resp.json
+    teams = len(resp.json["draws"][-1]["result"]["teams"])
+    return commit, queries.count, teams
+
+
+def test_draw_statements_do_not_grow_with_the_population(client, make, login, seeds, queries):
+    for i in range(8):
+        make.user("inspector", jurisdiction=STREETS[i % 4])
+    levels = ["high", "medium", "low", "low"]
+    sizes = {"hot_work": 4, "gas_catering": 12, "high_rise": 120}
+    for industry, n in sizes.items():
+        for i in range(n):
+            make.enterprise(
+                jurisdiction=STREETS[i % 4], risk_level=levels[i % 4], industry=industry
+            )
+    headers = login(make.user("planner"))
+    _draw_statements(client, headers, queries, "hot_work")  # warm caches (checklists, …)
+    commit_small, draw_small, teams_small = _draw_statements(
+        client, headers, queries, "gas_catering"
+    )
+    commit_large, draw_large, teams_large = _draw_statements(client, headers, queries, "high_rise")
+    assert teams_large >= 5 * teams_small > 0
+    assert commit_large == commit_small
+    assert draw_large == draw_small
