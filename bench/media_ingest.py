@@ -108,6 +108,7 @@ def serve(root: Path) -> None:
     engine.dispose()
     with app.app_context():
         from app.auth.services import hash_password, issue_tokens
+        from app.clock import utcnow
         from app.db import session
         from app.demo.org import load_org
         from app.org.models import User
@@ -123,7 +124,7 @@ def serve(root: Path) -> None:
         )
         session.add(user)
         session.flush()
-        token = issue_tokens(user, "bench")["access_token"]
+        token = issue_tokens(user, "bench", now=utcnow())["access_token"]
         session.commit()
     import logging
 
