@@ -62,11 +62,14 @@ from sync.bulk import insert_rows
 from sync.cursor import (
     Cursor,
     CursorCodec,
+    EpochState,
     Executor,
     Position,
     dialect_name,
     load_state,
     raise_floor,
+    state_columns,
+    state_of,
 )
 from sync.models import SyncTables
 
@@ -142,6 +145,23 @@ def snapshot_horizon(executor: Executor) -> int | None:
     if dialect_name(executor) != "postgresql":
         return None
     return int(executor.execute(select(literal_column(_XMIN))).scalar_one())
+
+
+def _state_and_horizon(
+    executor: Executor, tables: SyncTables, now: datetime
+) -> tuple[EpochState, int | None]:
+    """Return the log's epoch state and :func:`snapshot_horizon`, in one statement once the
+    epoch exists (the pull's first statements run on one snapshot either way)."""
+    if dialect_name(executor) != "postgresql":
+        return load_state(executor, tables, now), None
+    row = executor.execute(
+        select(*state_columns(tables), literal_column(_XMIN).label("horizon")).where(
+            tables.state.c.id == 1
+        )
+    ).first()
+    if row is None:  # the log's first reader creates the epoch
+        return load_state(executor, tables, now), snapshot_horizon(executor)
+    return state_of(row), int(row.horizon)
 
 
 def _after(changes: Table, position: Position, horizon: int | None) -> ColumnElement[bool]:
@@ -490,8 +510,7 @@ def pull_page(
     now: datetime,
 ) -> PullPage:
     """Return the next page of the caller's feed; raise CursorError for an unusable cursor."""
-    state = load_state(executor, tables, now)
-    horizon = snapshot_horizon(executor)
+    state, horizon = _state_and_horizon(executor, tables, now)
     changes, known = tables.changes, tables.known
     k = known.c
     if token is None:
