@@ -32,19 +32,18 @@ from app.checklists.models import ChecklistVersion
 from app.checklists.services import serialize
 from app.clock import isoformat
 from app.documents.services import attach_documents, attach_hazard_documents
-from app.fields import DumpContext
 from app.hazards.models import Hazard, RecheckItem
 from app.hazards.rechecks import attach_covered
 from app.hazards.services import serialize_hazard
 from app.hazards.visibility import visibility_clause as hazard_visibility
 from app.inspections.models import Finding, Inspection, InspectionInspector
-from app.inspections.schemas import FindingSchema, InspectionSchema
+from app.inspections.schemas import dump_finding, dump_inspection
 from app.inspections.visibility import ENTERPRISE_FINDINGS_STATES
 from app.inspections.visibility import visibility_clause as inspection_visibility
 from app.org.models import User
 from app.org.services import is_district_level, scope_filter
 from app.registry.models import Enterprise
-from app.registry.schemas import EnterpriseSchema
+from app.registry.schemas import dump_enterprise
 from sync.feed import Branch, branch
 
 #: Above this many cross-jurisdiction ids, one IN branch replaces one branch each.
@@ -69,6 +68,13 @@ def _json(value: Any) -> Any:
     if isinstance(value, uuid.UUID):
         return str(value)
     return value
+
+
+def _checklist(cv: ChecklistVersion) -> dict[str, Any]:
+    """A checklist version as devices receive it: its id and its full representation."""
+    data = {"id": str(cv.id), **serialize(cv)}
+    data["published_at"] = isoformat(cv.published_at)
+    return data
 
 
 class UserScope:
@@ -284,11 +290,12 @@ class UserScope:
             versions = db.execute(
                 select(ChecklistVersion).where(ChecklistVersion.id.in_(ids))
             ).scalars()
-            return {cv.id: (cv.version, _json({"id": cv.id, **serialize(cv)})) for cv in versions}
+            return {cv.id: (cv.version, _checklist(cv)) for cv in versions}
+        # Enterprises and findings are read as plain rows (no ORM objects) and written out by
+        # their domain's dump function: no marshmallow dump per row.
         if entity_type == "enterprise":
-            enterprises = db.execute(select(Enterprise).where(Enterprise.id.in_(ids))).scalars()
-            schema = EnterpriseSchema()
-            return {e.id: (e.version, _json(schema.dump(e))) for e in enterprises}
+            rows = db.execute(select(*Enterprise.__table__.c).where(Enterprise.id.in_(ids)))
+            return {e.id: (e.version, dump_enterprise(e)) for e in rows}
         if entity_type == "inspection":
             inspections = list(
                 db.execute(
@@ -300,13 +307,11 @@ class UserScope:
             self.sent_inspections.extend(inspections)
             attach_covered(inspections)
             attach_documents(inspections)
-            inspection_schema = InspectionSchema()
-            with DumpContext({"now": self.now}):
-                return {i.id: (i.version, _json(inspection_schema.dump(i))) for i in inspections}
+            now = self.now
+            return {i.id: (i.version, dump_inspection(i, now)) for i in inspections}
         if entity_type == "finding":
-            finding_schema = FindingSchema()
-            findings = db.execute(select(Finding).where(Finding.id.in_(ids))).scalars()
-            return {f.id: (f.version, _json(finding_schema.dump(f))) for f in findings}
+            rows = db.execute(select(*Finding.__table__.c).where(Finding.id.in_(ids)))
+            return {f.id: (f.version, dump_finding(f)) for f in rows}
         if entity_type == "hazard":
             return self._load_hazards(ids)
         raise ValueError(entity_type)
