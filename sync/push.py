@@ -36,9 +36,10 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, IntegrityError
 
@@ -180,6 +181,35 @@ class PushOutcome:
     replayed: int = 0
 
 
+@lru_cache(maxsize=16)
+def _lock_statement(table: Table, dialect: str) -> Any:
+    """The counter upsert for ``table`` on ``dialect``, built once: its values are parameters."""
+    ins: Any = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    ins = ins.values(
+        client_id=bindparam("client_id", type_=table.c.client_id.type),
+        user_id=bindparam("user_id", type_=table.c.user_id.type),
+        last_mutation_id=0,
+        created_at=bindparam("now", type_=table.c.created_at.type),
+        updated_at=bindparam("now", type_=table.c.updated_at.type),
+    )
+    return ins.on_conflict_do_update(
+        index_elements=[table.c.client_id], set_={"client_id": ins.excluded.client_id}
+    ).returning(table.c.user_id, table.c.last_mutation_id)
+
+
+@lru_cache(maxsize=16)
+def _advance_statement(table: Table) -> Any:
+    """The counter's advance for ``table``, built once."""
+    return (
+        update(table)
+        .where(table.c.client_id == bindparam("cid", type_=table.c.client_id.type))
+        .values(
+            last_mutation_id=bindparam("last", type_=table.c.last_mutation_id.type),
+            updated_at=bindparam("now", type_=table.c.updated_at.type),
+        )
+    )
+
+
 def lock_client(
     executor: Executor, tables: SyncTables, client_id: uuid.UUID, user_id: uuid.UUID, now: datetime
 ) -> int:
@@ -188,16 +218,8 @@ def lock_client(
     One statement: an upsert whose no-op update takes the row lock (on PostgreSQL a
     concurrent push of the same client waits here until the first one commits).
     """
-    table = tables.clients
-    dialect = dialect_name(executor)
-    ins: Any = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
-    ins = ins.values(
-        client_id=client_id, user_id=user_id, last_mutation_id=0, created_at=now, updated_at=now
-    )
-    stmt = ins.on_conflict_do_update(
-        index_elements=[table.c.client_id], set_={"client_id": ins.excluded.client_id}
-    ).returning(table.c.user_id, table.c.last_mutation_id)
-    row = executor.execute(stmt).one()
+    stmt = _lock_statement(tables.clients, dialect_name(executor))
+    row = executor.execute(stmt, {"client_id": client_id, "user_id": user_id, "now": now}).one()
     if row.user_id != user_id:
         raise ClientTaken(str(client_id))
     return int(row.last_mutation_id)
@@ -285,11 +307,8 @@ def apply_push(
             [{"mutation_id": res["id"], "result": res} for res in new_results],
             shared={"client_id": push.client_id, "created_at": now},
         )
-        c = tables.clients.c
         executor.execute(
-            update(tables.clients)
-            .where(c.client_id == push.client_id)
-            .values(last_mutation_id=last, updated_at=now)
+            _advance_statement(tables.clients), {"cid": push.client_id, "last": last, "now": now}
         )
         # The counter travels in the change log after the push's own changes, so a pull
         # reports a last_mutation_id whose effects it has already delivered.
