@@ -156,3 +156,56 @@ def test_a_push_costs_the_same_statements_for_one_finding_as_for_twenty(
     # token; client lock; inspections with their checklist; findings; insert findings;
     # results; counter; change log; audit head, bound rows, entries, head (savepoints apart)
     assert counts == [12, 12], queries.statements
+
+
+def test_a_write_the_database_refuses_redoes_the_push_and_rejects_only_that_one(
+    client: FlaskClient, site: Site
+) -> None:
+    """Field work goes without a savepoint per run; when the database refuses a write anyway,
+    the whole push is rolled back and applied again run by run, so only that one is refused."""
+    from dataclasses import replace
+
+    from sqlalchemy import text
+
+    from app.audit.services import verify_chain
+    from app.db import session
+
+    specs = site.app.extensions["sync_mutations"]
+    real = specs["finding.put"]
+    calls = []
+
+    def refused_by_the_database(db: Any, ctx: Any, items: Any) -> Any:
+        calls.append([item.id for item in items])
+        results = real.handler(db, ctx, items)
+        if any(item.args.note == "unstorable" for item in items):
+            # a duplicate primary key: the database refuses it on either dialect
+            db.execute(
+                text(
+                    "INSERT INTO sync_clients (client_id, user_id, last_mutation_id, created_at,"
+                    " updated_at) SELECT client_id, user_id, 0, created_at, updated_at"
+                    " FROM sync_clients LIMIT 1"
+                )
+            )
+        return results
+
+    site.app.extensions["sync_mutations"] = {
+        **specs,
+        "finding.put": replace(real, handler=refused_by_the_database),
+    }
+    dev = team(client, site)
+    good = put(site)
+    bad = put(site, item_code=site.item_codes[1], note="unstorable")
+    resp = dev.send(check_in(site), good, bad)
+    assert resp.status_code == 200, resp.json
+    results = resp.json["results"]
+    assert [r["status"] for r in results] == ["applied", "applied", "rejected"]
+    assert results[2]["code"] == "sync.write_conflict"
+    # once without savepoints, then the run in its savepoint, then one mutation at a time
+    assert calls == [[2, 3], [2, 3], [2], [3]]
+    assert {str(f["id"]) for f in findings(site)} == {good[1]["id"]}
+    assert _changes(site, good[1]["id"]) == [("put", 1)]
+    assert _changes(site, bad[1]["id"]) == []
+    # checked in once (version 1 was its dispatch)
+    assert _changes(site, str(site.inspection_id)) == [("put", 1), ("put", 2)]
+    with site.app.app_context():
+        assert verify_chain(session).ok
