@@ -39,7 +39,7 @@ from app.hazards.visibility import visibility_clause as hazard_visibility
 from app.inspections.models import Finding, Inspection, InspectionInspector
 from app.inspections.schemas import dump_finding, dump_inspection
 from app.inspections.visibility import ENTERPRISE_FINDINGS_STATES
-from app.inspections.visibility import visibility_clause as inspection_visibility
+from app.inspections.visibility import visible_ids as visible_inspection_ids
 from app.org.models import User
 from app.org.services import is_district_level, scope_filter
 from app.registry.models import Enterprise
@@ -90,9 +90,6 @@ class UserScope:
         self.sent_inspections: list[Inspection] = []
 
     # -- visibility
-
-    def _inspection_clause(self) -> ColumnElement[bool]:
-        return inspection_visibility(self.user, self.now)
 
     @property
     def works(self) -> bool:
@@ -174,10 +171,11 @@ class UserScope:
             return select(Enterprise.id).where(
                 scope_filter(user, Enterprise.jurisdiction_code, Enterprise.id)
             )
+        # Inspections and findings through the rule's union: each part an index (scaling.md).
         if entity_type == "inspection":
-            return select(Inspection.id).where(self._inspection_clause())
+            return visible_inspection_ids(user, self.now)
         if entity_type == "finding":
-            visible = select(Inspection.id).where(self._inspection_clause())
+            visible = visible_inspection_ids(user, self.now)
             stmt = select(Finding.id).where(
                 Finding.inspection_id.in_(visible), Finding.deleted.is_(False)
             )
@@ -227,7 +225,7 @@ class UserScope:
         elsewhere = list(
             self.db.execute(
                 select(Inspection.id).where(
-                    self._inspection_clause(),
+                    Inspection.id.in_(visible_inspection_ids(user, self.now)),
                     Inspection.jurisdiction_code != user.jurisdiction_code,
                 )
             ).scalars()
