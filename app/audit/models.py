@@ -6,7 +6,18 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Sequence, SmallInteger, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Connection,
+    Sequence,
+    SmallInteger,
+    String,
+    Table,
+    UniqueConstraint,
+    event,
+    insert,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UTCDateTime
@@ -14,6 +25,10 @@ from app.db import Base, UTCDateTime
 #: Numbers the entries of all chains (PostgreSQL; SQLite, whose writers take turns, counts on
 #: from the highest). Taken without any head's lock, so it has gaps where an append rolled back.
 ENTRY_SEQ = Sequence("audit_entry_seq", metadata=Base.metadata)
+#: Chains 0 (the anchors) … HEADS - 1 are created with the table (and by the migration), so an
+#: append never has to create its chain's head (``services.lock_head`` still can).
+HEADS = 17
+GENESIS = "0" * 64
 
 
 class AuditEntry(Base):
@@ -51,3 +66,16 @@ class AuditHead(Base):
     #: The chain's last ``chain_seq``.
     seq: Mapped[int] = mapped_column(BigInteger)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+def create_heads(connection: Connection) -> None:
+    """Insert the empty heads of chains 0 … HEADS - 1 (into a new or emptied ``audit_head``)."""
+    connection.execute(
+        insert(AuditHead),
+        [{"id": chain, "seq": 0, "hash": GENESIS} for chain in range(HEADS)],
+    )
+
+
+@event.listens_for(AuditHead.__table__, "after_create")
+def _create_heads(_table: Table, connection: Connection, **_kw: object) -> None:
+    create_heads(connection)

@@ -14,16 +14,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.audit import bindings
-from app.audit.models import ENTRY_SEQ, AuditEntry, AuditHead
+from app.audit.models import ENTRY_SEQ, GENESIS, HEADS, AuditEntry, AuditHead
 from app.clock import isoformat, utcnow
 from app.db import session
 
-GENESIS = "0" * 64
 #: The chain from before partitioning, which from then on holds only the anchors.
 ANCHOR_CHAIN = 0
 #: How many chains the entries are spread over (1 … CHAINS). Verification does not depend on
-#: it: changing it moves where new transactions append, nothing else.
-CHAINS = 16
+#: it: changing it moves where new transactions append (a new chain's head is created on its
+#: first append), nothing else.
+CHAINS = HEADS - 1
 #: The action of an anchor entry: ``{"heads": [[chain, chain_seq, hash], …]}``.
 ANCHOR = "audit.anchor"
 #: session.info key: the actor of the transaction's latest entry, who also signs its bindings.
@@ -243,7 +243,7 @@ def record_at_commit(
 
 
 def anchor(db: Session, *, actor: Any = None) -> AuditEntry:
-    """Append to chain 0 an anchor entry holding every other chain's head (position and hash).
+    """Append to chain 0 an anchor entry holding every other non-empty chain's head.
 
     Chain 0 links the anchors, so from then on cutting or rewriting any chain up to the
     position an anchor holds breaks the comparison ``verify_chain`` makes with the anchor.
@@ -254,7 +254,7 @@ def anchor(db: Session, *, actor: Any = None) -> AuditEntry:
         raise ValueError("anchor in a transaction of its own: this one appends to another chain")
     heads = db.execute(
         select(AuditHead.id, AuditHead.seq, AuditHead.hash)
-        .where(AuditHead.id != ANCHOR_CHAIN)
+        .where(AuditHead.id != ANCHOR_CHAIN, AuditHead.seq > 0)
         .order_by(AuditHead.id)
     ).all()
     data = {"heads": [[chain, seq, digest] for chain, seq, digest in heads]}
@@ -304,7 +304,8 @@ def _anchor_claims(db: Session) -> dict[tuple[int, int], _Claim]:
     )
     for anchor_seq, data in rows:
         for chain, chain_seq, digest in data.get("heads", []):
-            claims[(int(chain), int(chain_seq))] = _Claim(str(digest), anchor_seq)
+            if int(chain_seq) > 0:
+                claims[(int(chain), int(chain_seq))] = _Claim(str(digest), anchor_seq)
     return claims
 
 

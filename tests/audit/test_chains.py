@@ -128,7 +128,7 @@ def test_concurrent_writers_keep_every_chain_gapless(committed_app: Any) -> None
                 by_chain.setdefault(chain, []).append(position)
             for positions in by_chain.values():
                 assert sorted(positions) == list(range(1, len(positions) + 1))
-            heads = {h.id: h.seq for h in db.scalars(select(AuditHead))}
+            heads = {h.id: h.seq for h in db.scalars(select(AuditHead)) if h.seq}
             assert heads == {chain: len(p) for chain, p in by_chain.items()}
             assert verify_chain(db).ok
 
@@ -248,3 +248,32 @@ def test_cli_anchors_and_verify_names_the_latest_anchor(app: Any, db_session: An
     assert latest is not None and latest.chain_seq == 2
     assert "intact" in checked.output and "anchor #1" in checked.output
     assert "anchor #2 written" in checked.output
+
+
+def test_a_rows_latest_binding_is_the_highest_numbered_in_any_chain(
+    app: Any, db_session: Any, make: Any
+) -> None:
+    """A row written by transactions of two chains verifies against the later binding; putting
+    the row back as the earlier one bound it is an edit."""
+    from datetime import UTC, datetime
+
+    from app.auth.models import Device
+
+    one, other = _entities_in_two_chains()
+    device = Device(user_id=make.user().id, name="手机")
+    db_session.add(device)
+    record("test.event", "thing", one, actor=None, db=db_session)
+    db_session.commit()
+    device.revoked_at = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    record("test.event", "thing", other, actor=None, db=db_session)
+    db_session.commit()
+    binds = db_session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "audit.bind").order_by(AuditEntry.seq)
+    ).all()
+    mine = [b for b in binds if any(row[1] == str(device.id) for row in b.data["rows"])]
+    assert [b.chain for b in mine] == [chain_for("thing", one), chain_for("thing", other)]
+    assert verify_chain(db_session).ok
+    db_session.execute(update(Device).where(Device.id == device.id).values(revoked_at=None))
+    db_session.commit()
+    result = verify_chain(db_session)
+    assert not result.ok and result.table == "devices" and result.broken_seq == mine[1].seq
