@@ -8,7 +8,7 @@ anchors; new entries go to chains 1 … 16. On PostgreSQL, the entry numbers com
 that starts after the highest existing seq.
 
 Revision ID: c41a7e0d2b93
-Revises: a0610862bf80
+Revises: 070c33fe3f1a
 Create Date: 2026-12-01 21:45:00.000000
 """
 
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "c41a7e0d2b93"
-down_revision: str | Sequence[str] | None = "a0610862bf80"
+down_revision: str | Sequence[str] | None = "070c33fe3f1a"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
