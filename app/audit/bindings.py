@@ -212,7 +212,10 @@ def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
 
 
 def current_digests(db: Session, keys: Iterable[Key]) -> list[list[str | None]]:
-    """Return ``[table, id, digest]`` for each key as its row is now (digest None: no row)."""
+    """Return ``[table, id, digest]`` for each key as its row is now (digest None: no row).
+
+    The rows stay locked against other writers (FOR SHARE) until the transaction ends.
+    """
     by_table: dict[str, list[str]] = {}
     for table, row_id in keys:
         by_table.setdefault(table, []).append(row_id)
@@ -220,8 +223,10 @@ def current_digests(db: Session, keys: Iterable[Key]) -> list[list[str | None]]:
     for table in sorted(by_table):
         t = _table(table)
         for ids in _chunks(sorted(by_table[table]), 500):
-            stmt = select(*(t.c[n] for n in COVERED[table])).where(
-                t.c.id.in_([uuid.UUID(i) for i in ids])
+            stmt = (
+                select(*(t.c[n] for n in COVERED[table]))
+                .where(t.c.id.in_([uuid.UUID(i) for i in ids]))
+                .with_for_update(read=True)
             )
             found = {str(r[0]): row_digest(table, r) for r in db.connection().execute(stmt)}
             out.extend([table, i, found.get(i)] for i in ids)

@@ -16,10 +16,12 @@ from app.audit import bindings
 from app.audit.models import AuditEntry
 from app.audit.services import (
     AT_COMMIT,
+    CHAIN,
     HOOKED,
     LAST_ACTOR,
     Event,
-    append_locked,
+    append_items,
+    chain_for,
     lock_head,
     record_all,
 )
@@ -33,15 +35,22 @@ def bind_touched(db: Session) -> list[AuditEntry]:
     later: list[tuple[Event, Any]] = db.info.pop(AT_COMMIT, [])
     if not touched and not later:
         return []
-    # The head first: a row this transaction touched but did not lock (its write was rolled
-    # back to a savepoint) cannot then be rebound by another commit between our read and ours.
-    head = lock_head(db)
+    # The rows first, locked against other writers until the commit (FOR SHARE): a row this
+    # transaction touched but did not lock (its write was rolled back to a savepoint) cannot
+    # be written and bound by another commit between our read and our entry's number, so the
+    # row's latest binding is always the one with the highest number, in whichever chain.
     rows = bindings.current_digests(db, touched) if touched else []
-    entries = []
-    for entry, actor in later:
-        entries += append_locked(db, head, [entry], actor=actor, flush=False)
-    events = [Event("audit.bind", data=data) for data in bindings.bind_entries_data(rows)]
-    entries += append_locked(db, head, events, actor=db.info.get(LAST_ACTOR), flush=False)
+    signer = later[-1][1] if later else db.info.get(LAST_ACTOR)
+    items = later + [
+        (Event("audit.bind", data=data), signer) for data in bindings.bind_entries_data(rows)
+    ]
+    # The transaction's chain if an entry of it took one, else the chain of what it is about.
+    if later:
+        first = later[0][0]
+        chain = chain_for(first.entity_type, first.entity_id)
+    else:
+        chain = chain_for(*min(touched))
+    entries = append_items(db, lock_head(db, chain), items, flush=False)
     db.flush()
     return entries
 
@@ -95,6 +104,7 @@ def _after_transaction_end(db: Session, transaction: SessionTransaction) -> None
         db.info.pop(bindings.TOUCHED, None)
         db.info.pop(LAST_ACTOR, None)
         db.info.pop(AT_COMMIT, None)
+        db.info.pop(CHAIN, None)
 
 
 def install_bindings(factory: sessionmaker[Session]) -> None:

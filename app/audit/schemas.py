@@ -11,6 +11,8 @@ from app.fields import DateTime
 
 class AuditEntrySchema(Schema):
     seq = fields.Integer()
+    chain = fields.Integer()
+    chain_seq = fields.Integer()
     at = DateTime()
     actor_id = fields.UUID(allow_none=True)
     actor = fields.String(allow_none=True)

@@ -9,26 +9,37 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.audit import bindings
-from app.audit.models import AuditEntry, AuditHead
+from app.audit.models import ENTRY_SEQ, GENESIS, HEADS, AuditEntry, AuditHead
 from app.clock import isoformat, utcnow
 from app.db import session
 
-GENESIS = "0" * 64
+#: The chain from before partitioning, which from then on holds only the anchors.
+ANCHOR_CHAIN = 0
+#: How many chains the entries are spread over (1 … CHAINS). Verification does not depend on
+#: it: changing it moves where new transactions append (a new chain's head is created on its
+#: first append), nothing else.
+CHAINS = HEADS - 1
+#: The action of an anchor entry: ``{"heads": [[chain, chain_seq, hash], …]}``.
+ANCHOR = "audit.anchor"
 #: session.info key: the actor of the transaction's latest entry, who also signs its bindings.
 LAST_ACTOR = "audit.actor"
 #: session.info key: the entries :func:`record_at_commit` left for the commit, with their actors.
 AT_COMMIT = "audit.at_commit"
 #: session.info key: set once the session's commits run the audit hooks (app.audit.hooks).
 HOOKED = "audit.hooked"
+#: session.info key: (root transaction, chain) of the chain the transaction appends to.
+CHAIN = "audit.chain"
 
 
 def _entry_hash(
     seq: int,
+    chain: int,
+    chain_seq: int,
     at: datetime,
     actor_id: uuid.UUID | None,
     action: str,
@@ -37,21 +48,23 @@ def _entry_hash(
     data: Any,
     prev_hash: str,
 ) -> str:
+    content: dict[str, Any] = {
+        "seq": chain_seq,
+        "at": isoformat(at),
+        "actor_id": str(actor_id) if actor_id else None,
+        "action": action,
+        "entity_type": entity_type,
+        "entity_id": entity_id,
+        "data": data,
+        "prev_hash": prev_hash,
+    }
+    # The entries from before partitioning (chain 0, seq equal to the position) keep their
+    # hashes: for them chain and seq are implied by the position. Any other entry hashes both.
+    if chain != ANCHOR_CHAIN or seq != chain_seq:
+        content["chain"] = chain
+        content["entry"] = seq
     canonical = json.dumps(
-        {
-            "seq": seq,
-            "at": isoformat(at),
-            "actor_id": str(actor_id) if actor_id else None,
-            "action": action,
-            "entity_type": entity_type,
-            "entity_id": entity_id,
-            "data": data,
-            "prev_hash": prev_hash,
-        },
-        sort_keys=True,
-        ensure_ascii=False,
-        separators=(",", ":"),
-        default=str,
+        content, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str
     )
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -70,6 +83,12 @@ class Event:
     data: dict[str, Any] | None = None
 
 
+def chain_for(entity_type: str | None, entity_id: Any) -> int:
+    """Return the chain (1 … CHAINS) a transaction whose first entry is about this entity uses."""
+    key = f"{entity_type}\x1f{entity_id if entity_id is not None else ''}".encode()
+    return 1 + int.from_bytes(hashlib.sha256(key).digest()[:4], "big") % CHAINS
+
+
 def record(
     action: str,
     entity_type: str | None = None,
@@ -84,37 +103,65 @@ def record(
 
 
 def record_all(events: list[Event], *, actor: Any, db: Session | None = None) -> list[AuditEntry]:
-    """Append several entries by one actor, chained in order, with one lock of the head."""
+    """Append several entries by one actor, chained in order, with one lock of their chain."""
     db = db if db is not None else session
     if not events:
         return []
-    return append_locked(db, lock_head(db), events, actor=actor)
+    head = lock_head(db, chain_for(events[0].entity_type, events[0].entity_id))
+    return append_locked(db, head, events, actor=actor)
 
 
-def lock_head(db: Session) -> AuditHead:
-    """Lock the chain's head row for this transaction and return it as it is now.
+def _held_chain(db: Session) -> int | None:
+    held = db.info.get(CHAIN)
+    if held is not None and held[0] is db.get_transaction():
+        return int(held[1])
+    return None
 
-    Locking the head serialises appends, so the chain never forks; on PostgreSQL the lock
-    waits for a concurrent append to commit and then reads its new hash.
+
+def lock_head(db: Session, chain: int | None = None) -> AuditHead:
+    """Lock the head of the transaction's chain for this transaction and return it as it is now.
+
+    A transaction appends to one chain only: the first lock picks it (``chain``, else chain 1)
+    and later calls lock the same one whatever they ask, so a transaction holds one head and
+    two transactions cannot deadlock on heads. Locking a head serialises that chain's appends,
+    so it never forks; on PostgreSQL the lock waits for a concurrent append to the same chain
+    to commit and then reads its new hash. Other chains' writers do not wait.
     """
+    held = _held_chain(db)
+    if held is not None:
+        chain = held
+    elif chain is None:
+        chain = 1
     lock = (
         select(AuditHead)
-        .where(AuditHead.id == 1)
+        .where(AuditHead.id == chain)
         .with_for_update()
         .execution_options(populate_existing=True)
     )
     head = db.execute(lock).scalar_one_or_none()
     if head is None:
-        # The very first appends of a new database race to create the head: the loser's insert
+        # The very first appends to a chain race to create its head: the loser's insert
         # fails in its savepoint, and it then waits for and locks the winner's row.
         try:
             with db.begin_nested():
-                db.add(AuditHead(id=1, seq=0, hash=GENESIS))
+                db.add(AuditHead(id=chain, seq=0, hash=GENESIS))
                 db.flush()
         except IntegrityError:
             pass
         head = db.execute(lock).scalar_one()
+    db.info[CHAIN] = (db.get_transaction(), chain)
     return head
+
+
+def _next_seqs(db: Session, n: int) -> list[int]:
+    """Return ``n`` new entry numbers, increasing, taken without any lock on PostgreSQL."""
+    if db.get_bind().dialect.name == "postgresql":
+        numbers = db.scalars(select(ENTRY_SEQ.next_value()).select_from(func.generate_series(1, n)))
+        return sorted(numbers)
+    # SQLite's writers take turns from BEGIN (app.db), so the highest number is ours to follow;
+    # the query's autoflush writes this transaction's pending entries first.
+    top = db.scalar(select(func.max(AuditEntry.seq))) or 0
+    return list(range(top + 1, top + n + 1))
 
 
 def append_locked(
@@ -125,24 +172,35 @@ def append_locked(
     ``flush=False`` leaves the new rows to the next flush, so that several appends of one commit
     go to the database as one INSERT and one UPDATE of the head.
     """
-    if not events:
+    return append_items(db, head, [(event, actor) for event in events], flush=flush)
+
+
+def append_items(
+    db: Session, head: AuditHead, items: list[tuple[Event, Any]], *, flush: bool = True
+) -> list[AuditEntry]:
+    """Append ``(event, actor)`` pairs after the locked ``head``, each signed by its own actor."""
+    if not items:
         return []
     at = utcnow()
-    actor_id = getattr(actor, "id", None)
-    actor_name = getattr(actor, "username", None)
-    seq, prev = head.seq, head.hash
+    numbers = _next_seqs(db, len(items))
+    chain, position, prev = head.id, head.seq, head.hash
     entries = []
-    for event in events:
-        seq += 1
+    for (event, actor), seq in zip(items, numbers, strict=True):
+        position += 1
+        actor_id = getattr(actor, "id", None)
         payload = _json_safe(event.data or {})
         eid = str(event.entity_id) if event.entity_id is not None else None
-        digest = _entry_hash(seq, at, actor_id, event.action, event.entity_type, eid, payload, prev)
+        digest = _entry_hash(
+            seq, chain, position, at, actor_id, event.action, event.entity_type, eid, payload, prev
+        )
         entries.append(
             AuditEntry(
                 seq=seq,
+                chain=chain,
+                chain_seq=position,
                 at=at,
                 actor_id=actor_id,
-                actor=actor_name,
+                actor=getattr(actor, "username", None),
                 action=event.action,
                 entity_type=event.entity_type,
                 entity_id=eid,
@@ -153,8 +211,8 @@ def append_locked(
         )
         prev = digest
     db.add_all(entries)
-    head.seq, head.hash = seq, prev
-    db.info[LAST_ACTOR] = actor
+    head.seq, head.hash = position, prev
+    db.info[LAST_ACTOR] = items[-1][1]
     if flush:
         db.flush()
     return entries
@@ -171,11 +229,11 @@ def record_at_commit(
 ) -> None:
     """Append an entry when the transaction commits, just before its bindings.
 
-    For an entry nobody reads before the commit (a push's summary): the chain's head is then
+    For an entry nobody reads before the commit (a push's summary): its chain's head is then
     locked only while the commit writes, instead of from here until the commit, so concurrent
-    writers queue on it for milliseconds, not for the rest of the request. A session whose
-    commits do not run the audit hooks (``app.audit.hooks.install_bindings``), or a savepoint
-    that could still be rolled back, records at once instead (:func:`record`).
+    writers of that chain queue on it for milliseconds, not for the rest of the request. A
+    session whose commits do not run the audit hooks (``app.audit.hooks.install_bindings``),
+    or a savepoint that could still be rolled back, records at once instead (:func:`record`).
     """
     db = db if db is not None else session
     if not db.info.get(HOOKED) or db.in_nested_transaction():
@@ -184,14 +242,37 @@ def record_at_commit(
     db.info.setdefault(AT_COMMIT, []).append((Event(action, entity_type, entity_id, data), actor))
 
 
+def anchor(db: Session, *, actor: Any = None) -> AuditEntry:
+    """Append to chain 0 an anchor entry holding every other non-empty chain's head.
+
+    Chain 0 links the anchors, so from then on cutting or rewriting any chain up to the
+    position an anchor holds breaks the comparison ``verify_chain`` makes with the anchor.
+    Run it in a transaction of its own (``fieldsafe audit anchor``).
+    """
+    head = lock_head(db, ANCHOR_CHAIN)
+    if head.id != ANCHOR_CHAIN:
+        raise ValueError("anchor in a transaction of its own: this one appends to another chain")
+    heads = db.execute(
+        select(AuditHead.id, AuditHead.seq, AuditHead.hash)
+        .where(AuditHead.id != ANCHOR_CHAIN, AuditHead.seq > 0)
+        .order_by(AuditHead.id)
+    ).all()
+    data = {"heads": [[chain, seq, digest] for chain, seq, digest in heads]}
+    return append_locked(db, head, [Event(ANCHOR, data=data)], actor=actor)[0]
+
+
 @dataclass
 class VerifyResult:
     """The outcome of :func:`verify_chain`: intact, or the first entry or row broken."""
 
     ok: bool
     checked: int
+    #: The broken entry's number (None when the entry is missing).
     broken_seq: int | None = None
     reason: str | None = None
+    #: The broken entry's chain and position in it (also for a missing entry).
+    chain: int | None = None
+    chain_seq: int | None = None
     #: Covered rows compared with their bindings (after an intact chain).
     rows_checked: int = 0
     #: The first broken covered row, and how many are broken in all.
@@ -200,19 +281,59 @@ class VerifyResult:
     rows_broken: int = 0
     #: The first broken rows in chain order (at most ``bindings.SAMPLE``).
     problems: list[bindings.RowProblem] = field(default_factory=list)
+    #: How many chains hold entries, and the latest anchor's position and hash in chain 0.
+    chains: int = 0
+    anchor: tuple[int, str] | None = None
+
+
+@dataclass(frozen=True)
+class _Claim:
+    """What an anchor says of one chain: its entry ``chain_seq`` has ``hash``."""
+
+    hash: str
+    anchor_seq: int
+
+
+def _anchor_claims(db: Session) -> dict[tuple[int, int], _Claim]:
+    """Read what every anchor says of the chains (the anchors themselves are checked later)."""
+    claims: dict[tuple[int, int], _Claim] = {}
+    rows = db.execute(
+        select(AuditEntry.chain_seq, AuditEntry.data)
+        .where(AuditEntry.chain == ANCHOR_CHAIN, AuditEntry.action == ANCHOR)
+        .order_by(AuditEntry.chain_seq)
+    )
+    for anchor_seq, data in rows:
+        for chain, chain_seq, digest in data.get("heads", []):
+            if int(chain_seq) > 0:
+                claims[(int(chain), int(chain_seq))] = _Claim(str(digest), anchor_seq)
+    return claims
 
 
 def verify_chain(db: Session, batch: int = 5000) -> VerifyResult:
-    """Walk the chain, then the covered rows; report the first entry or row altered."""
-    prev_hash, expected_seq, checked = GENESIS, 1, 0
-    last_seq = 0
+    """Walk every chain and its anchors, then the covered rows; report the first one altered.
+
+    Each chain is read in position order, so an append committed while this runs is either
+    seen after all that chain's earlier entries or not at all.
+    """
+    claims = _anchor_claims(db)
+    #: chain -> (last position, last hash, last entry number)
+    walked: dict[int, tuple[int, str, int]] = {}
     bound: dict[bindings.Key, tuple[str | None, int]] = {}
+    latest_anchor: tuple[int, str] | None = None
+    checked = 0
+    after = (-1, 0)
+
+    def broken(chain: int, position: int, reason: str, seq: int | None = None) -> VerifyResult:
+        return VerifyResult(
+            False, checked, seq, reason, chain=chain, chain_seq=position, chains=len(walked)
+        )
+
     while True:
         rows = (
             db.execute(
                 select(AuditEntry)
-                .where(AuditEntry.seq > last_seq)
-                .order_by(AuditEntry.seq)
+                .where(tuple_(AuditEntry.chain, AuditEntry.chain_seq) > tuple_(*after))
+                .order_by(AuditEntry.chain, AuditEntry.chain_seq)
                 .limit(batch)
             )
             .scalars()
@@ -221,43 +342,76 @@ def verify_chain(db: Session, batch: int = 5000) -> VerifyResult:
         if not rows:
             break
         for e in rows:
-            if e.seq != expected_seq:
-                return VerifyResult(
-                    False, checked, expected_seq, f"entry {expected_seq} is missing"
-                )
+            position, prev_hash, prev_seq = walked.get(e.chain, (0, GENESIS, 0))
+            if e.chain_seq != position + 1:
+                return broken(e.chain, position + 1, f"entry {position + 1} is missing")
             if e.prev_hash != prev_hash:
-                return VerifyResult(
-                    False, checked, e.seq, "its prev_hash does not match the entry before"
+                return broken(
+                    e.chain, e.chain_seq, "its prev_hash does not match the entry before", e.seq
                 )
-            if (
-                _entry_hash(
+            if e.seq <= prev_seq:
+                return broken(
+                    e.chain, e.chain_seq, "its seq is not after the entry before it", e.seq
+                )
+            digest = _entry_hash(
+                e.seq,
+                e.chain,
+                e.chain_seq,
+                e.at,
+                e.actor_id,
+                e.action,
+                e.entity_type,
+                e.entity_id,
+                e.data,
+                e.prev_hash,
+            )
+            if digest != e.hash:
+                return broken(e.chain, e.chain_seq, "its content does not match its hash", e.seq)
+            claim = claims.pop((e.chain, e.chain_seq), None)
+            if claim is not None and claim.hash != e.hash:
+                return broken(
+                    e.chain,
+                    e.chain_seq,
+                    f"it is not the entry anchor {claim.anchor_seq} holds (rewritten)",
                     e.seq,
-                    e.at,
-                    e.actor_id,
-                    e.action,
-                    e.entity_type,
-                    e.entity_id,
-                    e.data,
-                    e.prev_hash,
                 )
-                != e.hash
-            ):
-                return VerifyResult(False, checked, e.seq, "its content does not match its hash")
             if e.action in bindings.BIND_ACTIONS:
-                for table, row_id, digest in e.data["rows"]:
-                    bound[(table, row_id)] = (digest, e.seq)
-            prev_hash, expected_seq, checked = e.hash, e.seq + 1, checked + 1
-            last_seq = e.seq
+                # The latest binding of a row is the one with the highest number, whatever
+                # its chain: a row's writers take turns on the row, and number after it.
+                for table, row_id, row_digest in e.data["rows"]:
+                    earlier = bound.get((table, row_id))
+                    if earlier is None or earlier[1] < e.seq:
+                        bound[(table, row_id)] = (row_digest, e.seq)
+            if e.chain == ANCHOR_CHAIN and e.action == ANCHOR:
+                latest_anchor = (e.chain_seq, e.hash)
+            walked[e.chain] = (e.chain_seq, e.hash, e.seq)
+            checked += 1
+            after = (e.chain, e.chain_seq)
         db.expunge_all()
-    head = db.get(AuditHead, 1)
-    if head is not None and (head.seq != expected_seq - 1 or head.hash != prev_hash):
-        return VerifyResult(
-            False, checked, expected_seq, "entries after it were removed (head mismatch)"
+    if claims:
+        (chain, position), claim = min(claims.items())
+        return broken(
+            chain,
+            position,
+            f"entry {position}, which anchor {claim.anchor_seq} holds, is missing (cut after it)",
         )
+    heads = {h.id: (h.seq, h.hash) for h in db.scalars(select(AuditHead))}
+    for chain in sorted(heads.keys() | walked.keys()):
+        position, last_hash, _seq = walked.get(chain, (0, GENESIS, 0))
+        if chain not in heads:
+            return broken(chain, position, "the chain's head row is missing")
+        if heads[chain] != (position, last_hash):
+            return broken(chain, position + 1, "entries after it were removed (head mismatch)")
     rows_check = bindings.check_rows(db, bound, batch)
     first = rows_check.first
     if first is None:
-        return VerifyResult(True, checked, rows_checked=rows_check.checked)
+        return VerifyResult(
+            True,
+            checked,
+            rows_checked=rows_check.checked,
+            chains=len(walked),
+            anchor=latest_anchor,
+        )
     return VerifyResult(
         False,
         checked,
@@ -268,6 +422,8 @@ def verify_chain(db: Session, batch: int = 5000) -> VerifyResult:
         row_id=first.row_id,
         rows_broken=rows_check.broken,
         problems=rows_check.problems,
+        chains=len(walked),
+        anchor=latest_anchor,
     )
 
 

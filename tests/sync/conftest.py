@@ -33,11 +33,13 @@ class CommittingDatabase(Database):
 
 def truncate_all(engine: Engine) -> None:
     """Empty every table of the app's metadata (between committing tests)."""
+    from app.audit.models import create_heads
     from app.models import metadata
 
     names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        create_heads(conn)  # as the table was created: every audit chain's head, empty
 
 
 def settle(app: Flask, timeout: float = 60.0) -> None:
