@@ -71,13 +71,12 @@ class SamplingPlanCommit(MethodView):
 @blp.route("/sampling-plans/<uuid:plan_id>/draw")
 class SamplingPlanDraw(MethodView):
     @blp.response(200, SamplingPlanSchema)
-    @blp.alt_response(202, schema=SamplingPlanSchema, description="Handed to the worker")
     @takes_if_match("sampling_plan", required=False)
     def post(self, plan_id: uuid.UUID) -> Any:
         """Draw targets and teams from the committed seed; create inspections; reveal the seed.
 
-        A large draw (docs/sampling.md) is handed to the worker: 202, and the plan's `draw`
-        shows its progress; a repeat while it is queued or running answers the same 202.
+        A large draw (docs/sampling.md) is handed to the worker: the same plan answered 202, its
+        `draw` showing the progress; a repeat while it is queued or running answers the same 202.
         """
         user = require_role("planner")
         plan = services.get_plan(user, plan_id, lock=True)
