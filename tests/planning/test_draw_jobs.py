@@ -206,3 +206,16 @@ def test_a_repeated_draw_answers_the_same_202_then_as_a_drawn_plan(
     done = client.post(f"/api/v1/sampling-plans/{pid}/draw", headers=headers)
     assert done.status_code == 409 and done.json["code"] == "sampling_plan.already_drawn"
     assert run_jobs(app) == 0
+
+
+def test_fieldsafe_worker_runs_the_queued_draw(
+    client, app, make, login, seeds, district, db_session, large
+):
+    headers = login(make.user("planner"))
+    pid = commit(client, headers)
+    assert client.post(f"/api/v1/sampling-plans/{pid}/draw", headers=headers).status_code == 202
+    out = app.test_cli_runner().invoke(args=["worker", "--once", "--no-sweep"])
+    assert out.exit_code == 0, out.output
+    assert "draws: 1 done" in out.output
+    plan = client.get(f"/api/v1/sampling-plans/{pid}", headers=headers).json
+    assert plan["status"] == "drawn" and plan["draw"]["state"] == "done"
