@@ -85,6 +85,24 @@ def measure(
     }
 
 
+def wait_for_horizon(app: Any, timeout: float = 120.0) -> None:
+    """Wait until the snapshot horizon is past every change row (PostgreSQL's xmin)."""
+    from sqlalchemy import text
+
+    deadline = time.monotonic() + timeout
+    with app.extensions["db"].engine.connect() as conn:
+        while time.monotonic() < deadline:
+            top = conn.execute(text("SELECT max(xid) FROM sync_changes")).scalar()
+            horizon = conn.execute(
+                text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+            ).scalar()
+            conn.rollback()
+            if top is None or horizon > top:
+                return
+            time.sleep(0.5)
+    print("warning: the snapshot horizon stayed behind the log; 'nothing new' may resend")
+
+
 def main() -> int:
     """Seed, measure each request kind, print the table."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -170,6 +188,10 @@ def main() -> int:
                 statements,
             )
         )
+        # PostgreSQL's snapshot horizon is the cluster's: another session's open transaction
+        # holds back the log a pull may read. Wait until it passes the log, or the rows it
+        # releases later would be pulled again by every "nothing new" pull below.
+        wait_for_horizon(app)
         synced = Device(client, world.token)
         cursor = None
         while True:

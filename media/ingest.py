@@ -44,6 +44,7 @@ def ingest(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     *,
     thumb_sizes: Sequence[int] | Mapping[str, int] = DEFAULT_THUMB_SIZES,
+    received_sha256: str | None = None,
 ) -> IngestResult:
     """Verify, sniff, process and store a photo; a refusal raises MediaError, storing nothing.
 
@@ -60,7 +61,7 @@ def ingest(
     size = os.path.getsize(spool_path)
     if size == 0:
         raise MediaError("media.empty", _l("The upload is empty; send the photo's bytes."))
-    actual = sha256_file(spool_path)
+    actual = received_sha256.lower() if received_sha256 else sha256_file(spool_path)
     if actual != expected:
         raise MediaError(
             "media.hash_mismatch",

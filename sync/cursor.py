@@ -64,6 +64,8 @@ __all__ = [
     "load_state",
     "raise_floor",
     "rotate_epoch",
+    "state_columns",
+    "state_of",
 ]
 
 DEFAULT_RETENTION = timedelta(days=30)
@@ -299,18 +301,25 @@ def _insert_ignore(executor: Executor, table: Table, values: dict[str, Any]) -> 
 def load_state(executor: Executor, tables: SyncTables, now: datetime) -> EpochState:
     """Return this database's change-log epoch and floor, creating the epoch on first use."""
     table = tables.state
-    row = executor.execute(
-        select(table.c.epoch, table.c.floor_xid, table.c.floor_id).where(table.c.id == 1)
-    ).first()
+    row = executor.execute(select(*state_columns(tables)).where(table.c.id == 1)).first()
     if row is None:
         _insert_ignore(
             executor,
             table,
             {"id": 1, "epoch": _new_epoch(), "floor_xid": None, "floor_id": 0, "rotated_at": now},
         )
-        row = executor.execute(
-            select(table.c.epoch, table.c.floor_xid, table.c.floor_id).where(table.c.id == 1)
-        ).one()
+        row = executor.execute(select(*state_columns(tables)).where(table.c.id == 1)).one()
+    return state_of(row)
+
+
+def state_columns(tables: SyncTables) -> tuple[Any, ...]:
+    """The state row's columns :func:`state_of` reads (to select along with something else)."""
+    c = tables.state.c
+    return (c.epoch, c.floor_xid, c.floor_id)
+
+
+def state_of(row: Any) -> EpochState:
+    """Return the epoch state of a row holding :func:`state_columns`."""
     floor = None
     if row.floor_xid is not None or row.floor_id:
         floor = Position(row.floor_xid, row.floor_id)

@@ -34,16 +34,20 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Protocol
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     Select,
     Table,
     and_,
+    bindparam,
     delete,
     exists,
     func,
+    literal,
     literal_column,
     or_,
     select,
@@ -58,11 +62,14 @@ from sync.bulk import insert_rows
 from sync.cursor import (
     Cursor,
     CursorCodec,
+    EpochState,
     Executor,
     Position,
     dialect_name,
     load_state,
     raise_floor,
+    state_columns,
+    state_of,
 )
 from sync.models import SyncTables
 
@@ -78,6 +85,7 @@ __all__ = [
     "prune_changes",
     "pull_page",
     "read_changes",
+    "read_feed",
     "conditions",
     "snapshot_horizon",
 ]
@@ -139,6 +147,23 @@ def snapshot_horizon(executor: Executor) -> int | None:
     return int(executor.execute(select(literal_column(_XMIN))).scalar_one())
 
 
+def _state_and_horizon(
+    executor: Executor, tables: SyncTables, now: datetime
+) -> tuple[EpochState, int | None]:
+    """Return the log's epoch state and :func:`snapshot_horizon`, in one statement once the
+    epoch exists (the pull's first statements run on one snapshot either way)."""
+    if dialect_name(executor) != "postgresql":
+        return load_state(executor, tables, now), None
+    row = executor.execute(
+        select(*state_columns(tables), literal_column(_XMIN).label("horizon")).where(
+            tables.state.c.id == 1
+        )
+    ).first()
+    if row is None:  # the log's first reader creates the epoch
+        return load_state(executor, tables, now), snapshot_horizon(executor)
+    return state_of(row), int(row.horizon)
+
+
 def _after(changes: Table, position: Position, horizon: int | None) -> ColumnElement[bool]:
     c = changes.c
     if horizon is None:
@@ -147,6 +172,26 @@ def _after(changes: Table, position: Position, horizon: int | None) -> ColumnEle
         tuple_(c.xid, c.id) > tuple_(position.xid if position.xid is not None else -1, position.id),
         c.xid < horizon,
     )
+
+
+def _ordered(
+    changes: Table,
+    where: ColumnElement[bool],
+    branches: Sequence[ColumnElement[bool]] | None,
+    limit: Any,
+    merged_limit: Any,
+) -> Select[Any]:
+    """The feed query's one shape, for literal values or bound parameters alike."""
+    c = changes.c
+    cols = (c.id, c.xid, c.entity_type, c.entity_id, c.op, c.version)
+    if branches is None:
+        return select(*cols).where(where).order_by(c.xid, c.id).limit(limit)
+    parts = [
+        select(*cols).where(where, branch).order_by(c.xid, c.id).limit(limit).subquery()
+        for branch in branches
+    ]
+    merged = union_all(*(select(p) for p in parts)).subquery()
+    return select(merged).order_by(merged.c.xid, merged.c.id).limit(merged_limit)
 
 
 def feed_statement(
@@ -161,20 +206,95 @@ def feed_statement(
     ``branches`` are alternative conditions on the change table (see :func:`conditions`);
     each becomes its own ordered, limited index scan on its ``(key, xid, id)`` index and the
     results are merged, so a pull never sorts or filters the whole log. ``None`` reads
-    the whole log through the ``(xid, id)`` index.
+    the whole log through the ``(xid, id)`` index. A row matching two branches appears
+    twice; twice the limit leaves room to drop it. (A pull runs the same query prebuilt with
+    bound parameters: :func:`_feed_template`.)
+    """
+    where = _after(changes, position, horizon)
+    return _ordered(changes, where, branches, limit, limit * 2)
+
+
+#: A branch's shape in a prebuilt feed query: its key, and whether it is an IN of many values.
+_Shape = tuple[tuple[str, bool], ...]
+
+
+@lru_cache(maxsize=512)
+def _feed_template(changes: Table, shape: _Shape | None, postgres: bool) -> Select[Any]:
+    """Return the feed query of one shape with bound parameters, built once per shape.
+
+    The same statement as :func:`feed_statement`. Built and cache-keyed once, not on every
+    pull: building the union of a user's branches and walking it for SQLAlchemy's compiled
+    cache was most of an empty pull's CPU. Parameters: ``xid``, ``id``, ``horizon``,
+    ``limit``, ``merged_limit``, and ``b0``, ``b1``… the branches' values.
     """
     c = changes.c
-    cols = (c.id, c.xid, c.entity_type, c.entity_id, c.op, c.version)
-    where = _after(changes, position, horizon)
-    if branches is None:
-        return select(*cols).where(where).order_by(c.xid, c.id).limit(limit)
-    parts = [
-        select(*cols).where(where, branch).order_by(c.xid, c.id).limit(limit).subquery()
-        for branch in branches
-    ]
-    merged = union_all(*(select(p) for p in parts)).subquery()
-    # A row matching two branches appears twice; twice the limit leaves room to drop it.
-    return select(merged).order_by(merged.c.xid, merged.c.id).limit(limit * 2)
+    if postgres:
+        where = and_(
+            tuple_(c.xid, c.id) > tuple_(bindparam("xid", type_=c.xid.type), bindparam("id")),
+            c.xid < bindparam("horizon", type_=c.xid.type),
+        )
+    else:
+        where = c.id > bindparam("id", type_=c.id.type)
+    branches = None
+    if shape is not None:
+        branches = [
+            c[key].in_(bindparam(f"b{n}", type_=c[key].type, expanding=True))
+            if many
+            else c[key] == bindparam(f"b{n}", type_=c[key].type)
+            for n, (key, many) in enumerate(shape)
+        ]
+    return _ordered(
+        changes, where, branches, bindparam("limit", type_=Integer), bindparam("merged_limit")
+    )
+
+
+def _check_keys(tables: SyncTables, branches: Sequence[Branch]) -> None:
+    allowed = {*tables.scope_keys, "entity_id"}
+    for b in branches:
+        if b.key not in allowed:
+            raise ValueError(f"{b.key!r} is neither a scope key nor entity_id")
+
+
+def read_feed(
+    executor: Executor,
+    tables: SyncTables,
+    position: Position,
+    horizon: int | None,
+    branches: Sequence[Branch] | None,
+    limit: int,
+) -> list[Row[Any]]:
+    """Return up to ``limit`` change rows after ``position`` in feed order (no duplicates).
+
+    ``branches`` are the slices of the log to read (None: all of it), as a
+    :class:`FeedScope` names them; the query is :func:`feed_statement`'s, prebuilt per shape.
+    """
+    shape: _Shape | None = None
+    params: dict[str, Any] = {"limit": limit, "merged_limit": limit * 2, "id": position.id}
+    if horizon is not None:
+        params["xid"] = position.xid if position.xid is not None else -1
+        params["horizon"] = horizon
+    if branches is not None:
+        _check_keys(tables, branches)
+        used = [b for b in branches if b.values]
+        if not used:
+            return []
+        shape = tuple((b.key, len(b.values) > 1) for b in used)
+        for n, b in enumerate(used):
+            params[f"b{n}"] = list(b.values) if len(b.values) > 1 else b.values[0]
+    stmt = _feed_template(tables.changes, shape, horizon is not None)
+    return _distinct(executor.execute(stmt, params).all(), limit)
+
+
+def _distinct(rows: Sequence[Row[Any]], limit: int) -> list[Row[Any]]:
+    seen: set[int] = set()
+    out: list[Row[Any]] = []
+    for row in rows:
+        if row.id not in seen:
+            seen.add(row.id)
+            out.append(row)
+        if len(out) == limit:
+            break
+    return out
 
 
 def read_changes(
@@ -189,15 +309,7 @@ def read_changes(
     if branches is not None and not branches:
         return []
     stmt = feed_statement(changes, position, horizon, branches, limit)
-    seen: set[int] = set()
-    out: list[Row[Any]] = []
-    for row in executor.execute(stmt).all():
-        if row.id not in seen:
-            seen.add(row.id)
-            out.append(row)
-        if len(out) == limit:
-            break
-    return out
+    return _distinct(executor.execute(stmt).all(), limit)
 
 
 @dataclass(frozen=True)
@@ -220,11 +332,9 @@ def branch(key: str, *values: Any) -> Branch:
 def conditions(tables: SyncTables, branches: Sequence[Branch]) -> list[ColumnElement[bool]]:
     """Turn branches into conditions on the change table; refuse a key it has no index on."""
     c = tables.changes.c
-    allowed = {*tables.scope_keys, "entity_id"}
+    _check_keys(tables, branches)
     out: list[ColumnElement[bool]] = []
     for b in branches:
-        if b.key not in allowed:
-            raise ValueError(f"{b.key!r} is neither a scope key nor entity_id")
         if not b.values:
             continue
         column = c[b.key]
@@ -314,6 +424,60 @@ def _mark_removed(
         )
 
 
+def _reconcile(
+    executor: Executor,
+    scope: FeedScope,
+    known: Table,
+    client_id: uuid.UUID,
+    gen: int,
+    limit: int,
+) -> list[list[uuid.UUID]]:
+    """Read the scope's reconcile in one statement: ``[entering, leaving]`` ids of each type.
+
+    Part ``2n`` holds the visible ids of ``scope.types[n]`` not known to the device as of
+    ``gen``, part ``2n + 1`` the ids known as of ``gen`` no longer visible; each in id order,
+    at most ``limit``. Writing the known set for one type changes no other part's answer (its
+    rows are the type's own, and an entering id is not known as of ``gen`` before or after).
+    """
+    k = known.c
+    parts = []
+    for n, entity_type in enumerate(scope.types):
+        visible = scope.visible(entity_type)
+        vis = visible.subquery()
+        entering = (
+            select(literal(2 * n, Integer).label("part"), vis.c[0].label("entity_id"))
+            .where(
+                ~exists().where(
+                    k.client_id == client_id,
+                    k.entity_type == entity_type,
+                    k.entity_id == vis.c[0],
+                    _known_as_of(known, gen),
+                )
+            )
+            .order_by(vis.c[0])
+            .limit(limit)
+        )
+        still = visible.subquery()
+        leaving = (
+            select(literal(2 * n + 1, Integer).label("part"), k.entity_id)
+            .where(
+                k.client_id == client_id,
+                k.entity_type == entity_type,
+                _known_as_of(known, gen),
+                ~exists().where(still.c[0] == k.entity_id),
+            )
+            .order_by(k.entity_id)
+            .limit(limit)
+        )
+        parts += [entering.subquery(), leaving.subquery()]
+    found: list[list[uuid.UUID]] = [[] for _ in parts]
+    if parts:
+        for part, entity_id in executor.execute(union_all(*(select(p) for p in parts))):
+            found[part].append(entity_id)
+    # A union keeps no order: each part is sorted again (UUIDs order as the database does).
+    return [sorted(ids) for ids in found]
+
+
 def _counter_at(
     executor: Executor, changes: Table, client_id: uuid.UUID, horizon: int | None
 ) -> int:
@@ -346,8 +510,7 @@ def pull_page(
     now: datetime,
 ) -> PullPage:
     """Return the next page of the caller's feed; raise CursorError for an unusable cursor."""
-    state = load_state(executor, tables, now)
-    horizon = snapshot_horizon(executor)
+    state, horizon = _state_and_horizon(executor, tables, now)
     changes, known = tables.changes, tables.known
     k = known.c
     if token is None:
@@ -391,27 +554,15 @@ def pull_page(
         out.append({"type": entity_type, "id": str(entity_id), "op": "delete"})
         emitted.add((entity_type, entity_id))
 
-    # 1. scope reconcile
-    for entity_type in scope.types:
+    # 1. scope reconcile: per type, the visible ids the device does not hold (entering) and
+    # the ids it holds that are no longer visible (leaving), all read by one statement
+    found = _reconcile(executor, scope, known, client_id, gen, budget)
+    for n, entity_type in enumerate(scope.types):
         if budget <= 0:
             break
-        visible = scope.visible(entity_type).subquery()
-        vid = visible.c[0]
-        entering = list(
-            executor.execute(
-                select(vid)
-                .where(
-                    ~exists().where(
-                        k.client_id == client_id,
-                        k.entity_type == entity_type,
-                        k.entity_id == vid,
-                        _known_as_of(known, gen),
-                    )
-                )
-                .order_by(vid)
-                .limit(budget)
-            ).scalars()
-        )
+        # Each part was limited to the whole page; the page's budget left takes its first ids,
+        # as a statement per part limited to that budget would.
+        entering = found[2 * n][:budget]
         if entering:
             sent = emit_puts(entity_type, entering)
             _upsert_known(executor, known, client_id, ((entity_type, i) for i in sent), new_gen)
@@ -419,20 +570,7 @@ def pull_page(
             budget -= len(entering)
         if budget <= 0:
             break
-        still = scope.visible(entity_type).subquery()
-        leaving = list(
-            executor.execute(
-                select(k.entity_id)
-                .where(
-                    k.client_id == client_id,
-                    k.entity_type == entity_type,
-                    _known_as_of(known, gen),
-                    ~exists().where(still.c[0] == k.entity_id),
-                )
-                .order_by(k.entity_id)
-                .limit(budget)
-            ).scalars()
-        )
+        leaving = found[2 * n + 1][:budget]
         for entity_id in leaving:
             emit_delete(entity_type, entity_id)
         _mark_removed(executor, known, client_id, ((entity_type, i) for i in leaving), new_gen)
@@ -443,10 +581,9 @@ def pull_page(
     if not has_more:
         # 2. the change log after the cursor
         slices = scope.branches()
-        branches = None
         if slices is not None:
-            branches = [*conditions(tables, slices), changes.c.entity_id == client_id]
-        rows = read_changes(executor, changes, position, horizon, branches, budget + 1)
+            slices = [*slices, branch("entity_id", client_id)]
+        rows = read_feed(executor, tables, position, horizon, slices, budget + 1)
         has_more = len(rows) > budget
         rows = rows[:budget]
         if rows:

@@ -17,7 +17,10 @@
    (handlers find rejections out *before* writing). Each run is wrapped in a savepoint:
    if a handler raises anyway, the run is rolled back and retried one mutation at a
    time, each in its own savepoint, so a mutation that cannot be applied is rejected
-   and leaves no effect while its neighbours still apply.
+   and leaves no effect while its neighbours still apply. Given ``restart`` (the caller's
+   rollback), runs of handlers that never raise a refusal (``checks_first``) skip the
+   savepoint; if one raises after all, the whole push is rolled back and applied again
+   with every savepoint.
 6. Word every rejection's messages with ``translate`` (see ``sync.text``), store every
    result, advance the counter to the last id, and record a ``client`` change row carrying
    the counter (see ``sync.feed``). A replay answers the stored result: the same words.
@@ -36,9 +39,10 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, IntegrityError
 
@@ -153,19 +157,44 @@ class Handler(Protocol):
 
 @dataclass(frozen=True)
 class MutationSpec(Mutation):
-    """A mutation the server applies: its fields, the typed value they build, its handler."""
+    """A mutation the server applies: its fields, the typed value they build, its handler.
+
+    ``checks_first``: the handler finds every refusal out before it writes and returns it as
+    a ``rejected`` result, never raising one (the field-work handlers do). A raise from it is
+    then a surprise from the database, and with ``apply_push(restart=...)`` its runs go
+    without a savepoint each (see :func:`apply_push`).
+    """
 
     handler: Handler
+    checks_first: bool = False
 
 
 def mutation_specs(
-    mutations: Mapping[str, Mutation], handlers: Mapping[str, Handler]
+    mutations: Mapping[str, Mutation],
+    handlers: Mapping[str, Handler],
+    checks_first: Iterable[str] = (),
 ) -> dict[str, MutationSpec]:
-    """Pair each mutation with its handler; refuse a mutation or a handler left unpaired."""
+    """Pair each mutation with its handler; refuse a mutation or a handler left unpaired.
+
+    ``checks_first`` names the mutations whose handlers never raise a refusal
+    (:attr:`MutationSpec.checks_first`).
+    """
     if set(mutations) != set(handlers):
         unpaired = sorted(set(mutations) ^ set(handlers))
         raise ValueError(f"mutations and handlers do not pair up: {unpaired}")
-    return {name: MutationSpec(m.fields, m.build, handlers[name]) for name, m in mutations.items()}
+    checked = set(checks_first)
+    if not checked <= set(mutations):
+        raise ValueError(
+            f"checks_first names unknown mutations: {sorted(checked - set(mutations))}"
+        )
+    return {
+        name: MutationSpec(m.fields, m.build, handlers[name], name in checked)
+        for name, m in mutations.items()
+    }
+
+
+class _Redo(Exception):
+    """A run applied without its savepoint raised: the push is redone with savepoints."""
 
 
 @dataclass
@@ -180,6 +209,35 @@ class PushOutcome:
     replayed: int = 0
 
 
+@lru_cache(maxsize=16)
+def _lock_statement(table: Table, dialect: str) -> Any:
+    """The counter upsert for ``table`` on ``dialect``, built once: its values are parameters."""
+    ins: Any = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    ins = ins.values(
+        client_id=bindparam("client_id", type_=table.c.client_id.type),
+        user_id=bindparam("user_id", type_=table.c.user_id.type),
+        last_mutation_id=0,
+        created_at=bindparam("now", type_=table.c.created_at.type),
+        updated_at=bindparam("now", type_=table.c.updated_at.type),
+    )
+    return ins.on_conflict_do_update(
+        index_elements=[table.c.client_id], set_={"client_id": ins.excluded.client_id}
+    ).returning(table.c.user_id, table.c.last_mutation_id)
+
+
+@lru_cache(maxsize=16)
+def _advance_statement(table: Table) -> Any:
+    """The counter's advance for ``table``, built once."""
+    return (
+        update(table)
+        .where(table.c.client_id == bindparam("cid", type_=table.c.client_id.type))
+        .values(
+            last_mutation_id=bindparam("last", type_=table.c.last_mutation_id.type),
+            updated_at=bindparam("now", type_=table.c.updated_at.type),
+        )
+    )
+
+
 def lock_client(
     executor: Executor, tables: SyncTables, client_id: uuid.UUID, user_id: uuid.UUID, now: datetime
 ) -> int:
@@ -188,16 +246,8 @@ def lock_client(
     One statement: an upsert whose no-op update takes the row lock (on PostgreSQL a
     concurrent push of the same client waits here until the first one commits).
     """
-    table = tables.clients
-    dialect = dialect_name(executor)
-    ins: Any = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
-    ins = ins.values(
-        client_id=client_id, user_id=user_id, last_mutation_id=0, created_at=now, updated_at=now
-    )
-    stmt = ins.on_conflict_do_update(
-        index_elements=[table.c.client_id], set_={"client_id": ins.excluded.client_id}
-    ).returning(table.c.user_id, table.c.last_mutation_id)
-    row = executor.execute(stmt).one()
+    stmt = _lock_statement(tables.clients, dialect_name(executor))
+    row = executor.execute(stmt, {"client_id": client_id, "user_id": user_id, "now": now}).one()
     if row.user_id != user_id:
         raise ClientTaken(str(client_id))
     return int(row.last_mutation_id)
@@ -215,8 +265,63 @@ def apply_push(
     savepoint: Callable[[], Any] | None = None,
     translate: Translate = str,
     media_missing: Callable[[list[str]], list[str]] | None = None,
+    restart: Callable[[], None] | None = None,
 ) -> PushOutcome:
     """Apply ``push`` exactly once in the caller's transaction; see the module docstring.
+
+    ``restart`` rolls the caller's whole transaction back. Given it, the runs of mutations
+    whose handlers check first (:attr:`MutationSpec.checks_first`) are applied without a
+    savepoint each; should one raise anyway (the database refused a write), nothing is kept:
+    ``restart`` is called and the push is applied again from the start, every run in its
+    savepoint, so only the mutation that cannot be written is rejected.
+    """
+    if restart is not None:
+        try:
+            return _apply_push(
+                executor,
+                tables,
+                push,
+                actor=actor,
+                user_id=user_id,
+                mutations=mutations,
+                now=now,
+                savepoint=savepoint,
+                translate=translate,
+                media_missing=media_missing,
+                optimistic=True,
+            )
+        except _Redo:
+            restart()
+    return _apply_push(
+        executor,
+        tables,
+        push,
+        actor=actor,
+        user_id=user_id,
+        mutations=mutations,
+        now=now,
+        savepoint=savepoint,
+        translate=translate,
+        media_missing=media_missing,
+        optimistic=False,
+    )
+
+
+def _apply_push(
+    executor: Any,
+    tables: SyncTables,
+    push: PushRequest,
+    *,
+    actor: Any,
+    user_id: uuid.UUID,
+    mutations: Mapping[str, MutationSpec],
+    now: datetime,
+    savepoint: Callable[[], Any] | None,
+    translate: Translate,
+    media_missing: Callable[[list[str]], list[str]] | None,
+    optimistic: bool,
+) -> PushOutcome:
+    """Apply ``push`` once (see :func:`apply_push`); ``optimistic``: skip checked runs' savepoints.
 
     ``mutations`` is the application's table of the mutations it accepts. ``savepoint``
     opens a nested transaction (``session.begin_nested``); it defaults to the executor's own
@@ -272,8 +377,15 @@ def apply_push(
             runs.append([item])
 
     for run in runs:
-        handler = mutations[run[0].name].handler
-        for item, result in zip(run, _apply_run(executor, ctx, handler, run, nested), strict=True):
+        spec = mutations[run[0].name]
+        if optimistic and spec.checks_first:
+            try:
+                applied_run = spec.handler(executor, ctx, run)
+            except (MutationRejected, IntegrityError, DataError) as exc:
+                raise _Redo() from exc
+        else:
+            applied_run = _apply_run(executor, ctx, spec.handler, run, nested)
+        for item, result in zip(run, applied_run, strict=True):
             by_id[item.id] = result
 
     new_results = [_worded(by_id[m.id], translate) for m in fresh]
@@ -285,11 +397,8 @@ def apply_push(
             [{"mutation_id": res["id"], "result": res} for res in new_results],
             shared={"client_id": push.client_id, "created_at": now},
         )
-        c = tables.clients.c
         executor.execute(
-            update(tables.clients)
-            .where(c.client_id == push.client_id)
-            .values(last_mutation_id=last, updated_at=now)
+            _advance_statement(tables.clients), {"cid": push.client_id, "last": last, "now": now}
         )
         # The counter travels in the change log after the push's own changes, so a pull
         # reports a last_mutation_id whose effects it has already delivered.

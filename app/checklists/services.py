@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -219,6 +220,41 @@ def get_checklist(industry: str, version: int | None = None) -> ChecklistVersion
         )
         raise DomainError("checklist.not_found", 404, message)
     return cv
+
+
+#: Each checklist version's items by code, keyed by the version's digest. A version is
+#: immutable and its digest is the SHA-256 of its content, so an entry is never stale; the
+#: push validates findings against it without reading and decoding the checklist each time.
+_ITEMS_BY_DIGEST: dict[str, dict[str, dict[str, Any]]] = {}
+_ITEMS_CACHED = 256
+
+
+def items_by_digest(
+    digests: Collection[str], db: Session | None = None
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """Return ``{digest: {item_code: item}}`` of the published versions with these digests.
+
+    Read from the database only for digests this process has not seen; the answer's dicts
+    are shared, so callers read them and never change them.
+    """
+    found: dict[str, dict[str, dict[str, Any]]] = {}
+    for digest in set(digests):
+        items = _ITEMS_BY_DIGEST.get(digest)
+        if items is not None:
+            found[digest] = items
+    missing = sorted(set(digests) - found.keys())
+    if missing:
+        if len(_ITEMS_BY_DIGEST) + len(missing) > _ITEMS_CACHED:
+            _ITEMS_BY_DIGEST.clear()
+        rows = (db or session).execute(
+            select(ChecklistVersion.digest, ChecklistVersion.content).where(
+                ChecklistVersion.digest.in_(missing)
+            )
+        )
+        for digest, content in rows:
+            items = {it["code"]: it for it in content.get("items", [])}
+            found[digest] = _ITEMS_BY_DIGEST[digest] = items
+    return found
 
 
 def checklist_item(cv: ChecklistVersion, code: str) -> dict[str, Any] | None:

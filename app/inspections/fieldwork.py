@@ -30,14 +30,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, exists, select, update
+from sqlalchemy import Row, Select, Table, and_, exists, select, update
 from sqlalchemy.orm import lazyload
+from sqlalchemy.orm.util import identity_key
 
 from app.audit.bindings import touch
 from app.audit.services import record
 from app.changelog import SCOPE_KEYS, change_row
 from app.checklists.models import ChecklistVersion
-from app.checklists.services import china_date, versions_in_force
+from app.checklists.services import china_date, items_by_digest, versions_in_force
 from app.db import session
 from app.errors import DomainError
 from app.i18n import _
@@ -124,18 +125,9 @@ def in_future(name: str, at: datetime | None, now: datetime) -> DomainError | No
 # --------------------------------------------------------------------------- loading
 
 
-def workable_inspections(
-    user: User, ids: Iterable[uuid.UUID], now: datetime
-) -> dict[uuid.UUID, Inspection]:
-    """Load, and on PostgreSQL lock in id order, the inspections ``user`` may work on now.
-
-    That is the inspections among ``ids`` the user can see (the confidentiality rule,
-    ``visibility_clause``) and is assigned to. Any other id is absent from the answer, and
-    a command naming it is answered as not found.
-    """
-    wanted = sorted(set(ids))
-    if not wanted:
-        return {}
+def _workable(user: User, wanted: list[uuid.UUID], now: datetime) -> Select[Any]:
+    """Select, and on PostgreSQL lock in id order, the inspections among ``wanted`` that
+    ``user`` may work on now: visible to them (``visibility_clause``) and assigned to them."""
     assigned = exists().where(
         InspectionInspector.inspection_id == Inspection.id,
         InspectionInspector.user_id == user.id,
@@ -148,7 +140,52 @@ def workable_inspections(
     )
     if _is_pg():
         stmt = stmt.with_for_update(of=Inspection)
-    return {i.id: i for i in session.execute(stmt).scalars()}
+    return stmt
+
+
+def workable_inspections(
+    user: User, ids: Iterable[uuid.UUID], now: datetime
+) -> dict[uuid.UUID, Inspection]:
+    """Load, and on PostgreSQL lock in id order, the inspections ``user`` may work on now.
+
+    That is the inspections among ``ids`` the user can see (the confidentiality rule,
+    ``visibility_clause``) and is assigned to. Any other id is absent from the answer, and
+    a command naming it is answered as not found.
+    """
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    return {i.id: i for i in session.execute(_workable(user, wanted, now)).scalars()}
+
+
+def workable_with_items(
+    user: User, ids: Iterable[uuid.UUID], now: datetime
+) -> tuple[dict[uuid.UUID, Inspection], dict[uuid.UUID, Items | None]]:
+    """:func:`workable_inspections`, and each one's checklist items (as :func:`checklist_items`).
+
+    One statement: the pinned version's digest comes with each inspection, and its items
+    from ``items_by_digest`` (read once per process and version).
+    """
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}, {}
+    stmt = (
+        _workable(user, wanted, now)
+        .add_columns(ChecklistVersion.digest)
+        .outerjoin(
+            ChecklistVersion,
+            and_(
+                ChecklistVersion.industry == Inspection.industry,
+                ChecklistVersion.version == Inspection.checklist_version,
+            ),
+        )
+    )
+    rows = session.execute(stmt).all()
+    items = items_by_digest({digest for _insp, digest in rows if digest is not None})
+    inspections = {insp.id: insp for insp, _digest in rows}
+    return inspections, {
+        insp.id: items.get(digest) if digest is not None else None for insp, digest in rows
+    }
 
 
 def _lock_findings(ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Finding]:
@@ -163,6 +200,41 @@ def _lock_findings(ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Finding]:
 
 
 Items = dict[str, dict[str, Any]]
+
+#: A stored finding as the rules read it: an ORM object, or a row of :data:`_PUT_COLUMNS`.
+StoredFinding = Finding | Row[Any]
+
+#: The columns of a stored finding that a put checks and merges.
+_PUT_COLUMNS = (
+    "id",
+    "inspection_id",
+    "item_code",
+    "deleted",
+    "review_status",
+    "version",
+    "result",
+    "note",
+    "grade",
+    "photos",
+    "location",
+    "recorded_at",
+    "value",
+    "measures",
+)
+
+
+def _lock_finding_rows(ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Row[Any]]:
+    """Load (and on PostgreSQL lock, in id order) the findings a put names, as plain rows."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    table = cast(Table, Finding.__table__)
+    stmt = where_ids(
+        session, select(*(table.c[name] for name in _PUT_COLUMNS)), table.c.id, wanted
+    ).order_by(table.c.id)
+    if _is_pg():
+        stmt = stmt.with_for_update(of=table)
+    return {row.id: row for row in session.execute(stmt)}
 
 
 def checklist_items(inspections: Iterable[Inspection]) -> dict[uuid.UUID, Items | None]:
@@ -198,7 +270,7 @@ def _location_json(location: Location | None) -> dict[str, Any] | None:
     return None if location is None else location.as_dict()
 
 
-def _may_record(insp: Inspection, finding: Finding | None) -> DomainError | None:
+def _may_record(insp: Inspection, finding: StoredFinding | None) -> DomainError | None:
     """Findings are recorded while in progress, and amended while sent back (needs_info)."""
     if insp.type == "recheck":
         return DomainError(
@@ -328,7 +400,7 @@ def _comparable(name: str, value: Any) -> Any:
 def _check_put(
     put: FindingPut,
     insp: Inspection | None,
-    current: Finding | None,
+    current: StoredFinding | None,
     draft: _Draft | None,
     codes: Items | None,
     now: datetime,
@@ -399,9 +471,8 @@ def _check_put(
 def put_findings(batch: Batch, puts: Sequence[FindingPut]) -> list[Outcome]:
     """Create or merge findings: per-field last writer wins; a delete beats an edit."""
     user = batch.actor
-    inspections = workable_inspections(user, (p.inspection_id for p in puts), batch.now)
-    checklists = checklist_items(inspections.values())
-    existing = _lock_findings(p.id for p in puts)
+    inspections, checklists = workable_with_items(user, (p.inspection_id for p in puts), batch.now)
+    existing = _lock_finding_rows(p.id for p in puts)
     drafts: dict[uuid.UUID, _Draft] = {}
     outcomes: list[Outcome] = []
     written: list[tuple[int, uuid.UUID]] = []  # index of an applied outcome, and its finding
@@ -472,7 +543,7 @@ def put_findings(batch: Batch, puts: Sequence[FindingPut]) -> list[Outcome]:
         written.append((len(outcomes), put.id))
         outcomes.append(Done("finding", put.id, draft.values["version"]))
 
-    _write_findings(batch, inspections, existing, drafts)
+    _write_findings(batch, inspections, drafts)
     # outcomes carry the final version of each finding in this batch
     for index, fid in written:
         outcomes[index] = Done("finding", fid, drafts[fid].values["version"])
@@ -482,7 +553,6 @@ def put_findings(batch: Batch, puts: Sequence[FindingPut]) -> list[Outcome]:
 def _write_findings(
     batch: Batch,
     inspections: dict[uuid.UUID, Inspection],
-    existing: dict[uuid.UUID, Finding],
     drafts: dict[uuid.UUID, _Draft],
 ) -> None:
     """Write a batch's drafts as bulk statements, with their change rows and audit entries."""
@@ -549,8 +619,11 @@ def _write_findings(
             )
     batch.changes.extend(changes)
     batch.created_findings.extend(str(fid) for fid, d in drafts.items() if d.new)
-    for f in existing.values():
-        session.expire(f)  # the ORM copies are stale after the bulk UPDATE
+    for row in updates:
+        # an ORM copy the session holds (read earlier in this push) is stale after the UPDATE
+        stale = session.identity_map.get(identity_key(Finding, row["id"]))
+        if stale is not None:
+            session.expire(stale)
 
 
 # --------------------------------------------------------------------------- finding.delete

@@ -39,7 +39,8 @@ class Inspection(Base):
     industry: Mapped[str] = mapped_column(String(40))
     #: The checklist version the findings answer (fixed at check-in, or at creation).
     checklist_version: Mapped[int | None]
-    planner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    #: Indexed: the planner's own inspections are one part of the visibility rule's union.
+    planner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"), index=True)
     #: The sampling plan that drew this inspection (double_random only).
     sampling_plan_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     window_start: Mapped[datetime | None] = mapped_column(UTCDateTime)

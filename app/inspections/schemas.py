@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
@@ -78,6 +79,22 @@ class DocumentRefSchema(Schema):
     verify_url = fields.Function(lambda d: d.content.get("verify_url"))
 
 
+def dump_document_ref(d: Any) -> dict[str, Any]:
+    """Return what :class:`DocumentRefSchema` dumps, written out."""
+    return {
+        "id": str(d.id),
+        "kind": d.kind,
+        "title": d.content.get("title"),
+        "number": d.number,
+        "version": d.version,
+        "sha256": d.sha256,
+        "code": d.code,
+        "issued_at": isoformat(d.issued_at),
+        "url": f"/api/v1/documents/{d.id}/pdf",
+        "verify_url": d.content.get("verify_url"),
+    }
+
+
 class InspectionSchema(Schema):
     id = fields.UUID()
     type = fields.String()
@@ -105,6 +122,41 @@ class InspectionSchema(Schema):
         fields.Nested(DocumentRefSchema),
         metadata={"description": "the current version of each document issued (docs/documents.md)"},
     )
+
+
+def _uuid(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def dump_inspection(i: Any, now: datetime) -> dict[str, Any]:
+    """Return what :class:`InspectionSchema` dumps as of ``now``, written out (the sync feed).
+
+    ``i`` has ``recheck_hazard_ids`` and ``documents`` attached (``attach_covered``,
+    ``attach_documents``) and its enterprise loaded. A test holds this equal to the schema's
+    dump, so the API's and the feed's shapes cannot drift.
+    """
+    return {
+        "id": str(i.id),
+        "type": i.type,
+        "status": i.effective_status(now),
+        "enterprise_id": str(i.enterprise_id),
+        "enterprise": _enterprise(i),
+        "jurisdiction": i.jurisdiction_code,
+        "industry": i.industry,
+        "checklist_version": i.checklist_version,
+        "inspector_ids": [str(u) for u in i.inspector_ids],
+        "planner_id": _uuid(i.planner_id),
+        "sampling_plan_id": _uuid(i.sampling_plan_id),
+        "window": _window(i),
+        "dispatch_at": isoformat(i.dispatch_at),
+        "check_in": _check_in(i),
+        "submitted_at": isoformat(i.submitted_at),
+        "created_at": isoformat(i.created_at),
+        "updated_at": isoformat(i.updated_at),
+        "version": i.version,
+        "recheck_hazard_ids": [str(h) for h in i.recheck_hazard_ids],
+        "documents": [dump_document_ref(d) for d in i.documents],
+    }
 
 
 class WindowSchema(Schema):
@@ -190,3 +242,31 @@ class FindingSchema(Schema):
     )
     media_pending = fields.Boolean()
     version = fields.Integer()
+
+
+def dump_finding(f: Any) -> dict[str, Any]:
+    """Return what :class:`FindingSchema` dumps for the sync feed (no ``item``), written out.
+
+    ``f`` is a :class:`~app.inspections.models.Finding` or a row of its table's columns. A
+    test holds this equal to the schema's dump, so the API's and the feed's shapes cannot drift.
+    """
+    return {
+        "id": str(f.id),
+        "inspection_id": str(f.inspection_id),
+        "item_code": f.item_code,
+        "checklist_version": f.checklist_version,
+        "result": f.result,
+        "note": f.note,
+        "grade": f.grade,
+        "photos": None if f.photos is None else list(f.photos),
+        "location": None if f.location is None else dict(f.location),
+        "value": f.value,
+        "measures": None if f.measures is None else [dict(m) for m in f.measures],
+        "recorded_at": isoformat(f.recorded_at),
+        "received_at": isoformat(f.received_at),
+        "recorded_by": _uuid(f.recorded_by),
+        "review_status": f.review_status,
+        "review_comment": f.review_comment,
+        "media_pending": f.media_pending,
+        "version": f.version,
+    }

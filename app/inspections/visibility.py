@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select, union
 from sqlalchemy.orm import Session
 
 from app.audit.services import Event, record_all
@@ -48,21 +48,41 @@ def visibility_clause(user: User, now: datetime | None = None) -> ColumnElement[
     - nobody else — administrators included — before check-in.
     """
     now = now or utcnow()
-    started = started_clause()
     if user.role == "enterprise":
         if user.enterprise_id is None:
             return false()
-        return and_(started, Inspection.enterprise_id == user.enterprise_id)
+        return and_(started_clause(), Inspection.enterprise_id == user.enterprise_id)
+    return or_(*_staff_alternatives(user, now))
+
+
+def _staff_alternatives(user: User, now: datetime) -> list[ColumnElement[bool]]:
+    """The rule's alternatives for staff: planner, assigned from dispatch, in scope once started."""
     assigned = exists().where(
         InspectionInspector.inspection_id == Inspection.id,
         InspectionInspector.user_id == user.id,
     )
     dispatched = or_(Inspection.dispatch_at.is_(None), Inspection.dispatch_at <= now)
-    return or_(
+    return [
         Inspection.planner_id == user.id,
         and_(assigned, dispatched),
-        and_(started, jurisdiction_filter(user, Inspection.jurisdiction_code)),
-    )
+        and_(started_clause(), jurisdiction_filter(user, Inspection.jurisdiction_code)),
+    ]
+
+
+def visible_ids(user: User, now: datetime | None = None) -> Select[Any]:
+    """Return a one-column select of the ids of the inspections `user` may see at `now`.
+
+    The same set as :func:`visibility_clause`, as a union of its alternatives: each part reads
+    its own index (``planner_id``, the team's ``user_id``, ``jurisdiction_code``), where one
+    ``OR`` of them reads every inspection of the district (docs/scaling.md). For the sync
+    scope's reconcile, which reads the set on every pull page.
+    """
+    now = now or utcnow()
+    if user.role == "enterprise":
+        return select(Inspection.id).where(visibility_clause(user, now))
+    parts = union(*(select(Inspection.id).where(a) for a in _staff_alternatives(user, now)))
+    ids = parts.subquery()
+    return select(ids.c[0])
 
 
 def visible_inspections(user: User, now: datetime | None = None) -> Select[Any]:

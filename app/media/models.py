@@ -30,6 +30,9 @@ class MediaObject(Base):
     exif: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     #: 64-bit DCT perceptual hash, 16 hex digits (see media.phash).
     phash: Mapped[str] = mapped_column(String(16), index=True)
+    #: The pipeline that made ``phash`` (``media.processing.PHASH_VERSION``); 1 for photos
+    #: stored before versions were recorded.
+    phash_version: Mapped[int] = mapped_column(SmallInteger, server_default="1")
     #: Who first uploaded these bytes; later uploaders are in media_uploaders.
     uploaded_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -343,18 +343,24 @@ def put_media(
     _release_transaction()
     spool = _spool_dir() / f"{uuid.uuid4().hex}.part"
     try:
-        _receive(body, spool, limit)
+        received = _receive(body, spool, limit)
         try:
-            return store_photo(spool, sha256=sha, actor=user, now=now, via="put")
+            return store_photo(
+                spool, sha256=sha, actor=user, now=now, via="put", received_sha256=received
+            )
         except MediaError as err:
             raise _domain_error(err) from None
     finally:
         spool.unlink(missing_ok=True)
 
 
-def _receive(body: IO[bytes], path: Path, limit: int) -> None:
-    """Stream a request body to ``path`` in bounded chunks, refusing more than ``limit``."""
+def _receive(body: IO[bytes], path: Path, limit: int) -> str:
+    """Stream a request body to ``path`` in bounded chunks, refusing more than ``limit``.
+
+    Return the body's SHA-256, hashed as it streams (the bytes are read once).
+    """
     received = 0
+    digest = hashlib.sha256()
     with open(path, "wb") as out:
         while chunk := body.read(_COPY_CHUNK):
             received += len(chunk)
@@ -364,7 +370,9 @@ def _receive(body: IO[bytes], path: Path, limit: int) -> None:
                     413,
                     _("The photo is larger than the %(limit)s-byte limit.", limit=limit),
                 )
+            digest.update(chunk)
             out.write(chunk)
+    return digest.hexdigest()
 
 
 def store_photo(
@@ -374,6 +382,7 @@ def store_photo(
     now: datetime,
     via: str,
     sha256: str | None = None,
+    received_sha256: str | None = None,
 ) -> tuple[MediaObject, bool]:
     """Process, store and record a photo; True when it is new. The one writer of MediaObject.
 
@@ -383,15 +392,20 @@ def store_photo(
     refusal raises :class:`MediaError` and records nothing). Then the row is written (or
     ``actor`` linked to an existing one), the stored-photo hooks run for a new photo (findings
     waiting for it leave ``media_pending``), and ``media.upload`` is audited. Flushes.
+    ``received_sha256`` is the spooled file's digest when the caller hashed it while writing.
     """
     if isinstance(source, bytes):
-        digest = sha256 or hashlib.sha256(source).hexdigest()
+        own = hashlib.sha256(source).hexdigest()
         with tempfile.NamedTemporaryFile(dir=_spool_dir(), suffix=".part") as tmp:
             tmp.write(source)
             tmp.flush()
-            result = ingest(tmp.name, digest, get_storage(), _max_pixels())
+            result = ingest(
+                tmp.name, sha256 or own, get_storage(), _max_pixels(), received_sha256=own
+            )
     else:
-        result = ingest(source, sha256 or "", get_storage(), _max_pixels())
+        result = ingest(
+            source, sha256 or "", get_storage(), _max_pixels(), received_sha256=received_sha256
+        )
     return _save_media(result, actor, now=now, via=via)
 
 
@@ -415,6 +429,7 @@ def _save_media(
             height=image.height,
             exif=image.exif.to_dict() if image.exif else None,
             phash=image.phash,
+            phash_version=image.phash_version,
             uploaded_by=actor.id if actor is not None else None,
             created_at=now,
         )

@@ -6,6 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates
 
+from app.clock import isoformat
 from app.fields import DateTime
 from app.i18n import _
 from app.registry.models import RISK_LEVELS
@@ -46,6 +47,29 @@ class EnterpriseSchema(Schema):
     created_at = DateTime()
     updated_at = DateTime()
     version = fields.Integer()
+
+
+def dump_enterprise(e: Any) -> dict[str, Any]:
+    """Return what :class:`EnterpriseSchema` dumps, written out (the sync feed's hot path).
+
+    ``e`` is an :class:`~app.registry.models.Enterprise` or a row of its table's columns. A
+    test holds this equal to the schema's dump, so the API's and the feed's shapes cannot drift.
+    """
+    return {
+        "id": str(e.id),
+        "name": e.name,
+        "uscc": e.uscc,
+        "industry": e.industry,
+        "jurisdiction": e.jurisdiction_code,
+        "address": e.address,
+        "location": _location(e),
+        "risk_level": e.risk_level,
+        "principal": _principal(e),
+        "last_inspected_at": isoformat(e.last_inspected_at),
+        "created_at": isoformat(e.created_at),
+        "updated_at": isoformat(e.updated_at),
+        "version": e.version,
+    }
 
 
 class _EnterpriseWriteSchema(Schema):

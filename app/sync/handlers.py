@@ -122,4 +122,12 @@ SPECS: dict[str, MutationSpec] = mutation_specs(
         "hazard.comment": hazard_action,
         "document.sign": document_sign,
     },
+    # field work returns its refusals (it checks a batch before writing): no savepoint per run
+    checks_first=(
+        "finding.put",
+        "finding.delete",
+        "inspection.check_in",
+        "inspection.submit",
+        "inspection.create",
+    ),
 )

@@ -32,19 +32,18 @@ from app.checklists.models import ChecklistVersion
 from app.checklists.services import serialize
 from app.clock import isoformat
 from app.documents.services import attach_documents, attach_hazard_documents
-from app.fields import DumpContext
 from app.hazards.models import Hazard, RecheckItem
 from app.hazards.rechecks import attach_covered
 from app.hazards.services import serialize_hazard
 from app.hazards.visibility import visibility_clause as hazard_visibility
 from app.inspections.models import Finding, Inspection, InspectionInspector
-from app.inspections.schemas import FindingSchema, InspectionSchema
+from app.inspections.schemas import dump_finding, dump_inspection
 from app.inspections.visibility import ENTERPRISE_FINDINGS_STATES
-from app.inspections.visibility import visibility_clause as inspection_visibility
+from app.inspections.visibility import visible_ids as visible_inspection_ids
 from app.org.models import User
 from app.org.services import is_district_level, scope_filter
 from app.registry.models import Enterprise
-from app.registry.schemas import EnterpriseSchema
+from app.registry.schemas import dump_enterprise
 from sync.feed import Branch, branch
 
 #: Above this many cross-jurisdiction ids, one IN branch replaces one branch each.
@@ -71,6 +70,13 @@ def _json(value: Any) -> Any:
     return value
 
 
+def _checklist(cv: ChecklistVersion) -> dict[str, Any]:
+    """A checklist version as devices receive it: its id and its full representation."""
+    data = {"id": str(cv.id), **serialize(cv)}
+    data["published_at"] = isoformat(cv.published_at)
+    return data
+
+
 class UserScope:
     """The sync scope of one user at one moment (a ``sync.feed.FeedScope``)."""
 
@@ -84,9 +90,6 @@ class UserScope:
         self.sent_inspections: list[Inspection] = []
 
     # -- visibility
-
-    def _inspection_clause(self) -> ColumnElement[bool]:
-        return inspection_visibility(self.user, self.now)
 
     @property
     def works(self) -> bool:
@@ -168,10 +171,11 @@ class UserScope:
             return select(Enterprise.id).where(
                 scope_filter(user, Enterprise.jurisdiction_code, Enterprise.id)
             )
+        # Inspections and findings through the rule's union: each part an index (scaling.md).
         if entity_type == "inspection":
-            return select(Inspection.id).where(self._inspection_clause())
+            return visible_inspection_ids(user, self.now)
         if entity_type == "finding":
-            visible = select(Inspection.id).where(self._inspection_clause())
+            visible = visible_inspection_ids(user, self.now)
             stmt = select(Finding.id).where(
                 Finding.inspection_id.in_(visible), Finding.deleted.is_(False)
             )
@@ -221,7 +225,7 @@ class UserScope:
         elsewhere = list(
             self.db.execute(
                 select(Inspection.id).where(
-                    self._inspection_clause(),
+                    Inspection.id.in_(visible_inspection_ids(user, self.now)),
                     Inspection.jurisdiction_code != user.jurisdiction_code,
                 )
             ).scalars()
@@ -284,11 +288,12 @@ class UserScope:
             versions = db.execute(
                 select(ChecklistVersion).where(ChecklistVersion.id.in_(ids))
             ).scalars()
-            return {cv.id: (cv.version, _json({"id": cv.id, **serialize(cv)})) for cv in versions}
+            return {cv.id: (cv.version, _checklist(cv)) for cv in versions}
+        # Enterprises and findings are read as plain rows (no ORM objects) and written out by
+        # their domain's dump function: no marshmallow dump per row.
         if entity_type == "enterprise":
-            enterprises = db.execute(select(Enterprise).where(Enterprise.id.in_(ids))).scalars()
-            schema = EnterpriseSchema()
-            return {e.id: (e.version, _json(schema.dump(e))) for e in enterprises}
+            rows = db.execute(select(*Enterprise.__table__.c).where(Enterprise.id.in_(ids)))
+            return {e.id: (e.version, dump_enterprise(e)) for e in rows}
         if entity_type == "inspection":
             inspections = list(
                 db.execute(
@@ -300,13 +305,11 @@ class UserScope:
             self.sent_inspections.extend(inspections)
             attach_covered(inspections)
             attach_documents(inspections)
-            inspection_schema = InspectionSchema()
-            with DumpContext({"now": self.now}):
-                return {i.id: (i.version, _json(inspection_schema.dump(i))) for i in inspections}
+            now = self.now
+            return {i.id: (i.version, dump_inspection(i, now)) for i in inspections}
         if entity_type == "finding":
-            finding_schema = FindingSchema()
-            findings = db.execute(select(Finding).where(Finding.id.in_(ids))).scalars()
-            return {f.id: (f.version, _json(finding_schema.dump(f))) for f in findings}
+            rows = db.execute(select(*Finding.__table__.c).where(Finding.id.in_(ids)))
+            return {f.id: (f.version, dump_finding(f)) for f in rows}
         if entity_type == "hazard":
             return self._load_hazards(ids)
         raise ValueError(entity_type)

@@ -94,6 +94,7 @@ def push(user: User, body: PushRequest, *, now: datetime) -> PushOutcome:
             now=now,
             translate=localize,
             media_missing=missing_media,
+            restart=session.rollback,
         )
     except MutationGap as gap:
         raise DomainError(

@@ -131,3 +131,28 @@ SVG = b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"><script>x()
 def exif_time(text: str) -> datetime:
     """Parse an RFC 3339 'Z' time for assertions."""
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def phash_v1(data: bytes, sizes: tuple[int, int] = (320, 1600)) -> str:
+    """The perceptual hash as pipeline version 1 made it (before 2026-12), written out here.
+
+    Decode in draft mode, turn upright, bicubic to the large size, bicubic from it to the small
+    one, hash that: the reference the stored version-1 hashes were computed by.
+    """
+    from PIL import ImageOps
+
+    from media.phash import phash
+
+    small, large = sizes
+    with Image.open(io.BytesIO(data)) as im:
+        if im.format == "JPEG":
+            scale = min(1.0, large / max(im.size))
+            im.draft("RGB", (round(im.width * scale), round(im.height * scale)))
+        im.load()
+        current = (ImageOps.exif_transpose(im) or im).convert("RGB")
+    for side in (large, small):
+        scale = min(1.0, side / max(current.size))
+        target = (max(1, round(current.width * scale)), max(1, round(current.height * scale)))
+        if target != current.size:
+            current = current.resize(target, Image.Resampling.BICUBIC, reducing_gap=2.0)
+    return phash(current)

@@ -28,6 +28,18 @@ def test_sha256_file_streams(write):
     assert sha256_file(write(data)) == sha(data)
 
 
+def test_a_digest_taken_while_receiving_is_checked_like_one_computed_here(storage, write):
+    """The PUT hashes its body as it streams; that digest must still match the declared one."""
+    data = jpeg()
+    stored = ingest(write(data), sha(data), storage, received_sha256=sha(data).upper())
+    assert stored.sha256 == sha(data)
+    other = jpeg(seed=2)
+    with pytest.raises(MediaError) as caught:
+        ingest(write(other), sha(other), storage, received_sha256=sha(b"what arrived"))
+    assert caught.value.code == "media.hash_mismatch"
+    assert stored_keys(storage, sha(other)) == []
+
+
 def test_ingest_stores_original_and_thumbnails(storage, write):
     data = jpeg((2000, 1500))
     result = ingest(write(data), sha(data), storage, max_pixels=40_000_000)

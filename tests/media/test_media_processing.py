@@ -17,8 +17,8 @@ from media.evidence import (
     near_duplicates,
     seconds_apart,
 )
-from media.phash import hamming, is_near_duplicate, phash
-from media.processing import GPS, ExifInfo, process
+from media.phash import NEAR_DUPLICATE_BITS, hamming, is_near_duplicate, phash
+from media.processing import GPS, PHASH_VERSION, ExifInfo, process
 from tests.media.media_samples import (
     HTML,
     SVG,
@@ -26,6 +26,7 @@ from tests.media.media_samples import (
     encode,
     exif_bytes,
     jpeg,
+    phash_v1,
     picture,
     png_chunk,
     with_app1,
@@ -87,6 +88,53 @@ def test_orientation_3_keeps_dimensions_and_flips_content(write):
     small = Image.open(io.BytesIO(result.thumbnails["small"])).convert("RGB")
     r, g, b = small.getpixel((small.width - 5, small.height - 5))
     assert r > 200 and b < 60  # the red corner is now bottom-right
+
+
+@pytest.mark.parametrize(
+    ("orientation", "corner"),
+    [(6, "top-right"), (8, "bottom-left"), (5, "top-left"), (7, "bottom-right")],
+)
+def test_a_sideways_12mp_photo_gets_upright_thumbnails_of_both_sizes(write, orientation, corner):
+    """Stored 4000×3000 with a red block top-left, as a phone held upright stores it."""
+    im = Image.new("RGB", (4000, 3000), (0, 0, 255))
+    im.paste((255, 0, 0), (0, 0, 800, 600))
+    data = encode(im, "JPEG", exif=exif_bytes(orientation=orientation), quality=90)
+    result = process(write(data))
+    assert (result.width, result.height) == (3000, 4000)
+    expected_sizes = {"small": (240, 320), "large": (1200, 1600)}
+    for name, size in expected_sizes.items():
+        thumb = Image.open(io.BytesIO(result.thumbnails[name])).convert("RGB")
+        assert thumb.size == size
+        w, h = thumb.size
+        corners = {
+            "top-left": (w // 20, h // 20),
+            "top-right": (w - w // 20, h // 20),
+            "bottom-left": (w // 20, h - h // 20),
+            "bottom-right": (w - w // 20, h - h // 20),
+        }
+        for where, xy in corners.items():
+            r, _g, b = thumb.getpixel(xy)
+            assert (r > 200 and b < 60) == (where == corner), (name, where, thumb.getpixel(xy))
+
+
+def _hash_samples() -> list[bytes]:
+    """Photos of several scenes, sizes, orientations and types: what the hash must be stable on."""
+    samples = []
+    for seed in range(6):
+        size = (2400, 1800) if seed % 2 else (1600, 1200)
+        for orientation in (1, 3, 6, 8):
+            exif = exif_bytes(orientation=orientation)
+            samples.append(encode(picture(size, seed), "JPEG", exif=exif, quality=90))
+        samples.append(encode(picture((900, 700), seed), "PNG"))
+    return samples
+
+
+def test_phash_version_2_lies_within_two_bits_of_version_1_on_sample_photos(write):
+    """Photos hashed under version 1 still pair with copies hashed now (see PHASH_VERSION)."""
+    assert PHASH_VERSION == 2
+    distances = [hamming(process(write(data)).phash, phash_v1(data)) for data in _hash_samples()]
+    assert max(distances) <= 2 < NEAR_DUPLICATE_BITS
+    assert distances.count(0) >= len(distances) * 3 // 4  # mostly the very same value
 
 
 def test_thumbnails_are_stripped_jpegs_of_the_requested_sizes(write):

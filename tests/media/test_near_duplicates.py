@@ -10,9 +10,11 @@ from PIL import Image
 from sqlalchemy import select
 
 from app.db import session
-from app.media.models import MediaNearDuplicate, MediaPhashBand
+from app.media.models import MediaNearDuplicate, MediaObject, MediaPhashBand
+from app.media.near import index_photo
 from media.phash import BANDS, NEAR_DUPLICATE_BITS, band_keys, probe_keys
-from tests.media.media_samples import encode, picture
+from media.processing import PHASH_VERSION
+from tests.media.media_samples import encode, exif_bytes, phash_v1, picture
 
 INDEX_REVISION = "8aafcbd05022"  # migrations/versions/…_media_near_duplicate_index.py
 hashes = st.integers(min_value=0, max_value=2**64 - 1)
@@ -53,6 +55,40 @@ def test_storing_a_photo_pairs_it_with_its_stored_near_copies(app, client, make,
         bands = session.scalars(select(MediaPhashBand.sha256)).all()
     assert pairs == {(first, again), (again, first)}
     assert sorted(bands) == sorted([first] * BANDS + [other] * BANDS + [again] * BANDS)
+
+
+def test_a_photo_hashed_under_version_1_still_pairs_with_its_copy_sent_now(
+    app, client, make, login
+):
+    """A reused photo ingested before the pipeline changed is still found (PHASH_VERSION)."""
+    headers = login(make.user("inspector", jurisdiction="huayanglu"))
+    scene = picture((2400, 1800), seed=11)
+    earlier = encode(scene, "JPEG", exif=exif_bytes(orientation=6), quality=92)
+    old = hashlib.sha256(earlier).hexdigest()
+    with app.app_context():  # stored and indexed as version 1 stored it
+        session.add(
+            MediaObject(
+                sha256=old,
+                size=len(earlier),
+                content_type="image/jpeg",
+                width=1800,
+                height=2400,
+                exif=None,
+                phash=phash_v1(earlier),
+                phash_version=1,
+            )
+        )
+        index_photo(old, phash_v1(earlier))
+        session.commit()
+    # The same scene sent again, recompressed: hashed by today's pipeline.
+    again = _put(client, headers, encode(scene, "JPEG", exif=exif_bytes(orientation=6), quality=70))
+
+    with app.app_context():
+        pairs = set(session.execute(select(MediaNearDuplicate.sha256, MediaNearDuplicate.other)))
+        rows = session.execute(select(MediaObject.sha256, MediaObject.phash_version))
+        versions = {sha: version for sha, version in rows}
+    assert pairs == {(old, again), (again, old)}
+    assert versions == {old: 1, again: PHASH_VERSION}
 
 
 def test_the_migration_indexes_the_photos_already_stored(tmp_path):

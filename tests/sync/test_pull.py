@@ -277,3 +277,26 @@ def test_a_pull_page_costs_the_same_statements_for_few_entities_as_for_many(
     many, sent_many = first_pull()
     assert sent_many >= sent_few + 16  # 8 more inspections and their 8 enterprises
     assert many == few
+
+
+def test_a_pull_with_nothing_new_reads_the_reconcile_and_the_log_once_each(
+    client: FlaskClient, site: Site, queries: Any
+) -> None:
+    headers = site.headers[site.inspectors[0].username]
+    client_id = str(uuid.uuid4())
+    changes, cursor, _pages = pull_all(client, headers, client_id)
+    assert changes
+    with queries:
+        resp = client.get(
+            "/api/v1/sync/pull",
+            query_string={"client_id": client_id, "cursor": cursor},
+            headers=headers,
+        )
+    assert resp.status_code == 200, resp.json
+    assert resp.json["changes"] == []
+    selects = [" ".join(s.split()) for s in queries.statements if s.lstrip().startswith("SELECT")]
+    # Every type's entering and leaving ids, in one statement (not two per type).
+    assert len([s for s in selects if "FROM sync_known" in s]) == 1
+    assert len([s for s in selects if "FROM sync_changes" in s]) == 1
+    # Nothing entered, left or changed: the known set is not written.
+    assert not [s for s in queries.statements if "INTO sync_known" in s or "UPDATE sync_known" in s]

@@ -1,0 +1,100 @@
+"""The pull's reconcile of a street's device reads its street, not the district (PostgreSQL).
+
+A supervisor's device compares its known set with the inspections and findings the rule lets
+them see on every pull page. As one ``OR`` (planner, assigned, or started in the street) that
+set was read by scanning every inspection and every finding of the district; as the rule's
+union (``app.inspections.visibility.visible_ids``) each part reads its own index. The plans
+are PostgreSQL's, so this runs there only; ``bench/sync_pull.py`` measures them at scale.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import Select, select, text
+
+from app.clock import utcnow
+from app.db import session
+from app.inspections.models import Inspection
+from app.inspections.visibility import visibility_clause
+from app.org.models import User
+from app.sync.scope import UserScope
+from tests.conftest import requires_postgres
+
+pytestmark = requires_postgres
+
+STREET, OTHER = "huayanglu", "jiangsulu"
+#: checked-in inspections and their findings (recorded together, as a device pushes them), in
+#: each street: the other street stands for the rest of the district
+SIZES = {STREET: (2, 40), OTHER: (2000, 60000)}
+
+DATA = """
+INSERT INTO enterprises (id, name, uscc, industry, jurisdiction_code, address, risk_level,
+                         created_at, updated_at, version)
+SELECT md5(:street || '-e')::uuid, :street, left(md5(:street), 18), 'gas_catering', :street, '',
+       'low', now(), now(), 1;
+INSERT INTO inspections (id, type, status, enterprise_id, jurisdiction_code, industry,
+                         check_in_received_at, created_at, updated_at, version)
+SELECT md5(:street || '-i' || k)::uuid, 'routine', 'submitted', md5(:street || '-e')::uuid,
+       :street, 'gas_catering', now(), now(), now(), 1
+FROM generate_series(1, :inspections) AS k;
+INSERT INTO findings (id, inspection_id, item_code, result, note, grade, photos, measures,
+                      recorded_at, received_at, review_status, review_comment, media_pending,
+                      deleted, updated_at, version)
+SELECT md5(:street || '-f' || f)::uuid,
+       md5(:street || '-i' || (1 + (f - 1) / (:findings / :inspections)))::uuid,
+       'A1', 'pass', '', '', '[]', '[]', now(), now(), 'pending', '', false, false, now(), 1
+FROM generate_series(1, :findings) AS f;
+"""
+
+
+def _rows_read(plan: dict[str, Any], table: str) -> int:
+    """The rows the plan's scans of ``table`` produced or filtered out, over all loops."""
+    own = 0
+    if plan.get("Relation Name") == table:
+        loops = plan.get("Actual Loops", 1)
+        kept = plan.get("Actual Rows", 0) + plan.get("Rows Removed by Filter", 0)
+        own = kept * loops
+    return own + sum(_rows_read(p, table) for p in plan.get("Plans", ()))
+
+
+def _explain(stmt: Select[Any]) -> dict[str, Any]:
+    compiled = stmt.compile(
+        dialect=session.get_bind().dialect, compile_kwargs={"render_postcompile": True}
+    )
+    raw = session.connection().exec_driver_sql(
+        "EXPLAIN (ANALYZE, FORMAT JSON) " + str(compiled), compiled.params
+    )
+    value = raw.scalar_one()
+    return (json.loads(value) if isinstance(value, str) else value)[0]["Plan"]  # type: ignore[no-any-return]
+
+
+def test_a_supervisors_reconcile_reads_the_street_not_the_district(app: Flask, make: Any) -> None:
+    supervisor = make.user("supervisor", STREET)
+    with app.app_context():
+        for street, (inspections, findings) in SIZES.items():
+            for sql in DATA.strip().split(";\n"):
+                session.execute(
+                    text(sql),
+                    {"street": street, "inspections": inspections, "findings": findings},
+                )
+        session.execute(text("ANALYZE enterprises, inspections, findings"))
+        user = session.get(User, supervisor.id)
+        assert user is not None
+        scope = UserScope(session, user, utcnow())
+
+        inspections = scope.visible("inspection")
+        findings = scope.visible("finding")
+        # the same set as the rule's one condition
+        by_rule = select(Inspection.id).where(visibility_clause(user, scope.now))
+        assert set(session.scalars(inspections)) == set(session.scalars(by_rule))
+        assert len(session.scalars(findings).all()) == SIZES[STREET][1]
+
+        # Twice the street's rows at most (an index probe may see a row twice), where the
+        # district's one OR read all 2,010 inspections and 60,200 findings.
+        street_inspections, street_findings = SIZES[STREET]
+        assert _rows_read(_explain(inspections), "inspections") <= 2 * street_inspections
+        assert _rows_read(_explain(findings), "findings") <= 2 * street_findings
+        assert _rows_read(_explain(findings), "inspections") <= 2 * street_inspections
