@@ -1,7 +1,7 @@
 """sampling draw jobs: large draws handed to the worker, with progress
 
 Revision ID: b7c2d9e4f1a3
-Revises: a0610862bf80
+Revises: 3c5e1f7a9b20
 Create Date: 2026-12-01 22:40:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import app.db
 
 revision: str = "b7c2d9e4f1a3"
-down_revision: str | Sequence[str] | None = "a0610862bf80"
+down_revision: str | Sequence[str] | None = "3c5e1f7a9b20"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
