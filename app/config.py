@@ -104,6 +104,8 @@ DEFAULTS: dict[str, Any] = {
     # The worker loop.
     "WORKER_POLL_SECONDS": 2.0,
     "WORKER_SWEEP_SECONDS": 3600.0,
+    # A draw of a larger population runs in the worker, with progress (docs/sampling.md).
+    "DRAW_INLINE_MAX_POPULATION": 10_000,
 }
 
 

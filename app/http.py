@@ -341,10 +341,12 @@ def _versioned_view(kind: str, if_match: bool | None) -> Callable[[Any], Any]:
     def decorator(view: Any) -> Any:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            entity = view(*args, **kwargs)
+            answer = view(*args, **kwargs)
+            # A view may answer (entity, status), e.g. 202 for work handed to the worker.
+            entity = answer[0] if isinstance(answer, tuple) else answer
             if not isinstance(entity, Response):
                 set_etag(version_etag(kind, entity.id, entity.version))
-            return entity
+            return answer
 
         # flask-smorest's own decorators keep _apidoc this way; Blueprint reads "versioned".
         wrapper._apidoc = deepcopy(getattr(wrapper, "_apidoc", {}))  # type: ignore[attr-defined]

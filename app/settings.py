@@ -60,6 +60,9 @@ class Settings:
     webhook_lease_seconds: float = 60
     worker_poll_seconds: float = 2
     worker_sweep_seconds: float = 3600
+    #: A 双随机 draw whose frozen population has more enterprises than this is handed to the
+    #: worker (POST …/draw answers 202 and the plan shows its progress; docs/sampling.md).
+    draw_inline_max_population: int = 10_000
     #: Where the QR code of a document points: <this>/public/documents/<code> (docs/documents.md).
     document_public_url: str = "http://127.0.0.1:5000"
     #: The bodies a document's remedies notice names (行政复议, 行政诉讼).

@@ -16,6 +16,7 @@ from app.clock import utcnow
 from app.db import get_db, session
 from app.notifications.models import NotificationDelivery, NotificationEvent
 from app.notifications.worker import WorkerConfig, run_worker
+from app.planning.services import run_draw_jobs
 from app.settings import get_settings
 
 
@@ -26,7 +27,7 @@ from app.settings import get_settings
 @click.option("--no-sweep", is_flag=True, help="Do not run the hazard sweep in this worker.")
 @with_appcontext
 def worker_command(once: bool, drain: bool, max_seconds: float | None, no_sweep: bool) -> None:
-    """Deliver notification events to the webhooks and run the hazard sweep periodically."""
+    """Deliver notification events to the webhooks, run queued draws and the hazard sweep."""
     settings = get_settings()
     cfg = WorkerConfig.from_settings(settings)
     if cfg.urls and not cfg.secret:
@@ -42,6 +43,13 @@ def worker_command(once: bool, drain: bool, max_seconds: float | None, no_sweep:
         if any(totals.values()):
             click.echo(f"sweep: {totals}")
 
+    def draws() -> int:
+        with app.app_context():
+            ran = run_draw_jobs()
+        if ran:
+            click.echo(f"draws: {ran} done")
+        return ran
+
     report = run_worker(
         get_db().new_session,
         cfg,
@@ -51,6 +59,7 @@ def worker_command(once: bool, drain: bool, max_seconds: float | None, no_sweep:
         poll_seconds=settings.worker_poll_seconds,
         sweep_seconds=settings.worker_sweep_seconds,
         sweep=None if no_sweep else sweep,
+        jobs=draws,
     )
     click.echo(
         f"worker stopped: {report.delivered} delivered, {report.failed} to retry, "

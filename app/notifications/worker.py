@@ -277,8 +277,12 @@ def run_worker(
     sweep_seconds: float = 3600.0,
     sweep: Callable[[], Any] | None = None,
     send: Sender = http_send,
+    jobs: Callable[[], int] | None = None,
 ) -> RunReport:
-    """Loop: deliver, sweep when due, sleep when idle; stop on SIGTERM/SIGINT or as asked."""
+    """Loop: deliver, run queued jobs (draws), sweep when due, sleep when idle; stop as asked.
+
+    ``jobs`` runs what is queued (e.g. large 双随机 draws) and returns how many it finished.
+    """
     stop = {"flag": False}
 
     def _stop(signum: int, _frame: Any) -> None:
@@ -300,6 +304,13 @@ def run_worker(
             except Exception:  # noqa: BLE001 - a failed sweep must not stop delivery
                 log.exception("hazard sweep failed")
             last_sweep = time.monotonic()
+        ran_jobs = 0
+        if jobs is not None:
+            try:
+                ran_jobs = jobs()
+            except Exception as exc:  # noqa: BLE001 - the job was put back; retry next round
+                log.exception("queued job failed")
+                total.errors.append(str(exc)[:200])
         with new_session() as db:
             try:
                 report = run_once(db, cfg, send)
@@ -318,6 +329,6 @@ def run_worker(
                 break
         if max_seconds is not None and time.monotonic() - started > max_seconds:
             break
-        if report.worked == 0:
+        if report.worked == 0 and ran_jobs == 0:
             time.sleep(poll_seconds)
     return total

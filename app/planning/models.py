@@ -14,6 +14,9 @@ from app.db import Base, UTCDateTime, new_id
 
 PLAN_STATES = ("draft", "committed", "drawn")
 DRAW_STATES = ("committed", "drawn", "superseded")
+#: A draw handed to the worker (population above DRAW_INLINE_MAX_POPULATION): queued → running
+#: → done | failed (docs/sampling.md "Large draws run in the worker").
+JOB_STATES = ("queued", "running", "done", "failed")
 
 
 class SamplingPlan(Base):
@@ -93,5 +96,19 @@ class SamplingDraw(Base):
     summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     result_digest: Mapped[str | None] = mapped_column(String(64))
     superseded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The draw job, when the draw was handed to the worker (None: drawn inline, or not yet
+    #: asked for). Who asked and when: the draw's ``drawn_by``/``drawn_at`` once done.
+    job_state: Mapped[str | None] = mapped_column(String(8), index=True)
+    job_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    job_requested_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    #: Inspections created so far, of ``job_total`` (the draw's teams; None until computed).
+    job_done: Mapped[int] = mapped_column(default=0)
+    job_total: Mapped[int | None]
+    #: Stable error code of a failed job (e.g. ``sampling_draw.attempts_exhausted``).
+    job_error: Mapped[str | None] = mapped_column(String(64))
+    job_attempts: Mapped[int] = mapped_column(default=0)
+    #: Last sign of life of the worker running it: a running job silent for
+    #: services.DRAW_JOB_STALE_SECONDS is taken again (its worker died).
+    job_heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     plan: Mapped[SamplingPlan] = relationship(back_populates="draws")

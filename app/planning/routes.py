@@ -73,11 +73,17 @@ class SamplingPlanDraw(MethodView):
     @blp.response(200, SamplingPlanSchema)
     @takes_if_match("sampling_plan", required=False)
     def post(self, plan_id: uuid.UUID) -> Any:
-        """Draw targets and teams from the committed seed; create inspections; reveal the seed."""
+        """Draw targets and teams from the committed seed; create inspections; reveal the seed.
+
+        A large draw (docs/sampling.md) is handed to the worker: the same plan answered 202, its
+        `draw` showing the progress; a repeat while it is queued or running answers the same 202.
+        """
         user = require_role("planner")
         plan = services.get_plan(user, plan_id, lock=True)
-        check_if_match(version_etag("sampling_plan", plan.id, plan.version))
-        return services.draw_plan(user, plan, now=request_now())
+        if not services.draw_job_active(plan):
+            check_if_match(version_etag("sampling_plan", plan.id, plan.version))
+        plan = services.request_draw(user, plan, now=request_now())
+        return (plan, 202) if services.draw_job_active(plan) else plan
 
 
 @blp.route("/public/sampling-results")

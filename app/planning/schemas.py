@@ -11,7 +11,7 @@ from app.clock import isoformat
 from app.fields import DateTime
 from app.i18n import _
 from app.inspections.schemas import WindowSchema
-from app.planning.services import plan_detail_draws
+from app.planning.services import draw_progress, plan_detail_draws
 from app.registry.models import RISK_LEVELS
 
 
@@ -111,6 +111,9 @@ class SamplingPlanSchema(Schema):
     created_at = DateTime()
     version = fields.Integer()
     draws = fields.Function(lambda p: _draws(p))
+    #: The current draw's progress: {state: queued|running|done|failed, done, total, error?}
+    #: (null until a draw is asked for); a large draw runs in the worker (docs/sampling.md).
+    draw = fields.Function(lambda p: draw_progress(p))
 
 
 def _draws(plan: Any) -> list[dict[str, Any]]:

@@ -16,8 +16,8 @@ from __future__ import annotations
 import secrets
 import uuid
 from collections import Counter
-from collections.abc import Callable
-from datetime import UTC, datetime
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from flask import current_app, has_app_context
@@ -25,6 +25,7 @@ from sqlalchemy import Row, Select, func, select
 from sqlalchemy.orm import Session, undefer
 
 from app.audit.services import record
+from app.clock import utcnow
 from app.db import for_update, iter_chunks, session
 from app.errors import DomainError, not_found
 from app.i18n import _
@@ -43,12 +44,20 @@ from app.planning import draw as drawlib
 from app.planning.models import SamplingDraw, SamplingPlan
 from app.registry.models import Enterprise
 from app.registry.services import INDUSTRY_NAMES
+from app.settings import get_settings
 from sync.bulk import where_ids
 
 SEED_BYTES = 32
 #: Ids per statement when a draw reads its targets (below SQLite's 32,766 bound parameters;
 #: on PostgreSQL the ids go as one array parameter, so any realistic draw takes one statement).
 ID_BATCH = 30_000
+#: Inspections a draw job creates per transaction (each commit also reports progress).
+DRAW_JOB_CHUNK = 1_000
+#: A running draw job whose worker has not reported for this long is taken by the next worker.
+DRAW_JOB_STALE_SECONDS = 120
+#: Runs of one draw job before it is marked failed (sampling_draw.attempts_exhausted).
+DRAW_JOB_MAX_ATTEMPTS = 3
+ACTIVE_JOB_STATES = ("queued", "running")
 
 
 def _default_seed_source(n: int) -> bytes:
@@ -328,8 +337,7 @@ def _supersede(
         )
 
 
-def draw_plan(user: User, plan: SamplingPlan, *, now: datetime) -> SamplingPlan:
-    """Draw targets and teams from the committed seed, create the inspections, reveal the seed."""
+def _check_drawable(plan: SamplingPlan) -> SamplingDraw:
     current = plan.current_draw
     if current is None:
         raise DomainError(
@@ -343,24 +351,40 @@ def draw_plan(user: User, plan: SamplingPlan, *, now: datetime) -> SamplingPlan:
             409,
             _("This plan was drawn. To redraw, commit it again with a reason, then draw."),
         )
-    seed = bytes.fromhex(current.seed)
-    result = drawlib.draw(
-        seed,
+    return current
+
+
+def _compute(current: SamplingDraw) -> drawlib.DrawResult:
+    return drawlib.draw(
+        bytes.fromhex(current.seed),
         current.population,
         current.pool,
         drawlib.DrawParams.from_dict(current.params),
         current.algorithm_version,
     )
+
+
+def _supersede_previous(user: User, plan: SamplingPlan, now: datetime) -> None:
+    current = plan.draws[-1]
     previous = next((d for d in reversed(plan.draws[:-1]) if d.status == "drawn"), None)
     if previous is not None:
         _supersede(user, plan, previous, current.reason or "", now)
+
+
+def _finish_draw(
+    user: User,
+    plan: SamplingPlan,
+    current: SamplingDraw,
+    result: drawlib.DrawResult,
+    now: datetime,
+) -> None:
+    """Mark the draw drawn (seed revealed, result kept), the plan drawn; audit it."""
     current.status = "drawn"
     current.drawn_at = now
     current.drawn_by = user.id
     current.result = result.to_dict()
     current.result_digest = result.result_digest
     current.summary = _summary(result)
-    _create_inspections(plan, result, now)
     plan.status = "drawn"
     plan.version += 1
     session.flush()
@@ -377,13 +401,217 @@ def draw_plan(user: User, plan: SamplingPlan, *, now: datetime) -> SamplingPlan:
         },
         actor=user,
     )
+
+
+def draw_plan(user: User, plan: SamplingPlan, *, now: datetime) -> SamplingPlan:
+    """Draw targets and teams from the committed seed, create the inspections, reveal the seed."""
+    current = _check_drawable(plan)
+    result = _compute(current)
+    _supersede_previous(user, plan, now)
+    _create_inspections(plan, result.teams, now)
+    _finish_draw(user, plan, current, result, now)
     return plan
 
 
-def _create_inspections(plan: SamplingPlan, result: drawlib.DrawResult, now: datetime) -> None:
-    if not result.teams:
+def draw_job_active(plan: SamplingPlan) -> bool:
+    """Tell whether the plan's current draw is queued or running in the worker."""
+    current = plan.current_draw
+    return current is not None and current.job_state in ACTIVE_JOB_STATES
+
+
+def request_draw(user: User, plan: SamplingPlan, *, now: datetime) -> SamplingPlan:
+    """Draw at once, or hand a large draw (population above the setting) to the worker.
+
+    A repeat while the job is queued or running changes nothing (the caller answers 202 again);
+    after it is done, a repeat is refused as any drawn plan's is.
+    """
+    if draw_job_active(plan):
+        return plan
+    current = _check_drawable(plan)
+    if current.population_count <= get_settings().draw_inline_max_population:
+        return draw_plan(user, plan, now=now)
+    current.job_state = "queued"
+    # A failed job asked for again keeps its first request's time: the inspections it had
+    # committed carry it, and the resumed job recognises them by it (no duplicates).
+    current.job_requested_at = current.job_requested_at or now
+    current.job_requested_by = user.id
+    current.job_done = 0
+    current.job_total = None
+    current.job_error = None
+    current.job_attempts = 0
+    plan.version += 1
+    session.flush()
+    record(
+        "sampling_plan.draw_queued",
+        "sampling_plan",
+        plan.id,
+        {"draw": current.number, "population_count": current.population_count},
+        actor=user,
+    )
+    return plan
+
+
+def draw_progress(plan: SamplingPlan) -> dict[str, Any] | None:
+    """Return the current draw's state for its planner: queued|running|done|failed and counts."""
+    current = plan.current_draw
+    if current is None:
+        return None
+    if current.job_state is not None:
+        out: dict[str, Any] = {
+            "state": current.job_state,
+            "done": current.job_done,
+            "total": current.job_total,
+        }
+        if current.job_error:
+            out["error"] = current.job_error
+        return out
+    if current.status == "committed":
+        return None
+    teams = (current.summary or {}).get("teams", 0)
+    return {"state": "done", "done": teams, "total": teams}
+
+
+# --------------------------------------------------------------------------- draw jobs
+
+
+def claim_draw_job(now: datetime) -> SamplingDraw | None:
+    """Take the oldest queued draw job (or a running one whose worker went silent); commit.
+
+    ``FOR UPDATE SKIP LOCKED`` on PostgreSQL: two workers never take the same job (SQLite
+    serialises its writers, and runs one worker). A job taken DRAW_JOB_MAX_ATTEMPTS times
+    already is marked failed instead.
+    """
+    stale = now - timedelta(seconds=DRAW_JOB_STALE_SECONDS)
+    while True:
+        job = session.scalars(
+            select(SamplingDraw)
+            .where(
+                (SamplingDraw.job_state == "queued")
+                | ((SamplingDraw.job_state == "running") & (SamplingDraw.job_heartbeat_at < stale))
+            )
+            .order_by(SamplingDraw.job_requested_at, SamplingDraw.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
+        ).first()
+        if job is None:
+            session.rollback()
+            return None
+        if job.job_attempts < DRAW_JOB_MAX_ATTEMPTS:
+            job.job_state = "running"
+            job.job_attempts += 1
+            job.job_heartbeat_at = now
+            session.commit()
+            return job
+        job.job_state = "failed"
+        job.job_error = "sampling_draw.attempts_exhausted"
+        session.commit()
+
+
+def run_draw_job(
+    job: SamplingDraw,
+    *,
+    chunk: int = DRAW_JOB_CHUNK,
+    clock: Callable[[], datetime],
+    after_chunk: Callable[[int], None] | None = None,
+) -> None:
+    """Run a claimed draw job as draw_plan would, committing its inspections chunk by chunk.
+
+    The draw is computed again from the committed inputs (a pure function), so a job resumed
+    after a crash creates only the inspections the interrupted run had not committed; the draw
+    is marked drawn, and audited, in the last transaction, exactly as an inline draw.
+    """
+    plan = session.scalars(
+        for_update(select(SamplingPlan).where(SamplingPlan.id == job.plan_id))
+    ).one()
+    current = plan.current_draw
+    if current is None or current.id != job.id:
+        raise DomainError("sampling_draw.superseded", 409, _("This draw was replaced."))
+    _check_drawable(plan)
+    user = session.get(User, job.job_requested_by)
+    now = job.job_requested_at
+    if user is None or now is None:
+        raise DomainError("sampling_draw.no_request", 409, _("This draw was not requested."))
+    result = _compute(current)
+    _supersede_previous(user, plan, now)
+    # Inspections an interrupted run committed: the draw's, created at the request's time.
+    made = set(
+        session.scalars(
+            select(Inspection.enterprise_id).where(
+                Inspection.sampling_plan_id == plan.id,
+                Inspection.type == "double_random",
+                Inspection.created_at >= now,
+            )
+        )
+    )
+    todo = [t for t in result.teams if uuid.UUID(t.enterprise_id) not in made]
+    current.job_total = len(result.teams)
+    current.job_done = len(result.teams) - len(todo)
+    current.job_heartbeat_at = clock()
+    session.commit()
+    for part in iter_chunks(todo, chunk):
+        _create_inspections(plan, part, now)
+        current.job_done += len(part)
+        current.job_heartbeat_at = clock()
+        session.commit()
+        if after_chunk is not None:
+            after_chunk(current.job_done)
+    _finish_draw(user, plan, current, result, now)
+    current.job_state = "done"
+    current.job_heartbeat_at = clock()
+    session.commit()
+
+
+def fail_draw_job(job_id: uuid.UUID, code: str) -> None:
+    """Mark a draw job failed with a stable error code; commit."""
+    job = session.get(SamplingDraw, job_id)
+    if job is not None:
+        job.job_state = "failed"
+        job.job_error = code[:64]
+        session.commit()
+
+
+def requeue_draw_job(job_id: uuid.UUID) -> None:
+    """Put an interrupted draw job back in the queue (it resumes where it stopped); commit."""
+    job = session.get(SamplingDraw, job_id)
+    if job is not None and job.job_state == "running":
+        job.job_state = "queued"
+        session.commit()
+
+
+def run_draw_jobs(
+    *,
+    clock: Callable[[], datetime] = utcnow,
+    chunk: int = DRAW_JOB_CHUNK,
+    after_chunk: Callable[[int], None] | None = None,
+) -> int:
+    """Run queued draw jobs one at a time until none is left (the worker's step); return how many.
+
+    A refusal (DomainError) fails the job with its code; any other exception puts the job back
+    in the queue, to resume where it stopped, and is raised for the worker to log.
+    """
+    ran = 0
+    while (job := claim_draw_job(clock())) is not None:
+        job_id = job.id
+        try:
+            run_draw_job(job, chunk=chunk, clock=clock, after_chunk=after_chunk)
+        except DomainError as err:
+            session.rollback()
+            fail_draw_job(job_id, err.code)
+        except Exception:
+            session.rollback()
+            requeue_draw_job(job_id)
+            raise
+        ran += 1
+    return ran
+
+
+def _create_inspections(
+    plan: SamplingPlan, teams: Sequence[drawlib.Assignment], now: datetime
+) -> None:
+    if not teams:
         return
-    ids = [uuid.UUID(t.enterprise_id) for t in result.teams]
+    ids = [uuid.UUID(t.enterprise_id) for t in teams]
     # Only the columns an inspection copies, in one statement per ID_BATCH targets (no ORM
     # objects: a draw has thousands of targets).
     conn = session.connection()
@@ -396,7 +624,7 @@ def _create_inspections(plan: SamplingPlan, result: drawlib.DrawResult, now: dat
     versions = latest_checklist_versions(china_today(plan.window_start or now))
     dispatch_at = plan.dispatch_at or now
     rows = []
-    for team in result.teams:
+    for team in teams:
         ent = enterprises[uuid.UUID(team.enterprise_id)]
         values = inspection_values(
             type="double_random",

@@ -832,6 +832,7 @@ def _plan_view(plan_id: uuid.UUID, status: int = 200, **extra: Any) -> ResponseR
         plan=plan,
         draws=draws,
         names=services.draw_names(draws),
+        progress=planning.draw_progress(plan),
         places=services.names_of_places(),
         industries=services.names_of_industries(),
         choices=services.plan_choices(),
@@ -862,8 +863,11 @@ def plan_step(plan_id: uuid.UUID, step: str) -> ResponseReturnValue:
             planning.commit_plan(user, current, data.get("reason"), now=request_now())
             flash(_("Committed: the seed commitment is published; now draw."), "ok")
         else:
-            planning.draw_plan(user, current, now=request_now())
-            flash(_("Drawn: the targets and teams are below, the inspections created."), "ok")
+            planning.request_draw(user, current, now=request_now())
+            if planning.draw_job_active(current):
+                flash(_("The draw is large: the worker runs it; its progress is below."), "ok")
+            else:
+                flash(_("Drawn: the targets and teams are below, the inspections created."), "ok")
     except (DomainError, ValidationError) as err:
         if isinstance(err, DomainError) and err.status == 404:
             raise

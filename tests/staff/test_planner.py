@@ -134,3 +134,32 @@ def test_dispatching_an_unannounced_inspection_only_its_team_sees(world, console
     assert console(world.users["inspector_other"]).get(page).status_code == 404
     assert console(world.users["enterprise"]).get(page).status_code == 404
     assert console(world.users["coordinator"]).get(page).status_code == 404
+
+
+def test_a_large_draw_shows_its_progress_until_the_worker_has_drawn_it(world, console):
+    from app.planning.services import run_draw_jobs
+    from app.settings import override_settings
+
+    for _ in range(3):
+        world.make.user("inspector", jurisdiction="changning")
+    override_settings(world.app, draw_inline_max_population=0)
+    me = console(world.users["planner"], accept_language="zh")
+    created = me.post("/console/plans/new", GOOD)
+    assert created.status_code == 302, created.get_data(as_text=True)[:2000]
+    url = created.headers["Location"]
+    plan_id = uuid.UUID(url.rsplit("/", 1)[1])
+
+    def version() -> str:
+        with world.app.app_context():
+            return str(session.get(SamplingPlan, plan_id).version)
+
+    assert me.post(f"{url}/commit", {"version": version()}).status_code == 302
+    assert me.post(f"{url}/draw", {"version": version()}).status_code == 302
+    page = me.get(url).get_data(as_text=True)
+    assert 'id="draw-progress"' in page and "抽取已排队" in page
+    assert '<meta http-equiv="refresh"' in page and 'id="draw"' not in page
+    with world.app.app_context():
+        assert run_draw_jobs() == 1
+    page = me.get(url).get_data(as_text=True)
+    assert 'id="draw-progress"' not in page and '<meta http-equiv="refresh"' not in page
+    assert 'class="list draw-result"' in page
