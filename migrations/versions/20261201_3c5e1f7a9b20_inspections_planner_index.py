@@ -5,7 +5,7 @@ union of the rule's parts, each through its own index (app.inspections.visibilit
 without this index the planner's part scans every inspection of the district.
 
 Revision ID: 3c5e1f7a9b20
-Revises: 070c33fe3f1a
+Revises: c41a7e0d2b93
 Create Date: 2026-12-01 21:58:00.000000
 """
 
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "3c5e1f7a9b20"
-down_revision: str | Sequence[str] | None = "070c33fe3f1a"
+down_revision: str | Sequence[str] | None = "c41a7e0d2b93"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
