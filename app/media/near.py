@@ -17,11 +17,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
-from sqlalchemy import and_, insert, or_, select
+from sqlalchemy import ARRAY, Integer, and_, any_, bindparam, insert, or_, select
+from sqlalchemy.sql.elements import ColumnElement
 
 from app.db import session
 from app.media.models import MediaNearDuplicate, MediaObject, MediaPhashBand
 from media.phash import band_keys, is_near_duplicate, probe_keys
+from sync.cursor import dialect_name
 
 
 def index_photo(sha256: str, phash: str) -> None:
@@ -50,7 +52,7 @@ def near_candidates(phash: str, *, exclude: str | None = None) -> list[str]:
     stmt = (
         select(MediaObject.sha256, MediaObject.phash)
         .join(b, b.sha256 == MediaObject.sha256)
-        .where(or_(*(and_(b.band == band, b.key.in_(keys)) for band, keys in probes.items())))
+        .where(or_(*(_in_band(band, keys) for band, keys in probes.items())))
         .distinct()
     )
     return sorted(
@@ -58,6 +60,20 @@ def near_candidates(phash: str, *, exclude: str | None = None) -> list[str]:
         for sha, other in session.execute(stmt)
         if sha != exclude and other and len(other) == 16 and is_near_duplicate(phash, other)
     )
+
+
+def _in_band(band: int, keys: list[int]) -> ColumnElement[bool]:
+    """``band`` and a key among ``keys`` (137 of them a band).
+
+    On PostgreSQL one array parameter a band, so the statement has 8 parameters instead of 552
+    (psycopg caches the parsing of a statement only up to 50) and is answered by index probes
+    all the same; elsewhere ``IN``.
+    """
+    b = MediaPhashBand
+    if dialect_name(session) == "postgresql":
+        keys_param = bindparam(f"band_{band}_keys", keys, type_=ARRAY(Integer))
+        return and_(b.band == band, b.key == any_(keys_param))
+    return and_(b.band == band, b.key.in_(keys))
 
 
 def near_duplicates(hashes: Iterable[str]) -> dict[str, set[str]]:
