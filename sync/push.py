@@ -275,36 +275,28 @@ def apply_push(
     ``restart`` is called and the push is applied again from the start, every run in its
     savepoint, so only the mutation that cannot be written is rejected.
     """
+
+    def apply(optimistic: bool) -> PushOutcome:
+        return _apply_push(
+            executor,
+            tables,
+            push,
+            actor=actor,
+            user_id=user_id,
+            mutations=mutations,
+            now=now,
+            savepoint=savepoint,
+            translate=translate,
+            media_missing=media_missing,
+            optimistic=optimistic,
+        )
+
     if restart is not None:
         try:
-            return _apply_push(
-                executor,
-                tables,
-                push,
-                actor=actor,
-                user_id=user_id,
-                mutations=mutations,
-                now=now,
-                savepoint=savepoint,
-                translate=translate,
-                media_missing=media_missing,
-                optimistic=True,
-            )
+            return apply(optimistic=True)
         except _Redo:
             restart()
-    return _apply_push(
-        executor,
-        tables,
-        push,
-        actor=actor,
-        user_id=user_id,
-        mutations=mutations,
-        now=now,
-        savepoint=savepoint,
-        translate=translate,
-        media_missing=media_missing,
-        optimistic=False,
-    )
+    return apply(optimistic=False)
 
 
 def _apply_push(

@@ -43,6 +43,7 @@ from app.db import session
 from app.errors import DomainError
 from app.i18n import _
 from app.inspections.commands import (
+    FINDING_PUT_FIELDS,
     CheckIn,
     FindingDelete,
     FindingPut,
@@ -204,23 +205,9 @@ Items = dict[str, dict[str, Any]]
 #: A stored finding as the rules read it: an ORM object, or a row of :data:`_PUT_COLUMNS`.
 StoredFinding = Finding | Row[Any]
 
-#: The columns of a stored finding that a put checks and merges.
-_PUT_COLUMNS = (
-    "id",
-    "inspection_id",
-    "item_code",
-    "deleted",
-    "review_status",
-    "version",
-    "result",
-    "note",
-    "grade",
-    "photos",
-    "location",
-    "recorded_at",
-    "value",
-    "measures",
-)
+#: The columns of a stored finding that a put checks and merges: its identity and state, and
+#: every field a put may carry.
+_PUT_COLUMNS = ("id", "inspection_id", "deleted", "review_status", "version", *FINDING_PUT_FIELDS)
 
 
 def _lock_finding_rows(ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Row[Any]]:
