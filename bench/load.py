@@ -22,7 +22,8 @@ database, as nginx routes ``/console`` and the review API to their own pool in p
 Then every device syncs with the faults off until its outbox is empty, and the database is
 checked against what the devices recorded.
 
-Prints findings/s, push and pull p50/p95/p99, the staff requests' p50/p95, the CPU the servers,
+Prints findings/s, push and pull p50/p95/p99 while the devices work (the drain, every device
+syncing at once with no pause, is printed apart), the staff requests' p50/p95, the CPU the servers,
 PostgreSQL and this load generator spent, the status counts, and the tally: findings lost
 (recorded, not rejected, not stored), extra (stored, never recorded), counters that disagree
 with the mutations sent (applied twice or lost), photos still missing. The bars of issue #17 at
@@ -75,23 +76,34 @@ class Device:
     refusals: Counter[str] = field(default_factory=Counter)
 
 
-class Timed:
-    """A transport that records the time and status of each request it passes on."""
+#: A timed request: its kind, seconds, status (0: no answer) and whether it was sent in the
+#: drain (after the deadline, when every device syncs at once to empty its outbox).
+Sample = tuple[str, float, int, bool]
 
-    def __init__(self, inner: Any, samples: list[tuple[str, float, int]]) -> None:
-        self.inner, self.samples = inner, samples
+
+class Timed:
+    """A transport that records the time and status of each request it passes on.
+
+    Requests sent after ``deadline`` are marked as the drain's: then all devices sync in
+    lockstep with no pause, a burst the run itself never offers, so their latency is printed
+    apart from the run's (and the bars are the run's).
+    """
+
+    def __init__(self, inner: Any, samples: list[Sample], deadline: float) -> None:
+        self.inner, self.samples, self.deadline = inner, samples, deadline
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
         kind = (
             "push" if path.endswith("/sync/push") else "pull" if "/sync/pull" in path else "media"
         )
+        drain = time.monotonic() > self.deadline
         t0 = time.perf_counter()
         try:
             resp = self.inner.request(method, path, **kwargs)
         except Exception:
-            self.samples.append((kind, time.perf_counter() - t0, 0))  # 0: no answer
+            self.samples.append((kind, time.perf_counter() - t0, 0, drain))  # 0: no answer
             raise
-        self.samples.append((kind, time.perf_counter() - t0, resp.status))
+        self.samples.append((kind, time.perf_counter() - t0, resp.status, drain))
         return resp
 
 
@@ -191,7 +203,7 @@ def run_device(
     items: list[dict],
     tmp: Path,
     deadline: float,
-    samples: list[tuple[str, float, int]],
+    samples: list[Sample],
     faults: bool,
     interval: float,
 ) -> None:
@@ -209,7 +221,7 @@ def run_device(
             return "ok"
         return gen.choices(names, weights)[0]
 
-    timed = Timed(RequestsTransport(base, timeout=60), samples)
+    timed = Timed(RequestsTransport(base, timeout=60), samples, deadline)
     client = SyncClient(
         str(tmp / f"{device.name}.sqlite"),
         FaultyTransport(timed, plan),
@@ -281,7 +293,7 @@ def drain(client: Any, device: Device) -> None:
 
 
 def run_supervisor(
-    token: str, base: str, deadline: float, samples: list[tuple[str, float, int]], seed: int
+    token: str, base: str, deadline: float, samples: list[Sample], seed: int
 ) -> None:
     """Review until ``deadline``: read the queue, decide a finding of it, look again.
 
@@ -298,9 +310,9 @@ def run_supervisor(
         try:
             resp = http.get(base + "/api/v1/review/queue", params={"page_size": 10}, timeout=60)
         except requests.RequestException:
-            samples.append(("queue", time.perf_counter() - t0, 0))
+            samples.append(("queue", time.perf_counter() - t0, 0, False))
             continue
-        samples.append(("queue", time.perf_counter() - t0, resp.status_code))
+        samples.append(("queue", time.perf_counter() - t0, resp.status_code, False))
         findings = [
             f
             for entry in (resp.json() if resp.status_code == 200 else [])
@@ -321,9 +333,9 @@ def run_supervisor(
                     json={"decision": decision, "comment": "压测复核"},
                     timeout=60,
                 )
-                samples.append(("review", time.perf_counter() - t0, resp.status_code))
+                samples.append(("review", time.perf_counter() - t0, resp.status_code, False))
             except requests.RequestException:
-                samples.append(("review", time.perf_counter() - t0, 0))
+                samples.append(("review", time.perf_counter() - t0, 0, False))
         # A person reads the photos before the next decision: a second or so.
         time.sleep(gen.uniform(0.5, 1.5))
 
@@ -456,8 +468,8 @@ def main() -> int:
         # What the servers spent starting up is not the load's: counted now, subtracted below.
         started = sum(tree_cpu(srv.proc.pid) for srv in (server, staff_server) if srv and srv.proc)
         pg0, self0 = postgres_cpu(), time.process_time()
-        samples: list[tuple[str, float, int]] = []
-        stop, kills = threading.Event(), []
+        samples: list[Sample] = []
+        stop, kills = threading.Event(), list[int]()
         chaos = None
         if args.kill_every > 0 and server.proc is not None:
             chaos = threading.Thread(
@@ -503,11 +515,13 @@ def main() -> int:
     finally:
         drop_database(url)
 
-    status = Counter(s for _, _, s in samples)
-    push = [t for k, t, s in samples if k == "push" and s]
-    pull = [t for k, t, s in samples if k == "pull" and s]
-    queue = [t for k, t, s in samples if k == "queue" and s]
-    review = [t for k, t, s in samples if k == "review" and s]
+    status = Counter(s for _, _, s, _ in samples)
+
+    def answered(kind: str, drain: bool = False) -> list[float]:
+        return [t for k, t, s, d in samples if k == kind and s and d == drain]
+
+    push, pull, queue, review = (answered(k) for k in ("push", "pull", "queue", "review"))
+    drained = answered("push", True) + answered("pull", True)
     five = sum(n for s, n in status.items() if s >= 500)
     pools = f"gunicorn -w {args.workers}" + (
         f", staff on their own -w {args.staff_workers}" if args.staff_workers else ""
@@ -519,6 +533,7 @@ def main() -> int:
     print(f"pull            {len(pull):6d} answered  {percentiles(pull)}")
     print(f"staff queue     {len(queue):6d} answered  {percentiles(queue)}")
     print(f"staff review    {len(review):6d} answered  {percentiles(review)}")
+    print(f"drain (at once) {len(drained):6d} answered  {percentiles(drained)}")
     print(
         f"CPU seconds     servers {server_cpu:.1f}, PostgreSQL {pg_cpu:.1f} (all of it), "
         f"this load generator {self_cpu:.1f}; of {elapsed * (os.cpu_count() or 1):.0f} available"

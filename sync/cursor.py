@@ -27,6 +27,11 @@ What a cursor carries:
 ``bind``
     What the cursor was issued to (the client id); a cursor presented by another client
     is refused.
+``scope``
+    The scope's fingerprint as of the last *complete* reconcile of the device's known set
+    (``FeedScope.fingerprint``), or ``None``: while the scope presents the same fingerprint,
+    the next page need not compare the scope with the known set again (see ``sync.feed``).
+    Cursors issued before the field existed carry none, and reconcile.
 
 Forged, foreign-epoch, expired or otherwise unusable cursors raise :class:`CursorError`,
 which the application maps to ``409 sync.reset_required``: the device drops its local copy
@@ -122,6 +127,7 @@ class Cursor:
     gen: int = 0
     bind: str = ""
     last_mutation_id: int = 0
+    scope: str | None = None
 
 
 @dataclass(frozen=True)
@@ -173,6 +179,8 @@ class CursorCodec:
             "b": cursor.bind,
             "m": cursor.last_mutation_id,
         }
+        if cursor.scope is not None:
+            payload["s"] = cursor.scope
         body = _b64encode(json.dumps(payload, separators=(",", ":")).encode("utf-8"))
         signed = f"{_PREFIX}.{body}"
         return f"{signed}.{_b64encode(self._sign(signed.encode('ascii')))}"
@@ -249,6 +257,7 @@ class CursorCodec:
                 data["b"],
                 data["m"],
             )
+            scope = data.get("s")
             if not (
                 isinstance(epoch, str)
                 and (xid is None or type(xid) is int)
@@ -257,6 +266,7 @@ class CursorCodec:
                 and type(lml) is int
                 and type(issued) is int
                 and isinstance(bind, str)
+                and (scope is None or isinstance(scope, str))
             ):
                 raise TypeError("bad field types")
             issued_at = datetime.fromtimestamp(issued, UTC)
@@ -269,6 +279,7 @@ class CursorCodec:
             gen=gen,
             bind=bind,
             last_mutation_id=lml,
+            scope=scope,
         )
 
 

@@ -18,6 +18,8 @@ device receives"):
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -244,14 +246,28 @@ class UserScope:
         branches += _id_branches("entity_id", tickets)
         return branches
 
-    def _work_branches(self) -> list[Branch]:
-        """The log slices of an inspector's work, read in one statement.
+    def fingerprint(self) -> str | None:
+        """Return a digest of the inspector's own work (None for other users: reconcile always).
 
-        Inspections and their findings by ``inspection_id`` (a ticket's changes carry the
-        inspection it arose from, so those come too); other tickets and the enterprises by
-        their own ``entity_id``; checklists by ``EVERYWHERE``. Nothing here reads the street:
-        the lists are the user's own work, and past ``_BRANCH_PER_ID`` ids a key is one branch.
+        An inspector's visible inspections, tickets and enterprises are exactly the ids
+        :attr:`_work` reads for the log slices, so the digest is of those: it changes when an
+        inspection is assigned or dispatched, a ticket assigned, put on a recheck or closed, an
+        enterprise gained or lost. Their findings are visible through the inspections; a
+        finding enters or leaves otherwise only by a change row of its own (recorded,
+        deleted), which its inspection's ``inspection_id`` slice carries. Checklists are all
+        visible, and new ones come through ``EVERYWHERE``.
         """
+        if not self.works:
+            return None
+        digest = hashlib.sha256()
+        for entity_type, entity_id, _inspection in sorted(self._work, key=lambda r: (r[0], r[1])):
+            digest.update(f"{entity_type}:{entity_id};".encode())
+        return base64.urlsafe_b64encode(digest.digest()[:12]).decode("ascii")
+
+    @cached_property
+    def _work(self) -> list[tuple[str, uuid.UUID, uuid.UUID | None]]:
+        """The user's own inspections, tickets (with the inspection each arose from) and
+        enterprises, read in one statement: ``(type, id, inspection_id)`` rows."""
         inspections = self._own_inspections.subquery()
         tickets = self._own_tickets.subquery()
         ticket_rows = (
@@ -267,6 +283,17 @@ class UserScope:
                 select(literal("enterprise"), enterprises.c[0], null()),
             )
         ).all()
+        return [(row[0], row[1], row[2]) for row in rows]
+
+    def _work_branches(self) -> list[Branch]:
+        """The log slices of an inspector's work (:attr:`_work`).
+
+        Inspections and their findings by ``inspection_id`` (a ticket's changes carry the
+        inspection it arose from, so those come too); other tickets and the enterprises by
+        their own ``entity_id``; checklists by ``EVERYWHERE``. Nothing here reads the street:
+        the lists are the user's own work, and past ``_BRANCH_PER_ID`` ids a key is one branch.
+        """
+        rows = self._work
         own = {row[1] for row in rows if row[0] == "inspection"}
         entities = sorted(
             row[1] for row in rows if row[0] != "inspection" and not (row[2] and row[2] in own)

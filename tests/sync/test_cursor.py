@@ -52,6 +52,21 @@ def test_round_trip_keeps_every_field() -> None:
     assert decode(CODEC.encode(original)) == original
 
 
+def test_round_trip_keeps_the_scope_fingerprint_and_a_cursor_without_one_reads_none() -> None:
+    with_scope = cursor(scope="Zm9vYmFyYmF6cXV4")
+    assert decode(CODEC.encode(with_scope)).scope == "Zm9vYmFyYmF6cXV4"
+    # Cursors issued before the field existed have no "s": they decode, and reconcile.
+    assert '"s"' not in _payload(CODEC.encode(cursor()))
+    assert decode(CODEC.encode(cursor())).scope is None
+
+
+def _payload(token: str) -> str:
+    import base64
+
+    body = token.split(".")[1]
+    return base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode()
+
+
 def test_sqlite_position_has_no_xid() -> None:
     original = cursor(position=Position(None, 7))
     assert decode(CODEC.encode(original)).position == Position(None, 7)

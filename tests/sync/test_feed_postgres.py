@@ -49,6 +49,9 @@ class AllItems:
     def branches(self) -> None:
         return None
 
+    def fingerprint(self) -> None:
+        return None  # reconcile on every page
+
     def load(self, entity_type: str, ids: Any) -> dict[uuid.UUID, tuple[int, Any]]:
         return {}  # filled per connection below
 

@@ -196,6 +196,10 @@ class ListScope:
         """Read the log of the user's lists only."""
         return [branch("list_id", *self.lists)] if self.lists else []
 
+    def fingerprint(self) -> None:
+        """Reconcile on every page (a list shared later is found by the reconcile)."""
+        return None
+
     def load(self, entity_type: str, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, tuple[int, Any]]:
         """Return the items as devices receive them."""
         rows = self.conn.execute(select(items).where(items.c.id.in_(list(ids))))

@@ -154,6 +154,8 @@ def test_inspection_enters_scope_at_dispatch_time(
     )
     changes, cursor, _ = pull_all(client, headers, cid)
     assert ("inspection", later_id) not in state(changes)
+    changes, cursor, _ = pull_all(client, headers, cid, cursor)  # caught up, no reconcile
+    assert changes == []
     site.clock.advance(minutes=30, seconds=1)
     changes, cursor, _ = pull_all(client, headers, cid, cursor)
     # No write happened at dispatch time; the scope reconcile still sends it in full.
@@ -279,10 +281,8 @@ def test_a_pull_page_costs_the_same_statements_for_few_entities_as_for_many(
     assert many == few
 
 
-def test_a_pull_with_nothing_new_reads_the_reconcile_and_the_log_once_each(
-    client: FlaskClient, site: Site, queries: Any
-) -> None:
-    headers = site.headers[site.inspectors[0].username]
+def _caught_up_pull(client: FlaskClient, headers: dict[str, str], queries: Any) -> list[str]:
+    """Catch a new device up, pull once more; return the SELECTs of that last pull."""
     client_id = str(uuid.uuid4())
     changes, cursor, _pages = pull_all(client, headers, client_id)
     assert changes
@@ -294,9 +294,25 @@ def test_a_pull_with_nothing_new_reads_the_reconcile_and_the_log_once_each(
         )
     assert resp.status_code == 200, resp.json
     assert resp.json["changes"] == []
-    selects = [" ".join(s.split()) for s in queries.statements if s.lstrip().startswith("SELECT")]
+    # Nothing entered, left or changed: the known set is not written.
+    assert not [s for s in queries.statements if "INTO sync_known" in s or "UPDATE sync_known" in s]
+    return [" ".join(s.split()) for s in queries.statements if s.lstrip().startswith("SELECT")]
+
+
+def test_a_caught_up_inspector_pull_reads_the_log_and_not_the_known_set(
+    client: FlaskClient, site: Site, queries: Any
+) -> None:
+    selects = _caught_up_pull(client, site.headers[site.inspectors[0].username], queries)
+    # The inspector's own work is as it was at the last reconcile (the cursor's fingerprint):
+    # no reconcile, only the log.
+    assert [s for s in selects if "FROM sync_known" in s] == []
+    assert len([s for s in selects if "FROM sync_changes" in s]) == 1
+
+
+def test_a_caught_up_supervisor_pull_reads_the_reconcile_and_the_log_once_each(
+    client: FlaskClient, site: Site, make: Any, login: Any, queries: Any
+) -> None:
+    selects = _caught_up_pull(client, login(make.user("supervisor")), queries)
     # Every type's entering and leaving ids, in one statement (not two per type).
     assert len([s for s in selects if "FROM sync_known" in s]) == 1
     assert len([s for s in selects if "FROM sync_changes" in s]) == 1
-    # Nothing entered, left or changed: the known set is not written.
-    assert not [s for s in queries.statements if "INTO sync_known" in s or "UPDATE sync_known" in s]

@@ -224,3 +224,51 @@ def test_an_inspector_taken_off_the_team_loses_the_inspection_and_its_enterprise
     ]
     changes, _, _ = pull_all(client, headers, cid, cursor)
     assert changes == []
+
+
+def test_a_caught_up_inspector_whose_work_changes_without_a_change_row_gets_it_reconciled(
+    client: FlaskClient, site: Site, make: Any, login: Any
+) -> None:
+    """A caught-up inspector's pull skips the reconcile while their work is the same (the
+    cursor keeps its fingerprint). Their work changing with no change row at all (here a
+    team row written straight to the table) changes the fingerprint: the next page
+    reconciles and sends the inspection, its enterprise and the findings recorded before."""
+    from app.db import session
+    from app.inspections.models import InspectionInspector
+
+    team = [make.user("inspector", jurisdiction="huayanglu") for _ in range(2)]
+    ent = make.enterprise(jurisdiction="huayanglu", industry="gas_catering")
+    insp = make.inspection(ent.id, team[:1], site.clock.now)
+    resp = Push(client, login(team[0])).send(
+        _check_in(site, insp), _finding(site, insp), _finding(site, insp)
+    )
+    assert [r["status"] for r in resp.json["results"]] == ["applied"] * 3, resp.json
+    findings = {r["entity"]["id"] for r in resp.json["results"][1:]}
+
+    headers = login(team[1])
+    cid = str(uuid.uuid4())
+    changes, cursor, _ = pull_all(client, headers, cid)
+    assert _ids(state(changes), "inspection") == set()
+    changes, cursor, _ = pull_all(client, headers, cid, cursor)
+    assert changes == []
+
+    with site.app.app_context():
+        session.add(InspectionInspector(inspection_id=insp, user_id=team[1].id))
+        session.commit()
+    changes, cursor, _ = pull_all(client, headers, cid, cursor)
+    view = state(changes)
+    assert _ids(view, "inspection") == {str(insp)}
+    assert _ids(view, "finding") == findings
+    assert _ids(view, "enterprise") == {str(ent.id)}
+    changes, cursor, _ = pull_all(client, headers, cid, cursor)
+    assert changes == []
+
+    with site.app.app_context():
+        session.delete(session.get(InspectionInspector, (insp, team[1].id)))
+        session.commit()
+    changes, _, _ = pull_all(client, headers, cid, cursor)
+    assert sorted((c["type"], c["op"]) for c in changes) == [
+        ("enterprise", "delete"),
+        *[("finding", "delete")] * 2,
+        ("inspection", "delete"),
+    ]
