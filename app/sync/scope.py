@@ -121,14 +121,13 @@ class UserScope:
         """The tickets not yet closed that the user is to recheck or that arose from their
         inspections, within what they may see: assigned to them, covered by a recheck visit
         they are on (the visit's ``RecheckItem`` rows, what the field app lists), or issued
-        from one of their inspections. Each part reads its own index; their union is small."""
+        from one of their inspections. Each alternative reads its own index; their union is
+        small, and the visibility rule is applied once to it."""
+        return self._tickets_of(self._own_inspections)
+
+    def _tickets_of(self, inspections: Select[Any]) -> Select[Any]:
+        """:attr:`_own_tickets` with the user's inspections read from ``inspections``."""
         user = self.user
-
-        def part(condition: ColumnElement[bool]) -> Select[Any]:
-            return select(Hazard.id).where(
-                condition, Hazard.status != "closed", hazard_visibility(user, self.now)
-            )
-
         on_visits = (
             select(RecheckItem.hazard_id)
             .join(Inspection, Inspection.id == RecheckItem.inspection_id)
@@ -141,12 +140,16 @@ class UserScope:
             )
             .correlate(None)
         )
-        tickets = union(
-            part(Hazard.assignee_id == user.id),
-            part(Hazard.id.in_(on_visits)),
-            part(Hazard.inspection_id.in_(self._own_inspections)),
+        alternatives = union(
+            select(Hazard.id).where(Hazard.assignee_id == user.id),
+            on_visits,
+            select(Hazard.id).where(Hazard.inspection_id.in_(inspections)),
         ).subquery()
-        return select(tickets.c[0])
+        return select(Hazard.id).where(
+            Hazard.id.in_(select(alternatives.c[0])),
+            Hazard.status != "closed",
+            hazard_visibility(user, self.now),
+        )
 
     @cached_property
     def _own_enterprises(self) -> Select[Any]:
@@ -267,20 +270,27 @@ class UserScope:
     @cached_property
     def _work(self) -> list[tuple[str, uuid.UUID, uuid.UUID | None]]:
         """The user's own inspections, tickets (with the inspection each arose from) and
-        enterprises, read in one statement: ``(type, id, inspection_id)`` rows."""
-        inspections = self._own_inspections.subquery()
-        tickets = self._own_tickets.subquery()
-        ticket_rows = (
-            select(Hazard.id, Hazard.inspection_id)
-            .where(Hazard.id.in_(select(tickets.c[0])))
-            .subquery()
+        enterprises, read in one statement: ``(type, id, inspection_id)`` rows.
+
+        The same sets as :meth:`visible` gives, built on two CTEs (the inspections, the
+        tickets) that the statement reads several times: PostgreSQL plans and runs each once.
+        """
+        own = self._own_inspections.add_columns(Inspection.enterprise_id).cte("own_inspections")
+        tickets = (
+            self._tickets_of(select(own.c.id))
+            .add_columns(Hazard.inspection_id, Hazard.enterprise_id)
+            .cte("own_tickets")
         )
-        enterprises = self._own_enterprises.subquery()
+        enterprise_ids = union(select(own.c.enterprise_id), select(tickets.c.enterprise_id))
+        enterprises = select(Enterprise.id).where(
+            Enterprise.id.in_(enterprise_ids),
+            scope_filter(self.user, Enterprise.jurisdiction_code, Enterprise.id),
+        )
         rows = self.db.execute(
             union_all(  # the first part's column types decode every row
-                select(literal("hazard"), ticket_rows.c.id, ticket_rows.c.inspection_id),
-                select(literal("inspection"), inspections.c[0], null()),
-                select(literal("enterprise"), enterprises.c[0], null()),
+                select(literal("hazard"), tickets.c.id, tickets.c.inspection_id),
+                select(literal("inspection"), own.c.id, null()),
+                select(literal("enterprise"), enterprises.subquery().c[0], null()),
             )
         ).all()
         return [(row[0], row[1], row[2]) for row in rows]
