@@ -5,9 +5,12 @@
 
 Creates a scratch PostgreSQL database with one inspector and their dispatched inspections
 (``tests/sync/live.seed``), builds the app in this process and drives it through Flask's test
-client, so the figures are the application's own: the CPU this process spends on the request
-(``time.process_time``: routing, auth, validation, SQLAlchemy, serialisation; PostgreSQL's own
-work is in its process and not counted), the SQL statements it sends and the bytes it answers.
+client — pushes of 1 and of 20 findings, a failed item's photo uploaded in one request (a
+160×120 JPEG, as ``bench/load.py``'s devices send), a first pull page and a pull with nothing
+new, a page of the inspection list — so the figures are the application's own: the CPU this
+process spends on the request (``time.process_time``: routing, auth, validation, SQLAlchemy,
+serialisation; PostgreSQL's own work is in its process and not counted), the SQL statements it
+sends and the bytes it answers.
 The baseline, measured in the same run, is ``GET /api/v1/me`` (a token check and a small JSON
 answer): each kind's CPU is also printed as a multiple of it, which is what stays comparable on
 a shared machine. The bar of issue #17 for a one-finding push (at most 4 ms of server CPU) is
@@ -17,6 +20,7 @@ printed as PASS or FAIL.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import statistics
 import sys
 import tempfile
@@ -37,6 +41,19 @@ def _now() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
+def _photo(seed: int) -> bytes:
+    """A small JPEG unlike any other (random noise), as ``bench/load.py``'s devices send."""
+    import io
+    import random
+
+    from PIL import Image
+
+    gen = random.Random(seed)
+    buf = io.BytesIO()
+    Image.frombytes("RGB", (160, 120), gen.randbytes(160 * 120 * 3)).save(buf, "JPEG", quality=80)
+    return buf.getvalue()
+
+
 class Device:
     """One client of the sync API: its id and its next mutation id."""
 
@@ -54,6 +71,16 @@ class Device:
         resp = self.client.post("/api/v1/sync/push", json=body, headers=self.headers)
         assert resp.status_code == 200, resp.get_data(as_text=True)
         assert all(r["status"] == "applied" for r in resp.get_json()["results"]), resp.get_json()
+        return resp
+
+    def put_photo(self, data: bytes) -> Any:
+        digest = hashlib.sha256(data).hexdigest()
+        resp = self.client.put(
+            f"/api/v1/media/{digest}",
+            data=data,
+            headers={**self.headers, "Content-Type": "application/octet-stream"},
+        )
+        assert resp.status_code == 201, resp.get_data(as_text=True)
         return resp
 
     def pull(self, cursor: str | None = None, limit: int = 200) -> Any:
@@ -121,7 +148,15 @@ def main() -> int:
     # Enough inspections that every push below records new findings (one per item each).
     try:
         world = seed(url, inspections=repeat * 2 + 2)
-        app = create_app({"DATABASE_URL": url, "SECRET_KEY": world.secret, "TESTING": True})
+        app = create_app(
+            {
+                "DATABASE_URL": url,
+                "SECRET_KEY": world.secret,
+                "TESTING": True,
+                "MEDIA_ROOT": str(tmp / "media"),
+                "MEDIA_SPOOL": str(tmp / "spool"),
+            }
+        )
         statements: list[int] = []
         event.listen(
             app.extensions["db"].engine,
@@ -177,6 +212,22 @@ def main() -> int:
                 "push, 20 findings",
                 max(3, repeat // 5),
                 lambda _i: device.push(findings(20)),
+                statements,
+            )
+        )
+        # A failed item's photo, as the load test's devices send them: the finding is pushed
+        # citing it (so it waits for it), then the photo is uploaded in one request.
+        photos = [_photo(n) for n in range(repeat)]
+        failed = findings(repeat)
+        for (_name, args), data in zip(failed, photos, strict=True):
+            args["result"] = "fail"
+            args["photos"] = [hashlib.sha256(data).hexdigest()]
+        device.push(failed)
+        rows.append(
+            measure(
+                "PUT /media (160x120 photo)",
+                repeat,
+                lambda i: device.put_photo(photos[i]),
                 statements,
             )
         )
