@@ -9,10 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Select, String, cast, select
+from sqlalchemy.orm import joinedload
 
 from app.changelog import change_row, record_rows
 from app.db import session
-from app.inspections.models import Finding
+from app.inspections.models import Finding, Inspection
 from app.media.models import MediaObject
 
 
@@ -66,13 +67,27 @@ def release_waiting_findings(sha256: str) -> None:
     transaction. The findings change at the time the photo was stored (its ``created_at``, the
     upload's ``now``): the hook reads no clock.
     """
-    waiting = list(session.execute(waiting_for_photo(sha256)).scalars())
+    # Each finding's change row is scoped by its inspection: read with it, without the
+    # inspection's team (the change row needs its street and enterprise only).
+    waiting = list(
+        session.execute(
+            waiting_for_photo(sha256).options(
+                joinedload(Finding.inspection).lazyload(Inspection.assignments)
+            )
+        )
+        .unique()
+        .scalars()
+    )
     if not waiting:
         return
-    wanted = {p for f in waiting for p in f.photos}
-    present = set(
-        session.execute(select(MediaObject.sha256).where(MediaObject.sha256.in_(wanted))).scalars()
-    ) | {sha256}
+    others = {p for f in waiting for p in f.photos} - {sha256}
+    present = {sha256}
+    if others:  # a finding with more photos than this one: are the rest already here?
+        present.update(
+            session.execute(
+                select(MediaObject.sha256).where(MediaObject.sha256.in_(others))
+            ).scalars()
+        )
     photo = session.get(MediaObject, sha256)  # just stored: in the session, no query
     assert photo is not None, "a stored-photo hook runs after the photo is stored"
     now = photo.created_at

@@ -30,7 +30,7 @@ from flask import current_app
 from sqlalchemy import delete, event, select, update
 from sqlalchemy.exc import IntegrityError
 
-from app.audit.services import record
+from app.audit.services import record_at_commit
 from app.clock import utcnow
 from app.db import Database, get_db, get_session, session
 from app.errors import DomainError
@@ -444,7 +444,12 @@ def _save_media(
         obj = session.get(MediaObject, result.sha256)
         assert obj is not None
     linked = True
-    if actor is not None and session.get(MediaUploader, (obj.sha256, actor.id)) is None:
+    if actor is not None and created:
+        # A photo this transaction created has no uploader yet, nor can another transaction
+        # add one before this commits (it would first have to store the same row).
+        linked = False
+        session.add(MediaUploader(sha256=obj.sha256, user_id=actor.id, created_at=now))
+    elif actor is not None and session.get(MediaUploader, (obj.sha256, actor.id)) is None:
         linked = False
         with contextlib.suppress(IntegrityError), session.begin_nested():
             session.add(MediaUploader(sha256=obj.sha256, user_id=actor.id, created_at=now))
@@ -453,7 +458,8 @@ def _save_media(
         for hook in photo_hooks().stored:
             hook(obj.sha256)
     if created or not linked:
-        record(
+        # Appended with the commit's bindings, under one lock of the chain's head.
+        record_at_commit(
             "media.upload",
             "media",
             obj.sha256,
