@@ -7,6 +7,7 @@ import io
 import pdfplumber
 import pytest
 from reportlab.lib.pagesizes import A4
+from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen.canvas import Canvas
 
 from app.documents.layout import (
@@ -17,6 +18,7 @@ from app.documents.layout import (
     break_lines,
     lines_of,
     measure,
+    split_string,
 )
 from app.documents.pdf import register_font
 from tests.documents.conftest import squeeze
@@ -89,6 +91,19 @@ def test_a_number_is_not_split_and_spaces_are_dropped_at_a_break(font: str) -> N
 def test_a_line_without_a_legal_break_is_cut_where_it_is_full(font: str) -> None:
     lines = break_lines("A" * 200, font, SIZE, _width(font, 10))
     assert "".join(lines) == "A" * 200 and len(lines) > 1
+
+
+def test_characters_numbered_before_are_split_into_subsets_as_reportlab_splits_them(
+    font: str,
+) -> None:
+    ttf = pdfmetrics.getFont(font)
+    doc = Canvas(io.BytesIO())._doc
+    first = "".join(chr(c) for c in range(0x4E00, 0x4E00 + 300))  # two subsets' worth
+    assert split_string(ttf, first, doc) == ttf.splitString(first, doc)  # numbered here
+    for text in (first[:10], first[-10:], first[250:270] + first[:3], "", first[:5] + "\u00a0"):
+        again = split_string(ttf, text, doc)
+        assert again == ttf.splitString(text, doc), text
+    assert {subset for subset, _codes in split_string(ttf, first[250:270], doc)} == {0, 1}
 
 
 def _flow(font: str, width: float, height: float) -> tuple[Flow, io.BytesIO, list[int]]:
