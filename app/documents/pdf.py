@@ -253,17 +253,19 @@ def _draw_photo(canvas: Canvas, photo: _Photo, x: float, y: float) -> None:
 
 @dataclass(frozen=True)
 class _Cell:
-    """A table cell: its lines of text in ``style`` (or a signature image), its width."""
+    """A table cell, ``width`` wide: its lines of text in ``style``, or a signature image
+    and the size it is drawn at."""
 
     width: float
     lines: list[str]
     style: Style
     image: bytes | None = None
+    image_size: tuple[float, float] = (0, 0)
 
     @property
     def height(self) -> float:
         if self.image is not None:
-            return _signature_size(self.image)[1]
+            return self.image_size[1]
         return len(self.lines) * self.style.leading
 
 
@@ -271,12 +273,12 @@ def _cell(text: str, style: Style, width: float) -> _Cell:
     return _Cell(width, lines_of(text, style, width - 2 * CELL_PADDING), style)
 
 
-def _signature_size(data: bytes) -> tuple[float, float]:
-    """A signature image's size, scaled into its line (``SIGNATURE_MAX``)."""
+def _signature_cell(data: bytes, style: Style, width: float) -> _Cell:
+    """A signature image, scaled into its line (``SIGNATURE_MAX``)."""
     with PILImage.open(io.BytesIO(data)) as im:
         iw, ih = im.size
     scale = min(SIGNATURE_MAX[0] / iw, SIGNATURE_MAX[1] / ih)
-    return iw * scale, ih * scale
+    return _Cell(width, [], style, data, (iw * scale, ih * scale))
 
 
 @dataclass(frozen=True)
@@ -318,7 +320,7 @@ def _place_row(flow: Flow, row: _Row) -> None:
             cell_top = y + (height + bottom - top + h) / 2
             left = x + CELL_PADDING
             if cell.image is not None:
-                w, h = _signature_size(cell.image)
+                w, h = cell.image_size
                 reader = ImageReader(io.BytesIO(cell.image))
                 canvas.drawImage(reader, left, cell_top - h, w, h, mask="auto")
             elif cell.lines:
@@ -352,7 +354,11 @@ def _signature_rows(
     rows = []
     for slot in content.slots:
         image = signatures.get(slot.image_sha256 or "")
-        signed = _Cell(widths[1], [], style, image) if image else _cell(slot.name, style, widths[1])
+        signed = (
+            _signature_cell(image, style, widths[1])
+            if image
+            else _cell(slot.name, style, widths[1])
+        )
         detail = "　".join(x for x in (slot.name if image else "", slot.certificate) if x)
         cells = [_cell(slot.label, style, widths[0]), signed, _cell(detail, style, widths[2])]
         rows.append(_Row(cells, (6, 3), underlined=(1,)))
