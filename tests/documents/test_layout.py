@@ -93,17 +93,22 @@ def test_a_line_without_a_legal_break_is_cut_where_it_is_full(font: str) -> None
     assert "".join(lines) == "A" * 200 and len(lines) > 1
 
 
-def test_characters_numbered_before_are_split_into_subsets_as_reportlab_splits_them(
-    font: str,
-) -> None:
+def test_a_documents_text_is_split_into_subsets_as_reportlab_splits_it(font: str) -> None:
     ttf = pdfmetrics.getFont(font)
-    doc = Canvas(io.BytesIO())._doc
-    first = "".join(chr(c) for c in range(0x4E00, 0x4E00 + 300))  # two subsets' worth
-    assert split_string(ttf, first, doc) == ttf.splitString(first, doc)  # numbered here
-    for text in (first[:10], first[-10:], first[250:270] + first[:3], "", first[:5] + "\u00a0"):
-        again = split_string(ttf, text, doc)
-        assert again == ttf.splitString(text, doc), text
-    assert {subset for subset, _codes in split_string(ttf, first[250:270], doc)} == {0, 1}
+    ours, theirs = Canvas(io.BytesIO())._doc, Canvas(io.BytesIO())._doc  # two documents
+    many = "".join(chr(c) for c in range(0x4E00, 0x4E00 + 300))  # two subsets' worth
+    texts = [
+        "一二一三二",  # the first text, characters repeated
+        many,
+        many[:10],
+        many[-10:],
+        many[250:270] + "新字" + many[:3],  # both subsets, two characters new to the document
+        "",
+        many[:5] + "\u00a0" + "\U0010fffd",  # a no-break space, a character not in the font
+    ]
+    for text in texts:
+        assert split_string(ttf, text, ours) == ttf.splitString(text, theirs), text
+    assert {subset for subset, _codes in split_string(ttf, many[250:270], ours)} == {0, 1}
 
 
 def _flow(font: str, width: float, height: float) -> tuple[Flow, io.BytesIO, list[int]]:
