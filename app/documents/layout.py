@@ -21,16 +21,13 @@ from the font's own advance widths (cached per font and size), and drawn with on
 
 from __future__ import annotations
 
-import re
 from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import accumulate
-from typing import Any
 
 from reportlab.lib.rl_accel import escapePDF, fp_str
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
 #: Characters that may not start a line (行首禁则).
@@ -38,8 +35,6 @@ NO_LINE_START = frozenset("、。，．；：？！）」』】〕》〉”’�
 #: Characters that may not end a line (行尾禁则).
 NO_LINE_END = frozenset("（「『【〔《〈“‘([{")
 _ASCII_WORD = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
-#: Runs of the same byte (of the same subset, in ``split_string``).
-_RUNS = re.compile(rb"(.)\1*", re.DOTALL)
 #: Slack for rounding when a line is exactly full (points).
 _EPSILON = 1e-6
 
@@ -127,27 +122,6 @@ def lines_of(text: str, style: Style, width: float) -> list[str]:
     return break_lines(collapse(text), style.font, style.size, room, room - style.first_indent)
 
 
-def split_string(font: TTFont, text: str, doc: Any) -> list[tuple[int, bytes]]:
-    """``text`` as runs of (subset, codes) in ``font``'s subsets for ``doc``, as ReportLab's
-    ``TTFont.splitString`` gives them.
-
-    ``splitString`` numbers each character in a Python loop, the characters it has numbered
-    before included: most of a document's characters are met again on every page. Those are
-    looked up here in the font's numbering for the document at once; a text with a character
-    not numbered yet (or not in the font) goes through ``splitString``, which numbers it.
-    """
-    state = font.state.get(doc)
-    if state is None:
-        return font.splitString(text, doc)  # type: ignore[no-any-return]
-    try:
-        codes = list(map(state.assignments.__getitem__, map(ord, text)))
-    except KeyError:  # a character met for the first time, or not in the font
-        return font.splitString(text, doc)  # type: ignore[no-any-return]
-    subsets = bytes(map((8).__rrshift__, codes))  # each code's subset (code >> 8)
-    chars = bytes(map((0xFF).__and__, codes))  # and its number in the subset
-    return [(m[0][0], chars[m.start() : m.end()]) for m in _RUNS.finditer(subsets)]
-
-
 def text_object(
     canvas: Canvas, lines: list[str], style: Style, x: float, top: float, width: float, first: bool
 ) -> None:
@@ -171,7 +145,7 @@ def text_object(
             room = width - style.left_indent - sum(measure(line, style.font, style.size))
             left = x + style.left_indent + (room / 2 if style.align == "centre" else room)
         ops.append(f"1 0 0 1 {fp_str(left)} {fp_str(y)} Tm")
-        for subset, chars in split_string(font, line, doc):
+        for subset, chars in font.splitString(line, doc):
             name = names.get(subset) or names.setdefault(
                 subset, font.getSubsetInternalName(subset, doc)
             )

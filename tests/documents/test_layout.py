@@ -7,7 +7,6 @@ import io
 import pdfplumber
 import pytest
 from reportlab.lib.pagesizes import A4
-from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen.canvas import Canvas
 
 from app.documents.layout import (
@@ -18,7 +17,6 @@ from app.documents.layout import (
     break_lines,
     lines_of,
     measure,
-    split_string,
 )
 from app.documents.pdf import register_font
 from tests.documents.conftest import squeeze
@@ -91,24 +89,6 @@ def test_a_number_is_not_split_and_spaces_are_dropped_at_a_break(font: str) -> N
 def test_a_line_without_a_legal_break_is_cut_where_it_is_full(font: str) -> None:
     lines = break_lines("A" * 200, font, SIZE, _width(font, 10))
     assert "".join(lines) == "A" * 200 and len(lines) > 1
-
-
-def test_a_documents_text_is_split_into_subsets_as_reportlab_splits_it(font: str) -> None:
-    ttf = pdfmetrics.getFont(font)
-    ours, theirs = Canvas(io.BytesIO())._doc, Canvas(io.BytesIO())._doc  # two documents
-    many = "".join(chr(c) for c in range(0x4E00, 0x4E00 + 300))  # two subsets' worth
-    texts = [
-        "一二一三二",  # the first text, characters repeated
-        many,
-        many[:10],
-        many[-10:],
-        many[250:270] + "新字" + many[:3],  # both subsets, two characters new to the document
-        "",
-        many[:5] + "\u00a0" + "\U0010fffd",  # a no-break space, a character not in the font
-    ]
-    for text in texts:
-        assert split_string(ttf, text, ours) == ttf.splitString(text, theirs), text
-    assert {subset for subset, _codes in split_string(ttf, many[250:270], ours)} == {0, 1}
 
 
 def _flow(font: str, width: float, height: float) -> tuple[Flow, io.BytesIO, list[int]]:
