@@ -10,20 +10,25 @@ from the font's own advance widths (cached per font and size), and drawn with on
   a run of ASCII letters and digits (a certificate number, a clause like GB50016); a line that
   has no legal break is cut where it is full;
 - spaces are collapsed to single spaces, as a Paragraph collapses them, and dropped at a break;
-- :class:`Text` is a platypus flowable: a paragraph taller than what is left of the page splits
-  between lines (never leaving its first line alone at the foot of a page), so long findings
-  flow onto further pages; it also fills the cells of the documents' tables.
+- :class:`Flow` sets the paragraphs and blocks of a document down its pages on a ReportLab
+  canvas: a paragraph taller than what is left of the page splits between lines (never leaving
+  its first line alone at the foot of a page), so long findings flow onto further pages; a
+  block (a table row, a figure) that does not fit starts the next page. It is the page flow
+  the documents took from platypus, without platypus's generic machinery (wrapping, splitting
+  and positioning every flowable through frames and templates, a graphics state per
+  flowable), which cost a record more than all its text.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass
 from itertools import accumulate
 
 from reportlab.lib.rl_accel import escapePDF, fp_str
 from reportlab.pdfbase import pdfmetrics
-from reportlab.platypus.flowables import Flowable
+from reportlab.pdfgen.canvas import Canvas
 
 #: Characters that may not start a line (行首禁则).
 NO_LINE_START = frozenset("、。，．；：？！）」』】〕》〉”’…·—%,.;:?!)]}")
@@ -111,80 +116,115 @@ class Style:
     align: str = "left"  # left, centre or right
 
 
-class Text(Flowable):
-    """A paragraph of plain text: broken into lines on ``wrap``, split between pages."""
+def lines_of(text: str, style: Style, width: float) -> list[str]:
+    """``text`` broken into the lines of a paragraph ``width`` wide (its indents taken off)."""
+    room = width - style.left_indent
+    return break_lines(collapse(text), style.font, style.size, room, room - style.first_indent)
 
-    def __init__(self, text: str, style: Style, lines: list[str] | None = None) -> None:
-        super().__init__()
-        self.text, self.style = collapse(text), style
-        #: set for the later part of a split paragraph: its lines, already broken
-        self.lines = lines
-        self._broken: tuple[float, list[str]] | None = None
-        self._first = lines is None
 
-    def _lines(self, available_width: float) -> list[str]:
-        if self.lines is not None:
-            return self.lines
-        if self._broken is None or self._broken[0] != available_width:
-            s = self.style
-            width = available_width - s.left_indent
-            self._broken = (
-                available_width,
-                break_lines(self.text, s.font, s.size, width, width - s.first_indent),
+def text_object(
+    canvas: Canvas, lines: list[str], style: Style, x: float, top: float, width: float, first: bool
+) -> None:
+    """Draw ``lines`` as one PDF text object, their box's top left corner at ``x``, ``top``.
+
+    The text operators are written as ReportLab's text object writes them for a TrueType
+    font (the characters numbered into the font's 256-glyph subsets by ``splitString``),
+    without its per-line work the layout has already done: measuring the line again to move a
+    cursor, a graphics state and a text object per line. ``first``: the lines begin the
+    paragraph (the first takes the first-line indent).
+    """
+    doc, font = canvas._doc, pdfmetrics.getFont(style.font)
+    size, current = fp_str(style.size), None
+    names: dict[int, str] = {}  # subset → the PDF font's name
+    ops = ["BT"]
+    y = top - style.size  # the first baseline a font size under the top
+    for n, line in enumerate(lines):
+        if style.align == "left":
+            left = x + style.left_indent + (style.first_indent if n == 0 and first else 0)
+        else:
+            room = width - style.left_indent - sum(measure(line, style.font, style.size))
+            left = x + style.left_indent + (room / 2 if style.align == "centre" else room)
+        ops.append(f"1 0 0 1 {fp_str(left)} {fp_str(y)} Tm")
+        for subset, chars in font.splitString(line, doc):
+            name = names.get(subset) or names.setdefault(
+                subset, font.getSubsetInternalName(subset, doc)
             )
-        return self._broken[1]
+            if name != current:
+                ops.append(f"{name} {size} Tf")
+                current = name
+            ops.append(f"({escapePDF(chars)}) Tj")
+        y -= style.leading
+    ops.append("ET")
+    canvas._code.append(" ".join(ops))
 
-    def wrap(self, available_width: float, available_height: float) -> tuple[float, float]:
-        self.width = available_width
-        self.height = len(self._lines(available_width)) * self.style.leading
-        return self.width, self.height
 
-    def getSpaceBefore(self) -> float:  # noqa: N802 (platypus's name)
-        return self.style.space_before if self._first else 0
+class Flow:
+    """A document's pages: paragraphs and blocks set from the top of a frame down.
 
-    def split(self, available_width: float, available_height: float) -> list[Flowable]:
-        lines = self._lines(available_width)
-        fit = int((available_height + _EPSILON) // self.style.leading)
-        if fit >= len(lines):
-            return [self]
-        if fit < 2 and self._first:  # never the first line alone at the foot of a page
-            return []
-        if fit < 1:
-            return []
-        head = Text(self.text, self.style, lines[:fit])
-        head._first = self._first
-        tail = Text(self.text, replace(self.style, first_indent=0), lines[fit:])
-        return [head, tail]
+    ``frame`` is the box the content fills on every page (left, bottom, width, top, in
+    points); ``on_page`` draws what each page carries besides (its footer, the QR code) and
+    is called as a page begins, with the page's number. Space before a paragraph is dropped
+    at the top of a page, as platypus drops it.
+    """
 
-    def draw(self) -> None:
-        """Draw the lines as one PDF text object, in the font's subsets.
+    def __init__(
+        self,
+        canvas: Canvas,
+        frame: tuple[float, float, float, float],
+        on_page: Callable[[Canvas, int], None],
+    ) -> None:
+        self.canvas, self.on_page = canvas, on_page
+        self.x, self.bottom, self.width, self.top = frame
+        self.page = 0
+        self._begin()
 
-        The text operators are written as ReportLab's text object writes them for a TrueType
-        font (the characters numbered into the font's 256-glyph subsets by ``splitString``),
-        without its per-line work the layout has already done: measuring the line again to
-        move a cursor, a graphics state and a text object per line.
+    def _begin(self) -> None:
+        self.page += 1
+        self.y, self.at_top = self.top, True
+        self.on_page(self.canvas, self.page)
+
+    def new_page(self) -> None:
+        """End this page and begin the next."""
+        self.canvas.showPage()
+        self._begin()
+
+    def room(self) -> float:
+        """The height left on this page."""
+        return self.y - self.bottom
+
+    def space(self, height: float) -> None:
+        """Leave ``height`` blank (nothing at the top of a page, or at its foot)."""
+        if not self.at_top:
+            self.y = max(self.y - height, self.bottom)
+
+    def paragraph(self, text: str, style: Style) -> None:
+        """Set ``text`` in ``style``, onto further pages where it does not fit."""
+        lines, first = lines_of(text, style, self.width), True
+        while lines:
+            before = 0 if self.at_top else style.space_before
+            fit = int((self.room() - before + _EPSILON) // style.leading)
+            if fit < len(lines) and (fit < 1 or (fit < 2 and first)) and not self.at_top:
+                self.new_page()  # never the first line alone at the foot of a page
+                continue
+            part, lines = lines[: max(fit, 1)], lines[max(fit, 1) :]
+            self.y -= before
+            text_object(self.canvas, part, style, self.x, self.y, self.width, first)
+            self.y -= len(part) * style.leading
+            self.at_top, first = False, False
+            if lines:
+                self.new_page()
+
+    def block(self, height: float, draw: Callable[[float, float], None]) -> None:
+        """Place a block ``height`` tall, on the next page if it does not fit on this one.
+
+        ``draw`` draws it, given its bottom left corner.
         """
-        s, lines, canvas = self.style, self._lines(self.width), self.canv
-        doc, font = canvas._doc, pdfmetrics.getFont(s.font)
-        size, current = fp_str(s.size), None
-        names: dict[int, str] = {}  # subset → the PDF font's name
-        ops = ["BT"]
-        y = self.height - s.size  # the first baseline a font size under the top
-        for n, line in enumerate(lines):
-            if s.align == "left":
-                x = s.left_indent + (s.first_indent if n == 0 and self._first else 0)
-            else:
-                room = self.width - s.left_indent - sum(measure(line, s.font, s.size))
-                x = s.left_indent + (room / 2 if s.align == "centre" else room)
-            ops.append(f"1 0 0 1 {fp_str(x)} {fp_str(y)} Tm")
-            for subset, chars in font.splitString(line, doc):
-                name = names.get(subset) or names.setdefault(
-                    subset, font.getSubsetInternalName(subset, doc)
-                )
-                if name != current:
-                    ops.append(f"{name} {size} Tf")
-                    current = name
-                ops.append(f"({escapePDF(chars)}) Tj")
-            y -= s.leading
-        ops.append("ET")
-        canvas._code.append(" ".join(ops))
+        if height > self.room() + _EPSILON and not self.at_top:
+            self.new_page()
+        self.y -= height
+        draw(self.x, self.y)
+        self.at_top = False
+
+    def finish(self) -> None:
+        """End the last page."""
+        self.canvas.showPage()

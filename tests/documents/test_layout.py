@@ -7,9 +7,17 @@ import io
 import pdfplumber
 import pytest
 from reportlab.lib.pagesizes import A4
-from reportlab.platypus import SimpleDocTemplate
+from reportlab.pdfgen.canvas import Canvas
 
-from app.documents.layout import NO_LINE_END, NO_LINE_START, Style, Text, break_lines, measure
+from app.documents.layout import (
+    NO_LINE_END,
+    NO_LINE_START,
+    Flow,
+    Style,
+    break_lines,
+    lines_of,
+    measure,
+)
 from app.documents.pdf import register_font
 from tests.documents.conftest import squeeze
 
@@ -83,26 +91,63 @@ def test_a_line_without_a_legal_break_is_cut_where_it_is_full(font: str) -> None
     assert "".join(lines) == "A" * 200 and len(lines) > 1
 
 
+def _flow(font: str, width: float, height: float) -> tuple[Flow, io.BytesIO, list[int]]:
+    """A flow into a frame ``width`` × ``height`` at the foot of A4 pages; the pages begun."""
+    out, pages = io.BytesIO(), []
+    canvas = Canvas(out, pagesize=A4, invariant=1)
+    canvas.setFont(font, SIZE)
+    return Flow(canvas, (0, 0, width, height), lambda _c, page: pages.append(page)), out, pages
+
+
+def _page_texts(flow: Flow, out: io.BytesIO) -> list[str]:
+    flow.finish()
+    flow.canvas.save()
+    with pdfplumber.open(io.BytesIO(out.getvalue())) as pdf:
+        return [squeeze(page.extract_text() or "") for page in pdf.pages]
+
+
 def test_a_paragraph_splits_between_lines_but_never_leaves_its_first_line_alone(
     font: str,
 ) -> None:
     style = Style(font, SIZE, 20, first_indent=24)
-    para = Text("一" * 100, style)
-    _w, height = para.wrap(_width(font, 10), 10_000)
-    assert height == 11 * 20  # 8 on the first (indented) line, then 10 a line
-    assert para.split(_width(font, 10), 20) == []  # the first line alone: all to the next page
-    head, tail = para.split(_width(font, 10), 65)
-    assert head.wrap(_width(font, 10), 65)[1] == 60 and head.lines == ["一" * 8, *["一" * 10] * 2]
-    assert tail.wrap(_width(font, 10), 10_000)[1] == 8 * 20 and tail.getSpaceBefore() == 0
+    lines = lines_of("一" * 100, style, _width(font, 10))
+    assert [len(line) for line in lines] == [8, *[10] * 9, 2]  # the first line indented
+    flow, out, pages = _flow(font, _width(font, 10), 65)  # three lines a page
+    flow.paragraph("二" * 20, Style(font, SIZE, 20))  # one line left on the first page:
+    flow.paragraph("一" * 100, style)  # the paragraph begins on the second
+    assert pages == [1, 2, 3, 4, 5]
+    assert flow.y == 65 - 2 * 20  # three lines a page on pages 2 to 4, the last two on page 5
+    texts = _page_texts(flow, out)
+    assert texts[0] == "二" * 20 and [len(t) for t in texts[1:]] == [28, 30, 30, 12]
+
+
+def test_space_before_a_paragraph_is_dropped_at_the_top_of_a_page(font: str) -> None:
+    style = Style(font, SIZE, 20, space_before=10)
+    flow, out, pages = _flow(font, _width(font, 10), 100)
+    flow.paragraph("一", style)
+    assert flow.y == 80
+    flow.paragraph("二", style)
+    assert flow.y == 50
+    flow.paragraph("三", style)
+    assert flow.y == 20
+    flow.paragraph("四" * 30, style)  # no line fits after its space: at the top of the next
+    assert pages == [1, 2] and flow.y == 100 - 3 * 20
+    assert _page_texts(flow, out) == ["一二三", "四" * 30]
+
+
+def test_a_block_that_does_not_fit_starts_the_next_page(font: str) -> None:
+    flow, _out, pages = _flow(font, 100, 100)
+    placed: list[tuple[float, float, int]] = []
+    for _n in range(3):
+        flow.block(40, lambda x, y: placed.append((x, y, flow.page)))
+    assert placed == [(0, 60, 1), (0, 20, 1), (0, 60, 2)]
 
 
 def test_long_text_flows_onto_further_pages_without_being_cut(font: str) -> None:
     text = "灶具周边堆放杂物，未保持安全距离；" * 400 + "结尾标记。"
-    out = io.BytesIO()
-    SimpleDocTemplate(out, pagesize=A4, invariant=1).build(
-        [Text(text, Style(font, SIZE, 20, first_indent=24)), Text("下一段。", Style(font, 12, 20))]
-    )
-    with pdfplumber.open(io.BytesIO(out.getvalue())) as pdf:
-        pages = [squeeze(page.extract_text() or "") for page in pdf.pages]
+    flow, out, _pages = _flow(font, A4[0] - 144, A4[1] - 144)
+    flow.paragraph(text, Style(font, SIZE, 20, first_indent=24))
+    flow.paragraph("下一段。", Style(font, 12, 20))
+    pages = _page_texts(flow, out)
     assert len(pages) >= 4
     assert "".join(pages) == squeeze(text) + "下一段。"
