@@ -76,9 +76,10 @@ class Device:
     refusals: Counter[str] = field(default_factory=Counter)
 
 
-#: A timed request: its kind, seconds, status (0: no answer) and whether it was sent in the
-#: drain (after the deadline, when every device syncs at once to empty its outbox).
-Sample = tuple[str, float, int, bool]
+#: A timed request: its kind, seconds, status (0: no answer) and phase: "first" (the device's
+#: first sync: its whole scope downloaded), "later", or "drain" (after the deadline, when every
+#: device syncs at once to empty its outbox).
+Sample = tuple[str, float, int, str]
 
 
 class Timed:
@@ -86,24 +87,26 @@ class Timed:
 
     Requests sent after ``deadline`` are marked as the drain's: then all devices sync in
     lockstep with no pause, a burst the run itself never offers, so their latency is printed
-    apart from the run's (and the bars are the run's).
+    apart from the run's (and the bars are the run's). The device marks its first sync
+    (``first``), whose latency is also printed apart: a full download and the first check-in.
     """
 
     def __init__(self, inner: Any, samples: list[Sample], deadline: float) -> None:
         self.inner, self.samples, self.deadline = inner, samples, deadline
+        self.first = True
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
         kind = (
             "push" if path.endswith("/sync/push") else "pull" if "/sync/pull" in path else "media"
         )
-        drain = time.monotonic() > self.deadline
+        phase = "drain" if time.monotonic() > self.deadline else "first" if self.first else "later"
         t0 = time.perf_counter()
         try:
             resp = self.inner.request(method, path, **kwargs)
         except Exception:
-            self.samples.append((kind, time.perf_counter() - t0, 0, drain))  # 0: no answer
+            self.samples.append((kind, time.perf_counter() - t0, 0, phase))  # 0: no answer
             raise
-        self.samples.append((kind, time.perf_counter() - t0, resp.status, drain))
+        self.samples.append((kind, time.perf_counter() - t0, resp.status, phase))
         return resp
 
 
@@ -249,6 +252,7 @@ def run_device(
                     client.enqueue("finding.put", args)
                     device.recorded.add(args["id"])
                 _sync(client, device)
+                timed.first = False
                 _pause(gen, interval, deadline)
             now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
             client.enqueue("inspection.submit", {"inspection_id": str(iid), "at": now})
@@ -310,9 +314,9 @@ def run_supervisor(
         try:
             resp = http.get(base + "/api/v1/review/queue", params={"page_size": 10}, timeout=60)
         except requests.RequestException:
-            samples.append(("queue", time.perf_counter() - t0, 0, False))
+            samples.append(("queue", time.perf_counter() - t0, 0, "later"))
             continue
-        samples.append(("queue", time.perf_counter() - t0, resp.status_code, False))
+        samples.append(("queue", time.perf_counter() - t0, resp.status_code, "later"))
         findings = [
             f
             for entry in (resp.json() if resp.status_code == 200 else [])
@@ -333,9 +337,9 @@ def run_supervisor(
                     json={"decision": decision, "comment": "压测复核"},
                     timeout=60,
                 )
-                samples.append(("review", time.perf_counter() - t0, resp.status_code, False))
+                samples.append(("review", time.perf_counter() - t0, resp.status_code, "later"))
             except requests.RequestException:
-                samples.append(("review", time.perf_counter() - t0, 0, False))
+                samples.append(("review", time.perf_counter() - t0, 0, "later"))
         # A person reads the photos before the next decision: a second or so.
         time.sleep(gen.uniform(0.5, 1.5))
 
@@ -517,11 +521,14 @@ def main() -> int:
 
     status = Counter(s for _, _, s, _ in samples)
 
-    def answered(kind: str, drain: bool = False) -> list[float]:
-        return [t for k, t, s, d in samples if k == kind and s and d == drain]
+    def answered(kind: str, *phases: str) -> list[float]:
+        return [t for k, t, s, p in samples if k == kind and s and p in phases]
 
-    push, pull, queue, review = (answered(k) for k in ("push", "pull", "queue", "review"))
-    drained = answered("push", True) + answered("pull", True)
+    push, pull = answered("push", "first", "later"), answered("pull", "first", "later")
+    queue, review = answered("queue", "later"), answered("review", "later")
+    firsts = answered("push", "first") + answered("pull", "first")
+    laters = answered("push", "later") + answered("pull", "later")
+    drained = answered("push", "drain") + answered("pull", "drain")
     five = sum(n for s, n in status.items() if s >= 500)
     pools = f"gunicorn -w {args.workers}" + (
         f", staff on their own -w {args.staff_workers}" if args.staff_workers else ""
@@ -533,6 +540,8 @@ def main() -> int:
     print(f"pull            {len(pull):6d} answered  {percentiles(pull)}")
     print(f"staff queue     {len(queue):6d} answered  {percentiles(queue)}")
     print(f"staff review    {len(review):6d} answered  {percentiles(review)}")
+    print(f"  first syncs   {len(firsts):6d} answered  {percentiles(firsts)}")
+    print(f"  later syncs   {len(laters):6d} answered  {percentiles(laters)}")
     print(f"drain (at once) {len(drained):6d} answered  {percentiles(drained)}")
     print(
         f"CPU seconds     servers {server_cpu:.1f}, PostgreSQL {pg_cpu:.1f} (all of it), "
