@@ -14,7 +14,7 @@ from werkzeug.routing import IntegerConverter
 
 from app.auth.caller import authenticate_request
 from app.config import load_config
-from app.db import Database, close_session, session
+from app.db import Database, close_session, server_timing, session
 from app.errors import DomainError, ErrorSchema, register_error_handlers
 from app.extensions import api, limiter
 from app.http import check_request_input
@@ -120,6 +120,13 @@ def _register_boundary(app: Flask) -> None:
 
     @app.after_request
     def _commit(response: Response) -> Response:
+        response = _committed(response)
+        timing = server_timing()  # the statements of the commit's hooks included
+        if timing:
+            response.headers["Server-Timing"] = timing
+        return response
+
+    def _committed(response: Response) -> Response:
         etag = g.pop("response_etag", None)
         if etag and response.status_code < 300:
             response.headers["ETag"] = etag

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any, TypeVar
 
-from flask import current_app, g, has_app_context
+from flask import current_app, g, has_app_context, has_request_context
 from sqlalchemy import (
     ColumnElement,
     Index,
@@ -92,6 +93,7 @@ def make_engine(url: str) -> Engine:
             "options": f"{given} -c plan_cache_mode=force_custom_plan".strip()
         }
     engine = create_engine(url, **kwargs)
+    _time_statements(engine)
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine, "connect")
@@ -111,6 +113,33 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def _time_statements(engine: Engine) -> None:
+    """Add up, per request, how long its statements took in the database and how many ran.
+
+    ``g.db_seconds`` and ``g.db_statements``, answered as the ``Server-Timing`` header
+    (:func:`server_timing`): the time from sending each statement to its answer, as the worker
+    waits for it (the database's work, the round trip, and any wait for a lock or a CPU).
+    """
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _sent(conn: Any, _cursor: Any, _stmt: Any, _params: Any, _ctx: Any, _many: Any) -> None:
+        conn.info["statement_sent"] = time.perf_counter()
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def _answered(conn: Any, _cursor: Any, _stmt: Any, _params: Any, _ctx: Any, _many: Any) -> None:
+        if has_request_context():
+            took = time.perf_counter() - conn.info.pop("statement_sent", time.perf_counter())
+            g.db_seconds = g.get("db_seconds", 0.0) + took
+            g.db_statements = g.get("db_statements", 0) + 1
+
+
+def server_timing() -> str | None:
+    """The request's ``Server-Timing`` value (its statements' database time), if it ran any."""
+    if not g.get("db_statements"):
+        return None
+    return f'db;dur={g.db_seconds * 1000:.1f};desc="{g.db_statements} statements"'
 
 
 class Database:
