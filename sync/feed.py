@@ -83,14 +83,11 @@ __all__ = [
     "ChangeRow",
     "branch",
     "FeedScope",
-    "feed_statement",
     "PullPage",
     "insert_changes",
     "prune_changes",
     "pull_page",
-    "read_changes",
     "read_feed",
-    "conditions",
     "snapshot_horizon",
 ]
 
@@ -168,16 +165,6 @@ def _state_and_horizon(
     return state_of(row), int(row.horizon)
 
 
-def _after(changes: Table, position: Position, horizon: int | None) -> ColumnElement[bool]:
-    c = changes.c
-    if horizon is None:
-        return c.id > position.id
-    return and_(
-        tuple_(c.xid, c.id) > tuple_(position.xid if position.xid is not None else -1, position.id),
-        c.xid < horizon,
-    )
-
-
 def _ordered(
     changes: Table,
     where: ColumnElement[bool],
@@ -185,7 +172,7 @@ def _ordered(
     limit: Any,
     merged_limit: Any,
 ) -> Select[Any]:
-    """The feed query's one shape, for literal values or bound parameters alike."""
+    """The feed query's shape: the rows after ``where``'s position, one index scan a branch."""
     c = changes.c
     cols = (c.id, c.xid, c.entity_type, c.entity_id, c.op, c.version)
     if branches is None:
@@ -198,26 +185,6 @@ def _ordered(
     return select(merged).order_by(merged.c.xid, merged.c.id).limit(merged_limit)
 
 
-def feed_statement(
-    changes: Table,
-    position: Position,
-    horizon: int | None,
-    branches: Sequence[ColumnElement[bool]] | None,
-    limit: int,
-) -> Select[Any]:
-    """Build the feed query: change rows after ``position`` in ``(xid, id)`` order.
-
-    ``branches`` are alternative conditions on the change table (see :func:`conditions`);
-    each becomes its own ordered, limited index scan on its ``(key, xid, id)`` index and the
-    results are merged, so a pull never sorts or filters the whole log. ``None`` reads
-    the whole log through the ``(xid, id)`` index. A row matching two branches appears
-    twice; twice the limit leaves room to drop it. (A pull runs the same query prebuilt with
-    bound parameters: :func:`_feed_template`.)
-    """
-    where = _after(changes, position, horizon)
-    return _ordered(changes, where, branches, limit, limit * 2)
-
-
 #: A branch's shape in a prebuilt feed query: its key, and whether it is an IN of many values.
 _Shape = tuple[tuple[str, bool], ...]
 
@@ -226,10 +193,15 @@ _Shape = tuple[tuple[str, bool], ...]
 def _feed_template(changes: Table, shape: _Shape | None, postgres: bool) -> Select[Any]:
     """Return the feed query of one shape with bound parameters, built once per shape.
 
-    The same statement as :func:`feed_statement`. Built and cache-keyed once, not on every
-    pull: building the union of a user's branches and walking it for SQLAlchemy's compiled
-    cache was most of an empty pull's CPU. Parameters: ``xid``, ``id``, ``horizon``,
-    ``limit``, ``merged_limit``, and ``b0``, ``b1``… the branches' values.
+    The change rows after a position in ``(xid, id)`` order. Each branch (a condition on one
+    scope key or ``entity_id``) becomes its own ordered, limited index scan on its
+    ``(key, xid, id)`` index and the results are merged, so a pull never sorts or filters the
+    whole log; no branches (``shape`` None) reads the whole log through the ``(xid, id)``
+    index. A row matching two branches appears twice; twice the limit leaves room to drop it.
+    Built and cache-keyed once, not on every pull: building the union of a user's branches
+    and walking it for SQLAlchemy's compiled cache was most of an empty pull's CPU.
+    Parameters: ``xid``, ``id``, ``horizon``, ``limit``, ``merged_limit``, and ``b0``,
+    ``b1``… the branches' values.
     """
     c = changes.c
     if postgres:
@@ -270,7 +242,7 @@ def read_feed(
     """Return up to ``limit`` change rows after ``position`` in feed order (no duplicates).
 
     ``branches`` are the slices of the log to read (None: all of it), as a
-    :class:`FeedScope` names them; the query is :func:`feed_statement`'s, prebuilt per shape.
+    :class:`FeedScope` names them; the query is :func:`_feed_template`'s, prebuilt per shape.
     """
     shape: _Shape | None = None
     params: dict[str, Any] = {"limit": limit, "merged_limit": limit * 2, "id": position.id}
@@ -301,21 +273,6 @@ def _distinct(rows: Sequence[Row[Any]], limit: int) -> list[Row[Any]]:
     return out
 
 
-def read_changes(
-    executor: Executor,
-    changes: Table,
-    position: Position,
-    horizon: int | None,
-    branches: Sequence[ColumnElement[bool]] | None,
-    limit: int,
-) -> list[Row[Any]]:
-    """Return up to ``limit`` change rows after ``position`` in feed order (no duplicates)."""
-    if branches is not None and not branches:
-        return []
-    stmt = feed_statement(changes, position, horizon, branches, limit)
-    return _distinct(executor.execute(stmt).all(), limit)
-
-
 @dataclass(frozen=True)
 class Branch:
     """The change rows whose ``key`` is one of ``values``: a scope key, or ``entity_id``."""
@@ -331,19 +288,6 @@ def branch(key: str, *values: Any) -> Branch:
     through one ``IN``, which suits long lists better than one branch per value.
     """
     return Branch(key, values)
-
-
-def conditions(tables: SyncTables, branches: Sequence[Branch]) -> list[ColumnElement[bool]]:
-    """Turn branches into conditions on the change table; refuse a key it has no index on."""
-    c = tables.changes.c
-    _check_keys(tables, branches)
-    out: list[ColumnElement[bool]] = []
-    for b in branches:
-        if not b.values:
-            continue
-        column = c[b.key]
-        out.append(column == b.values[0] if len(b.values) == 1 else column.in_(b.values))
-    return out
 
 
 class FeedScope(Protocol):

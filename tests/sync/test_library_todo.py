@@ -44,8 +44,8 @@ from sqlalchemy import (
 
 from sync.bulk import insert_rows
 from sync.client import HttpResponse, Paths, SyncClient
-from sync.cursor import CursorCodec, CursorError
-from sync.feed import Branch, ChangeRow, branch, conditions, insert_changes, pull_page
+from sync.cursor import CursorCodec, CursorError, Position
+from sync.feed import Branch, ChangeRow, branch, insert_changes, pull_page, read_feed
 from sync.models import ScopeKey, make_sync_tables
 from sync.protocol import (
     Field,
@@ -425,8 +425,8 @@ def test_the_library_refuses_what_its_tables_cannot_hold(world: World, tmp_path:
         make_sync_tables(MetaData(), [ScopeKey("entity_id", Uuid())])
     with pytest.raises(ValueError, match="not scope keys"), world.engine.begin() as conn:
         insert_changes(conn, SYNC, [ChangeRow("todo", uuid.uuid4(), "put", 1, {"team": 1})], NOW)
-    with pytest.raises(ValueError, match="neither a scope key"):
-        conditions(SYNC, [branch("title", "milk")])
+    with pytest.raises(ValueError, match="neither a scope key"), world.engine.begin() as conn:
+        read_feed(conn, SYNC, Position(None, 0), None, [branch("title", "milk")], 10)
     with pytest.raises(ValueError, match="do not pair up"):
         mutation_specs(MUTATIONS, {"todo.add": add_items})
     offline = SyncClient(str(tmp_path / "bare.sqlite"), TodoServer(world.engine))
