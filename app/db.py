@@ -235,13 +235,18 @@ def photos_index(table: str) -> Index:
     ).ddl_if(dialect="postgresql")
 
 
+def on_postgresql() -> bool:
+    """Tell whether the request's session is on PostgreSQL (else the embedded SQLite)."""
+    return bool(session.get_bind().dialect.name == "postgresql")
+
+
 def cites_photo(column: Any, sha256: str) -> ColumnElement[bool]:
     """SQL: the JSON list of digests in ``column`` holds ``sha256``.
 
     PostgreSQL: ``CAST(photos AS JSONB) @> '["…"]'``, the expression :func:`photos_index`
     indexes. Elsewhere (the embedded SQLite): a text search of the list.
     """
-    if session.get_bind().dialect.name == "postgresql":
+    if on_postgresql():
         return cast(column, JSONB).op("@>")(cast(literal(json.dumps([sha256]), Text), JSONB))
     # a digest is hex: no LIKE wildcards to escape
     return cast(column, Text).contains(f'"{sha256}"')
@@ -253,6 +258,6 @@ def cites_any_photo(column: Any, sha256s: Iterable[str]) -> ColumnElement[bool]:
     PostgreSQL: ``CAST(photos AS JSONB) ?| ARRAY[…]``, through :func:`photos_index`.
     """
     wanted = sorted(set(sha256s))
-    if session.get_bind().dialect.name == "postgresql":
+    if on_postgresql():
         return cast(column, JSONB).has_any(array(wanted))
     return or_(false(), *(cites_photo(column, sha) for sha in wanted))

@@ -39,7 +39,7 @@ from app.audit.services import record
 from app.changelog import SCOPE_KEYS, change_row
 from app.checklists.models import ChecklistVersion
 from app.checklists.services import china_date, items_by_digest, versions_in_force
-from app.db import session
+from app.db import on_postgresql, session
 from app.errors import DomainError
 from app.i18n import _
 from app.inspections.commands import (
@@ -94,10 +94,6 @@ class Done:
 Outcome = Done | DomainError
 
 
-def _is_pg() -> bool:
-    return session.get_bind().dialect.name == "postgresql"
-
-
 def not_found() -> DomainError:
     return DomainError(
         "inspection.not_found",
@@ -139,7 +135,7 @@ def _workable(user: User, wanted: list[uuid.UUID], now: datetime) -> Select[Any]
         .options(lazyload(Inspection.assignments))  # checked above; loaded if ever read
         .order_by(Inspection.id)
     )
-    if _is_pg():
+    if on_postgresql():
         stmt = stmt.with_for_update(of=Inspection)
     return stmt
 
@@ -195,7 +191,7 @@ def _lock_findings(ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Finding]:
     if not wanted:
         return {}
     stmt = where_ids(session, select(Finding), Finding.id, wanted).order_by(Finding.id)
-    if _is_pg():
+    if on_postgresql():
         stmt = stmt.with_for_update(of=Finding)
     return {f.id: f for f in session.execute(stmt).scalars()}
 
@@ -219,7 +215,7 @@ def _lock_finding_rows(ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Row[Any]]:
     stmt = where_ids(
         session, select(*(table.c[name] for name in _PUT_COLUMNS)), table.c.id, wanted
     ).order_by(table.c.id)
-    if _is_pg():
+    if on_postgresql():
         stmt = stmt.with_for_update(of=table)
     return {row.id: row for row in session.execute(stmt)}
 

@@ -20,10 +20,9 @@ from collections.abc import Iterable
 from sqlalchemy import ARRAY, Integer, and_, any_, bindparam, insert, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from app.db import session
+from app.db import on_postgresql, session
 from app.media.models import MediaNearDuplicate, MediaObject, MediaPhashBand
 from media.phash import band_keys, is_near_duplicate, probe_keys
-from sync.cursor import dialect_name
 
 
 def index_photo(sha256: str, phash: str) -> None:
@@ -70,7 +69,7 @@ def _in_band(band: int, keys: list[int]) -> ColumnElement[bool]:
     all the same; elsewhere ``IN``.
     """
     b = MediaPhashBand
-    if dialect_name(session) == "postgresql":
+    if on_postgresql():
         keys_param = bindparam(f"band_{band}_keys", keys, type_=ARRAY(Integer))
         return and_(b.band == band, b.key == any_(keys_param))
     return and_(b.band == band, b.key.in_(keys))

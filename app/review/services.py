@@ -36,7 +36,7 @@ from app.audit.services import record
 from app.changelog import record_change, record_changes
 from app.checklists.models import ChecklistVersion
 from app.checklists.services import checklist_item, get_checklist
-from app.db import cites_any_photo, session
+from app.db import cites_any_photo, on_postgresql, session
 from app.errors import DomainError, not_found
 from app.hazards.models import Hazard
 from app.hazards.services import hazard_for_finding
@@ -396,7 +396,7 @@ def _refs(shas: set[str]) -> dict[str, set[uuid.UUID]]:
     if not shas:
         return {}
 
-    if session.get_bind().dialect.name == "postgresql":
+    if on_postgresql():
         elems = func.json_array_elements_text(Finding.photos).table_valued("value").alias("p")
     else:
         elems = func.json_each(Finding.photos).table_valued("value").alias("p")
