@@ -154,12 +154,17 @@ class UserScope:
     @cached_property
     def _own_enterprises(self) -> Select[Any]:
         """The enterprises of the user's inspections and tickets that the API lets them see."""
-        where = union(
-            select(Inspection.enterprise_id).where(Inspection.id.in_(self._own_inspections)),
-            select(Hazard.enterprise_id).where(Hazard.id.in_(self._own_tickets)),
-        ).subquery()
+        return self._enterprises_of(
+            union(
+                select(Inspection.enterprise_id).where(Inspection.id.in_(self._own_inspections)),
+                select(Hazard.enterprise_id).where(Hazard.id.in_(self._own_tickets)),
+            )
+        )
+
+    def _enterprises_of(self, enterprise_ids: Any) -> Select[Any]:
+        """:attr:`_own_enterprises` with their ids read from ``enterprise_ids`` (a select)."""
         return select(Enterprise.id).where(
-            Enterprise.id.in_(select(where.c[0])),
+            Enterprise.id.in_(enterprise_ids),
             scope_filter(self.user, Enterprise.jurisdiction_code, Enterprise.id),
         )
 
@@ -281,10 +286,8 @@ class UserScope:
             .add_columns(Hazard.inspection_id, Hazard.enterprise_id)
             .cte("own_tickets")
         )
-        enterprise_ids = union(select(own.c.enterprise_id), select(tickets.c.enterprise_id))
-        enterprises = select(Enterprise.id).where(
-            Enterprise.id.in_(enterprise_ids),
-            scope_filter(self.user, Enterprise.jurisdiction_code, Enterprise.id),
+        enterprises = self._enterprises_of(
+            union(select(own.c.enterprise_id), select(tickets.c.enterprise_id))
         )
         rows = self.db.execute(
             union_all(  # the first part's column types decode every row
