@@ -42,6 +42,8 @@ from functools import lru_cache
 from typing import Any, Protocol
 
 from sqlalchemy import (
+    ARRAY,
+    BigInteger,
     ColumnElement,
     Integer,
     Select,
@@ -53,6 +55,7 @@ from sqlalchemy import (
     func,
     literal,
     literal_column,
+    null,
     or_,
     select,
     tuple_,
@@ -344,25 +347,57 @@ def _upsert_known(
     keys: Iterable[tuple[str, uuid.UUID]],
     gen: int,
 ) -> None:
-    values = [
-        {
-            "client_id": client_id,
-            "entity_type": t,
-            "entity_id": i,
-            "gen_added": gen,
-            "gen_removed": None,
-        }
-        for t, i in keys
-    ]
-    if not values:
+    """Make ``keys`` known to the device as of ``gen`` (added, or added again if removed).
+
+    On PostgreSQL one statement for the whole page, its keys as two arrays: an executemany
+    of a first sync's 200 rows was a third of the page's database time. Elsewhere an
+    executemany.
+    """
+    pairs = list(dict.fromkeys(keys))  # one statement may not touch a row twice
+    if not pairs:
         return
-    dialect = dialect_name(executor)
-    ins: Any = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    k = table.c
+    if dialect_name(executor) == "postgresql":
+        ins: Any = postgresql.insert(table)
+        given = (
+            func.unnest(
+                bindparam("types", [t for t, _ in pairs], type_=ARRAY(k.entity_type.type)),
+                bindparam("ids", [i for _, i in pairs], type_=ARRAY(k.entity_id.type)),
+            )
+            .table_valued("entity_type", "entity_id")
+            .render_derived(name="given")
+        )
+        ins = ins.from_select(
+            ["client_id", "entity_type", "entity_id", "gen_added", "gen_removed"],
+            select(
+                literal(client_id, k.client_id.type),
+                given.c.entity_type,
+                given.c.entity_id,
+                literal(gen, BigInteger),
+                null(),
+            ),
+        )
+        values = None
+    else:
+        ins = sqlite.insert(table)
+        values = [
+            {
+                "client_id": client_id,
+                "entity_type": t,
+                "entity_id": i,
+                "gen_added": gen,
+                "gen_removed": None,
+            }
+            for t, i in pairs
+        ]
     stmt = ins.on_conflict_do_update(
         index_elements=["client_id", "entity_type", "entity_id"],
         set_={"gen_added": ins.excluded.gen_added, "gen_removed": None},
     )
-    executor.execute(stmt, values)
+    if values is None:
+        executor.execute(stmt)
+    else:
+        executor.execute(stmt, values)
 
 
 def _mark_removed(

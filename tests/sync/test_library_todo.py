@@ -565,3 +565,28 @@ def test_a_late_commit_is_not_skipped_by_a_pull(world: World, tmp_path: Path) ->
     assert {v["title"]: v["done"] for v in reader.entities().values()} == {"A": True, "B": True}
     assert set(reader.versions().values()) == {2}
     reader.close()
+
+
+def test_the_known_set_upsert_takes_a_repeated_key_once_and_revives_a_removed_one(
+    world: World,
+) -> None:
+    """A page's known rows are written in one statement on PostgreSQL, which may not touch a
+    row twice: a key given twice is written once, and a key marked removed is known again."""
+    from sync.feed import _mark_removed, _upsert_known
+
+    known, client = SYNC.known, uuid.uuid4()
+    first, second = uuid.uuid4(), uuid.uuid4()
+
+    def rows(conn: Connection) -> dict[uuid.UUID, tuple[int, int | None]]:
+        k = known.c
+        found = conn.execute(
+            select(k.entity_id, k.gen_added, k.gen_removed).where(k.client_id == client)
+        )
+        return {r.entity_id: (r.gen_added, r.gen_removed) for r in found}
+
+    with world.engine.begin() as conn:
+        _upsert_known(conn, known, client, [("item", first), ("item", second), ("item", first)], 1)
+        assert rows(conn) == {first: (1, None), second: (1, None)}
+        _mark_removed(conn, known, client, [("item", second)], 2)
+        _upsert_known(conn, known, client, [("item", second)], 3)
+        assert rows(conn) == {first: (1, None), second: (3, None)}
