@@ -426,6 +426,8 @@ def _reconcile(
     client_id: uuid.UUID,
     gen: int,
     limit: int,
+    *,
+    holds_nothing: bool = False,
 ) -> list[list[uuid.UUID]]:
     """Read the scope's reconcile in one statement: ``[entering, leaving]`` ids of each type.
 
@@ -433,15 +435,21 @@ def _reconcile(
     ``gen``, part ``2n + 1`` the ids known as of ``gen`` no longer visible; each in id order,
     at most ``limit``. Writing the known set for one type changes no other part's answer (its
     rows are the type's own, and an entering id is not known as of ``gen`` before or after).
+    ``holds_nothing``: the device's known set is empty (a pull without a cursor), so every
+    visible id enters and none leaves: the statement has half the parts and no anti-joins,
+    which halves PostgreSQL's planning of it (7 ms of a first page's 15 here).
     """
     k = known.c
     parts = []
     for n, entity_type in enumerate(scope.types):
         visible = scope.visible(entity_type)
         vis = visible.subquery()
+        entering = select(literal(2 * n, Integer).label("part"), vis.c[0].label("entity_id"))
+        if holds_nothing:
+            parts.append(entering.order_by(vis.c[0]).limit(limit).subquery())
+            continue
         entering = (
-            select(literal(2 * n, Integer).label("part"), vis.c[0].label("entity_id"))
-            .where(
+            entering.where(
                 ~exists().where(
                     k.client_id == client_id,
                     k.entity_type == entity_type,
@@ -465,7 +473,7 @@ def _reconcile(
             .limit(limit)
         )
         parts += [entering.subquery(), leaving.subquery()]
-    found: list[list[uuid.UUID]] = [[] for _ in parts]
+    found: list[list[uuid.UUID]] = [[] for _ in range(2 * len(scope.types))]
     if parts:
         for part, entity_id in executor.execute(union_all(*(select(p) for p in parts))):
             found[part].append(entity_id)
@@ -556,7 +564,9 @@ def pull_page(
     # needed while the scope's fingerprint is the one of the cursor's last complete reconcile
     fingerprint = scope.fingerprint()
     if fingerprint is None or fingerprint != held:
-        found = _reconcile(executor, scope, known, client_id, gen, budget)
+        found = _reconcile(
+            executor, scope, known, client_id, gen, budget, holds_nothing=token is None
+        )
     else:
         found = [[] for _ in range(2 * len(scope.types))]
     for n, entity_type in enumerate(scope.types):
