@@ -272,3 +272,36 @@ def test_a_caught_up_inspector_whose_work_changes_without_a_change_row_gets_it_r
         *[("finding", "delete")] * 2,
         ("inspection", "delete"),
     ]
+
+
+def test_checklists_are_read_whole_once_per_process_and_a_changed_one_again(
+    client: FlaskClient, site: Site, queries: Any
+) -> None:
+    """Every first sync sends every checklist: their content is read and decoded once per
+    process, and a version whose columns differ from what was kept is read again."""
+    from sqlalchemy import select
+
+    from app.checklists.models import ChecklistVersion
+    from app.db import session
+
+    headers = site.headers[site.inspectors[0].username]
+
+    def forms(changes: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        return {c["id"]: c["data"] for c in changes if c["type"] == "checklist"}
+
+    first, _cursor, _pages = pull_all(client, headers, str(uuid.uuid4()))
+    with queries:
+        again, _cursor, _pages = pull_all(client, headers, str(uuid.uuid4()))
+    assert forms(first) and forms(again) == forms(first)
+    assert not [s for s in queries.statements if "checklist_versions.content" in s]
+
+    with client.application.app_context():
+        cv = session.execute(select(ChecklistVersion).order_by(ChecklistVersion.id)).scalar()
+        assert cv is not None
+        cv.name, renamed = "改过名的检查表", str(cv.id)
+        session.commit()
+    third, _cursor, _pages = pull_all(client, headers, str(uuid.uuid4()))
+    assert forms(third)[renamed]["name"] == "改过名的检查表"
+    assert {k: v for k, v in forms(third).items() if k != renamed} == {
+        k: v for k, v in forms(first).items() if k != renamed
+    }
