@@ -12,7 +12,8 @@ batch as one JSON document instead, unpacked by PostgreSQL with ``json_to_record
 PostgreSQL converts each field to the column's type (``uuid``, ``timestamptz``, ``json``,
 ``varchar(n)`` with its length check) as an ordinary INSERT would; rows are inserted in the
 given order, so serial ids follow it. A JSON ``null`` becomes SQL NULL. SQLite, where an
-executemany is a loop in the same process, keeps the executemany.
+executemany is a loop in the same process, keeps the executemany. Either may end in
+``ON CONFLICT (…) DO UPDATE`` (an upsert: :class:`OnConflict`).
 
 :func:`where_ids` is the matching read: a join against the unnested id array, which
 PostgreSQL answers with index probes at any table size (``id = ANY($1)`` in a prepared,
@@ -24,6 +25,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -44,11 +46,12 @@ from sqlalchemy import (
     literal_column,
     select,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
 from sync.cursor import Executor, dialect_name
 
-__all__ = ["insert_rows", "to_json", "where_ids"]
+__all__ = ["OnConflict", "insert_rows", "to_json", "where_ids"]
 
 _ORDINAL = "_n"
 
@@ -70,12 +73,32 @@ def to_json(value: Any) -> str:
     return json.dumps(value, default=_jsonable, separators=(",", ":"))
 
 
+@dataclass(frozen=True)
+class OnConflict:
+    """Upsert: a row whose ``key`` columns match a stored one sets its ``update`` columns to
+    the new row's values instead of failing. One statement may not touch a row twice, so the
+    rows of one call must differ in ``key``."""
+
+    key: tuple[str, ...]
+    update: tuple[str, ...]
+
+
+def _on_conflict(stmt: Any, on_conflict: OnConflict | None) -> Any:
+    if on_conflict is None:
+        return stmt
+    return stmt.on_conflict_do_update(
+        index_elements=list(on_conflict.key),
+        set_={name: stmt.excluded[name] for name in on_conflict.update},
+    )
+
+
 @lru_cache(maxsize=64)
 def _recordset_insert(
     table: Table,
     names: tuple[str, ...],
     shared: tuple[str, ...],
     sql_values: tuple[tuple[str, str], ...],
+    on_conflict: OnConflict | None,
 ) -> Insert:
     source = (
         func.json_to_recordset(cast(bindparam("rows", type_=Text), JSON))
@@ -88,10 +111,11 @@ def _recordset_insert(
     values: list[Any] = [source.c[name] for name in names]
     values += [bindparam(f"shared_{name}", type_=table.c[name].type) for name in shared]
     values += [literal_column(sql) for _, sql in sql_values]
-    return insert(table).from_select(
+    stmt = (postgresql.insert(table) if on_conflict else insert(table)).from_select(
         [*names, *shared, *(name for name, _ in sql_values)],
         select(*values).order_by(source.c[_ORDINAL]),
     )
+    return _on_conflict(stmt, on_conflict)  # type: ignore[no-any-return]
 
 
 def insert_rows(
@@ -100,25 +124,27 @@ def insert_rows(
     rows: Sequence[Mapping[str, Any]],
     shared: Mapping[str, Any] | None = None,
     sql_values: Mapping[str, str] | None = None,
+    on_conflict: OnConflict | None = None,
 ) -> None:
     """Insert ``rows`` (mappings with the same keys) into ``table`` in one statement.
 
     ``shared`` holds the values every row has (the push's time, its client): they are sent
     once. ``sql_values`` sets columns to SQL expressions (as text) evaluated by the
     database, such as the writing transaction's id. Rows are inserted in the given order.
+    ``on_conflict`` makes it an upsert.
     """
     if not rows:
         return
     shared = dict(shared or {})
     extra = tuple(sorted((sql_values or {}).items()))
     if dialect_name(executor) != "postgresql":
-        stmt = insert(table)
+        plain: Any = sqlite.insert(table) if on_conflict else insert(table)
         if extra:
-            stmt = stmt.values({name: literal_column(sql) for name, sql in extra})
-        executor.execute(stmt, [{**shared, **row} for row in rows])
+            plain = plain.values({name: literal_column(sql) for name, sql in extra})
+        executor.execute(_on_conflict(plain, on_conflict), [{**shared, **row} for row in rows])
         return
     document = to_json([{**row, _ORDINAL: n} for n, row in enumerate(rows)])
-    stmt = _recordset_insert(table, tuple(rows[0]), tuple(shared), extra)
+    stmt = _recordset_insert(table, tuple(rows[0]), tuple(shared), extra, on_conflict)
     params = {f"shared_{name}": value for name, value in shared.items()}
     executor.execute(stmt, {"rows": document, **params})
 

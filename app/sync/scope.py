@@ -95,19 +95,19 @@ _CHECKLIST_FORMS_MAX = 512
 
 def _checklists(db: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, tuple[int, Any]]:
     """``{id: (version, device form)}`` of checklist versions, content read only when new."""
-    keys = [
-        tuple(row) for row in db.execute(select(*_CHECKLIST_KEY).where(_CHECKLIST_KEY[0].in_(ids)))
-    ]
-    if missing := [key[0] for key in keys if key not in _CHECKLIST_FORMS]:
+    rows = db.execute(select(*_CHECKLIST_KEY).where(_CHECKLIST_KEY[0].in_(ids))).all()
+    if missing := [row.id for row in rows if tuple(row) not in _CHECKLIST_FORMS]:
         if len(_CHECKLIST_FORMS) + len(missing) > _CHECKLIST_FORMS_MAX:
             _CHECKLIST_FORMS.clear()
-        for cv in db.execute(
-            select(ChecklistVersion).where(ChecklistVersion.id.in_(missing))
-        ).scalars():
+        read = select(ChecklistVersion).where(ChecklistVersion.id.in_(missing))
+        for cv in db.execute(read).scalars():
             key = tuple(getattr(cv, column.name) for column in _CHECKLIST_KEY)
             _CHECKLIST_FORMS[key] = _checklist(cv)
-    forms = {key[0]: (key[2], _CHECKLIST_FORMS.get(key)) for key in keys}
-    return {i: (version, form) for i, (version, form) in forms.items() if form is not None}
+    return {
+        row.id: (row.version, _CHECKLIST_FORMS[tuple(row)])
+        for row in rows
+        if tuple(row) in _CHECKLIST_FORMS
+    }
 
 
 class UserScope:
