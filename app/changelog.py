@@ -5,6 +5,7 @@ This is the one API the domains use to feed the devices::
     from app.changelog import record_change, record_changes
     record_change("hazard", hazard)            # one entity, op "put" or "delete"
     record_changes("inspection", inspections)  # many entities of one type at once
+    record_moves("enterprise", [(ent, old)])   # and a row in the jurisdiction it left
 
 The log's scope keys are declared once, in :data:`SCOPE_COLUMNS`: the jurisdiction, enterprise
 and inspection a change concerns, which a pull uses to read only the slice of the log that can
@@ -20,6 +21,7 @@ current state on their next pull; devices that may no longer see it receive a ``
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -128,3 +130,19 @@ def record_rows(rows: Sequence[ChangeRow], now: datetime | None = None) -> None:
     """Record change rows a batch writer built itself (the sync push's set-based writes)."""
     if rows:
         insert_changes(session, SYNC_TABLES, rows, now or utcnow())
+
+
+def record_moves(entity_type: str, moved: Iterable[tuple[Any, str]]) -> None:
+    """Record that entities moved out of a jurisdiction: ``(entity, old jurisdiction)`` pairs.
+
+    Each gets a change row in the slice of the jurisdiction it left, besides the row of its
+    new state (:func:`record_changes`, in the new one's slice). The devices reading the old
+    slice (that street's staff) then learn from the log that it left them and receive a
+    ``delete``; without the row they would learn it only by reconciling their whole scope.
+    """
+    rows = [
+        replace(row, scope={**row.scope, "jurisdiction": jurisdiction})
+        for row, jurisdiction in ((change_row(entity_type, e), j) for e, j in moved)
+    ]
+    if rows:
+        insert_changes(session, SYNC_TABLES, rows, utcnow())

@@ -58,7 +58,7 @@ class Factories:
     def enterprise(
         self, jurisdiction: str = "huayanglu", industry: str = "gas_catering", **kw: Any
     ) -> Enterprise:
-        """Create an enterprise inside Changning."""
+        """Create an enterprise inside Changning, on the sync change log."""
         n = next(_counter)
         defaults: dict[str, Any] = {
             "name": f"测试企业{n}",
@@ -71,7 +71,17 @@ class Factories:
             "risk_level": "medium",
         }
         defaults.update(kw)
-        return self._save(Enterprise(**defaults))
+        ent = Enterprise(**defaults)
+        with self.app.app_context():
+            from app.changelog import record_change
+
+            session.add(ent)
+            session.flush()
+            record_change("enterprise", ent)  # registered, as the registry's writes do
+            session.commit()
+            session.refresh(ent)
+            session.expunge(ent)
+        return ent
 
     def inspection(
         self,

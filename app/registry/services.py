@@ -16,7 +16,7 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from app.audit.services import record
-from app.changelog import record_changes
+from app.changelog import record_changes, record_moves
 from app.db import for_update, iter_chunks, session
 from app.errors import MESSAGES, DomainError, not_found
 from app.i18n import _
@@ -166,9 +166,17 @@ def _apply(ent: Enterprise, data: dict[str, Any]) -> dict[str, list[Any]]:
     return changes
 
 
-def _publish(enterprises: list[Enterprise]) -> None:
-    """Put written enterprises into the devices' sync feed."""
+def _publish(enterprises: list[Enterprise], moved: dict[uuid.UUID, str]) -> None:
+    """Put written enterprises into the devices' sync feed; ``moved`` maps the id of each that
+    changed jurisdiction to the one it left, whose devices learn it left from the log."""
     record_changes("enterprise", enterprises)
+    record_moves("enterprise", [(e, moved[e.id]) for e in enterprises if e.id in moved])
+
+
+def _moved_from(changes: dict[str, list[Any]]) -> str | None:
+    """The jurisdiction an enterprise left, from ``_apply``'s changes (None: it did not move)."""
+    move = changes.get("jurisdiction_code")
+    return move[0] if move and move[0] is not None else None
 
 
 def _flush_unique(ent: Enterprise) -> None:
@@ -196,7 +204,7 @@ def create_enterprise(user: User, data: dict[str, Any]) -> Enterprise:
     _apply(ent, data)
     session.add(ent)
     _flush_unique(ent)
-    _publish([ent])
+    _publish([ent], {})
     record(
         "enterprise.create", "enterprise", ent.id, {"uscc": ent.uscc, "name": ent.name}, actor=user
     )
@@ -212,7 +220,8 @@ def update_enterprise(user: User, ent: Enterprise, data: dict[str, Any]) -> Ente
     if changes:
         ent.version += 1
         _flush_unique(ent)
-        _publish([ent])
+        left = _moved_from(changes)
+        _publish([ent], {ent.id: left} if left else {})
         record("enterprise.update", "enterprise", ent.id, {"changes": changes}, actor=user)
     return ent
 
@@ -516,6 +525,7 @@ def import_enterprises(user: User, data: bytes) -> dict[str, int]:
         )
     created = updated = unchanged = 0
     written: list[Enterprise] = []
+    moved: dict[uuid.UUID, str] = {}
     for values in parsed:
         ent = existing.get(values["uscc"])
         if ent is None:
@@ -524,10 +534,12 @@ def import_enterprises(user: User, data: bytes) -> dict[str, int]:
             session.add(ent)
             created += 1
             written.append(ent)
-        elif _apply(ent, values):
+        elif changes := _apply(ent, values):
             ent.version += 1
             updated += 1
             written.append(ent)
+            if left := _moved_from(changes):
+                moved[ent.id] = left
         else:
             unchanged += 1
     try:
@@ -542,7 +554,7 @@ def import_enterprises(user: User, data: bytes) -> dict[str, int]:
                 "time; import the file again."
             ),
         ) from exc
-    _publish(written)
+    _publish(written, moved)
     summary = {"rows": len(rows), "created": created, "updated": updated, "unchanged": unchanged}
     record(
         "enterprise.import",

@@ -258,35 +258,43 @@ class UserScope:
             return self._work_branches()
         if is_district_level(user):
             return None
-        branches = [
+        inspections, tickets = self._elsewhere
+        return [
             branch("jurisdiction", user.jurisdiction_code),
             branch("jurisdiction", EVERYWHERE),
+            # Inspections outside the user's street that the user may still see (异地交叉 teams).
+            *_id_branches("inspection_id", inspections),
+            # Tickets outside the user's street that the user may still see (assigned to them).
+            *_id_branches("entity_id", tickets),
         ]
-        # Inspections outside the user's street that the user may still see (异地交叉 teams).
-        elsewhere = list(
-            self.db.execute(
-                select(Inspection.id).where(
-                    Inspection.id.in_(visible_inspection_ids(user, self.now)),
-                    Inspection.jurisdiction_code != user.jurisdiction_code,
-                )
-            ).scalars()
-        )
-        branches += _id_branches("inspection_id", elsewhere)
-        # Tickets outside the user's street that the user may still see (on their recheck).
 
-        tickets = list(
-            self.db.execute(
-                select(Hazard.id).where(
-                    hazard_visibility(user, self.now),
-                    Hazard.jurisdiction_code != user.jurisdiction_code,
-                )
-            ).scalars()
-        )
-        branches += _id_branches("entity_id", tickets)
-        return branches
+    @cached_property
+    def _elsewhere(self) -> tuple[list[uuid.UUID], list[uuid.UUID]]:
+        """A street's staff: the inspections and the tickets outside their street that they
+        may see (planned by them, on their team, assigned to them), in id order. Each is the
+        user's own work: the rule's other alternative is the street itself."""
+        user = self.user
+        inspections = self.db.execute(
+            select(Inspection.id)
+            .where(
+                Inspection.id.in_(visible_inspection_ids(user, self.now)),
+                Inspection.jurisdiction_code != user.jurisdiction_code,
+            )
+            .order_by(Inspection.id)
+        ).scalars()
+        tickets = self.db.execute(
+            select(Hazard.id)
+            .where(
+                hazard_visibility(user, self.now),
+                Hazard.jurisdiction_code != user.jurisdiction_code,
+            )
+            .order_by(Hazard.id)
+        ).scalars()
+        return list(inspections), list(tickets)
 
     def fingerprint(self) -> str | None:
-        """Return a digest of the inspector's own work (None for other users: reconcile always).
+        """Return a digest of what decides the user's visible sets besides the log (None for
+        an enterprise account: reconcile always; its scope is one enterprise).
 
         An inspector's visible inspections, tickets and enterprises are exactly the ids
         :attr:`_work` reads for the log slices, so the digest is of those: it changes when an
@@ -295,12 +303,34 @@ class UserScope:
         finding enters or leaves otherwise only by a change row of its own (recorded,
         deleted), which its inspection's ``inspection_id`` slice carries. Checklists are all
         visible, and new ones come through ``EVERYWHERE``.
+
+        Other staff see their street (or the district) and their own work beyond it. What
+        enters or leaves the street does so by a change row in the street's slice: a check-in
+        (the inspection is no longer confidential), a ticket issued, a finding recorded or
+        deleted, an enterprise registered or moved (a move writes a row in the street it left
+        too, ``app.changelog.record_moves``); tickets and inspections keep the street they were
+        issued in. The rest is not in the log, so it is in the digest: the user's role and
+        street, the inspections on their team from dispatch on (the clock lets them in), and
+        what they may see outside their street (:attr:`_elsewhere`, whose slices are read by
+        id: one taken off a team elsewhere would leave no row there).
         """
-        if not self.works:
+        user = self.user
+        if user.role == "enterprise":
             return None
         digest = hashlib.sha256()
-        for entity_type, entity_id, _inspection in sorted(self._work, key=lambda r: (r[0], r[1])):
-            digest.update(f"{entity_type}:{entity_id};".encode())
+        if self.works:
+            for entity_type, entity_id, _inspection in sorted(
+                self._work, key=lambda r: (r[0], r[1])
+            ):
+                digest.update(f"{entity_type}:{entity_id};".encode())
+        else:
+            digest.update(f"staff:{user.role}:{user.jurisdiction_code};".encode())
+            teams = self.db.execute(self._own_inspections.order_by(Inspection.id)).scalars()
+            inspections, tickets = ([], []) if is_district_level(user) else self._elsewhere
+            parts = (("team", teams), ("inspection", inspections), ("hazard", tickets))
+            for entity_type, ids in parts:
+                for entity_id in ids:
+                    digest.update(f"{entity_type}:{entity_id};".encode())
         return base64.urlsafe_b64encode(digest.digest()[:12]).decode("ascii")
 
     @cached_property

@@ -305,3 +305,143 @@ def test_checklists_are_read_whole_once_per_process_and_a_changed_one_again(
     assert {k: v for k, v in forms(third).items() if k != renamed} == {
         k: v for k, v in forms(first).items() if k != renamed
     }
+
+
+def _is_reconcile(statement: str) -> bool:
+    """The reconcile's statement: what is visible against the known set (``sync.feed``)."""
+    flat = " ".join(statement.split())
+    return flat.startswith("SELECT") and "EXISTS (SELECT" in flat and "sync_known" in flat
+
+
+def test_review_and_district_devices_follow_their_scope_from_the_log_alone(
+    client: FlaskClient, site: Site, make: Any, login: Any, queries: Any
+) -> None:
+    """A street's supervisor and a district coordinator skip the reconcile while their
+    fingerprint holds, yet after every kind of change below each device holds exactly what
+    the server's rule lets its user see: an enterprise moved out of a street and back (by an
+    edit, then by an import), an inspection elsewhere whose team takes the supervisor in at
+    its dispatch time (the clock, no write) and lets them go (no change row), a ticket
+    elsewhere assigned to them and taken away, a check-in and a finding in the street."""
+    import csv
+    import io
+    from datetime import timedelta
+
+    from app.db import session
+    from app.hazards.models import Hazard
+    from app.inspections.models import InspectionInspector
+    from app.registry.models import Enterprise
+    from tests.sync.test_stateful import server_view
+
+    supervisor = make.user("supervisor", jurisdiction="huayanglu")
+    devices = [
+        {"user": user, "headers": login(user), "cid": str(uuid.uuid4()), "cursor": None, "view": {}}
+        for user in (supervisor, make.user("supervisor", jurisdiction="xinhualu"))
+    ]
+    devices.append(
+        {
+            "user": (coordinator := make.user("coordinator")),
+            "headers": login(coordinator),
+            "cid": str(uuid.uuid4()),
+            "cursor": None,
+            "view": {},
+        }
+    )
+    planner = login(make.user("planner"))
+    reconciles = 0
+
+    def sync_all() -> None:
+        nonlocal reconciles
+        for dev in devices:
+            with queries:
+                changes, dev["cursor"], _ = pull_all(
+                    client, dev["headers"], dev["cid"], dev["cursor"]
+                )
+            reconciles += sum(_is_reconcile(s) for s in queries.statements)
+            dev["view"] = state(changes, dev["view"])
+            assert dev["view"] == server_view(site.app, dev["user"].id, site.clock.now), dev[
+                "user"
+            ].role
+
+    sync_all()
+    reconciles = 0
+    sync_all()  # caught up: the log alone
+    assert reconciles == 0
+
+    # An enterprise of huayanglu with a started inspection and a finding, then moved.
+    ent = make.enterprise(jurisdiction="huayanglu", industry="gas_catering")
+    team = [make.user("inspector", jurisdiction="huayanglu")]
+    insp = make.inspection(ent.id, team, site.clock.now)
+    resp = Push(client, login(team[0])).send(_check_in(site, insp), _finding(site, insp))
+    assert [r["status"] for r in resp.json["results"]] == ["applied"] * 2, resp.json
+    sync_all()
+    assert ("enterprise", str(ent.id)) in devices[0]["view"]
+    assert ("inspection", str(insp)) in devices[0]["view"]
+    read = client.get(f"/api/v1/enterprises/{ent.id}", headers=planner)
+    moved = client.patch(
+        f"/api/v1/enterprises/{ent.id}",
+        json={"jurisdiction": "xinhualu"},
+        headers={**planner, "If-Match": read.headers["ETag"]},
+    )
+    assert moved.status_code == 200, moved.json
+    reconciles = 0
+    sync_all()
+    assert reconciles == 0  # the move came by the log to both streets
+    assert ("enterprise", str(ent.id)) not in devices[0]["view"]
+    assert devices[1]["view"][("enterprise", str(ent.id))]["jurisdiction"] == "xinhualu"
+    # The inspection and its finding stay with the street they were made in.
+    assert ("inspection", str(insp)) in devices[0]["view"]
+
+    with site.app.app_context():
+        e = session.get(Enterprise, ent.id)
+        row = [e.name, e.uscc, e.industry, "huayanglu", e.address, e.risk_level, e.lon, e.lat]
+    out = io.StringIO()
+    csv.writer(out).writerows(
+        [["企业名称", "统一社会信用代码", "行业", "街道", "地址", "风险等级", "经度", "纬度"], row]
+    )
+    imported = client.post(
+        "/api/v1/enterprises/import", data=out.getvalue().encode(), headers=planner
+    )
+    assert imported.status_code == 200 and imported.json["updated"] == 1, imported.json
+    sync_all()
+    assert reconciles == 0
+    assert ("enterprise", str(ent.id)) in devices[0]["view"]
+    assert ("enterprise", str(ent.id)) not in devices[1]["view"]
+
+    # An inspection in xinhualu with the huayanglu supervisor on its team, dispatched later.
+    elsewhere = make.enterprise(jurisdiction="xinhualu", industry="gas_catering")
+    later = make.inspection(
+        elsewhere.id, [supervisor], site.clock.now, dispatch_at=site.clock.now + timedelta(hours=1)
+    )
+    sync_all()
+    assert ("inspection", str(later)) not in devices[0]["view"]
+    site.clock.advance(hours=1, seconds=1)
+    for dev in devices:  # their access tokens expired meanwhile
+        dev["headers"] = login(dev["user"])
+    sync_all()  # no write at dispatch time: the fingerprint moved
+    assert ("inspection", str(later)) in devices[0]["view"]
+    with site.app.app_context():
+        session.delete(session.get(InspectionInspector, (later, supervisor.id)))
+        session.commit()
+    sync_all()  # no change row at all
+    assert ("inspection", str(later)) not in devices[0]["view"]
+
+    # A ticket of xinhualu assigned to the huayanglu supervisor, then to nobody.
+    ticket = _issue(site, elsewhere.id)
+    sync_all()
+    assert ("hazard", ticket) not in devices[0]["view"]
+    assert ("hazard", ticket) in devices[1]["view"]
+    for assignee in (supervisor.id, None):
+        with site.app.app_context():
+            from app.changelog import record_change
+
+            hazard = session.get(Hazard, uuid.UUID(ticket))
+            hazard.assignee_id = assignee
+            hazard.version += 1
+            record_change("hazard", hazard)
+            session.commit()
+        sync_all()
+        assert (("hazard", ticket) in devices[0]["view"]) is (assignee is not None)
+
+    reconciles = 0
+    sync_all()
+    assert reconciles == 0
