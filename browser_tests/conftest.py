@@ -140,6 +140,10 @@ class Watch:
     def _console(self, page: Page, msg: Any) -> None:
         if msg.type != "error":
             return
+        if "net::ERR_INTERNET_DISCONNECTED" in msg.text:
+            # Only a context a test took offline (set_offline) logs this: a request the app
+            # tried meanwhile (a sync as the network went away) and handles as offline.
+            return
         answer = HTTP_ERROR_LINE.match(msg.text)
         url = (msg.location or {}).get("url") or ""
         if answer and url in self.pages_answered_4xx:
