@@ -166,17 +166,17 @@ def _apply(ent: Enterprise, data: dict[str, Any]) -> dict[str, list[Any]]:
     return changes
 
 
-def _publish(enterprises: list[Enterprise], moved: dict[uuid.UUID, str]) -> None:
-    """Put written enterprises into the devices' sync feed; ``moved`` maps the id of each that
-    changed jurisdiction to the one it left, whose devices learn it left from the log."""
+def _publish(enterprises: list[Enterprise], moved: Iterable[tuple[Enterprise, str]] = ()) -> None:
+    """Put written enterprises into the devices' sync feed; ``moved``: those of them that
+    changed jurisdiction, each with the one it left (whose devices learn it from the log)."""
     record_changes("enterprise", enterprises)
-    record_moves("enterprise", [(e, moved[e.id]) for e in enterprises if e.id in moved])
+    record_moves("enterprise", moved)
 
 
-def _moved_from(changes: dict[str, list[Any]]) -> str | None:
-    """The jurisdiction an enterprise left, from ``_apply``'s changes (None: it did not move)."""
+def _moved(ent: Enterprise, changes: dict[str, list[Any]]) -> list[tuple[Enterprise, str]]:
+    """``[(ent, the jurisdiction it left)]`` if ``_apply``'s changes moved it, else ``[]``."""
     move = changes.get("jurisdiction_code")
-    return move[0] if move and move[0] is not None else None
+    return [(ent, move[0])] if move else []
 
 
 def _flush_unique(ent: Enterprise) -> None:
@@ -204,7 +204,7 @@ def create_enterprise(user: User, data: dict[str, Any]) -> Enterprise:
     _apply(ent, data)
     session.add(ent)
     _flush_unique(ent)
-    _publish([ent], {})
+    _publish([ent])
     record(
         "enterprise.create", "enterprise", ent.id, {"uscc": ent.uscc, "name": ent.name}, actor=user
     )
@@ -220,8 +220,7 @@ def update_enterprise(user: User, ent: Enterprise, data: dict[str, Any]) -> Ente
     if changes:
         ent.version += 1
         _flush_unique(ent)
-        left = _moved_from(changes)
-        _publish([ent], {ent.id: left} if left else {})
+        _publish([ent], _moved(ent, changes))
         record("enterprise.update", "enterprise", ent.id, {"changes": changes}, actor=user)
     return ent
 
@@ -525,7 +524,7 @@ def import_enterprises(user: User, data: bytes) -> dict[str, int]:
         )
     created = updated = unchanged = 0
     written: list[Enterprise] = []
-    moved: dict[uuid.UUID, str] = {}
+    moved: list[tuple[Enterprise, str]] = []
     for values in parsed:
         ent = existing.get(values["uscc"])
         if ent is None:
@@ -538,8 +537,7 @@ def import_enterprises(user: User, data: bytes) -> dict[str, int]:
             ent.version += 1
             updated += 1
             written.append(ent)
-            if left := _moved_from(changes):
-                moved[ent.id] = left
+            moved += _moved(ent, changes)
         else:
             unchanged += 1
     try:

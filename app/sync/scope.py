@@ -317,20 +317,19 @@ class UserScope:
         user = self.user
         if user.role == "enterprise":
             return None
-        digest = hashlib.sha256()
+        inputs: list[tuple[str, Any]]
         if self.works:
-            for entity_type, entity_id, _inspection in sorted(
-                self._work, key=lambda r: (r[0], r[1])
-            ):
-                digest.update(f"{entity_type}:{entity_id};".encode())
+            inputs = sorted((t, i) for t, i, _inspection in self._work)
         else:
-            digest.update(f"staff:{user.role}:{user.jurisdiction_code};".encode())
             teams = self.db.execute(self._own_inspections.order_by(Inspection.id)).scalars()
             inspections, tickets = ([], []) if is_district_level(user) else self._elsewhere
-            parts = (("team", teams), ("inspection", inspections), ("hazard", tickets))
-            for entity_type, ids in parts:
-                for entity_id in ids:
-                    digest.update(f"{entity_type}:{entity_id};".encode())
+            inputs = [
+                ("staff", f"{user.role}:{user.jurisdiction_code}"),
+                *(("team", i) for i in teams),
+                *(("inspection", i) for i in inspections),
+                *(("hazard", i) for i in tickets),
+            ]
+        digest = hashlib.sha256("".join(f"{t}:{i};" for t, i in inputs).encode())
         return base64.urlsafe_b64encode(digest.digest()[:12]).decode("ascii")
 
     @cached_property
