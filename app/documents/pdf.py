@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import io
 import itertools
-import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import segno
+from isal import isal_zlib
 from PIL import Image as PILImage
 from reportlab import rl_config
 from reportlab.lib.pagesizes import A4
@@ -75,15 +75,17 @@ _registered: dict[str, str] = {}
 
 
 class _FastFlate(PDFStreamFilterZCompress):
-    """Flate at zlib's fastest level, for the font subsets.
+    """Flate by ISA-L (Intel's storage acceleration library), for the font subsets.
 
-    A record's two subsets are 265 KB of glyph outlines: compressing them at zlib's default
-    level took 8 ms, the largest single cost of a record; level 1 takes half that, for 5 %
-    more of them (+13 KB in a 2.3 MB record). A reader decodes either the same way.
+    A record's two subsets are 265 KB of glyph outlines: compressing them with zlib took 8 ms
+    at its default level and 3.2 ms at its fastest (level 1), the largest single cost of a
+    record. ISA-L writes the same format (a reader decodes it as any Flate stream): at its
+    level 2 in 0.6 ms, a little smaller than zlib's level 1 (measured in one process, the
+    record 2.6 ms faster, 0.9 KB smaller).
     """
 
     def encode(self, text: bytes | str) -> bytes:
-        return zlib.compress(text.encode("utf8") if isinstance(text, str) else text, 1)
+        return isal_zlib.compress(text.encode("utf8") if isinstance(text, str) else text, 2)
 
 
 _FAST_FLATE = _FastFlate()
@@ -108,7 +110,7 @@ class _Face(TTFontFace):
         return self._glyf
 
     def addSubsetObjects(self, doc: Any, fontname: str, subset: list[int]) -> Any:  # noqa: N802
-        """Add a subset as ReportLab does, its font file compressed at zlib's fastest level."""
+        """Add a subset as ReportLab does, its font file compressed by ISA-L."""
         descriptor = super().addSubsetObjects(doc, fontname, subset)
         font_file = doc.idToObject[f"fontFile:{self.filename}({fontname})"]
         if font_file.filters:  # the document compresses its streams

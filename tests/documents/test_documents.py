@@ -90,8 +90,28 @@ def test_the_fonts_are_embedded(case: Case) -> None:
         fonts = {c["fontname"] for page in pdf.pages for c in page.chars}
         page = pdf.pages[0]
         assert (round(page.width), round(page.height)) == (595, 842)  # A4
+        font_files = _font_files(pdf)
     assert fonts and all("+" in f and "UMing" in f for f in fonts)  # subsets of AR PL UMing
-    assert b"/FontFile2" in data
+    # each subset's font file (Flate-compressed by ISA-L) decodes to a TrueType font of the
+    # length its stream declares
+    assert len(font_files) == len({f.split("+")[0] for f in fonts}) >= 1
+    for declared, font in font_files:
+        assert font[:4] == b"\x00\x01\x00\x00" and len(font) == declared
+
+
+def _font_files(pdf: Any) -> list[tuple[int, bytes]]:
+    """The embedded TrueType font files of ``pdf`` (pdfplumber): each one's declared length
+    (``/Length1``) and its decoded bytes."""
+    from pdfminer.pdftypes import resolve1
+
+    doc, found = pdf.doc, []
+    for xref in doc.xrefs:
+        for objid in xref.get_objids():
+            obj = resolve1(doc.getobj(objid))
+            if isinstance(obj, dict) and "FontFile2" in obj:
+                stream = resolve1(obj["FontFile2"])
+                found.append((resolve1(stream["Length1"]), stream.get_data()))
+    return found
 
 
 def test_issuing_again_from_the_same_record_gives_the_same_document(case: Case) -> None:
