@@ -57,15 +57,22 @@ THUMB_QUALITY = 85
 #: (:func:`media.phash.phash`) is the same; what it is fed changed:
 #: 1 (until 2026-12): the small thumbnail, bicubic from the large, itself bicubic from the
 #: decoded photo turned upright first; 2: the same sizes by bilinear, turned upright after the
-#: large one is made; 3: the same by box (area) averaging. One photo's hashes under 1 and 3
-#: lie within 2 bits on the test samples (``tests/media/test_media_processing.py``), far
-#: under ``NEAR_DUPLICATE_BITS``: photos hashed under 1 or 2 still pair with their copies
-#: hashed under 3, and no stored hash is rewritten.
-PHASH_VERSION = 3
+#: large one is made; 3: the same by box (area) averaging; 4: the same, the small one first
+#: reduced by the whole factor (``_REDUCING_GAP``). One photo's hashes under 1 and 4 lie
+#: within 2 bits on the test samples (``tests/media/test_media_processing.py``), far under
+#: ``NEAR_DUPLICATE_BITS``: photos hashed under 1, 2 or 3 still pair with their copies hashed
+#: under 4, and no stored hash is rewritten.
+PHASH_VERSION = 4
 #: Resampling for the thumbnails: box, each output pixel the average of the input pixels it
 #: covers. Every step shrinks (by 1.25× or more), where the average is what the eye sees and
 #: costs two thirds of bilinear's resize (29 against 41 ms from 2000×1500 to 1600×1200 here).
 _RESAMPLE = Image.Resampling.BOX
+#: A shrink by a factor of 2 or more first averages whole blocks of that factor (Pillow's
+#: ``reduce``, a box average itself), then resamples what is left. A phone photo's small
+#: thumbnail is exactly 1/5 of its large one (1600×1200 → 320×240): a 5×5 block average
+#: alone, the same pixels as the box resampling to within 1 of 255, in a third of its time
+#: (1.1 against 3.0 ms with Pillow's default gap of 2, which reduced by 2 and resampled 2.5).
+_REDUCING_GAP = 1.0
 #: EXIF orientation → the transpose that makes the picture upright (EXIF 2.32, tag 0x0112).
 _UPRIGHT = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
@@ -186,7 +193,7 @@ def process(
     for name, side in sorted(sizes.items(), key=lambda kv: -kv[1]):
         target = _fit(current.size, side)
         if target != current.size:
-            current = current.resize(target, _RESAMPLE, reducing_gap=2.0)
+            current = current.resize(target, _RESAMPLE, reducing_gap=_REDUCING_GAP)
         if not upright:
             current, upright = _turn(current, orientation), True
         thumbnails[name] = _encode_jpeg(current)

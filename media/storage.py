@@ -15,6 +15,7 @@ import re
 import shutil
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
@@ -117,9 +118,31 @@ class LocalStorage:
         return self.root.joinpath(*check_key(key).split("/"))
 
     def put_file(self, key: str, path: str | os.PathLike[str], content_type: str) -> None:
-        """Copy the file into place through a temporary file and an atomic rename."""
-        with open(path, "rb") as src:
-            self._write(key, lambda dst: shutil.copyfileobj(src, dst, _COPY_CHUNK))
+        """Put the file in place: a hard link to it, or a copy where it lies on another
+        filesystem; either through a temporary name and an atomic rename.
+
+        An upload's spool file is only removed once stored, and nothing writes to it again,
+        so the stored object may be the spool file itself (a new name for the same bytes):
+        a 3 MB photo then costs no copy, only the flush of its bytes to disk.
+        """
+        target = self.path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.parent / f".tmp-{uuid.uuid4().hex}"
+        try:
+            os.link(path, tmp)
+        except OSError:  # another filesystem (EXDEV), or one without hard links
+            with open(path, "rb") as src:
+                self._write(key, lambda dst: shutil.copyfileobj(src, dst, _COPY_CHUNK))
+            return
+        try:
+            with open(tmp, "rb") as linked:
+                os.fsync(linked.fileno())
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
 
     def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
         """Write ``data`` into place atomically."""

@@ -177,3 +177,31 @@ def test_local_failed_write_keeps_the_old_object(tmp_path):
 
 def test_storage_reports_writable(storage):
     assert storage.writable()
+
+
+def test_local_put_file_links_the_spooled_file_and_copies_across_filesystems(tmp_path, monkeypatch):
+    """The stored original is the spooled file under a new name (no copy of its bytes); it
+    outlives the spool's name, and where no hard link can be made it is copied instead."""
+    storage = LocalStorage(tmp_path / "media", "secret")
+    data = os.urandom(200_000)
+    spooled = tmp_path / "upload.part"
+    spooled.write_bytes(data)
+    key = original_key(hashlib.sha256(data).hexdigest())
+    storage.put_file(key, spooled, "image/jpeg")
+    stored = storage.path(key)
+    assert stored.stat().st_ino == spooled.stat().st_ino  # one file, two names
+    assert oct(stored.stat().st_mode & 0o777) == "0o644"
+    spooled.unlink()
+    assert stored.read_bytes() == data
+    assert not [p for p in stored.parent.iterdir() if p.name.startswith(".tmp-")]
+
+    def cross_device(src, dst):
+        raise OSError(18, "Invalid cross-device link")  # EXDEV, as another filesystem gives
+
+    monkeypatch.setattr(os, "link", cross_device)
+    other = os.urandom(100_000)
+    spooled.write_bytes(other)
+    key = original_key(hashlib.sha256(other).hexdigest())
+    storage.put_file(key, spooled, "image/jpeg")
+    assert storage.path(key).read_bytes() == other
+    assert storage.path(key).stat().st_ino != spooled.stat().st_ino  # a copy
