@@ -13,7 +13,6 @@ import hmac
 import os
 import re
 import shutil
-import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -119,44 +118,37 @@ class LocalStorage:
 
     def put_file(self, key: str, path: str | os.PathLike[str], content_type: str) -> None:
         """Put the file in place: a hard link to it, or a copy where it lies on another
-        filesystem; either through a temporary name and an atomic rename.
+        filesystem; either under a temporary name first, then renamed atomically.
 
         An upload's spool file is only removed once stored, and nothing writes to it again,
         so the stored object may be the spool file itself (a new name for the same bytes):
         a 3 MB photo then costs no copy, only the flush of its bytes to disk.
         """
+
+        def make(tmp: Path) -> None:
+            try:
+                os.link(path, tmp)
+            except OSError:  # another filesystem (EXDEV), or one without hard links
+                with open(path, "rb") as src:
+                    _fill(tmp, lambda dst: shutil.copyfileobj(src, dst, _COPY_CHUNK))
+            else:
+                with open(tmp, "rb") as linked:
+                    os.fsync(linked.fileno())
+
+        self._place(key, make)
+
+    def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
+        """Write ``data`` into place atomically."""
+        self._place(key, lambda tmp: _fill(tmp, lambda dst: dst.write(data)))
+
+    def _place(self, key: str, make: Callable[[Path], None]) -> None:
+        """Have ``make`` write the object, on disk, under a temporary name beside ``key``'s
+        path, then rename it to that path; nothing is left behind if either fails."""
         target = self.path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.parent / f".tmp-{uuid.uuid4().hex}"
         try:
-            os.link(path, tmp)
-        except OSError:  # another filesystem (EXDEV), or one without hard links
-            with open(path, "rb") as src:
-                self._write(key, lambda dst: shutil.copyfileobj(src, dst, _COPY_CHUNK))
-            return
-        try:
-            with open(tmp, "rb") as linked:
-                os.fsync(linked.fileno())
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, target)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
-
-    def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
-        """Write ``data`` into place atomically."""
-        self._write(key, lambda dst: dst.write(data))
-
-    def _write(self, key: str, fill: Callable[[BinaryIO], object]) -> None:
-        target = self.path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
-        try:
-            with os.fdopen(fd, "wb") as dst:
-                fill(dst)
-                dst.flush()
-                os.fsync(dst.fileno())
+            make(tmp)
             os.chmod(tmp, 0o644)
             os.replace(tmp, target)
         except BaseException:
@@ -210,3 +202,11 @@ class LocalStorage:
         if expires_at < self._clock() or not str(signature).isascii():
             return False  # compare_digest refuses non-ASCII str; no valid signature has any
         return hmac.compare_digest(self.sign(key, expires_at), str(signature))
+
+
+def _fill(path: Path, fill: Callable[[BinaryIO], object]) -> None:
+    """Create ``path`` and have ``fill`` write it, its bytes flushed to disk."""
+    with open(path, "xb") as dst:
+        fill(dst)
+        dst.flush()
+        os.fsync(dst.fileno())

@@ -164,12 +164,12 @@ def test_local_failed_write_keeps_the_old_object(tmp_path):
     class Boom(Exception):
         pass
 
-    def fill(_dst):
-        _dst.write(b"partial")
+    def make(tmp):
+        tmp.write_bytes(b"partial")
         raise Boom
 
     with pytest.raises(Boom):
-        storage._write(key, fill)
+        storage._place(key, make)
     with storage.open(key) as fp:
         assert fp.read() == b"old"
     assert os.listdir(storage.path(key).parent) == [SHA]
