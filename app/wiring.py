@@ -21,9 +21,11 @@ from app.documents.pages import pages as document_pages
 from app.documents.routes import blp as documents_blp
 from app.fieldapp.routes import bp as fieldapp_bp
 from app.hazards.routes import blp as hazards_blp
+from app.hazards.services import republish_for as republish_tickets
 from app.hazards.visibility import photo_visible as hazard_cites_photo
 from app.inspections.photos import release_waiting_findings
 from app.inspections.routes import blp as inspections_blp
+from app.inspections.services import republish_for as republish_inspections
 from app.inspections.visibility import finding_cites_photo
 from app.media.routes import blp as media_blp
 from app.media.services import PhotoHooks
@@ -33,6 +35,7 @@ from app.public_reports.routes import blp as public_reports_blp
 from app.public_reports.services import photo_visible as report_cites_photo
 from app.public_site.routes import bp as public_site_bp
 from app.registry.routes import blp as registry_blp
+from app.registry.services import RegistryHooks
 from app.reports.routes import blp as reports_blp
 from app.review.routes import blp as review_blp
 from app.staff.routes import blp as staff_blp
@@ -74,6 +77,10 @@ PHOTO_HOOKS = PhotoHooks(
     stored=(release_waiting_findings,),
 )
 
+#: What runs when registered enterprises are edited: the records showing their fields go
+#: back into the devices' feed.
+REGISTRY_HOOKS = RegistryHooks(edited=(republish_inspections, republish_tickets))
+
 
 def wire(app: Flask, api: Any) -> None:
     """Attach the blueprints, commands and hooks to ``app``."""
@@ -88,4 +95,5 @@ def wire(app: Flask, api: Any) -> None:
     # The staff console's cookie settings and the site root (/ leads to the console).
     init_staff(app)
     app.extensions["photo_hooks"] = PHOTO_HOOKS
+    app.extensions["registry_hooks"] = REGISTRY_HOOKS
     app.extensions["sync_mutations"] = SYNC_MUTATIONS

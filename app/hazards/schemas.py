@@ -23,6 +23,11 @@ def _photos_field(**kw: Any) -> fields.List:
     return fields.List(fields.String(validate=SHA256), validate=validate.Length(max=50), **kw)
 
 
+#: The fields of its enterprise a ticket shows (``HazardEnterpriseSchema``): an edit of any of
+#: them puts the enterprise's tickets back into the devices' feed (``services.republish_for``).
+ENTERPRISE_FIELDS = frozenset({"name", "address"})
+
+
 class HazardEnterpriseSchema(Schema):
     """{id, name, address} of the ticket's enterprise (loaded with the ticket)."""
 

@@ -11,17 +11,19 @@ Services flush; the request (or the CLI command / sync push) commits.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from app.changelog import record_changes
 from app.checklists.services import checklist_item, get_checklist
 from app.clock import isoformat
-from app.db import for_update, session
+from app.db import for_update, iter_chunks, session
 from app.errors import DomainError, not_found
 from app.fields import DumpContext
 from app.hazards import rechecks
@@ -29,7 +31,7 @@ from app.hazards.deadlines import default_deadline, next_escalation, require_fut
 from app.hazards.models import ACTIVE_STATES, ESCALATION_LEVELS, MAX_ESCALATION, Hazard
 from app.hazards.notify import notify
 from app.hazards.numbering import allocate_number
-from app.hazards.schemas import HazardDetailSchema, HazardSchema
+from app.hazards.schemas import ENTERPRISE_FIELDS, HazardDetailSchema, HazardSchema
 from app.hazards.timeline import append_event, jsonable
 from app.hazards.transitions import (
     INITIAL_STATE,
@@ -774,3 +776,18 @@ def comment_hazard(
     hid, user = _hazard_and_actor(hazard_id, actor)
     data = {"action": "comment", "note": note, "photos": list(photos)}
     return apply_action(user, hid, data, now=now)
+
+
+def republish_for(edited: Mapping[uuid.UUID, frozenset[str]]) -> None:
+    """Put the tickets of edited enterprises back into the devices' feed, where the edit
+    changed what a ticket shows of its enterprise (``schemas.ENTERPRISE_FIELDS``).
+
+    The registry's ``edited`` hook (``app.wiring``); a ticket's version stays, as an
+    inspection's does (``app.inspections.services.republish_for``).
+    """
+    ids = [eid for eid, changed in edited.items() if changed & ENTERPRISE_FIELDS]
+    h = Hazard
+    for chunk in iter_chunks(ids, 500):
+        stmt = select(h.id, h.version, h.jurisdiction_code, h.enterprise_id, h.inspection_id)
+        rows = session.execute(stmt.where(h.enterprise_id.in_(chunk))).mappings()
+        record_changes("hazard", [SimpleNamespace(**row) for row in rows])

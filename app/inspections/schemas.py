@@ -28,6 +28,11 @@ def _status(obj: Any) -> str:
     return str(obj.effective_status(dump_now()))
 
 
+#: The fields of its enterprise an inspection shows (``_enterprise``): an edit of any of them
+#: puts the enterprise's inspections back into the devices' feed (``services.republish_for``).
+ENTERPRISE_FIELDS = frozenset({"name", "address", "lat", "lon"})
+
+
 def _enterprise(obj: Any) -> dict[str, Any] | None:
     ent = obj.enterprise
     if ent is None:

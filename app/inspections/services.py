@@ -9,7 +9,7 @@ feed), and every read of a not-yet-started inspection is written to the audit lo
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from types import SimpleNamespace
 from typing import Any, cast
@@ -23,7 +23,7 @@ from app.changelog import record_changes
 from app.checklists.models import ChecklistVersion
 from app.checklists.services import checklist_item, get_checklist, versions_in_force
 from app.clock import CHINA_TZ
-from app.db import for_update, session
+from app.db import for_update, iter_chunks, session
 from app.errors import DomainError, not_found
 from app.i18n import _
 from app.inspections.eligibility import check_team
@@ -35,6 +35,7 @@ from app.inspections.lifecycle import (
     move,
 )
 from app.inspections.models import Finding, Inspection, InspectionInspector
+from app.inspections.schemas import ENTERPRISE_FIELDS
 from app.inspections.visibility import (
     ENTERPRISE_FINDINGS_STATES,
     is_started,
@@ -400,3 +401,18 @@ def cancel_inspection(user: User, insp: Inspection, reason: str, *, now: datetim
     insp.cancel_reason = reason[:500]
     move(insp, "cancel", actor=user, now=now, data={"reason": insp.cancel_reason}, who=PLANNER)
     return insp
+
+
+def republish_for(edited: Mapping[uuid.UUID, frozenset[str]]) -> None:
+    """Put the inspections of edited enterprises back into the devices' feed, where the edit
+    changed what an inspection shows of its enterprise (``schemas.ENTERPRISE_FIELDS``).
+
+    The registry's ``edited`` hook (``app.wiring``). An inspection's version stays: nothing of
+    its own changed, and a device takes the ``put`` as it comes.
+    """
+    ids = [eid for eid, changed in edited.items() if changed & ENTERPRISE_FIELDS]
+    i = Inspection
+    for chunk in iter_chunks(ids, 500):
+        stmt = select(i.id, i.version, i.jurisdiction_code, i.enterprise_id)
+        rows = session.execute(stmt.where(i.enterprise_id.in_(chunk))).mappings()
+        record_changes("inspection", [SimpleNamespace(**row) for row in rows])

@@ -7,7 +7,7 @@ import hashlib
 import io
 import uuid
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -166,11 +166,39 @@ def _apply(ent: Enterprise, data: dict[str, Any]) -> dict[str, list[Any]]:
     return changes
 
 
-def _publish(enterprises: list[Enterprise], moved: Iterable[tuple[Enterprise, str]] = ()) -> None:
+#: Called after enterprises already registered were edited, in the same transaction, with
+#: ``{enterprise id: the names of the fields that changed}``: a domain whose records show an
+#: enterprise's fields (an inspection its name and address, a ticket the same) puts those
+#: records back into the devices' feed, so no device keeps showing the old ones.
+EditedHook = Callable[[Mapping[uuid.UUID, frozenset[str]]], None]
+
+
+@dataclass(frozen=True)
+class RegistryHooks:
+    """What other domains plug into the registry: one per app, made in ``app.wiring``."""
+
+    edited: tuple[EditedHook, ...] = ()
+
+
+def registry_hooks() -> RegistryHooks:
+    """Return this app's registry hooks (none when the app wired none)."""
+    return current_app.extensions.get("registry_hooks") or RegistryHooks()
+
+
+def _publish(
+    enterprises: list[Enterprise],
+    moved: Iterable[tuple[Enterprise, str]] = (),
+    edited: Mapping[uuid.UUID, frozenset[str]] | None = None,
+) -> None:
     """Put written enterprises into the devices' sync feed; ``moved``: those of them that
-    changed jurisdiction, each with the one it left (whose devices learn it from the log)."""
+    changed jurisdiction, each with the one it left (whose devices learn it from the log);
+    ``edited``: the fields that changed of those already registered (the registry's hooks
+    republish the records that show them)."""
     record_changes("enterprise", enterprises)
     record_moves("enterprise", moved)
+    if edited:
+        for hook in registry_hooks().edited:
+            hook(edited)
 
 
 def _moved(ent: Enterprise, changes: dict[str, list[Any]]) -> list[tuple[Enterprise, str]]:
@@ -220,7 +248,7 @@ def update_enterprise(user: User, ent: Enterprise, data: dict[str, Any]) -> Ente
     if changes:
         ent.version += 1
         _flush_unique(ent)
-        _publish([ent], _moved(ent, changes))
+        _publish([ent], _moved(ent, changes), {ent.id: frozenset(changes)})
         record("enterprise.update", "enterprise", ent.id, {"changes": changes}, actor=user)
     return ent
 
@@ -525,6 +553,7 @@ def import_enterprises(user: User, data: bytes) -> dict[str, int]:
     created = updated = unchanged = 0
     written: list[Enterprise] = []
     moved: list[tuple[Enterprise, str]] = []
+    edited: dict[uuid.UUID, frozenset[str]] = {}
     for values in parsed:
         ent = existing.get(values["uscc"])
         if ent is None:
@@ -538,6 +567,7 @@ def import_enterprises(user: User, data: bytes) -> dict[str, int]:
             updated += 1
             written.append(ent)
             moved += _moved(ent, changes)
+            edited[ent.id] = frozenset(changes)
         else:
             unchanged += 1
     try:
@@ -552,7 +582,7 @@ def import_enterprises(user: User, data: bytes) -> dict[str, int]:
                 "time; import the file again."
             ),
         ) from exc
-    _publish(written, moved)
+    _publish(written, moved, edited)
     summary = {"rows": len(rows), "created": created, "updated": updated, "unchanged": unchanged}
     record(
         "enterprise.import",

@@ -445,3 +445,75 @@ def test_review_and_district_devices_follow_their_scope_from_the_log_alone(
     reconciles = 0
     sync_all()
     assert reconciles == 0
+
+
+def test_an_enterprise_edited_reaches_the_inspections_and_tickets_that_show_it(
+    client: FlaskClient, site: Site, make: Any, login: Any
+) -> None:
+    """An inspection and a ticket carry their enterprise's name and address: renaming it (by
+    an edit, then by an import) sends both again to every device holding them, so none shows
+    the old name; an edit of a field neither shows sends neither."""
+    import csv
+    import io
+
+    from app.db import session
+    from app.registry.models import Enterprise
+    from tests.sync.test_stateful import server_view
+
+    ticket = _issue(site, site.enterprise_id, site.inspection_id)
+    inspector = site.inspectors[0]
+    devices = [
+        {"user": inspector, "headers": site.headers[inspector.username], "cid": str(uuid.uuid4())},
+        {"user": (supervisor := make.user("supervisor", jurisdiction="huayanglu"))},
+    ]
+    devices[1] |= {"headers": login(supervisor), "cid": str(uuid.uuid4())}
+    planner = login(make.user("planner"))
+    for dev in devices:
+        changes, dev["cursor"], _ = pull_all(client, dev["headers"], dev["cid"])
+        dev["view"] = state(changes)
+
+    def sync_all() -> list[list[tuple[str, str]]]:
+        """Pull on every device; return what each received (type, id); each must then hold
+        what the server's rule gives its user, data and all."""
+        received = []
+        for dev in devices:
+            changes, dev["cursor"], _ = pull_all(client, dev["headers"], dev["cid"], dev["cursor"])
+            dev["view"] = state(changes, dev["view"])
+            assert dev["view"] == server_view(site.app, dev["user"].id, site.clock.now)
+            received.append([(c["type"], c["id"]) for c in changes])
+        return received
+
+    def edit(**fields: Any) -> None:
+        url = f"/api/v1/enterprises/{site.enterprise_id}"
+        etag = client.get(url, headers=planner).headers["ETag"]
+        resp = client.patch(url, json=fields, headers={**planner, "If-Match": etag})
+        assert resp.status_code == 200, resp.json
+
+    shown = {("inspection", str(site.inspection_id)), ("hazard", ticket)}
+    assert shown <= devices[0]["view"].keys() and ("hazard", ticket) in devices[1]["view"]
+    edit(name="长宁区华阳路老字号餐饮有限公司", address="上海市长宁区华阳路1号")
+    for dev, got in zip(devices, sync_all(), strict=True):
+        assert shown & dev["view"].keys() <= set(got)
+    inspection = devices[0]["view"][("inspection", str(site.inspection_id))]
+    assert inspection["enterprise"]["name"] == "长宁区华阳路老字号餐饮有限公司"
+    for dev in devices:
+        assert dev["view"][("hazard", ticket)]["enterprise"]["address"] == "上海市长宁区华阳路1号"
+
+    edit(principal={"name": "赵六", "phone": "13900000000"})  # neither record shows it
+    for got in sync_all():
+        assert not shown & set(got) and ("enterprise", str(site.enterprise_id)) in got
+
+    with site.app.app_context():
+        e = session.get(Enterprise, site.enterprise_id)
+        row = [e.name + "（新店）", e.uscc, e.industry, e.jurisdiction_code, e.address]
+        row += [e.risk_level, e.lon, e.lat]
+    out = io.StringIO()
+    header = ["企业名称", "统一社会信用代码", "行业", "街道", "地址", "风险等级", "经度", "纬度"]
+    csv.writer(out).writerows([header, row])
+    imported = client.post(
+        "/api/v1/enterprises/import", data=out.getvalue().encode(), headers=planner
+    )
+    assert imported.status_code == 200 and imported.json["updated"] == 1, imported.json
+    for dev, got in zip(devices, sync_all(), strict=True):
+        assert shown & dev["view"].keys() <= set(got)
+    assert devices[0]["view"][("hazard", ticket)]["enterprise"]["name"].endswith("（新店）")
