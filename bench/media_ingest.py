@@ -1,6 +1,6 @@
 """Bench: photo ingest through the API against Pillow alone, and server memory for 25 MB.
 
-    .venv/bin/python bench/media_ingest.py [--count 20] [--camera 5]
+    .venv/bin/python bench/media_ingest.py [--count 20] [--camera 20]
 
 1. Generates ``--count`` 12-megapixel JPEGs (4000×3000, camera-like noise, EXIF with time,
    GPS, make, model), ``--camera`` 12-MP camera-like JPEGs (a lit scene with soft shapes,
@@ -223,7 +223,7 @@ def pillow_alone(path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--count", type=int, default=20)
-    parser.add_argument("--camera", type=int, default=5)
+    parser.add_argument("--camera", type=int, default=20)
     parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:

@@ -19,8 +19,10 @@ the log padded to ``--noise`` rows with changes of the other streets. It measure
       100,000 foreign changes (log pages),
 printing the time per page. Then (c), in-process, for each device kind — the inspector, a
 supervisor of 华阳路 (the street's review queue) and a district coordinator (the whole
-district) — one pull page fresh and one caught up (its known set is all it sees, its cursor
-just behind 2,100 changes to district findings): every statement the page runs, captured
+district) — one pull page fresh and two caught up (its known set is all it sees, its cursor
+just behind 2,100 changes to district findings): one whose scope moved since its last complete
+reconcile (a cursor without the scope's fingerprint: the page reconciles), and one whose
+cursor carries the fingerprint (the page reads the log alone). Every statement a page runs, captured
 with a ``before_cursor_execute`` listener, with its own time, its ``EXPLAIN (ANALYZE,
 BUFFERS)`` (``--plans``) and any sequential scan of a big table flagged, and the page's sum
 of database time.
@@ -518,12 +520,21 @@ def plans(url: str, limit: int, *, show: bool) -> list[str]:
                 out.append(
                     f"\n== {kind}: sees " + ", ".join(f"{n:,} {t}" for t, n in sizes[kind].items())
                 )
-                token = services.cursor_codec().encode(
-                    Cursor(state.epoch, position, now, 1, f"{clients[kind]}:{user.id}", 0)
+                bind = f"{clients[kind]}:{user.id}"
+                # The cursor of a device whose last page completed a reconcile carries its
+                # scope's fingerprint; while that holds, a page reads the log alone. Without
+                # it (the scope moved: a team change, a dispatch time passed), the page
+                # reconciles everything the device sees against everything it holds.
+                fingerprint = UserScope(session, user, now).fingerprint()
+                codec = services.cursor_codec()
+                moved = codec.encode(Cursor(state.epoch, position, now, 1, bind, 0))
+                held = codec.encode(
+                    Cursor(state.epoch, position, now, 1, bind, 0, scope=fingerprint)
                 )
                 for page, cursor, cid in (
                     ("fresh (first page)", None, uuid.uuid4()),
-                    ("caught up", token, clients[kind]),
+                    ("caught up, its scope moved (reconcile)", moved, clients[kind]),
+                    ("caught up", held, clients[kind]),
                 ):
                     recorder.start()
                     try:
