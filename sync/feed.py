@@ -582,14 +582,22 @@ def pull_page(
             vis = set(executor.execute(select(sub.c[0]).where(sub.c[0].in_(list(ids)))).scalars())
             visible_now[entity_type] = vis
             loaded[entity_type] = scope.load(entity_type, sorted(vis)) if vis else {}
-        all_ids = sorted({i for ids in by_type.values() for i in ids})
         known_rows: set[tuple[str, uuid.UUID]] = set()
-        if all_ids:
+        if by_type:
+            # Each type's ids under its type: the known set's key, (client, type, id), looked
+            # up directly. By id alone the planner read all the device holds (a district
+            # device's every finding: 38 ms at 10,000,000 change rows).
+            keys = or_(
+                *(
+                    and_(k.entity_type == entity_type, k.entity_id.in_(sorted(ids)))
+                    for entity_type, ids in sorted(by_type.items())
+                )
+            )
             known_rows = {
                 (r.entity_type, r.entity_id)
                 for r in executor.execute(
                     select(k.entity_type, k.entity_id).where(
-                        k.client_id == client_id, k.entity_id.in_(all_ids), _known_as_of(known, gen)
+                        k.client_id == client_id, keys, _known_as_of(known, gen)
                     )
                 )
             }
