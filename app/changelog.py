@@ -23,9 +23,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import String, Uuid
+from sqlalchemy import Executable, String, Uuid
 
 from app.clock import utcnow
 from app.db import Base, session
@@ -124,6 +125,14 @@ def record_changes(entity_type: str, entities: Iterable[Any], op: str = "put") -
     rows = [change_row(entity_type, e, op) for e in entities]
     if rows:
         insert_changes(session, SYNC_TABLES, rows, utcnow())
+
+
+def record_selected(entity_type: str, stmt: Executable) -> None:
+    """Record a ``put`` of each entity ``stmt`` selects: rows of the columns its change row
+    reads (``id``, ``version`` and the type's scope attributes), for writers that hold no
+    ORM objects of them (an entity sent again because what it shows of another changed)."""
+    rows = session.execute(stmt).mappings()
+    record_changes(entity_type, [SimpleNamespace(**row) for row in rows])
 
 
 def record_rows(rows: Sequence[ChangeRow], now: datetime | None = None) -> None:

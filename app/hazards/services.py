@@ -13,14 +13,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from app.changelog import record_changes
+from app.changelog import record_selected
 from app.checklists.services import checklist_item, get_checklist
 from app.clock import isoformat
 from app.db import for_update, iter_chunks, session
@@ -789,5 +788,4 @@ def republish_for(edited: Mapping[uuid.UUID, frozenset[str]]) -> None:
     h = Hazard
     for chunk in iter_chunks(ids, 500):
         stmt = select(h.id, h.version, h.jurisdiction_code, h.enterprise_id, h.inspection_id)
-        rows = session.execute(stmt.where(h.enterprise_id.in_(chunk))).mappings()
-        record_changes("hazard", [SimpleNamespace(**row) for row in rows])
+        record_selected("hazard", stmt.where(h.enterprise_id.in_(chunk)))

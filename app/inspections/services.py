@@ -19,7 +19,7 @@ from sqlalchemy.orm import aliased, selectinload
 
 from app.audit.bindings import touch
 from app.audit.services import record
-from app.changelog import record_changes
+from app.changelog import record_changes, record_selected
 from app.checklists.models import ChecklistVersion
 from app.checklists.services import checklist_item, get_checklist, versions_in_force
 from app.clock import CHINA_TZ
@@ -414,5 +414,4 @@ def republish_for(edited: Mapping[uuid.UUID, frozenset[str]]) -> None:
     i = Inspection
     for chunk in iter_chunks(ids, 500):
         stmt = select(i.id, i.version, i.jurisdiction_code, i.enterprise_id)
-        rows = session.execute(stmt.where(i.enterprise_id.in_(chunk))).mappings()
-        record_changes("inspection", [SimpleNamespace(**row) for row in rows])
+        record_selected("inspection", stmt.where(i.enterprise_id.in_(chunk)))

@@ -7,7 +7,7 @@ import hashlib
 import io
 import uuid
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -140,7 +140,11 @@ def _check_fields(user: User, data: dict[str, Any]) -> dict[str, list[str]]:
     return errors
 
 
-def _apply(ent: Enterprise, data: dict[str, Any]) -> dict[str, list[Any]]:
+#: What ``_apply`` changed of an enterprise: ``{attribute: [old, new]}``.
+Changes = dict[str, list[Any]]
+
+
+def _apply(ent: Enterprise, data: dict[str, Any]) -> Changes:
     """Set the given fields on `ent`; return {field: [old, new]} for those that changed."""
     values: dict[str, Any] = {}
     for key in ("name", "uscc", "industry", "address", "risk_level"):
@@ -186,25 +190,25 @@ def registry_hooks() -> RegistryHooks:
 
 
 def _publish(
-    enterprises: list[Enterprise],
-    moved: Iterable[tuple[Enterprise, str]] = (),
-    edited: Mapping[uuid.UUID, frozenset[str]] | None = None,
+    enterprises: list[Enterprise], edited: Sequence[tuple[Enterprise, Changes]] = ()
 ) -> None:
-    """Put written enterprises into the devices' sync feed; ``moved``: those of them that
-    changed jurisdiction, each with the one it left (whose devices learn it from the log);
-    ``edited``: the fields that changed of those already registered (the registry's hooks
-    republish the records that show them)."""
+    """Put written enterprises into the devices' sync feed; ``edited``: those of them already
+    registered, with what changed. One that changed jurisdiction also gets a row in the one
+    it left (whose devices learn it from the log); the registry's hooks then republish the
+    records that show the changed fields."""
     record_changes("enterprise", enterprises)
-    record_moves("enterprise", moved)
+    record_moves(
+        "enterprise",
+        [
+            (ent, changes["jurisdiction_code"][0])
+            for ent, changes in edited
+            if "jurisdiction_code" in changes
+        ],
+    )
     if edited:
+        fields = {ent.id: frozenset(changes) for ent, changes in edited}
         for hook in registry_hooks().edited:
-            hook(edited)
-
-
-def _moved(ent: Enterprise, changes: dict[str, list[Any]]) -> list[tuple[Enterprise, str]]:
-    """``[(ent, the jurisdiction it left)]`` if ``_apply``'s changes moved it, else ``[]``."""
-    move = changes.get("jurisdiction_code")
-    return [(ent, move[0])] if move else []
+            hook(fields)
 
 
 def _flush_unique(ent: Enterprise) -> None:
@@ -248,7 +252,7 @@ def update_enterprise(user: User, ent: Enterprise, data: dict[str, Any]) -> Ente
     if changes:
         ent.version += 1
         _flush_unique(ent)
-        _publish([ent], _moved(ent, changes), {ent.id: frozenset(changes)})
+        _publish([ent], [(ent, changes)])
         record("enterprise.update", "enterprise", ent.id, {"changes": changes}, actor=user)
     return ent
 
@@ -552,8 +556,7 @@ def import_enterprises(user: User, data: bytes) -> dict[str, int]:
         )
     created = updated = unchanged = 0
     written: list[Enterprise] = []
-    moved: list[tuple[Enterprise, str]] = []
-    edited: dict[uuid.UUID, frozenset[str]] = {}
+    edited: list[tuple[Enterprise, Changes]] = []
     for values in parsed:
         ent = existing.get(values["uscc"])
         if ent is None:
@@ -566,8 +569,7 @@ def import_enterprises(user: User, data: bytes) -> dict[str, int]:
             ent.version += 1
             updated += 1
             written.append(ent)
-            moved += _moved(ent, changes)
-            edited[ent.id] = frozenset(changes)
+            edited.append((ent, changes))
         else:
             unchanged += 1
     try:
@@ -582,7 +584,7 @@ def import_enterprises(user: User, data: bytes) -> dict[str, int]:
                 "time; import the file again."
             ),
         ) from exc
-    _publish(written, moved, edited)
+    _publish(written, edited)
     summary = {"rows": len(rows), "created": created, "updated": updated, "unchanged": unchanged}
     record(
         "enterprise.import",
