@@ -6,6 +6,7 @@ This is the one API the domains use to feed the devices::
     record_change("hazard", hazard)            # one entity, op "put" or "delete"
     record_changes("inspection", inspections)  # many entities of one type at once
     record_moves("enterprise", [(ent, old)])   # and a row in the jurisdiction it left
+    record_selected("hazard", stmt)            # the rows a select names, no ORM objects
 
 The log's scope keys are declared once, in :data:`SCOPE_COLUMNS`: the jurisdiction, enterprise
 and inspection a change concerns, which a pull uses to read only the slice of the log that can
