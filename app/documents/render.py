@@ -2,16 +2,21 @@
 
 The one module that reads the record for a document (inspection, enterprise, team, checklist,
 findings, tickets, rechecks, signatures) and the photo bytes from the media storage; the
-content itself is built by the pure ``app.documents.content``.
+content itself is built by the pure ``app.documents.content``. It reads the columns a document
+prints, not whole ORM entities, and a checklist's items from the published versions' shared
+cache (``items_by_digest``): a version is immutable, so its content is not read and decoded
+again for every document.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from sqlalchemy import select
 
 from app.checklists.models import ChecklistVersion
+from app.checklists.services import items_by_digest
 from app.db import session
 from app.documents import content as c
 from app.documents.models import Document, DocumentSignature
@@ -32,8 +37,8 @@ PRINTED_SIZE = "large"
 
 def department_name(code: str) -> str:
     """Return the department's name (its code if unknown)."""
-    dept = session.get(Department, code)
-    return dept.name if dept is not None else code
+    name = session.execute(select(Department.name).where(Department.code == code)).scalar()
+    return name if name is not None else code
 
 
 def verify_url(code: str) -> str:
@@ -46,7 +51,11 @@ def _ticket(h: Hazard) -> c.Ticket:
 
 
 def _officers(insp: Inspection) -> tuple[c.Officer, ...]:
-    users = session.execute(select(User).where(User.id.in_(insp.inspector_ids))).scalars()
+    users = session.execute(
+        select(User.id, User.name, User.username, User.certificate_no).where(
+            User.id.in_(insp.inspector_ids)
+        )
+    )
     ordered = sorted(users, key=lambda u: (u.certificate_no or "", str(u.id)))
     return tuple(
         c.Officer(str(u.id), u.name or u.username, u.certificate_no or "") for u in ordered
@@ -54,32 +63,34 @@ def _officers(insp: Inspection) -> tuple[c.Officer, ...]:
 
 
 def _items(insp: Inspection) -> tuple[tuple[c.Checked, ...], str]:
-    findings = {
-        f.item_code: f
-        for f in session.execute(
-            select(Finding).where(Finding.inspection_id == insp.id, Finding.deleted.is_(False))
-        ).scalars()
-    }
+    answers = select(
+        Finding.item_code,
+        Finding.result,
+        Finding.note,
+        Finding.grade,
+        Finding.photos,
+        Finding.measures,
+    ).where(Finding.inspection_id == insp.id, Finding.deleted.is_(False))
+    findings = {f.item_code: f for f in session.execute(answers)}
     cv = None
     if insp.checklist_version is not None:
         cv = session.execute(
-            select(ChecklistVersion).where(
+            select(ChecklistVersion.name, ChecklistVersion.digest).where(
                 ChecklistVersion.industry == insp.industry,
                 ChecklistVersion.version == insp.checklist_version,
             )
-        ).scalar_one_or_none()
-    items: list[c.Checked] = []
-    listed: set[str] = set()
-    for item in cv.content.get("items", []) if cv else []:
-        f = findings.get(item["code"])
-        listed.add(item["code"])
-        items.append(_checked(item["code"], item.get("text", ""), item, f))
-    for code in sorted(set(findings) - listed):  # answers to items no longer on the list
+        ).one_or_none()
+    listed = items_by_digest([cv.digest])[cv.digest] if cv else {}
+    items = [
+        _checked(code, item.get("text", ""), item, findings.get(code))
+        for code, item in listed.items()
+    ]
+    for code in sorted(findings.keys() - listed.keys()):  # answers to items no longer listed
         items.append(_checked(code, "", {}, findings[code]))
     return tuple(items), cv.name if cv else insp.industry
 
 
-def _checked(code: str, text: str, item: Mapping[str, object], f: Finding | None) -> c.Checked:
+def _checked(code: str, text: str, item: Mapping[str, object], f: Any) -> c.Checked:
     basis = item.get("basis")
     return c.Checked(
         code=code,
@@ -123,8 +134,15 @@ def _order_of(hazard: Hazard) -> Document | None:
 
 def gather(insp: Inspection, kind: str, number: str, code: str, department_code: str) -> c.Record:
     """Read everything the document of ``kind`` says about ``insp``."""
-    ent = session.get(Enterprise, insp.enterprise_id)
-    assert ent is not None
+    ent = session.execute(
+        select(
+            Enterprise.name,
+            Enterprise.address,
+            Enterprise.uscc,
+            Enterprise.principal_name,
+            Enterprise.principal_phone,
+        ).where(Enterprise.id == insp.enterprise_id)
+    ).one()
     settings = get_settings()
     items, checklist = _items(insp)
     tickets: tuple[c.Ticket, ...] = ()
@@ -145,10 +163,19 @@ def gather(insp: Inspection, kind: str, number: str, code: str, department_code:
             )
         rechecks = tuple(found)
     signatures = session.execute(
-        select(DocumentSignature)
+        select(
+            DocumentSignature.role,
+            DocumentSignature.signer_key,
+            DocumentSignature.signer_name,
+            DocumentSignature.signed_at,
+            DocumentSignature.place,
+            DocumentSignature.image_sha256,
+            DocumentSignature.refused,
+            DocumentSignature.witness_name,
+        )
         .where(DocumentSignature.inspection_id == insp.id, DocumentSignature.kind == kind)
         .order_by(DocumentSignature.signer_key)
-    ).scalars()
+    )
     photos = sorted({sha for i in items for sha in i.photos})
     times = {}
     exifs = select(MediaObject.sha256, MediaObject.exif).where(MediaObject.sha256.in_(photos))
@@ -212,11 +239,10 @@ def render(content: c.Content) -> bytes:
     """Draw the PDF of ``content`` with its photos and signatures."""
     images = photo_bytes(p.sha256 for p in content.photos)
     wanted = [s.image_sha256 for s in content.slots if s.image_sha256]
-    signatures = {
-        s.image_sha256: s.image
-        for s in session.execute(
-            select(DocumentSignature).where(DocumentSignature.image_sha256.in_(wanted))
-        ).scalars()
-        if s.image_sha256 and s.image
-    }
+    signatures = {}
+    if wanted:
+        signed = select(DocumentSignature.image_sha256, DocumentSignature.image).where(
+            DocumentSignature.image_sha256.in_(wanted)
+        )
+        signatures = {sha: image for sha, image in session.execute(signed) if sha and image}
     return build_pdf(content, images, signatures, font_path=get_settings().document_font)
