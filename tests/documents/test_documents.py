@@ -333,3 +333,42 @@ def test_a_caption_too_long_for_its_line_wraps_under_its_photo() -> None:
     assert "附图1 GAS-04 拍摄时间：2026年3月2日09时30分" in lines  # its spaces as a Paragraph's
     wrapped = [line for line in lines if "现场照片说明文字" in line]
     assert len(wrapped) > 1 and squeeze("".join(wrapped)) == squeeze(long)
+
+
+def test_the_pages_read_as_reportlabs_own(case: Case, monkeypatch: Any) -> None:
+    """The pages ``app.documents.pdf`` writes at once (dictionary and content stream) read as
+    the pages ReportLab writes: the same boxes, text, fonts and photos on every page."""
+    import io
+
+    import pdfplumber
+    from reportlab.pdfgen.canvas import Canvas
+
+    from app.db import session
+    from app.documents import pdf, render
+    from app.documents.content import build
+    from app.inspections.models import Inspection
+
+    with case.app.app_context():
+        insp = session.get(Inspection, case.inspection_id)
+        assert insp is not None
+        content = build(render.gather(insp, "inspection_record", "检记〔2026〕0001号", "C", "x"))
+        ours = render.render(content)
+        monkeypatch.setattr(pdf, "_Canvas", Canvas)  # ReportLab's own pages
+        theirs = render.render(content)
+
+    def pages(data: bytes) -> list[tuple[Any, ...]]:
+        with pdfplumber.open(io.BytesIO(data)) as doc:
+            return [
+                (
+                    p.mediabox,
+                    p.extract_text(),
+                    sorted({c["fontname"] for c in p.chars}),
+                    [(i["srcsize"], i["x0"], i["top"], i["x1"], i["bottom"]) for i in p.images],
+                )
+                for p in doc.pages
+            ]
+
+    assert ours != theirs  # the pages are written differently ...
+    read = pages(ours)
+    assert read == pages(theirs)  # ... and read the same
+    assert len(read) > 1 and any(images for *_rest, images in read)
