@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import io
 import itertools
-import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -82,7 +81,7 @@ _registered: dict[str, str] = {}
 
 
 class _FastFlate(PDFStreamFilterZCompress):
-    """Flate by ISA-L (Intel's storage acceleration library), for the font subsets.
+    """Flate by ISA-L (Intel's storage acceleration library), for the font subsets and pages.
 
     A record's two subsets are 265 KB of glyph outlines: compressing them with zlib took 8 ms
     at its default level and 3.2 ms at its fastest (level 1), the largest single cost of a
@@ -215,13 +214,15 @@ class _Jpeg(PDFObject):
 
 
 class _PageStream(PDFObject):
-    """A page's content stream, compressed and written at once (what ReportLab writes)."""
+    """A page's content stream, written at once (what ReportLab writes), compressed by ISA-L
+    as the font subsets are (0.3 ms less a record than zlib's default level, measured in one
+    process over 60 renders, twice)."""
 
     def __init__(self, code: str) -> None:
         self.code = code
 
     def format(self, document: Any) -> bytes:
-        data = document.encrypt.encode(zlib.compress(self.code.encode("utf8")))
+        data = document.encrypt.encode(_FAST_FLATE.encode(self.code))
         head = f"<< /Filter [ /FlateDecode ] /Length {len(data)} >>\nstream\n"
         return b"".join((head.encode("ascii"), data, b"endstream\n"))
 
