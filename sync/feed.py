@@ -395,7 +395,7 @@ def _reconcile(
 
     Part ``2n`` holds the visible ids of ``scope.types[n]`` not known to the device as of
     ``gen``, part ``2n + 1`` the ids known as of ``gen`` no longer visible; each in id order,
-    at most ``limit``. Writing the known set for one type changes no other part's answer (its
+    at most ``limit``, and at most ``limit`` in all (the first parts' first). Writing the known set for one type changes no other part's answer (its
     rows are the type's own, and an entering id is not known as of ``gen`` before or after).
     ``holds_nothing``: the device's known set is empty (a pull without a cursor), so every
     visible id enters and none leaves: the statement has half the parts and no anti-joins,
@@ -437,7 +437,14 @@ def _reconcile(
         parts += [entering.subquery(), leaving.subquery()]
     found: list[list[uuid.UUID]] = [[] for _ in range(2 * len(scope.types))]
     if parts:
-        for part, entity_id in executor.execute(union_all(*(select(p) for p in parts))):
+        # At most ``limit`` rows in all: PostgreSQL runs the union's parts one after another
+        # and stops when it has them, so a page that the first types fill (a full download's
+        # first pages: checklists, then enterprises) never runs the later parts (a street's
+        # findings: a join and a sort of tens of thousands of rows). Whichever rows a
+        # database returned, the page is right: it sends what it was given and says
+        # ``has_more`` when the page is full, and the reconcile goes on on the next page.
+        reconcile = union_all(*(select(p) for p in parts)).limit(limit)
+        for part, entity_id in executor.execute(reconcile):
             found[part].append(entity_id)
     # A union keeps no order: each part is sorted again (UUIDs order as the database does).
     return [sorted(ids) for ids in found]

@@ -174,3 +174,56 @@ def test_a_caught_up_page_looks_the_known_set_up_by_key(app: Flask, make: Any) -
             savepoint.rollback()
             assert session.scalar(text("SELECT count(*) FROM sync_known")) == kept
             assert _rows_read(plan, "sync_known") <= 10 * removed, statement[:120]
+
+
+def test_a_page_the_first_types_fill_does_not_read_the_later_ones(app: Flask, make: Any) -> None:
+    """A full download's first pages are filled by the first types (checklists, then
+    enterprises); the reconcile reads at most a page in all, so PostgreSQL never runs the
+    parts of the later types: a street's findings were joined and sorted on every such page
+    (80 ms of a supervisor's first page at 200,000 findings, ``bench/sync_pull.py``)."""
+    import uuid
+
+    from sqlalchemy import event
+
+    from app.checklists.models import ChecklistVersion
+    from app.checklists.services import load_library
+    from app.sync import services
+
+    supervisor = make.user("supervisor", STREET)
+    with app.app_context():
+        load_library(now=utcnow())
+        for street, (inspections, findings) in SIZES.items():
+            for sql in DATA.strip().split(";\n"):
+                session.execute(
+                    text(sql),
+                    {"street": street, "inspections": inspections, "findings": findings},
+                )
+        session.execute(text("ANALYZE enterprises, inspections, findings"))
+        checklists = len(session.scalars(select(ChecklistVersion.id)).all())
+        assert checklists >= 2
+        user = session.get(User, supervisor.id)
+        assert user is not None
+        captured: list[tuple[str, Any]] = []
+
+        def capture(_conn: Any, _cursor: Any, statement: str, params: Any, *_: Any) -> None:
+            if "UNION ALL" in statement:
+                captured.append((statement, params))
+
+        engine = session.get_bind()
+        event.listen(engine, "before_cursor_execute", capture)
+        try:
+            with app.test_request_context():
+                page = services.pull(user, uuid.uuid4(), None, checklists - 1, now=utcnow())
+        finally:
+            event.remove(engine, "before_cursor_execute", capture)
+        assert page["has_more"]
+        assert [ch["type"] for ch in page["changes"]] == ["checklist"] * (checklists - 1)
+        ((statement, params),) = captured
+        raw = session.connection().exec_driver_sql(
+            "EXPLAIN (ANALYZE, FORMAT JSON) " + statement, params
+        )
+        value = raw.scalar_one()
+        plan = (json.loads(value) if isinstance(value, str) else value)[0]["Plan"]
+        assert _rows_read(plan, "enterprises") == 0
+        assert _rows_read(plan, "inspections") == 0
+        assert _rows_read(plan, "findings") == 0
