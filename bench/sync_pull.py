@@ -620,10 +620,13 @@ def explain_all(
                     many_note = f" (executemany of {len(params)} rows, timed in the driver)"
                 total_exec += execution
                 total_plan += planning
+                # a scan the plan holds but never ran (a part after a full page) read nothing
                 scans = [
                     m.group(1)
                     for line in lines
-                    if (m := re.search(r"Seq Scan on (\w+)", line)) and m.group(1) in BIG_TABLES
+                    if (m := re.search(r"Seq Scan on (\w+)", line))
+                    and m.group(1) in BIG_TABLES
+                    and "never executed" not in line
                 ]
                 seq_big += scans
                 flag = f"  SEQ SCAN of {', '.join(sorted(set(scans)))}" if scans else ""
