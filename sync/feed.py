@@ -395,8 +395,9 @@ def _reconcile(
 
     Part ``2n`` holds the visible ids of ``scope.types[n]`` not known to the device as of
     ``gen``, part ``2n + 1`` the ids known as of ``gen`` no longer visible; each in id order,
-    at most ``limit``, and at most ``limit`` in all (the first parts' first). Writing the known set for one type changes no other part's answer (its
-    rows are the type's own, and an entering id is not known as of ``gen`` before or after).
+    at most ``limit``, and at most ``limit`` in all (the first parts' first). Writing the known
+    set for one type changes no other part's answer (its rows are the type's own, and an
+    entering id is not known as of ``gen`` before or after).
     ``holds_nothing``: the device's known set is empty (a pull without a cursor), so every
     visible id enters and none leaves: the statement has half the parts and no anti-joins,
     which halves PostgreSQL's planning of it (7 ms of a first page's 15 here).
