@@ -71,16 +71,53 @@ def _explain(stmt: Select[Any]) -> dict[str, Any]:
     return (json.loads(value) if isinstance(value, str) else value)[0]["Plan"]  # type: ignore[no-any-return]
 
 
+def _explain_sql(statement: str, params: Any) -> dict[str, Any]:
+    """The plan of a statement a pull ran, as it ran (``EXPLAIN ANALYZE`` runs it again)."""
+    raw = session.connection().exec_driver_sql(
+        "EXPLAIN (ANALYZE, FORMAT JSON) " + statement, params
+    )
+    value = raw.scalar_one()
+    return (json.loads(value) if isinstance(value, str) else value)[0]["Plan"]  # type: ignore[no-any-return]
+
+
+def _fill_streets() -> None:
+    """The two streets of ``SIZES``, analysed."""
+    for street, (inspections, findings) in SIZES.items():
+        for sql in DATA.strip().split(";\n"):
+            session.execute(
+                text(sql), {"street": street, "inspections": inspections, "findings": findings}
+            )
+    session.execute(text("ANALYZE enterprises, inspections, findings"))
+
+
+def _pull(
+    app: Flask, user: User, client_id: Any, token: str | None, limit: int, now: Any, marker: str
+) -> tuple[dict[str, Any], list[tuple[str, Any]]]:
+    """One pull page, and the statements it ran whose text holds ``marker``."""
+    from sqlalchemy import event
+
+    from app.sync import services
+
+    captured: list[tuple[str, Any]] = []
+
+    def capture(_conn: Any, _cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        if marker in statement:
+            captured.append((statement, params))
+
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        with app.test_request_context():
+            page = services.pull(user, client_id, token, limit, now=now)
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    return page, captured
+
+
 def test_a_supervisors_reconcile_reads_the_street_not_the_district(app: Flask, make: Any) -> None:
     supervisor = make.user("supervisor", STREET)
     with app.app_context():
-        for street, (inspections, findings) in SIZES.items():
-            for sql in DATA.strip().split(";\n"):
-                session.execute(
-                    text(sql),
-                    {"street": street, "inspections": inspections, "findings": findings},
-                )
-        session.execute(text("ANALYZE enterprises, inspections, findings"))
+        _fill_streets()
         user = session.get(User, supervisor.id)
         assert user is not None
         scope = UserScope(session, user, utcnow())
@@ -107,8 +144,6 @@ def test_a_caught_up_page_looks_the_known_set_up_by_key(app: Flask, make: Any) -
     ``ix_sync_known_removed``, the names by type and id): by the client alone, each read all
     the device holds, 38 ms and 23 ms at 10,000,000 change rows (``bench/sync_pull.py``)."""
     import uuid
-
-    from sqlalchemy import event
 
     from app.changelog import SYNC_TABLES
     from app.sync import services
@@ -142,19 +177,7 @@ def test_a_caught_up_page_looks_the_known_set_up_by_key(app: Flask, make: Any) -
         token = services.cursor_codec().encode(
             Cursor(state.epoch, position, now, 2, f"{cid}:{user.id}", 0, scope=fingerprint)
         )
-        captured: list[tuple[str, Any]] = []
-
-        def capture(_conn: Any, _cursor: Any, statement: str, params: Any, *_: Any) -> None:
-            if "sync_known" in statement:
-                captured.append((statement, params))
-
-        engine = session.get_bind()
-        event.listen(engine, "before_cursor_execute", capture)
-        try:
-            with app.test_request_context():
-                page = services.pull(user, cid, token, 500, now=now)
-        finally:
-            event.remove(engine, "before_cursor_execute", capture)
+        page, captured = _pull(app, user, cid, token, 500, now, "sync_known")
         assert [ch["type"] for ch in page["changes"]] == ["enterprise"]
         reads = [s for s, _ in captured if s.lstrip().upper().startswith(("DELETE", "SELECT"))]
         assert any(s.lstrip().upper().startswith("DELETE") for s in reads)
@@ -166,11 +189,7 @@ def test_a_caught_up_page_looks_the_known_set_up_by_key(app: Flask, make: Any) -
             if not statement.lstrip().upper().startswith(("DELETE", "SELECT")):
                 continue
             savepoint = session.begin_nested()  # EXPLAIN ANALYZE runs the DELETE: undo it
-            raw = session.connection().exec_driver_sql(
-                "EXPLAIN (ANALYZE, FORMAT JSON) " + statement, params
-            )
-            value = raw.scalar_one()
-            plan = (json.loads(value) if isinstance(value, str) else value)[0]["Plan"]
+            plan = _explain_sql(statement, params)
             savepoint.rollback()
             assert session.scalar(text("SELECT count(*) FROM sync_known")) == kept
             assert _rows_read(plan, "sync_known") <= 10 * removed, statement[:120]
@@ -183,47 +202,22 @@ def test_a_page_the_first_types_fill_does_not_read_the_later_ones(app: Flask, ma
     (80 ms of a supervisor's first page at 200,000 findings, ``bench/sync_pull.py``)."""
     import uuid
 
-    from sqlalchemy import event
-
     from app.checklists.models import ChecklistVersion
     from app.checklists.services import load_library
-    from app.sync import services
 
     supervisor = make.user("supervisor", STREET)
     with app.app_context():
         load_library(now=utcnow())
-        for street, (inspections, findings) in SIZES.items():
-            for sql in DATA.strip().split(";\n"):
-                session.execute(
-                    text(sql),
-                    {"street": street, "inspections": inspections, "findings": findings},
-                )
-        session.execute(text("ANALYZE enterprises, inspections, findings"))
+        _fill_streets()
         checklists = len(session.scalars(select(ChecklistVersion.id)).all())
         assert checklists >= 2
         user = session.get(User, supervisor.id)
         assert user is not None
-        captured: list[tuple[str, Any]] = []
-
-        def capture(_conn: Any, _cursor: Any, statement: str, params: Any, *_: Any) -> None:
-            if "UNION ALL" in statement:
-                captured.append((statement, params))
-
-        engine = session.get_bind()
-        event.listen(engine, "before_cursor_execute", capture)
-        try:
-            with app.test_request_context():
-                page = services.pull(user, uuid.uuid4(), None, checklists - 1, now=utcnow())
-        finally:
-            event.remove(engine, "before_cursor_execute", capture)
+        page, captured = _pull(app, user, uuid.uuid4(), None, checklists - 1, utcnow(), "UNION ALL")
         assert page["has_more"]
         assert [ch["type"] for ch in page["changes"]] == ["checklist"] * (checklists - 1)
         ((statement, params),) = captured
-        raw = session.connection().exec_driver_sql(
-            "EXPLAIN (ANALYZE, FORMAT JSON) " + statement, params
-        )
-        value = raw.scalar_one()
-        plan = (json.loads(value) if isinstance(value, str) else value)[0]["Plan"]
+        plan = _explain_sql(statement, params)
         assert _rows_read(plan, "enterprises") == 0
         assert _rows_read(plan, "inspections") == 0
         assert _rows_read(plan, "findings") == 0
