@@ -189,6 +189,11 @@ def _styles(font: str) -> dict[str, Style]:
     }
 
 
+def _stream(dictionary: str, data: bytes) -> bytes:
+    """A stream object's bytes as ReportLab writes them: its dictionary, then its data."""
+    return b"".join((dictionary.encode("ascii"), b"\nstream\n", data, b"endstream\n"))
+
+
 class _Jpeg(PDFObject):
     """A JPEG photo as a PDF image, its bytes copied in as they are (``DCTDecode``).
 
@@ -205,12 +210,13 @@ class _Jpeg(PDFObject):
         )
 
     def format(self, document: Any) -> bytes:
-        head = (
+        data = document.encrypt.encode(self.data)
+        return _stream(
             f"<< /BitsPerComponent 8 /ColorSpace {self.colour} /Filter [ /DCTDecode ] "
-            f"/Height {self.height} /Length {len(self.data)} /Subtype /Image /Type /XObject "
-            f"/Width {self.width} >>\nstream\n"
+            f"/Height {self.height} /Length {len(data)} /Subtype /Image /Type /XObject "
+            f"/Width {self.width} >>",
+            data,
         )
-        return b"".join((head.encode("ascii"), self.data, b"endstream\n"))
 
 
 class _PageStream(PDFObject):
@@ -223,8 +229,7 @@ class _PageStream(PDFObject):
 
     def format(self, document: Any) -> bytes:
         data = document.encrypt.encode(_FAST_FLATE.encode(self.code))
-        head = f"<< /Filter [ /FlateDecode ] /Length {len(data)} >>\nstream\n"
-        return b"".join((head.encode("ascii"), data, b"endstream\n"))
+        return _stream(f"<< /Filter [ /FlateDecode ] /Length {len(data)} >>", data)
 
 
 class _Page(PDFPage):
