@@ -26,9 +26,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import accumulate
 
-from reportlab.lib.rl_accel import escapePDF, fp_str
-from reportlab.pdfbase import pdfmetrics
+from reportlab.lib.rl_accel import fp_str
 from reportlab.pdfgen.canvas import Canvas
+
+from app.documents.fonts import get_font
 
 #: Characters that may not start a line (行首禁则).
 NO_LINE_START = frozenset("、。，．；：？！）」』】〕》〉”’…·—%,.;:?!)]}")
@@ -55,7 +56,7 @@ def measure(text: str, font: str, size: float) -> list[float]:
     try:
         return list(map(cache.__getitem__, text))
     except KeyError:  # characters met for the first time in this font and size
-        face = pdfmetrics.getFont(font).face
+        face = get_font(font).face
         scale = size / 1000
         for ch in set(text) - cache.keys():
             cache[ch] = face.charWidths.get(ord(ch), face.defaultWidth) * scale
@@ -127,16 +128,14 @@ def text_object(
 ) -> None:
     """Draw ``lines`` as one PDF text object, their box's top left corner at ``x``, ``top``.
 
-    The text operators are written as ReportLab's text object writes them for a TrueType
-    font (the characters numbered into the font's 256-glyph subsets by ``splitString``),
-    without its per-line work the layout has already done: measuring the line again to move a
-    cursor, a graphics state and a text object per line. ``first``: the lines begin the
-    paragraph (the first takes the first-line indent).
+    Each line is placed and shown in one step, its text in the document's one font
+    (:class:`app.documents.fonts.CIDFont`), without ReportLab's per-line work the layout has
+    already done: measuring the line again to move a cursor, a graphics state and a text
+    object per line. ``first``: the lines begin the paragraph (the first takes the first-line
+    indent).
     """
-    doc, font = canvas._doc, pdfmetrics.getFont(style.font)
-    size, current = fp_str(style.size), None
-    names: dict[int, str] = {}  # subset → the PDF font's name
-    ops = ["BT"]
+    text = get_font(style.font).text(canvas._doc)
+    ops = [f"BT {text.resource} {fp_str(style.size)} Tf"]
     y = top - style.size  # the first baseline a font size under the top
     for n, line in enumerate(lines):
         if style.align == "left":
@@ -144,15 +143,7 @@ def text_object(
         else:
             room = width - style.left_indent - sum(measure(line, style.font, style.size))
             left = x + style.left_indent + (room / 2 if style.align == "centre" else room)
-        ops.append(f"1 0 0 1 {fp_str(left)} {fp_str(y)} Tm")
-        for subset, chars in font.splitString(line, doc):
-            name = names.get(subset) or names.setdefault(
-                subset, font.getSubsetInternalName(subset, doc)
-            )
-            if name != current:
-                ops.append(f"{name} {size} Tf")
-                current = name
-            ops.append(f"({escapePDF(chars)}) Tj")
+        ops.append(f"1 0 0 1 {fp_str(left)} {fp_str(y)} Tm <{text.encode(line)}> Tj")
         y -= style.leading
     ops.append("ET")
     canvas._code.append(" ".join(ops))

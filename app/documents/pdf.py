@@ -19,36 +19,21 @@ import io
 import itertools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import Any
 
 import segno
-from isal import isal_zlib
 from PIL import Image as PILImage
 from reportlab import rl_config
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.rl_accel import fp_str
 from reportlab.lib.units import mm
 from reportlab.lib.utils import ImageReader
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.pdfdoc import (
-    PDFArray,
-    PDFObject,
-    PDFPage,
-    PDFStreamFilterZCompress,
-)
-from reportlab.pdfbase.pdfdoc import format as pdf_format
 from reportlab.pdfbase.pdfutils import readJPEGInfo
-from reportlab.pdfbase.ttfonts import TTFont, TTFontFace
-from reportlab.pdfgen.canvas import Canvas
 
 from app.documents.content import Content
+from app.documents.fonts import DEFAULT_FONT_PATH, register_font
 from app.documents.layout import Flow, Style, lines_of, text_object
+from app.documents.objects import Canvas, Jpeg
 
-#: AR PL UMing (宋体 style), from Debian's fonts-arphic-uming: ``make fonts`` installs it.
-DEFAULT_FONT_PATH = "/usr/share/fonts/truetype/arphic/uming.ttc"
-FONT_NAME = "ARPLUMing"
-FONT_PACKAGE = "fonts-arphic-uming"
 #: Margins of the model texts (mm): top, bottom, left (binding side), right.
 MARGINS = (25, 25, 28, 26)
 QR_SIZE = 24 * mm
@@ -66,112 +51,6 @@ CELL_PADDING = 6
 RULE = 0.5
 
 
-class FontMissing(RuntimeError):
-    """The CJK font the documents embed is not installed."""
-
-    def __init__(self, path: str) -> None:
-        super().__init__(
-            f"the documents' font AR PL UMing is missing: {path} does not exist; "
-            f"install it with `make fonts` (Debian package {FONT_PACKAGE})"
-        )
-        self.path = path
-
-
-_registered: dict[str, str] = {}
-
-
-class _FastFlate(PDFStreamFilterZCompress):
-    """Flate by ISA-L (Intel's storage acceleration library), for the font subsets and pages.
-
-    A record's two subsets are 265 KB of glyph outlines: compressing them with zlib took 8 ms
-    at its default level and 3.2 ms at its fastest (level 1), the largest single cost of a
-    record. ISA-L writes the same format (a reader decodes it as any Flate stream): at its
-    level 2 in 0.6 ms, a little smaller than zlib's level 1 (measured in one process, the
-    record 2.6 ms faster, 0.9 KB smaller).
-    """
-
-    def encode(self, text: bytes | str) -> bytes:
-        return isal_zlib.compress(text.encode("utf8") if isinstance(text, str) else text, 2)
-
-
-_FAST_FLATE = _FastFlate()
-
-
-class _Face(TTFontFace):
-    """AR PL UMing's typeface, keeping its glyph table once read.
-
-    ReportLab's subsetter reads the glyph table (``glyf``, 17 MB of AR PL UMing's 21) by
-    slicing it out of the font file's bytes, a copy of the whole table for every subset of
-    every document (2.6 ms each, two subsets a record); kept, it is copied once per process,
-    at the cost of 17 MB of memory.
-    """
-
-    _glyf: bytes | None = None
-
-    def get_table(self, tag: str) -> bytes:
-        if tag != "glyf":
-            return super().get_table(tag)  # type: ignore[no-any-return]
-        if self._glyf is None:
-            self._glyf = super().get_table(tag)
-        return self._glyf
-
-    def addSubsetObjects(self, doc: Any, fontname: str, subset: list[int]) -> Any:  # noqa: N802
-        """Add a subset as ReportLab does, its font file compressed by ISA-L."""
-        descriptor = super().addSubsetObjects(doc, fontname, subset)
-        font_file = doc.idToObject[f"fontFile:{self.filename}({fontname})"]
-        if font_file.filters:  # the document compresses its streams
-            font_file.filters = [_FAST_FLATE]
-        return descriptor
-
-
-class _Widths(PDFObject):
-    """A font subset's /Widths array, written at once.
-
-    ReportLab writes the 256 widths of each subset through its generic formatter, one call
-    and one number formatting each: a quarter of the calls it makes to write a record.
-    """
-
-    def __init__(self, widths: list[float]) -> None:
-        self.widths = widths
-
-    def format(self, document: Any) -> bytes:
-        return f"[ {fp_str(*self.widths)} ]".encode("ascii")
-
-
-class _Font(TTFont):
-    """AR PL UMing as ReportLab embeds it, its subsets' widths written at once."""
-
-    def addObjects(self, doc: Any) -> None:  # noqa: N802 (ReportLab's name)
-        super().addObjects(doc)
-        ours = f"Font {self.fontName} subset "
-        for font in doc.idToObject["BasicFonts"].dict.values():
-            widths = getattr(font, "Widths", None)
-            if isinstance(widths, PDFArray) and getattr(font, "__Comment__", "").startswith(ours):
-                font.Widths = _Widths(widths.sequence)
-
-
-def register_font(path: str = DEFAULT_FONT_PATH) -> str:
-    """Register the CJK font with ReportLab once per process; return its name."""
-    if path in _registered:
-        return _registered[path]
-    if not Path(path).is_file():
-        raise FontMissing(path)
-    # Photos go into the PDF as binary streams, not ASCII85 text: a quarter smaller, and
-    # ReportLab's pure-Python ASCII85 encoder would take most of the time of a record.
-    rl_config.useA85 = 0
-    name = FONT_NAME if not _registered else f"{FONT_NAME}{len(_registered)}"
-    # Characters numbered into the font's 256-glyph subsets in the order the text uses them,
-    # without keeping 96 codes of the first for ASCII (ReportLab's default, there to keep the
-    # raw page streams readable and the space at code 32 for justified word spacing, which no
-    # style here uses): a record takes one subset fewer, and each costs ReportLab the subset's
-    # own tables and their compression.
-    font = _Font(name, path, subfontIndex=0, asciiReadable=0)
-    font.face.__class__ = _Face  # the face ReportLab parsed, with its glyph table kept
-    pdfmetrics.registerFont(font)
-    _registered[path] = name
-    return name
-
-
 def _styles(font: str) -> dict[str, Style]:
     base = Style(font, 12, 20)
     return {
@@ -187,99 +66,6 @@ def _styles(font: str) -> dict[str, Style]:
         "footer": replace(base, size=9, leading=9, align="centre"),
         "qr": replace(base, size=7, leading=7, align="centre"),
     }
-
-
-def _stream(dictionary: str, data: bytes) -> bytes:
-    """A stream object's bytes as ReportLab writes them: its dictionary, then its data."""
-    return b"".join((dictionary.encode("ascii"), b"\nstream\n", data, b"endstream\n"))
-
-
-class _Jpeg(PDFObject):
-    """A JPEG photo as a PDF image, its bytes copied in as they are (``DCTDecode``).
-
-    What ReportLab's ``PDFImageXObject`` writes for a JPEG file, its dictionary written at
-    once: ReportLab builds a stream object and formats each of its entries through its
-    generic formatter, a large part of a photo's cost in a record of 40.
-    """
-
-    def __init__(self, data: bytes, width: int, height: int, components: int) -> None:
-        self.data, self.width, self.height = data, width, height
-        #: a CMYK JPEG is decoded inverted, as ReportLab's Decode array for one says
-        self.colour = {1: "/DeviceGray", 3: "/DeviceRGB"}.get(
-            components, "/DeviceCMYK /Decode [ 1 0 1 0 1 0 1 0 ]"
-        )
-
-    def format(self, document: Any) -> bytes:
-        data = document.encrypt.encode(self.data)
-        return _stream(
-            f"<< /BitsPerComponent 8 /ColorSpace {self.colour} /Filter [ /DCTDecode ] "
-            f"/Height {self.height} /Length {len(data)} /Subtype /Image /Type /XObject "
-            f"/Width {self.width} >>",
-            data,
-        )
-
-
-class _PageStream(PDFObject):
-    """A page's content stream, written at once (what ReportLab writes), compressed by ISA-L
-    as the font subsets are (0.3 ms less a record than zlib's default level, measured in one
-    process over 60 renders, twice)."""
-
-    def __init__(self, code: str) -> None:
-        self.code = code
-
-    def format(self, document: Any) -> bytes:
-        data = document.encrypt.encode(_FAST_FLATE.encode(self.code))
-        return _stream(f"<< /Filter [ /FlateDecode ] /Length {len(data)} >>", data)
-
-
-class _Page(PDFPage):
-    """A page as ReportLab writes it, its dictionary and content stream written at once.
-
-    ReportLab's page builds its resources, its media box and its content stream as generic
-    objects and formats each entry through its generic formatter: for a record of 26 pages,
-    more than its 40 photos cost. The pages here use what the documents draw (the fonts,
-    images as XObjects, compressed streams); a page with anything more (annotations, colour
-    spaces, shadings, graphics states) is written by ReportLab.
-    """
-
-    def format(self, document: Any) -> bytes:
-        if (
-            self.Annots
-            or self.ExtGState
-            or self._colorsUsed
-            or getattr(self, "_shadingUsed", None)
-            or not self.compression
-            or self.Rotate not in (0, None)
-        ):
-            return super().format(document)  # type: ignore[no-any-return]
-        contents = pdf_format(document.Reference(_PageStream(self.stream)), document)
-        parent = pdf_format(document.Reference(document.Pages), document)
-        fonts = pdf_format(document.Reference(document.idToObject["BasicFonts"]), document)
-        procs = "/PDF /Text /ImageB /ImageC /ImageI" if self.hasImages else "/PDF /Text"
-        xobjects = b""
-        if self.XObjects:
-            xobjects = b" /XObject " + pdf_format(self.XObjects, document)
-        return b"".join(
-            (
-                b"<< /Contents ",
-                contents,
-                f" /MediaBox [ 0 0 {fp_str(self.pagewidth, self.pageheight)} ] /Parent ".encode(),
-                parent,
-                b" /Resources << /Font ",
-                fonts,
-                f" /ProcSet [ {procs} ]".encode(),
-                xobjects,
-                b" >> /Rotate 0 /Type /Page >>",
-            )
-        )
-
-
-class _Canvas(Canvas):
-    """ReportLab's canvas, its pages written by :class:`_Page`."""
-
-    def showPage(self) -> None:  # noqa: N802 (ReportLab's name)
-        super().showPage()
-        self._doc.Pages.pages[-1].__class__ = _Page
 
 
 @dataclass(frozen=True)
@@ -321,7 +107,7 @@ def _draw_photo(canvas: Canvas, photo: _Photo, x: float, y: float) -> None:
     name = f"Photo{photo.sha256[:32]}"
     registered = doc.getXObjectName(name)
     if registered not in doc.idToObject:
-        doc.Reference(_Jpeg(photo.data, *photo.pixels), registered)
+        doc.Reference(Jpeg(photo.data, *photo.pixels), registered)
         doc.addForm(name, doc.idToObject[registered])
     canvas._currentPageHasImages = 1
     canvas._code.append(f"q {fp_str(w, 0, 0, h, x, y)} cm /{registered} Do Q")
@@ -502,9 +288,13 @@ def build_pdf(
     """Return the PDF of ``content``; ``images`` and ``signatures`` by SHA-256."""
     font = register_font(font_path)
     s = _styles(font)
+    # An image ReportLab draws itself (a signature, a photo that is not a JPEG) goes into the
+    # PDF as a binary stream, not ASCII85 text: a quarter smaller, without ReportLab's
+    # pure-Python ASCII85 encoder.
+    rl_config.useA85 = 0
     # the PDF's bytes are taken from the canvas (getpdfdata), not written to this file and
     # read back: two copies fewer of a record's 2 MB
-    canvas = _Canvas(io.BytesIO(), pagesize=A4, invariant=1)
+    canvas = Canvas(io.BytesIO(), pagesize=A4, invariant=1)
     canvas.setTitle(f"{content.title} {content.number}")
     canvas.setAuthor(content.department)
     canvas.setCreator("Fieldsafe")

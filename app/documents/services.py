@@ -29,9 +29,9 @@ from app.db import session
 from app.documents import render
 from app.documents.commands import MAX_SIGNATURE_BYTES, MAX_SIGNATURE_SIDE, DocumentSign
 from app.documents.content import build, number_text
+from app.documents.fonts import FontMissing
 from app.documents.models import DOCUMENT_KINDS, Document, DocumentSignature
 from app.documents.numbering import allocate_document_number
-from app.documents.pdf import FontMissing
 from app.errors import DomainError, not_found
 from app.hazards.models import Hazard, RecheckItem
 from app.hazards.services import get_hazard

@@ -9,6 +9,7 @@ import pytest
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen.canvas import Canvas
 
+from app.documents.fonts import register_font
 from app.documents.layout import (
     NO_LINE_END,
     NO_LINE_START,
@@ -18,7 +19,6 @@ from app.documents.layout import (
     lines_of,
     measure,
 )
-from app.documents.pdf import register_font
 from tests.documents.conftest import squeeze
 
 SIZE = 12.0
@@ -95,7 +95,6 @@ def _flow(font: str, width: float, height: float) -> tuple[Flow, io.BytesIO, lis
     """A flow into a frame ``width`` × ``height`` at the foot of A4 pages; the pages begun."""
     out, pages = io.BytesIO(), []
     canvas = Canvas(out, pagesize=A4, invariant=1)
-    canvas.setFont(font, SIZE)
     return Flow(canvas, (0, 0, width, height), lambda _c, page: pages.append(page)), out, pages
 
 
