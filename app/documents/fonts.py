@@ -27,7 +27,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-from itertools import islice
+import sys
+from array import array
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -162,16 +164,20 @@ class CIDFont:
             return
         codes = text.codes()
         face = self.face
-        to_glyph, widths, default = face.charToGlyph, face.charWidths, face.defaultWidth
+        numbers = list(codes)
         chars = [ord(char) for char in codes.values()]
+        originals = list(map(face.charToGlyph.get, chars, repeat(0)))
         # the subset numbers its glyphs as makeSubset does: .notdef first, then each glyph
         # as its first character comes, in the order of the codes
         glyphs = {0: 0}
-        for char in chars:
-            glyphs.setdefault(to_glyph.get(char, 0), len(glyphs))
-        to_gid = bytearray(2 * (max(codes, default=0) + 1))
-        for code, char in zip(codes, chars, strict=True):
-            to_gid[2 * code : 2 * code + 2] = glyphs[to_glyph.get(char, 0)].to_bytes(2, "big")
+        for glyph in originals:
+            glyphs.setdefault(glyph, len(glyphs))
+        to_gid = array("H", bytes(2 * (max(numbers, default=0) + 1)))
+        for code, glyph in zip(numbers, originals, strict=True):
+            to_gid[code] = glyphs[glyph]
+        if sys.byteorder == "little":
+            to_gid.byteswap()  # the map's numbers are big-endian
+        default = face.defaultWidth
         tag = _tag(codes)
         base = f"{tag}+{(face.name + face.subfontNameX).decode('latin-1')}"
 
@@ -191,14 +197,14 @@ class CIDFont:
                 f"/Type /FontDescriptor >>".encode("ascii")
             )
         )
-        advances = (widths.get(char, default) for char in chars)
+        advances = [face.charWidths.get(char, default) for char in chars]
         descendant = ref(
             _Bytes(
                 f"<< /BaseFont /{base} /CIDSystemInfo << /Ordering (Identity) "
                 f"/Registry (Adobe) /Supplement 0 >> "
-                f"/CIDToGIDMap {ref(_Stream('', bytes(to_gid)))} /DW {fp_str(default)} "
+                f"/CIDToGIDMap {ref(_Stream('', to_gid.tobytes()))} /DW {fp_str(default)} "
                 f"/FontDescriptor {descriptor} /Subtype /CIDFontType2 /Type /Font "
-                f"/W [ {_widths(list(codes), list(advances))} ] >>".encode("ascii")
+                f"/W [ {_widths(numbers, advances)} ] >>".encode("ascii")
             )
         )
         font = _Bytes(
@@ -218,17 +224,26 @@ def _tag(codes: dict[int, str]) -> str:
 
 def _widths(codes: list[int], advances: list[float]) -> str:
     """The ``/W`` array's entries: each run of consecutive codes, then its widths."""
-    runs: list[tuple[int, list[float]]] = []
-    for code, advance in zip(codes, advances, strict=True):
-        if runs and runs[-1][0] + len(runs[-1][1]) == code:
-            runs[-1][1].append(advance)
-        else:
-            runs.append((code, [advance]))
-    return " ".join(f"{start} [ {fp_str(*run)} ]" for start, run in runs)
+    if not codes:
+        return ""
+    parts, last = [], -2
+    for code, advance in zip(codes, fp_str(*advances).split(" "), strict=True):
+        parts.append(advance if code == last + 1 else f"] {code} [ {advance}")
+        last = code
+    return " ".join(parts)[2:] + " ]"
 
 
 def _to_unicode(codes: dict[int, str]) -> str:
     """The ToUnicode CMap of ``codes`` (two-byte codes, each mapped to its character)."""
+    numbers = array("H", codes)
+    if sys.byteorder == "little":
+        numbers.byteswap()
+    hexes = numbers.tobytes().hex().upper()
+    entries = [
+        f"<{hexes[4 * n : 4 * n + 4]}> "
+        f"<{hexes[4 * n : 4 * n + 4] if ord(char) == code else _utf16(char)}>"
+        for n, (code, char) in enumerate(codes.items())
+    ]
     lines = [
         "/CIDInit /ProcSet findresource begin",
         "12 dict begin",
@@ -240,13 +255,15 @@ def _to_unicode(codes: dict[int, str]) -> str:
         "<0000> <FFFF>",
         "endcodespacerange",
     ]
-    entries = iter(codes.items())
-    while block := list(islice(entries, _BLOCK)):
-        lines.append(f"{len(block)} beginbfchar")
-        lines.extend(f"<{c:04X}> <{char.encode('utf-16-be').hex().upper()}>" for c, char in block)
-        lines.append("endbfchar")
+    for start in range(0, len(entries), _BLOCK):
+        block = entries[start : start + _BLOCK]
+        lines += [f"{len(block)} beginbfchar", *block, "endbfchar"]
     lines += ["endcmap", "CMapName currentdict /CMap defineresource pop", "end", "end"]
     return "\n".join(lines)
+
+
+def _utf16(char: str) -> str:
+    return char.encode("utf-16-be").hex().upper()
 
 
 _fonts: dict[str, CIDFont] = {}
