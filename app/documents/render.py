@@ -6,6 +6,12 @@ content itself is built by the pure ``app.documents.content``. It reads the colu
 prints, not whole ORM entities, and a checklist's items from the published versions' shared
 cache (``items_by_digest``): a version is immutable, so its content is not read and decoded
 again for every document.
+
+The record's own statements are built once, here, their values bound by name, and run on the
+session's connection once what the session has pending is flushed: the same rows the session
+would read, without building each statement and its cache key again and the ORM's own
+handling of every execution, which cost a record's seven reads three times their time in the
+database (measured on SQLite: 0.23 ms a read, 0.065 ms so).
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Executable, Result, bindparam, select
 
 from app.checklists.models import ChecklistVersion
 from app.checklists.services import items_by_digest
@@ -35,9 +41,61 @@ from media.storage import original_key, thumbnail_key
 PRINTED_SIZE = "large"
 
 
+def _read(statement: Executable, **values: Any) -> Result[Any]:
+    """Run one of the record's statements on the session's connection."""
+    return session.connection().execute(statement, values)
+
+
+_DEPARTMENT = select(Department.name).where(Department.code == bindparam("code"))
+_ENTERPRISE = select(
+    Enterprise.name,
+    Enterprise.address,
+    Enterprise.uscc,
+    Enterprise.principal_name,
+    Enterprise.principal_phone,
+).where(Enterprise.id == bindparam("id"))
+_OFFICERS = select(User.id, User.name, User.username, User.certificate_no).where(
+    User.id.in_(bindparam("ids", expanding=True))
+)
+_ANSWERS = select(
+    Finding.item_code,
+    Finding.result,
+    Finding.note,
+    Finding.grade,
+    Finding.photos,
+    Finding.measures,
+).where(Finding.inspection_id == bindparam("inspection"), Finding.deleted.is_(False))
+_CHECKLIST = select(ChecklistVersion.name, ChecklistVersion.digest).where(
+    ChecklistVersion.industry == bindparam("industry"),
+    ChecklistVersion.version == bindparam("version"),
+)
+_SIGNATURES = (
+    select(
+        DocumentSignature.role,
+        DocumentSignature.signer_key,
+        DocumentSignature.signer_name,
+        DocumentSignature.signed_at,
+        DocumentSignature.place,
+        DocumentSignature.image_sha256,
+        DocumentSignature.refused,
+        DocumentSignature.witness_name,
+    )
+    .where(
+        DocumentSignature.inspection_id == bindparam("inspection"),
+        DocumentSignature.kind == bindparam("kind"),
+    )
+    .order_by(DocumentSignature.signer_key)
+)
+#: the two columns of the photos' rows a record prints from, not 40 whole rows
+_EXIFS = select(MediaObject.sha256, MediaObject.exif).where(
+    MediaObject.sha256.in_(bindparam("hashes", expanding=True))
+)
+
+
 def department_name(code: str) -> str:
     """Return the department's name (its code if unknown)."""
-    name = session.execute(select(Department.name).where(Department.code == code)).scalar()
+    session.flush()
+    name = _read(_DEPARTMENT, code=code).scalar()
     return name if name is not None else code
 
 
@@ -51,11 +109,7 @@ def _ticket(h: Hazard) -> c.Ticket:
 
 
 def _officers(insp: Inspection) -> tuple[c.Officer, ...]:
-    users = session.execute(
-        select(User.id, User.name, User.username, User.certificate_no).where(
-            User.id.in_(insp.inspector_ids)
-        )
-    )
+    users = _read(_OFFICERS, ids=insp.inspector_ids)
     ordered = sorted(users, key=lambda u: (u.certificate_no or "", str(u.id)))
     return tuple(
         c.Officer(str(u.id), u.name or u.username, u.certificate_no or "") for u in ordered
@@ -63,22 +117,11 @@ def _officers(insp: Inspection) -> tuple[c.Officer, ...]:
 
 
 def _items(insp: Inspection) -> tuple[tuple[c.Checked, ...], str]:
-    answers = select(
-        Finding.item_code,
-        Finding.result,
-        Finding.note,
-        Finding.grade,
-        Finding.photos,
-        Finding.measures,
-    ).where(Finding.inspection_id == insp.id, Finding.deleted.is_(False))
-    findings = {f.item_code: f for f in session.execute(answers)}
+    findings = {f.item_code: f for f in _read(_ANSWERS, inspection=insp.id)}
     cv = None
     if insp.checklist_version is not None:
-        cv = session.execute(
-            select(ChecklistVersion.name, ChecklistVersion.digest).where(
-                ChecklistVersion.industry == insp.industry,
-                ChecklistVersion.version == insp.checklist_version,
-            )
+        cv = _read(
+            _CHECKLIST, industry=insp.industry, version=insp.checklist_version
         ).one_or_none()
     listed = items_by_digest([cv.digest])[cv.digest] if cv else {}
     items = [
@@ -134,15 +177,8 @@ def _order_of(hazard: Hazard) -> Document | None:
 
 def gather(insp: Inspection, kind: str, number: str, code: str, department_code: str) -> c.Record:
     """Read everything the document of ``kind`` says about ``insp``."""
-    ent = session.execute(
-        select(
-            Enterprise.name,
-            Enterprise.address,
-            Enterprise.uscc,
-            Enterprise.principal_name,
-            Enterprise.principal_phone,
-        ).where(Enterprise.id == insp.enterprise_id)
-    ).one()
+    session.flush()  # the record as the session has it (a signature just taken, say)
+    ent = _read(_ENTERPRISE, id=insp.enterprise_id).one()
     settings = get_settings()
     items, checklist = _items(insp)
     tickets: tuple[c.Ticket, ...] = ()
@@ -162,24 +198,10 @@ def gather(insp: Inspection, kind: str, number: str, code: str, department_code:
                 )
             )
         rechecks = tuple(found)
-    signatures = session.execute(
-        select(
-            DocumentSignature.role,
-            DocumentSignature.signer_key,
-            DocumentSignature.signer_name,
-            DocumentSignature.signed_at,
-            DocumentSignature.place,
-            DocumentSignature.image_sha256,
-            DocumentSignature.refused,
-            DocumentSignature.witness_name,
-        )
-        .where(DocumentSignature.inspection_id == insp.id, DocumentSignature.kind == kind)
-        .order_by(DocumentSignature.signer_key)
-    )
+    signatures = _read(_SIGNATURES, inspection=insp.id, kind=kind)
     photos = sorted({sha for i in items for sha in i.photos})
     times = {}
-    exifs = select(MediaObject.sha256, MediaObject.exif).where(MediaObject.sha256.in_(photos))
-    for sha256, exif in session.execute(exifs):  # the two columns, not 40 whole rows
+    for sha256, exif in _read(_EXIFS, hashes=photos):
         taken = exif_taken_at(exif)
         if taken is not None:
             times[sha256] = taken
