@@ -120,9 +120,7 @@ def _items(insp: Inspection) -> tuple[tuple[c.Checked, ...], str]:
     findings = {f.item_code: f for f in _read(_ANSWERS, inspection=insp.id)}
     cv = None
     if insp.checklist_version is not None:
-        cv = _read(
-            _CHECKLIST, industry=insp.industry, version=insp.checklist_version
-        ).one_or_none()
+        cv = _read(_CHECKLIST, industry=insp.industry, version=insp.checklist_version).one_or_none()
     listed = items_by_digest([cv.digest])[cv.digest] if cv else {}
     items = [
         _checked(code, item.get("text", ""), item, findings.get(code))
