@@ -199,10 +199,10 @@ def gather(insp: Inspection, kind: str, number: str, code: str, department_code:
     signatures = _read(_SIGNATURES, inspection=insp.id, kind=kind)
     photos = sorted({sha for i in items for sha in i.photos})
     times = {}
-    for sha256, exif in _read(_EXIFS, hashes=photos):
-        taken = exif_taken_at(exif)
+    for photo in _read(_EXIFS, hashes=photos):
+        taken = exif_taken_at(photo.exif)
         if taken is not None:
-            times[sha256] = taken
+            times[photo.sha256] = taken
     assert insp.check_in_at is not None
     return c.Record(
         kind=kind,
