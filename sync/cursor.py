@@ -46,6 +46,7 @@ import hashlib
 import hmac
 import json
 import secrets
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -66,6 +67,7 @@ __all__ = [
     "CursorError",
     "EpochState",
     "Position",
+    "Progress",
     "load_state",
     "raise_floor",
     "rotate_epoch",
@@ -118,6 +120,19 @@ class Position:
 
 
 @dataclass(frozen=True)
+class Progress:
+    """How far a scope reconcile that spans pages has come (see ``sync.feed``).
+
+    ``fingerprint``: the scope's, when the reconcile began; ``part``: the reconcile's part the
+    last page ended in; ``after``: the last id that page sent of it.
+    """
+
+    fingerprint: str
+    part: int
+    after: uuid.UUID
+
+
+@dataclass(frozen=True)
 class Cursor:
     """The decoded contents of a cursor."""
 
@@ -128,6 +143,8 @@ class Cursor:
     bind: str = ""
     last_mutation_id: int = 0
     scope: str | None = None
+    #: a scope reconcile under way (``None``: none, or start it again)
+    progress: Progress | None = None
 
 
 @dataclass(frozen=True)
@@ -170,7 +187,7 @@ class CursorCodec:
 
     def encode(self, cursor: Cursor) -> str:
         """Return the opaque, signed string for ``cursor``."""
-        payload = {
+        payload: dict[str, Any] = {
             "e": cursor.epoch,
             "x": cursor.position.xid,
             "i": cursor.position.id,
@@ -181,6 +198,9 @@ class CursorCodec:
         }
         if cursor.scope is not None:
             payload["s"] = cursor.scope
+        if cursor.progress is not None:
+            p = cursor.progress
+            payload["r"] = [p.fingerprint, p.part, p.after.hex]
         body = _b64encode(json.dumps(payload, separators=(",", ":")).encode("utf-8"))
         signed = f"{_PREFIX}.{body}"
         return f"{signed}.{_b64encode(self._sign(signed.encode('ascii')))}"
@@ -258,6 +278,14 @@ class CursorCodec:
                 data["m"],
             )
             scope = data.get("s")
+            progress = data.get("r")
+            if progress is not None:
+                fingerprint, part, after = progress
+                if not (isinstance(fingerprint, str) and type(part) is int and part >= 0):
+                    raise TypeError("bad progress")
+                if not isinstance(after, str):
+                    raise TypeError("bad progress")
+                progress = Progress(fingerprint, part, uuid.UUID(hex=after))
             if not (
                 isinstance(epoch, str)
                 and (xid is None or type(xid) is int)
@@ -280,6 +308,7 @@ class CursorCodec:
             bind=bind,
             last_mutation_id=lml,
             scope=scope,
+            progress=progress,
         )
 
 

@@ -68,6 +68,7 @@ from sync.cursor import (
     EpochState,
     Executor,
     Position,
+    Progress,
     dialect_name,
     load_state,
     raise_floor,
@@ -390,8 +391,10 @@ def _reconcile(
     limit: int,
     *,
     holds_nothing: bool = False,
-) -> list[list[uuid.UUID]]:
-    """Read the scope's reconcile in one statement: ``[entering, leaving]`` ids of each type.
+    start: tuple[int, uuid.UUID] | None = None,
+) -> tuple[list[list[uuid.UUID]], tuple[int, uuid.UUID] | None]:
+    """Read the scope's reconcile in one statement: ``[entering, leaving]`` ids of each type,
+    and where the rows read end.
 
     Part ``2n`` holds the visible ids of ``scope.types[n]`` not known to the device as of
     ``gen``, part ``2n + 1`` the ids known as of ``gen`` no longer visible; each in id order,
@@ -401,13 +404,23 @@ def _reconcile(
     ``holds_nothing``: the device's known set is empty (a pull without a cursor), so every
     visible id enters and none leaves: the statement has half the parts and no anti-joins,
     which halves PostgreSQL's planning of it (7 ms of a first page's 15 here).
+    ``start``: ``(part, id)`` where the reconcile's last page ended: the parts before it are
+    done and that part goes on after that id (``pull_page`` says why that is safe).
+    The second value returned is the ``(part, id)`` of the last row read, when the database
+    returned the rows in part and id order (the order that makes the parts before it done;
+    ``None`` otherwise, or when there were none).
     """
     k = known.c
     parts = []
+    first, after = start if start is not None else (0, None)
     for n, entity_type in enumerate(scope.types):
+        if 2 * n + 1 < first:
+            continue
         visible = scope.visible(entity_type)
         vis = visible.subquery()
         entering = select(literal(2 * n, Integer).label("part"), vis.c[0].label("entity_id"))
+        if 2 * n == first and after is not None:
+            entering = entering.where(vis.c[0] > after)
         if holds_nothing:
             parts.append(entering.order_by(vis.c[0]).limit(limit).subquery())
             continue
@@ -424,19 +437,21 @@ def _reconcile(
             .limit(limit)
         )
         still = visible.subquery()
-        leaving = (
-            select(literal(2 * n + 1, Integer).label("part"), k.entity_id)
-            .where(
-                k.client_id == client_id,
-                k.entity_type == entity_type,
-                _known_as_of(known, gen),
-                ~exists().where(still.c[0] == k.entity_id),
-            )
-            .order_by(k.entity_id)
-            .limit(limit)
+        leaving = select(literal(2 * n + 1, Integer).label("part"), k.entity_id).where(
+            k.client_id == client_id,
+            k.entity_type == entity_type,
+            _known_as_of(known, gen),
+            ~exists().where(still.c[0] == k.entity_id),
         )
-        parts += [entering.subquery(), leaving.subquery()]
+        if 2 * n + 1 == first and after is not None:
+            leaving = leaving.where(k.entity_id > after)
+        leaving = leaving.order_by(k.entity_id).limit(limit)
+        if 2 * n >= first:
+            parts.append(entering.subquery())
+        parts.append(leaving.subquery())
     found: list[list[uuid.UUID]] = [[] for _ in range(2 * len(scope.types))]
+    last: tuple[int, uuid.UUID] | None = None
+    in_order = True
     if parts:
         # At most ``limit`` rows in all: PostgreSQL runs the union's parts one after another
         # and stops when it has them, so a page that the first types fill (a full download's
@@ -447,8 +462,11 @@ def _reconcile(
         reconcile = union_all(*(select(p) for p in parts)).limit(limit)
         for part, entity_id in executor.execute(reconcile):
             found[part].append(entity_id)
+            if last is not None and (part, entity_id) <= last:
+                in_order = False
+            last = (part, entity_id)
     # A union keeps no order: each part is sorted again (UUIDs order as the database does).
-    return [sorted(ids) for ids in found]
+    return [sorted(ids) for ids in found], last if in_order else None
 
 
 def _counter_at(
@@ -492,11 +510,11 @@ def pull_page(
         gen = 0
         position = _start_position(executor, changes, horizon)
         counter = _counter_at(executor, changes, client_id, horizon)
-        held = None
+        held, progress = None, None
     else:
         cursor = codec.decode(token, state=state, now=now, bind=bind)
         gen, position, counter = cursor.gen, cursor.position, cursor.last_mutation_id
-        held = cursor.scope
+        held, progress = cursor.scope, cursor.progress
         # Removals the device has confirmed by presenting a later cursor can be forgotten.
         executor.execute(delete(known).where(k.client_id == client_id, k.gen_removed <= gen))
     new_gen = gen + 1
@@ -533,9 +551,26 @@ def pull_page(
     # the ids it holds that are no longer visible (leaving), all read by one statement; not
     # needed while the scope's fingerprint is the one of the cursor's last complete reconcile
     fingerprint = scope.fingerprint()
+    ended = None
     if fingerprint is None or fingerprint != held:
-        found = _reconcile(
-            executor, scope, known, client_id, gen, budget, holds_nothing=token is None
+        # A reconcile the last page left under way goes on where it ended while the scope's
+        # fingerprint is the one it began under. The parts and ids before that point were
+        # all compared then, and what enters or leaves the scope since without changing the
+        # fingerprint does so by a change row in the scope's slices (``FeedScope.fingerprint``),
+        # which the log read after the reconcile sends: so each part is read once, not from
+        # its start on every page (a street's findings, 1,000 pages of a full download).
+        start = None
+        if progress is not None and progress.fingerprint == fingerprint:
+            start = (progress.part, progress.after)
+        found, ended = _reconcile(
+            executor,
+            scope,
+            known,
+            client_id,
+            gen,
+            budget,
+            holds_nothing=token is None,
+            start=start,
         )
     else:
         found = [[] for _ in range(2 * len(scope.types))]
@@ -561,8 +596,12 @@ def pull_page(
 
     has_more = budget <= 0
     # The reconcile is complete when every part fit in the page (each was read up to the
-    # page's size, so a part cut short used the whole budget).
+    # page's size, so a part cut short used the whole budget); if not, the next page goes
+    # on from its last row (or starts it again when the rows did not come in order).
     scope_out = None if has_more else fingerprint
+    progress_out = None
+    if has_more and fingerprint is not None and ended is not None:
+        progress_out = Progress(fingerprint, *ended)
     if not has_more:
         # 2. the change log after the cursor
         slices = scope.branches()
@@ -649,6 +688,7 @@ def pull_page(
             bind=bind,
             last_mutation_id=counter,
             scope=scope_out,
+            progress=progress_out,
         )
     )
     return PullPage(
