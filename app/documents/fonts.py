@@ -29,6 +29,7 @@ import hashlib
 import re
 import sys
 from array import array
+from collections.abc import Iterable
 from itertools import repeat
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,7 @@ from reportlab.lib.rl_accel import fp_str
 from reportlab.pdfbase.pdfdoc import PDFObject
 from reportlab.pdfbase.ttfonts import FF_NONSYMBOLIC, FF_SYMBOLIC, TTFontFace
 
-from app.documents.objects import flate_stream
+from app.documents.objects import FlateStream
 
 #: AR PL UMing (宋体 style), from Debian's fonts-arphic-uming: ``make fonts`` installs it.
 DEFAULT_FONT_PATH = "/usr/share/fonts/truetype/arphic/uming.ttc"
@@ -91,16 +92,6 @@ class _Bytes(PDFObject):
 
     def format(self, document: Any) -> bytes:
         return self.data
-
-
-class _Stream(PDFObject):
-    """A font's stream (its program, its maps), compressed as the document is written."""
-
-    def __init__(self, entries: str, data: bytes | str) -> None:
-        self.entries, self.data = entries, data
-
-    def format(self, document: Any) -> bytes:
-        return flate_stream(document, self.entries, self.data)
 
 
 class Text:
@@ -172,11 +163,10 @@ class CIDFont:
         glyphs = {0: 0}
         for glyph in originals:
             glyphs.setdefault(glyph, len(glyphs))
-        to_gid = array("H", bytes(2 * (max(numbers, default=0) + 1)))
+        gids = [0] * (max(numbers, default=0) + 1)
         for code, glyph in zip(numbers, originals, strict=True):
-            to_gid[code] = glyphs[glyph]
-        if sys.byteorder == "little":
-            to_gid.byteswap()  # the map's numbers are big-endian
+            gids[code] = glyphs[glyph]
+        to_gid = _big_endian(gids)
         default = face.defaultWidth
         tag = _tag(codes)
         base = f"{tag}+{(face.name + face.subfontNameX).decode('latin-1')}"
@@ -191,7 +181,7 @@ class CIDFont:
                 f"/Descent {fp_str(face.descent)} "
                 f"/Flags {face.flags & ~FF_NONSYMBOLIC | FF_SYMBOLIC} "
                 f"/FontBBox [ {fp_str(*face.bbox)} ] "
-                f"/FontFile2 {ref(_Stream(f'/Length1 {len(program)}', program))} "
+                f"/FontFile2 {ref(FlateStream(program, f'/Length1 {len(program)}'))} "
                 f"/FontName /{base} /ItalicAngle {fp_str(face.italicAngle)} "
                 f"/MissingWidth {fp_str(default)} /StemV {fp_str(face.stemV)} "
                 f"/Type /FontDescriptor >>".encode("ascii")
@@ -202,7 +192,7 @@ class CIDFont:
             _Bytes(
                 f"<< /BaseFont /{base} /CIDSystemInfo << /Ordering (Identity) "
                 f"/Registry (Adobe) /Supplement 0 >> "
-                f"/CIDToGIDMap {ref(_Stream('', to_gid.tobytes()))} /DW {fp_str(default)} "
+                f"/CIDToGIDMap {ref(FlateStream(to_gid))} /DW {fp_str(default)} "
                 f"/FontDescriptor {descriptor} /Subtype /CIDFontType2 /Type /Font "
                 f"/W [ {_widths(numbers, advances)} ] >>".encode("ascii")
             )
@@ -210,7 +200,7 @@ class CIDFont:
         font = _Bytes(
             f"<< /BaseFont /{base} /DescendantFonts [ {descendant} ] /Encoding /Identity-H "
             f"/Name {text.resource} /Subtype /Type0 "
-            f"/ToUnicode {ref(_Stream('', _to_unicode(codes)))} /Type /Font >>".encode("ascii")
+            f"/ToUnicode {ref(FlateStream(_to_unicode(codes)))} /Type /Font >>".encode("ascii")
         )
         doc.idToObject["BasicFonts"].dict[text.resource[1:]] = doc.Reference(font)
 
@@ -235,10 +225,7 @@ def _widths(codes: list[int], advances: list[float]) -> str:
 
 def _to_unicode(codes: dict[int, str]) -> str:
     """The ToUnicode CMap of ``codes`` (two-byte codes, each mapped to its character)."""
-    numbers = array("H", codes)
-    if sys.byteorder == "little":
-        numbers.byteswap()
-    hexes = numbers.tobytes().hex().upper()
+    hexes = _big_endian(codes).hex().upper()
     entries = [
         f"<{hexes[4 * n : 4 * n + 4]}> "
         f"<{hexes[4 * n : 4 * n + 4] if ord(char) == code else _utf16(char)}>"
@@ -260,6 +247,14 @@ def _to_unicode(codes: dict[int, str]) -> str:
         lines += [f"{len(block)} beginbfchar", *block, "endbfchar"]
     lines += ["endcmap", "CMapName currentdict /CMap defineresource pop", "end", "end"]
     return "\n".join(lines)
+
+
+def _big_endian(numbers: Iterable[int]) -> bytes:
+    """``numbers`` as unsigned 16-bit big-endian integers (as PDF's maps and CMaps write them)."""
+    values = array("H", numbers)
+    if sys.byteorder == "little":
+        values.byteswap()
+    return values.tobytes()
 
 
 def _utf16(char: str) -> str:

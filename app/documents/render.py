@@ -95,6 +95,10 @@ _EXIFS = select(MediaObject.sha256, MediaObject.exif).where(
 def department_name(code: str) -> str:
     """Return the department's name (its code if unknown)."""
     session.flush()
+    return _department(code)
+
+
+def _department(code: str) -> str:
     name = _read(_DEPARTMENT, code=code).scalar()
     return name if name is not None else code
 
@@ -208,7 +212,7 @@ def gather(insp: Inspection, kind: str, number: str, code: str, department_code:
         kind=kind,
         number=number,
         code=code,
-        department=department_name(department_code),
+        department=_department(department_code),
         party=c.Party(
             ent.name, ent.address, ent.uscc, ent.principal_name or "", ent.principal_phone or ""
         ),
