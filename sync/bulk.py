@@ -150,17 +150,21 @@ def insert_rows(
 
 
 def where_ids(
-    executor: Executor, stmt: Select[Any], key: Any, ids: Sequence[uuid.UUID]
+    executor: Executor, stmt: Select[Any], key: Any, ids: Sequence[uuid.UUID] | None = None
 ) -> Select[Any]:
     """Narrow ``stmt`` to the rows whose ``key`` is one of ``ids``.
 
     On PostgreSQL, a join against the unnested id array: one array parameter whatever the
     batch size (so one cached statement), answered with index probes. Elsewhere ``IN``.
+    Without ``ids``, the statement is built to be kept: the ids are its ``ids`` parameter,
+    given when it is run.
     """
     if dialect_name(executor) != "postgresql":
+        if ids is None:
+            return stmt.where(key.in_(bindparam("ids", expanding=True)))
         return stmt.where(key.in_(list(ids)))
     wanted = (
-        func.unnest(bindparam("ids", list(ids), type_=ARRAY(Uuid)))
+        func.unnest(bindparam("ids", None if ids is None else list(ids), type_=ARRAY(Uuid)))
         .table_valued("id")
         .render_derived(name="wanted")
     )

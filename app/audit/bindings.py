@@ -4,7 +4,7 @@ A row of a covered table tells part of a case's story (a ticket's timeline, a fi
 versions, a review, an inspection's status and check-in, a 双随机 draw, a device's revocation,
 a ticket's status and deadline). Every transaction that writes one records the row's new
 digest, SHA-256 of the canonical JSON of the columns below, in an ``audit.bind`` entry of the
-chain (``app.audit.services.bind_touched``); ``fieldsafe audit verify`` keeps the latest digest
+chain (``app.audit.hooks.bind_touched``); ``fieldsafe audit verify`` keeps the latest digest
 of each row while it walks the chain and then compares the rows themselves.
 
 Writes through the ORM are noticed by the session (``collect_flushed``); a writer that goes
@@ -15,6 +15,7 @@ Tables are looked up by name in the shared metadata, so this core module imports
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import uuid
@@ -24,7 +25,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, Table, inspect, select
+from sqlalchemy import Row, Select, Table, bindparam, inspect, select
 from sqlalchemy.orm import Session
 
 from app.clock import isoformat
@@ -211,6 +212,17 @@ def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
         yield items[start : start + size]
 
 
+@functools.cache
+def _current_rows(table: str) -> Select[Any]:
+    """The statement reading and share-locking ``table``'s bound columns of rows ``ids``."""
+    t = _table(table)
+    return (
+        select(*(t.c[n] for n in COVERED[table]))
+        .where(t.c.id.in_(bindparam("ids", expanding=True)))
+        .with_for_update(read=True)
+    )
+
+
 def current_digests(db: Session, keys: Iterable[Key]) -> list[list[str | None]]:
     """Return ``[table, id, digest]`` for each key as its row is now (digest None: no row).
 
@@ -220,15 +232,12 @@ def current_digests(db: Session, keys: Iterable[Key]) -> list[list[str | None]]:
     for table, row_id in keys:
         by_table.setdefault(table, []).append(row_id)
     out: list[list[str | None]] = []
+    conn = db.connection()
     for table in sorted(by_table):
-        t = _table(table)
+        stmt = _current_rows(table)
         for ids in _chunks(sorted(by_table[table]), 500):
-            stmt = (
-                select(*(t.c[n] for n in COVERED[table]))
-                .where(t.c.id.in_([uuid.UUID(i) for i in ids]))
-                .with_for_update(read=True)
-            )
-            found = {str(r[0]): row_digest(table, r) for r in db.connection().execute(stmt)}
+            rows = conn.execute(stmt, {"ids": [uuid.UUID(i) for i in ids]})
+            found = {str(r[0]): row_digest(table, r) for r in rows}
             out.extend([table, i, found.get(i)] for i in ids)
     return out
 

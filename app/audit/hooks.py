@@ -27,7 +27,7 @@ from app.audit.services import (
 )
 
 
-def bind_touched(db: Session) -> list[AuditEntry]:
+def bind_touched(db: Session) -> list[dict[str, Any]]:
     """Append the entries left for the commit (``record_at_commit``), then record the current
     digest of every covered row written in ``db``'s transaction; one INSERT, one head update."""
     db.flush()
@@ -50,9 +50,7 @@ def bind_touched(db: Session) -> list[AuditEntry]:
         chain = chain_for(first.entity_type, first.entity_id)
     else:
         chain = chain_for(*min(touched))
-    entries = append_items(db, lock_head(db, chain), items, flush=False)
-    db.flush()
-    return entries
+    return append_items(db, lock_head(db, chain), items)
 
 
 def bind_existing(db: Session, batch: int = 5000) -> int:

@@ -7,9 +7,9 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, func, select, tuple_
+from sqlalchemy import Select, Table, bindparam, func, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -108,7 +108,7 @@ def record_all(events: list[Event], *, actor: Any, db: Session | None = None) ->
     if not events:
         return []
     head = lock_head(db, chain_for(events[0].entity_type, events[0].entity_id))
-    return append_locked(db, head, events, actor=actor)
+    return [AuditEntry(**values) for values in append_locked(db, head, events, actor=actor)]
 
 
 def _held_chain(db: Session) -> int | None:
@@ -118,7 +118,36 @@ def _held_chain(db: Session) -> int | None:
     return None
 
 
-def lock_head(db: Session, chain: int | None = None) -> AuditHead:
+@dataclass(frozen=True)
+class Head:
+    """A chain's head as this transaction locked it: the chain, its last position and hash."""
+
+    id: int
+    seq: int
+    hash: str
+
+
+# The appends' statements, built once: an append runs on every write of the application, and
+# they go to the session's connection as they are (Core), not through the ORM's unit of work.
+_HEADS = cast(Table, AuditHead.__table__)
+_ENTRIES = cast(Table, AuditEntry.__table__)
+_LOCK_HEAD = (
+    select(_HEADS.c.id, _HEADS.c.seq, _HEADS.c.hash)
+    .where(_HEADS.c.id == bindparam("chain_id"))
+    .with_for_update()
+)
+_CREATE_HEAD = insert(_HEADS).values(id=bindparam("chain_id"), seq=0, hash=GENESIS)
+_MOVE_HEAD = (
+    update(_HEADS)
+    .where(_HEADS.c.id == bindparam("chain_id"))
+    .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
+)
+_INSERT_ENTRIES = insert(_ENTRIES)
+_NEXT_SEQS = select(ENTRY_SEQ.next_value()).select_from(func.generate_series(1, bindparam("n")))
+_TOP_SEQ = select(func.max(_ENTRIES.c.seq))
+
+
+def lock_head(db: Session, chain: int | None = None) -> Head:
     """Lock the head of the transaction's chain for this transaction and return it as it is now.
 
     A transaction appends to one chain only: the first lock picks it (``chain``, else chain 1)
@@ -132,59 +161,51 @@ def lock_head(db: Session, chain: int | None = None) -> AuditHead:
         chain = held
     elif chain is None:
         chain = 1
-    lock = (
-        select(AuditHead)
-        .where(AuditHead.id == chain)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    head = db.execute(lock).scalar_one_or_none()
-    if head is None:
+    conn = db.connection()
+    row = conn.execute(_LOCK_HEAD, {"chain_id": chain}).one_or_none()
+    if row is None:
         # The very first appends to a chain race to create its head: the loser's insert
         # fails in its savepoint, and it then waits for and locks the winner's row.
         try:
             with db.begin_nested():
-                db.add(AuditHead(id=chain, seq=0, hash=GENESIS))
-                db.flush()
+                db.connection().execute(_CREATE_HEAD, {"chain_id": chain})
         except IntegrityError:
             pass
-        head = db.execute(lock).scalar_one()
+        row = db.connection().execute(_LOCK_HEAD, {"chain_id": chain}).one()
     db.info[CHAIN] = (db.get_transaction(), chain)
-    return head
+    return Head(row.id, row.seq, row.hash)
 
 
 def _next_seqs(db: Session, n: int) -> list[int]:
     """Return ``n`` new entry numbers, increasing, taken without any lock on PostgreSQL."""
-    if db.get_bind().dialect.name == "postgresql":
-        numbers = db.scalars(select(ENTRY_SEQ.next_value()).select_from(func.generate_series(1, n)))
-        return sorted(numbers)
-    # SQLite's writers take turns from BEGIN (app.db), so the highest number is ours to follow;
-    # the query's autoflush writes this transaction's pending entries first.
-    top = db.scalar(select(func.max(AuditEntry.seq))) or 0
+    conn = db.connection()
+    if conn.dialect.name == "postgresql":
+        return sorted(conn.execute(_NEXT_SEQS, {"n": n}).scalars())
+    # SQLite's writers take turns from BEGIN (app.db), so the highest number is ours to follow
+    # (this transaction's own entries are written as they are appended).
+    top = conn.execute(_TOP_SEQ).scalar() or 0
     return list(range(top + 1, top + n + 1))
 
 
 def append_locked(
-    db: Session, head: AuditHead, events: list[Event], *, actor: Any, flush: bool = True
-) -> list[AuditEntry]:
-    """Append ``events`` after ``head``, which this transaction has locked (:func:`lock_head`).
+    db: Session, head: Head, events: list[Event], *, actor: Any
+) -> list[dict[str, Any]]:
+    """Append ``events`` after ``head``, which this transaction has locked (:func:`lock_head`)."""
+    return append_items(db, head, [(event, actor) for event in events])
 
-    ``flush=False`` leaves the new rows to the next flush, so that several appends of one commit
-    go to the database as one INSERT and one UPDATE of the head.
+
+def append_items(db: Session, head: Head, items: list[tuple[Event, Any]]) -> list[dict[str, Any]]:
+    """Append ``(event, actor)`` pairs after the locked ``head``, each signed by its own actor.
+
+    One INSERT of the entries and one UPDATE of the head, written at once; returns the
+    entries' column values as written.
     """
-    return append_items(db, head, [(event, actor) for event in events], flush=flush)
-
-
-def append_items(
-    db: Session, head: AuditHead, items: list[tuple[Event, Any]], *, flush: bool = True
-) -> list[AuditEntry]:
-    """Append ``(event, actor)`` pairs after the locked ``head``, each signed by its own actor."""
     if not items:
         return []
     at = utcnow()
     numbers = _next_seqs(db, len(items))
     chain, position, prev = head.id, head.seq, head.hash
-    entries = []
+    values: list[dict[str, Any]] = []
     for (event, actor), seq in zip(items, numbers, strict=True):
         position += 1
         actor_id = getattr(actor, "id", None)
@@ -193,29 +214,28 @@ def append_items(
         digest = _entry_hash(
             seq, chain, position, at, actor_id, event.action, event.entity_type, eid, payload, prev
         )
-        entries.append(
-            AuditEntry(
-                seq=seq,
-                chain=chain,
-                chain_seq=position,
-                at=at,
-                actor_id=actor_id,
-                actor=getattr(actor, "username", None),
-                action=event.action,
-                entity_type=event.entity_type,
-                entity_id=eid,
-                data=payload,
-                prev_hash=prev,
-                hash=digest,
-            )
+        values.append(
+            {
+                "seq": seq,
+                "chain": chain,
+                "chain_seq": position,
+                "at": at,
+                "actor_id": actor_id,
+                "actor": getattr(actor, "username", None),
+                "action": event.action,
+                "entity_type": event.entity_type,
+                "entity_id": eid,
+                "data": payload,
+                "prev_hash": prev,
+                "hash": digest,
+            }
         )
         prev = digest
-    db.add_all(entries)
-    head.seq, head.hash = position, prev
+    conn = db.connection()
+    conn.execute(_INSERT_ENTRIES, values)
+    conn.execute(_MOVE_HEAD, {"chain_id": chain, "new_seq": position, "new_hash": prev})
     db.info[LAST_ACTOR] = items[-1][1]
-    if flush:
-        db.flush()
-    return entries
+    return values
 
 
 def record_at_commit(
@@ -258,7 +278,7 @@ def anchor(db: Session, *, actor: Any = None) -> AuditEntry:
         .order_by(AuditHead.id)
     ).all()
     data = {"heads": [[chain, seq, digest] for chain, seq, digest in heads]}
-    return append_locked(db, head, [Event(ANCHOR, data=data)], actor=actor)[0]
+    return AuditEntry(**append_locked(db, head, [Event(ANCHOR, data=data)], actor=actor)[0])
 
 
 @dataclass
@@ -395,7 +415,10 @@ def verify_chain(db: Session, batch: int = 5000) -> VerifyResult:
             position,
             f"entry {position}, which anchor {claim.anchor_seq} holds, is missing (cut after it)",
         )
-    heads = {h.id: (h.seq, h.hash) for h in db.scalars(select(AuditHead))}
+    heads = {
+        chain: (seq, digest)
+        for chain, seq, digest in db.execute(select(AuditHead.id, AuditHead.seq, AuditHead.hash))
+    }
     for chain in sorted(heads.keys() | walked.keys()):
         position, last_hash, _seq = walked.get(chain, (0, GENESIS, 0))
         if chain not in heads:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import g, request
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from app.auth.models import Device, Token
 from app.auth.services import token_hash
@@ -29,6 +29,15 @@ def public(func: F) -> F:
     return func
 
 
+#: The caller of a bearer token, with its token and device: built once, run on every request.
+_CALLER = (
+    select(Token, Device, User)
+    .join(Device, Device.id == Token.device_id)
+    .join(User, User.id == Token.user_id)
+    .where(Token.token_hash == bindparam("token_hash"), Token.kind == "access")
+)
+
+
 def authenticate_request() -> None:
     """Resolve the bearer token into g.user; raise 401 when missing or invalid."""
     header = request.headers.get("Authorization", "")
@@ -41,12 +50,7 @@ def authenticate_request() -> None:
             headers={"WWW-Authenticate": "Bearer"},
         )
     now = request_now()
-    row = session.execute(
-        select(Token, Device, User)
-        .join(Device, Device.id == Token.device_id)
-        .join(User, User.id == Token.user_id)
-        .where(Token.token_hash == token_hash(value.strip()), Token.kind == "access")
-    ).one_or_none()
+    row = session.execute(_CALLER, {"token_hash": token_hash(value.strip())}).one_or_none()
     if row is None:
         raise DomainError(
             "auth.invalid_token",

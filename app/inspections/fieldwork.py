@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Row, Select, Table, and_, exists, select, update
+from sqlalchemy import Row, Select, Table, and_, bindparam, exists, select, update
 from sqlalchemy.orm import lazyload
 from sqlalchemy.orm.util import identity_key
 
@@ -54,7 +54,7 @@ from app.inspections.commands import (
 from app.inspections.eligibility import check_patrol_starter
 from app.inspections.lifecycle import LOCKED, NOT_STARTED, allowed_actions, move, refusal
 from app.inspections.models import Finding, Inspection, InspectionInspector
-from app.inspections.visibility import visibility_clause
+from app.inspections.visibility import viewer_key, visibility_clause
 from app.media.services import missing_media
 from app.org.models import User
 from app.org.services import scope_filter
@@ -122,21 +122,47 @@ def in_future(name: str, at: datetime | None, now: datetime) -> DomainError | No
 # --------------------------------------------------------------------------- loading
 
 
-def _workable(user: User, wanted: list[uuid.UUID], now: datetime) -> Select[Any]:
-    """Select, and on PostgreSQL lock in id order, the inspections among ``wanted`` that
-    ``user`` may work on now: visible to them (``visibility_clause``) and assigned to them."""
+#: The statements loading what a caller may work on, per caller, kept for the next request
+#: (``_kept``): a device's every push runs one, and building it costs more than running it.
+_KEPT: dict[tuple[Any, ...], Select[Any]] = {}
+#: How many callers' statements are kept at most (then they are built anew).
+_KEPT_LIMIT = 4096
+
+
+def _kept(user: User, with_items: bool) -> Select[Any]:
+    """Select, and on PostgreSQL lock in id order, the inspections among the ``ids`` parameter
+    that ``user`` may work on at the ``now`` parameter: visible to them (``visibility_clause``)
+    and assigned to them; ``with_items`` adds each one's pinned checklist version's digest.
+
+    Built once per caller (what the rule reads of them, ``viewer_key``) and database, then kept.
+    """
+    key = (with_items, session.get_bind().dialect.name, *viewer_key(user))
+    stmt = _KEPT.get(key)
+    if stmt is not None:
+        return stmt
     assigned = exists().where(
         InspectionInspector.inspection_id == Inspection.id,
         InspectionInspector.user_id == user.id,
     )
     stmt = (
-        where_ids(session, select(Inspection), Inspection.id, wanted)
-        .where(assigned, visibility_clause(user, now))
+        where_ids(session, select(Inspection), Inspection.id)
+        .where(assigned, visibility_clause(user, bindparam("now")))
         .options(lazyload(Inspection.assignments))  # checked above; loaded if ever read
         .order_by(Inspection.id)
     )
+    if with_items:
+        stmt = stmt.add_columns(ChecklistVersion.digest).outerjoin(
+            ChecklistVersion,
+            and_(
+                ChecklistVersion.industry == Inspection.industry,
+                ChecklistVersion.version == Inspection.checklist_version,
+            ),
+        )
     if on_postgresql():
         stmt = stmt.with_for_update(of=Inspection)
+    if len(_KEPT) >= _KEPT_LIMIT:
+        _KEPT.clear()
+    _KEPT[key] = stmt
     return stmt
 
 
@@ -152,7 +178,8 @@ def workable_inspections(
     wanted = sorted(set(ids))
     if not wanted:
         return {}
-    return {i.id: i for i in session.execute(_workable(user, wanted, now)).scalars()}
+    rows = session.execute(_kept(user, False), {"ids": wanted, "now": now}).scalars()
+    return {i.id: i for i in rows}
 
 
 def workable_with_items(
@@ -166,18 +193,7 @@ def workable_with_items(
     wanted = sorted(set(ids))
     if not wanted:
         return {}, {}
-    stmt = (
-        _workable(user, wanted, now)
-        .add_columns(ChecklistVersion.digest)
-        .outerjoin(
-            ChecklistVersion,
-            and_(
-                ChecklistVersion.industry == Inspection.industry,
-                ChecklistVersion.version == Inspection.checklist_version,
-            ),
-        )
-    )
-    rows = session.execute(stmt).all()
+    rows = session.execute(_kept(user, True), {"ids": wanted, "now": now}).all()
     items = items_by_digest({digest for _insp, digest in rows if digest is not None})
     inspections = {insp.id: insp for insp, _digest in rows}
     return inspections, {
@@ -211,13 +227,17 @@ def _lock_finding_rows(ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Row[Any]]:
     wanted = sorted(set(ids))
     if not wanted:
         return {}
-    table = cast(Table, Finding.__table__)
-    stmt = where_ids(
-        session, select(*(table.c[name] for name in _PUT_COLUMNS)), table.c.id, wanted
-    ).order_by(table.c.id)
-    if on_postgresql():
-        stmt = stmt.with_for_update(of=table)
-    return {row.id: row for row in session.execute(stmt)}
+    dialect = session.get_bind().dialect.name
+    stmt = _KEPT.get(("finding_rows", dialect))
+    if stmt is None:
+        table = cast(Table, Finding.__table__)
+        stmt = where_ids(
+            session, select(*(table.c[name] for name in _PUT_COLUMNS)), table.c.id
+        ).order_by(table.c.id)
+        if dialect == "postgresql":
+            stmt = stmt.with_for_update(of=table)
+        _KEPT[("finding_rows", dialect)] = stmt
+    return {row.id: row for row in session.connection().execute(stmt, {"ids": wanted})}
 
 
 def checklist_items(inspections: Iterable[Inspection]) -> dict[uuid.UUID, Items | None]:

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select, union
 from sqlalchemy.orm import Session
 
@@ -38,8 +39,10 @@ def is_started(insp: Inspection) -> bool:
     return insp.check_in_received_at is not None or insp.status in STARTED_STATES
 
 
-def visibility_clause(user: User, now: datetime | None = None) -> ColumnElement[bool]:
+def visibility_clause(user: User, now: datetime | Any = None) -> ColumnElement[bool]:
     """SQL condition: the inspections `user` may see at `now` (see the module docstring).
+
+    `now` may be a bind parameter, for a statement built once and run at any time.
 
     - its planner, always;
     - an assigned inspector, from ``dispatch_at`` on (no dispatch time: at once);
@@ -47,7 +50,8 @@ def visibility_clause(user: User, now: datetime | None = None) -> ColumnElement[
     - after check-in, the inspected enterprise's own account;
     - nobody else — administrators included — before check-in.
     """
-    now = now or utcnow()
+    if now is None:
+        now = utcnow()
     if user.role == "enterprise":
         if user.enterprise_id is None:
             return false()
@@ -55,7 +59,19 @@ def visibility_clause(user: User, now: datetime | None = None) -> ColumnElement[
     return or_(*_staff_alternatives(user, now))
 
 
-def _staff_alternatives(user: User, now: datetime) -> list[ColumnElement[bool]]:
+def viewer_key(user: User) -> tuple[Any, ...]:
+    """What :func:`visibility_clause` reads of `user` and of the app: two users with the same key
+    get the same condition, so a statement built on it may be kept and run for either."""
+    return (
+        current_app.config["DISTRICT_CODE"],
+        user.id,
+        user.role,
+        user.jurisdiction_code,
+        user.enterprise_id,
+    )
+
+
+def _staff_alternatives(user: User, now: datetime | Any) -> list[ColumnElement[bool]]:
     """The rule's alternatives for staff: planner, assigned from dispatch, in scope once started."""
     assigned = exists().where(
         InspectionInspector.inspection_id == Inspection.id,
