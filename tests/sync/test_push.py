@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask.testing import FlaskClient
@@ -535,3 +535,25 @@ def test_a_push_locks_the_audit_head_once_at_commit_and_the_chain_verifies(
         assert summary.actor_id == bind.actor_id == site.inspectors[0].id
         assert summary.data["applied"] == 1
         assert verify_chain(session).ok
+
+
+def test_a_kept_statement_reads_the_time_of_each_push(
+    client: FlaskClient, site: Site, make: Any
+) -> None:
+    """The statement loading what a caller may work on is built once per caller and kept
+    (``fieldwork._kept``): the time it checks the dispatch against is each push's own."""
+    ent = make.enterprise(jurisdiction="huayanglu", industry="gas_catering")
+    later = make.inspection(
+        ent.id, site.inspectors, site.clock.now, dispatch_at=site.clock.now + timedelta(minutes=10)
+    )
+    dev = team(client, site)
+    early = dev.send(check_in(site))  # the caller's statement is built and kept here
+    assert early.json["results"][0]["status"] == "applied"
+    args = {**check_in(site)[1], "inspection_id": str(later)}
+    refused = dev.send(("inspection.check_in", args))
+    assert refused.json["results"][0]["code"] == "inspection.not_found"
+    site.clock.advance(minutes=20)
+    args = {**check_in(site)[1], "inspection_id": str(later)}
+    applied = dev.send(("inspection.check_in", args))
+    assert applied.status_code == 200, applied.json
+    assert applied.json["results"][0]["status"] == "applied", applied.json
