@@ -25,7 +25,9 @@ reconcile (a cursor without the scope's fingerprint: the page reconciles), and o
 cursor carries the fingerprint (the page reads the log alone). Every statement a page runs, captured
 with a ``before_cursor_execute`` listener, with its own time, its ``EXPLAIN (ANALYZE,
 BUFFERS)`` (``--plans``) and any sequential scan of a big table flagged, and the page's sum
-of database time.
+of database time. Last (d), for the supervisor and the coordinator, every page of two whole
+reconciles, with each page's database time: a full download (its first 40 pages), and the
+pages after their scope moved until the reconcile completes.
 """
 
 from __future__ import annotations
@@ -545,6 +547,47 @@ def plans(url: str, limit: int, *, show: bool) -> list[str]:
                         session.rollback()
                     out.append(f"-- {page}: {len(body['changes'])} changes")
                     out.extend(explain_all(engine, statements, show=show))
+            out.append(
+                "\n(d) every page of a staff device's whole reconcile: a full download, and the "
+                "pages after its scope moved (database time of each page, as the statements "
+                "took it in the driver)"
+            )
+            for kind, user_id in devices.items():
+                if kind.startswith("inspector"):
+                    continue
+                user = session.get(User, user_id)
+                assert user is not None
+                bind = f"{clients[kind]}:{user.id}"
+                codec = services.cursor_codec()
+                moved = codec.encode(Cursor(state.epoch, position, now, 1, bind, 0))
+                fresh = uuid.uuid4()
+                clients[f"{kind} fresh"] = fresh
+                for what, cursor, cid, pages in (
+                    ("full download", None, fresh, 40),
+                    ("after its scope moved", moved, clients[kind], 1000),
+                ):
+                    times, sent = [], 0
+                    for _ in range(pages):
+                        recorder.start()
+                        try:
+                            with app.test_request_context():
+                                body = services.pull(user, cid, cursor, limit, now=now)
+                            session.commit()
+                        finally:
+                            statements = recorder.stop()
+                        times.append(sum(ms for *_rest, ms in statements))
+                        sent += len(body["changes"])
+                        cursor = body["cursor"]
+                        if not body["has_more"]:
+                            break
+                    times.sort()
+                    cut = "" if not body["has_more"] else f" (the first {pages})"
+                    out.append(
+                        f"-- {kind}, {what}: {len(times)} pages{cut}, {sent:,} changes; "
+                        f"database time a page: median {statistics.median(times):.1f} ms, "
+                        f"p95 {times[int(0.95 * (len(times) - 1))]:.1f} ms, "
+                        f"max {times[-1]:.1f} ms"
+                    )
         finally:
             session.execute(known.delete().where(known.c.client_id.in_(list(clients.values()))))
             session.commit()

@@ -315,6 +315,13 @@ class CursorCodec:
 Executor = Session | Connection
 
 
+def core(executor: Executor) -> Connection:
+    """The connection behind ``executor``: a Core statement runs there without the ORM's layer
+    (which neither flushes nor loads anything for it). The session's pending objects are
+    not flushed first: run there only statements that do not read what the ORM holds."""
+    return executor.connection() if isinstance(executor, Session) else executor
+
+
 def dialect_name(executor: Executor) -> str:
     """Return the database dialect name ("postgresql", "sqlite") behind ``executor``."""
     if isinstance(executor, Session):

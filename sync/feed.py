@@ -290,8 +290,31 @@ def branch(key: str, *values: Any) -> Branch:
     return Branch(key, values)
 
 
+@dataclass(frozen=True)
+class Window:
+    """A type too large to compare whole on one page: its reconcile is read by ``column``.
+
+    ``column`` is the primary key of the table whose rows the type's visible ids are (the
+    visible select reads it). A page compares the visible ids and the ids the device holds
+    within the next rows of that table (entering) or of the device's known set (leaving), at
+    most ``WINDOW_ROWS`` rows of all its windows together, and the next page goes on from
+    there: a page's work is bounded however large the scope, and none of it is repeated.
+    """
+
+    column: Any
+
+
+#: How many rows of windowed types' tables (and known sets) a reconcile page reads at most.
+WINDOW_ROWS = 5_000
+
+
 class FeedScope(Protocol):
-    """What one user may see, provided by the application."""
+    """What one user may see, provided by the application.
+
+    A scope may also have ``window(entity_type) -> Window | None``: the types whose visible
+    sets are too large to compare on one page (:class:`Window`). A scope without it, or
+    whose fingerprint is None, compares every type whole.
+    """
 
     #: entity types in the order a device should receive them (parents first)
     types: Sequence[str]
@@ -382,6 +405,24 @@ def _mark_removed(
         )
 
 
+def _in_range(column: Any, low: Any, high: Any) -> list[ColumnElement[bool]]:
+    """``column`` after ``low`` and up to ``high`` (either None: unbounded on that side)."""
+    return [
+        *([column > low] if low is not None else []),
+        *([column <= high] if high is not None else []),
+    ]
+
+
+def _window(executor: Executor, ids: Select[Any], rows: int) -> tuple[Any, int]:
+    """The last of the first ``rows`` ids ``ids`` (one id column, unordered) reads, and how
+    many it read of them: ``(None, 0)`` when it reads none."""
+    column = ids.selected_columns[0]
+    first = ids.order_by(column).limit(rows).subquery()
+    last = select(first.c[0], func.count().over()).order_by(first.c[0].desc()).limit(1)
+    row = executor.execute(last).first()
+    return (None, 0) if row is None else (row[0], int(row[1]))
+
+
 def _reconcile(
     executor: Executor,
     scope: FeedScope,
@@ -392,9 +433,11 @@ def _reconcile(
     *,
     holds_nothing: bool = False,
     start: tuple[int, uuid.UUID] | None = None,
-) -> tuple[list[list[uuid.UUID]], tuple[int, uuid.UUID] | None]:
+    windows: bool = False,
+    window_rows: int = WINDOW_ROWS,
+) -> tuple[list[list[uuid.UUID]], tuple[int, uuid.UUID] | None, tuple[int, Any] | None]:
     """Read the scope's reconcile in one statement: ``[entering, leaving]`` ids of each type,
-    and where the rows read end.
+    where the rows read end, and where the window the statement stopped at ends.
 
     Part ``2n`` holds the visible ids of ``scope.types[n]`` not known to the device as of
     ``gen``, part ``2n + 1`` the ids known as of ``gen`` no longer visible; each in id order,
@@ -406,6 +449,10 @@ def _reconcile(
     which halves PostgreSQL's planning of it (7 ms of a first page's 15 here).
     ``start``: ``(part, id)`` where the reconcile's last page ended: the parts before it are
     done and that part goes on after that id (``pull_page`` says why that is safe).
+    ``windows``: read the types the scope windows (:class:`Window`) by windows of their rows,
+    ``window_rows`` rows in all: the statement ends with the window that used the last of
+    them, and the third value returned is ``(part, last id of that window)`` (None: every
+    part was read to its end).
     The second value returned is the ``(part, id)`` of the last row read, when the database
     returned the rows in part and id order (the order that makes the parts before it done;
     ``None`` otherwise, or when there were none).
@@ -413,16 +460,34 @@ def _reconcile(
     k = known.c
     parts = []
     first, after = start if start is not None else (0, None)
+    stopped: tuple[int, Any] | None = None
+    window_of = getattr(scope, "window", None) if windows else None
+    remaining = window_rows
     for n, entity_type in enumerate(scope.types):
         if 2 * n + 1 < first:
             continue
+        window = window_of(entity_type) if window_of is not None else None
         visible = scope.visible(entity_type)
         vis = visible.subquery()
         entering = select(literal(2 * n, Integer).label("part"), vis.c[0].label("entity_id"))
-        if 2 * n == first and after is not None:
-            entering = entering.where(vis.c[0] > after)
+        # The range of ids this part reads, as (after, up to): both sides of its comparison
+        # are read in that range, so that a window reads a window of each (a range of their
+        # primary keys) and not the whole of the other side.
+        low = after if 2 * n == first else None
+        high = None
+        if 2 * n >= first and window is not None:
+            ids = select(window.column).where(*_in_range(window.column, low, None))
+            high, walked = _window(executor, ids, remaining)
+            remaining -= walked
+            if remaining <= 0:
+                stopped = (2 * n, high)
+            else:
+                high = None  # the part ends within the window
+        entering = entering.where(*_in_range(vis.c[0], low, high))
         if holds_nothing:
             parts.append(entering.order_by(vis.c[0]).limit(limit).subquery())
+            if stopped is not None:
+                break
             continue
         entering = (
             entering.where(
@@ -430,25 +495,48 @@ def _reconcile(
                     k.client_id == client_id,
                     k.entity_type == entity_type,
                     k.entity_id == vis.c[0],
+                    *_in_range(k.entity_id, low, high),
                     _known_as_of(known, gen),
                 )
             )
             .order_by(vis.c[0])
             .limit(limit)
         )
-        still = visible.subquery()
-        leaving = select(literal(2 * n + 1, Integer).label("part"), k.entity_id).where(
-            k.client_id == client_id,
-            k.entity_type == entity_type,
-            _known_as_of(known, gen),
-            ~exists().where(still.c[0] == k.entity_id),
-        )
-        if 2 * n + 1 == first and after is not None:
-            leaving = leaving.where(k.entity_id > after)
-        leaving = leaving.order_by(k.entity_id).limit(limit)
         if 2 * n >= first:
             parts.append(entering.subquery())
+        if stopped is not None:
+            break
+        low = after if 2 * n + 1 == first else None
+        high = None
+        if window is not None:
+            held = select(k.entity_id).where(
+                k.client_id == client_id,
+                k.entity_type == entity_type,
+                _known_as_of(known, gen),
+                *_in_range(k.entity_id, low, None),
+            )
+            high, walked = _window(executor, held, remaining)
+            remaining -= walked
+            if remaining <= 0:
+                stopped = (2 * n + 1, high)
+            else:
+                high = None
+        still = visible.subquery()
+        leaving = (
+            select(literal(2 * n + 1, Integer).label("part"), k.entity_id)
+            .where(
+                k.client_id == client_id,
+                k.entity_type == entity_type,
+                _known_as_of(known, gen),
+                *_in_range(k.entity_id, low, high),
+                ~exists().where(still.c[0] == k.entity_id, *_in_range(still.c[0], low, high)),
+            )
+            .order_by(k.entity_id)
+            .limit(limit)
+        )
         parts.append(leaving.subquery())
+        if stopped is not None:
+            break
     found: list[list[uuid.UUID]] = [[] for _ in range(2 * len(scope.types))]
     last: tuple[int, uuid.UUID] | None = None
     in_order = True
@@ -466,7 +554,7 @@ def _reconcile(
                 in_order = False
             last = (part, entity_id)
     # A union keeps no order: each part is sorted again (UUIDs order as the database does).
-    return [sorted(ids) for ids in found], last if in_order else None
+    return [sorted(ids) for ids in found], last if in_order else None, stopped
 
 
 def _counter_at(
@@ -499,8 +587,13 @@ def pull_page(
     token: str | None,
     limit: int,
     now: datetime,
+    window_rows: int = WINDOW_ROWS,
 ) -> PullPage:
-    """Return the next page of the caller's feed; raise CursorError for an unusable cursor."""
+    """Return the next page of the caller's feed; raise CursorError for an unusable cursor.
+
+    ``window_rows``: how many rows of the scope's windowed types a page's reconcile reads at
+    most (:class:`Window`).
+    """
     state, horizon = _state_and_horizon(executor, tables, now)
     changes, known = tables.changes, tables.known
     k = known.c
@@ -562,7 +655,7 @@ def pull_page(
         start = None
         if progress is not None and progress.fingerprint == fingerprint:
             start = (progress.part, progress.after)
-        found, ended = _reconcile(
+        found, ended, stopped = _reconcile(
             executor,
             scope,
             known,
@@ -571,9 +664,11 @@ def pull_page(
             budget,
             holds_nothing=token is None,
             start=start,
+            windows=fingerprint is not None,
+            window_rows=window_rows,
         )
     else:
-        found = [[] for _ in range(2 * len(scope.types))]
+        found, stopped = [[] for _ in range(2 * len(scope.types))], None
     for n, entity_type in enumerate(scope.types):
         if budget <= 0:
             break
@@ -594,14 +689,18 @@ def pull_page(
         counts["left"] += len(leaving)
         budget -= len(leaving)
 
-    has_more = budget <= 0
+    full = budget <= 0
     # The reconcile is complete when every part fit in the page (each was read up to the
-    # page's size, so a part cut short used the whole budget); if not, the next page goes
-    # on from its last row (or starts it again when the rows did not come in order).
+    # page's size, so a part cut short used the whole budget) and no window stopped it; if
+    # not, the next page goes on from its last row (or starts it again when the rows did not
+    # come in order), or from the end of the window.
+    has_more = full or stopped is not None
     scope_out = None if has_more else fingerprint
     progress_out = None
-    if has_more and fingerprint is not None and ended is not None:
+    if full and fingerprint is not None and ended is not None:
         progress_out = Progress(fingerprint, *ended)
+    elif not full and stopped is not None and fingerprint is not None:
+        progress_out = Progress(fingerprint, *stopped)
     if not has_more:
         # 2. the change log after the cursor
         slices = scope.branches()

@@ -47,7 +47,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, IntegrityError
 
 from sync.bulk import insert_rows
-from sync.cursor import Executor, dialect_name
+from sync.cursor import Executor, core, dialect_name
 from sync.feed import CLIENT, ChangeRow, insert_changes
 from sync.models import SyncTables
 from sync.protocol import Mutation, ProtocolError, PushRequest, parse_args
@@ -323,7 +323,10 @@ def _apply_push(
     applied asks again for the photos it cites (its ``photos`` argument) that are still missing.
     """
     nested = savepoint or executor.begin_nested
-    last = lock_client(executor, tables, push.client_id, user_id, now)
+    # The push's own statements (its counter, stored results, change rows) on the connection;
+    # the handlers get ``executor`` itself.
+    db = core(executor)
+    last = lock_client(db, tables, push.client_id, user_id, now)
     replays = [m for m in push.mutations if m.id <= last]
     fresh = [m for m in push.mutations if m.id > last]
     if fresh and fresh[0].id != last + 1:
@@ -335,7 +338,7 @@ def _apply_push(
         r = tables.results.c
         stored = {
             row.mutation_id: row.result
-            for row in executor.execute(
+            for row in db.execute(
                 select(r.mutation_id, r.result).where(
                     r.client_id == push.client_id, r.mutation_id.in_([m.id for m in replays])
                 )
@@ -384,18 +387,18 @@ def _apply_push(
     if fresh:
         last = fresh[-1].id
         insert_rows(
-            executor,
+            db,
             tables.results,
             [{"mutation_id": res["id"], "result": res} for res in new_results],
             shared={"client_id": push.client_id, "created_at": now},
         )
-        executor.execute(
+        db.execute(
             _advance_statement(tables.clients), {"cid": push.client_id, "last": last, "now": now}
         )
         # The counter travels in the change log after the push's own changes, so a pull
         # reports a last_mutation_id whose effects it has already delivered.
         ctx.changes.append(ChangeRow(CLIENT, push.client_id, "put", last))
-    insert_changes(executor, tables, ctx.changes, now)
+    insert_changes(db, tables, ctx.changes, now)
     results.extend(new_results)
     return PushOutcome(
         last_mutation_id=last,

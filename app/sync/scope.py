@@ -46,7 +46,7 @@ from app.org.models import User
 from app.org.services import is_district_level, scope_filter
 from app.registry.models import Enterprise
 from app.registry.schemas import dump_enterprise
-from sync.feed import Branch, branch
+from sync.feed import Branch, Window, branch
 
 #: Above this many cross-jurisdiction ids, one IN branch replaces one branch each.
 _BRANCH_PER_ID = 40
@@ -108,6 +108,15 @@ def _checklists(db: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, tuple[
         for row in rows
         if tuple(row) in _CHECKLIST_FORMS
     }
+
+
+#: The types a staff device's reconcile reads by windows, and the table key each walks.
+_WINDOWS = {
+    "enterprise": Window(Enterprise.id),
+    "inspection": Window(Inspection.id),
+    "finding": Window(Finding.id),
+    "hazard": Window(Hazard.id),
+}
 
 
 class UserScope:
@@ -233,6 +242,15 @@ class UserScope:
         if entity_type == "hazard":
             return select(Hazard.id).where(hazard_visibility(user, self.now))
         raise ValueError(entity_type)
+
+    def window(self, entity_type: str) -> Window | None:
+        """Staff see their street's or the whole district's enterprises, inspections and
+        findings, up to hundreds of thousands: a page of their reconcile compares a window of
+        each table (``sync.feed.Window``), not all of it. An inspector's own work, and an
+        enterprise account's one enterprise, are compared whole."""
+        if self.works or self.user.role == "enterprise":
+            return None
+        return _WINDOWS.get(entity_type)
 
     def _own(self, entity_type: str) -> Select[Any]:
         if entity_type == "enterprise":
