@@ -669,6 +669,10 @@ def pull_page(
         )
     else:
         found, stopped = [[] for _ in range(2 * len(scope.types))], None
+    # What the page makes known or removes, written once at its end (one statement each for
+    # all types; the log's lookups read the known set as of ``gen``, which they do not change).
+    newly_known: list[tuple[str, uuid.UUID]] = []
+    removed: list[tuple[str, uuid.UUID]] = []
     for n, entity_type in enumerate(scope.types):
         if budget <= 0:
             break
@@ -677,7 +681,7 @@ def pull_page(
         entering = found[2 * n][:budget]
         if entering:
             sent = emit_puts(entity_type, entering)
-            _upsert_known(executor, known, client_id, ((entity_type, i) for i in sent), new_gen)
+            newly_known.extend((entity_type, i) for i in sent)
             counts["entered"] += len(sent)
             budget -= len(entering)
         if budget <= 0:
@@ -685,7 +689,7 @@ def pull_page(
         leaving = found[2 * n + 1][:budget]
         for entity_id in leaving:
             emit_delete(entity_type, entity_id)
-        _mark_removed(executor, known, client_id, ((entity_type, i) for i in leaving), new_gen)
+        removed.extend((entity_type, i) for i in leaving)
         counts["left"] += len(leaving)
         budget -= len(leaving)
 
@@ -747,8 +751,6 @@ def pull_page(
                     )
                 )
             }
-        newly_known: list[tuple[str, uuid.UUID]] = []
-        removed: list[tuple[str, uuid.UUID]] = []
         for row in rows:
             key = (row.entity_type, row.entity_id)
             if row.entity_type == CLIENT or key in emitted:
@@ -775,8 +777,8 @@ def pull_page(
                 counts["removed"] += 1
             else:
                 counts["skipped"] += 1
-        _upsert_known(executor, known, client_id, newly_known, new_gen)
-        _mark_removed(executor, known, client_id, removed, new_gen)
+    _upsert_known(executor, known, client_id, newly_known, new_gen)
+    _mark_removed(executor, known, client_id, removed, new_gen)
 
     token_out = codec.encode(
         Cursor(
