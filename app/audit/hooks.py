@@ -50,7 +50,7 @@ def bind_touched(db: Session) -> list[dict[str, Any]]:
         chain = chain_for(first.entity_type, first.entity_id)
     else:
         chain = chain_for(*min(touched))
-    return append_items(db, lock_head(db, chain), items)
+    return append_items(db, lock_head(db, chain, len(items)), items)
 
 
 def bind_existing(db: Session, batch: int = 5000) -> int:

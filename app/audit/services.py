@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import uuid
@@ -9,7 +10,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, bindparam, func, insert, select, tuple_, update
+from sqlalchemy import (
+    Select,
+    Table,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    select,
+    true,
+    tuple_,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -107,7 +119,7 @@ def record_all(events: list[Event], *, actor: Any, db: Session | None = None) ->
     db = db if db is not None else session
     if not events:
         return []
-    head = lock_head(db, chain_for(events[0].entity_type, events[0].entity_id))
+    head = lock_head(db, chain_for(events[0].entity_type, events[0].entity_id), len(events))
     return [AuditEntry(**values) for values in append_locked(db, head, events, actor=actor)]
 
 
@@ -120,11 +132,13 @@ def _held_chain(db: Session) -> int | None:
 
 @dataclass(frozen=True)
 class Head:
-    """A chain's head as this transaction locked it: the chain, its last position and hash."""
+    """A chain's head as this transaction locked it: the chain, its last position and hash,
+    and the entry numbers taken with the lock for the entries to append (``lock_head``)."""
 
     id: int
     seq: int
     hash: str
+    numbers: tuple[int, ...] = ()
 
 
 # The appends' statements, built once: an append runs on every write of the application, and
@@ -145,10 +159,36 @@ _MOVE_HEAD = (
 _INSERT_ENTRIES = insert(_ENTRIES)
 _NEXT_SEQS = select(ENTRY_SEQ.next_value()).select_from(func.generate_series(1, bindparam("n")))
 _TOP_SEQ = select(func.max(_ENTRIES.c.seq))
+# PostgreSQL: the lock and the entry numbers in one statement. A row of the lock's CTE exists
+# only once the head is locked, so each number is taken after the lock, as ``seq`` must be
+# (it increases along each chain).
+_LOCKED = _LOCK_HEAD.cte("locked")
+_LOCK_NUMBERED = (
+    select(_LOCKED.c.id, _LOCKED.c.seq, _LOCKED.c.hash, ENTRY_SEQ.next_value().label("entry"))
+    .select_from(
+        _LOCKED.join(
+            func.generate_series(1, bindparam("n")).table_valued("n").alias("numbers"), true()
+        )
+    )
+    .order_by(literal_column("entry"))
+)
+#: PostgreSQL: the entries' INSERT with the head's UPDATE, for appends of up to this many.
+_MERGED_UP_TO = 4
 
 
-def lock_head(db: Session, chain: int | None = None) -> Head:
-    """Lock the head of the transaction's chain for this transaction and return it as it is now.
+@functools.cache
+def _write_merged(n: int) -> Any:
+    """The INSERT of ``n`` entries (parameters ``<column>_<i>``) with the head's UPDATE."""
+    moved = _MOVE_HEAD.cte("moved")
+    rows = [
+        {c.name: bindparam(f"{c.name}_{i}", type_=c.type) for c in _ENTRIES.c} for i in range(n)
+    ]
+    return insert(_ENTRIES).values(rows).add_cte(moved)
+
+
+def lock_head(db: Session, chain: int | None = None, numbers: int = 0) -> Head:
+    """Lock the head of the transaction's chain for this transaction and return it as it is now,
+    with ``numbers`` entry numbers taken after the lock (for :func:`append_items`).
 
     A transaction appends to one chain only: the first lock picks it (``chain``, else chain 1)
     and later calls lock the same one whatever they ask, so a transaction holds one head and
@@ -162,8 +202,17 @@ def lock_head(db: Session, chain: int | None = None) -> Head:
     elif chain is None:
         chain = 1
     conn = db.connection()
-    row = conn.execute(_LOCK_HEAD, {"chain_id": chain}).one_or_none()
-    if row is None:
+    numbered = numbers > 0 and conn.dialect.name == "postgresql"
+    lock, values = (
+        (_LOCK_NUMBERED, {"chain_id": chain, "n": numbers})
+        if numbered
+        else (
+            _LOCK_HEAD,
+            {"chain_id": chain},
+        )
+    )
+    rows = conn.execute(lock, values).all()
+    if not rows:
         # The very first appends to a chain race to create its head: the loser's insert
         # fails in its savepoint, and it then waits for and locks the winner's row.
         try:
@@ -171,9 +220,12 @@ def lock_head(db: Session, chain: int | None = None) -> Head:
                 db.connection().execute(_CREATE_HEAD, {"chain_id": chain})
         except IntegrityError:
             pass
-        row = db.connection().execute(_LOCK_HEAD, {"chain_id": chain}).one()
+        rows = db.connection().execute(lock, values).all()
     db.info[CHAIN] = (db.get_transaction(), chain)
-    return Head(row.id, row.seq, row.hash)
+    row = rows[0]
+    if numbered:
+        return Head(row.id, row.seq, row.hash, tuple(r.entry for r in rows))
+    return Head(row.id, row.seq, row.hash, tuple(_next_seqs(db, numbers)) if numbers else ())
 
 
 def _next_seqs(db: Session, n: int) -> list[int]:
@@ -197,13 +249,14 @@ def append_locked(
 def append_items(db: Session, head: Head, items: list[tuple[Event, Any]]) -> list[dict[str, Any]]:
     """Append ``(event, actor)`` pairs after the locked ``head``, each signed by its own actor.
 
-    One INSERT of the entries and one UPDATE of the head, written at once; returns the
-    entries' column values as written.
+    One INSERT of the entries and one UPDATE of the head, written at once (on PostgreSQL one
+    statement for a few entries); returns the entries' column values as written. The entries
+    take the numbers the head was locked with, when it was locked with as many.
     """
     if not items:
         return []
     at = utcnow()
-    numbers = _next_seqs(db, len(items))
+    numbers = head.numbers if len(head.numbers) == len(items) else _next_seqs(db, len(items))
     chain, position, prev = head.id, head.seq, head.hash
     values: list[dict[str, Any]] = []
     for (event, actor), seq in zip(items, numbers, strict=True):
@@ -232,8 +285,15 @@ def append_items(db: Session, head: Head, items: list[tuple[Event, Any]]) -> lis
         )
         prev = digest
     conn = db.connection()
-    conn.execute(_INSERT_ENTRIES, values)
-    conn.execute(_MOVE_HEAD, {"chain_id": chain, "new_seq": position, "new_hash": prev})
+    moved = {"chain_id": chain, "new_seq": position, "new_hash": prev}
+    if conn.dialect.name == "postgresql" and len(values) <= _MERGED_UP_TO:
+        params = {
+            f"{name}_{i}": value for i, row in enumerate(values) for name, value in row.items()
+        }
+        conn.execute(_write_merged(len(values)), {**params, **moved})
+    else:
+        conn.execute(_INSERT_ENTRIES, values)
+        conn.execute(_MOVE_HEAD, moved)
     db.info[LAST_ACTOR] = items[-1][1]
     return values
 
