@@ -172,11 +172,12 @@ _LOCK_NUMBERED = (
     )
     .order_by(literal_column("entry"))
 )
-#: PostgreSQL: the entries' INSERT with the head's UPDATE, for appends of up to this many.
-_MERGED_UP_TO = 4
+#: PostgreSQL: the entries' INSERT carries the head's UPDATE for appends of up to this many
+#: (12 parameters an entry, within PostgreSQL's 65,535); a longer one is two statements.
+_MERGED_UP_TO = 5000
 
 
-@functools.cache
+@functools.lru_cache(maxsize=64)
 def _write_merged(n: int) -> Any:
     """The INSERT of ``n`` entries (parameters ``<column>_<i>``) with the head's UPDATE."""
     moved = _MOVE_HEAD.cte("moved")

@@ -158,8 +158,11 @@ def test_a_push_costs_the_same_statements_for_one_finding_as_for_nineteen(
         counts.append(queries.count)
     # token; client lock; inspections with their checklist; findings; insert findings;
     # results; counter; change log; audit: bound rows, chain head, entry number, entries,
-    # head (savepoints apart)
-    assert counts == [13, 13], "\n".join(s[:70] for s in queries.statements)
+    # head (savepoints apart). On PostgreSQL the head's lock takes the entry number and the
+    # entries' INSERT moves the head: two statements fewer.
+    postgres = site.app.extensions["db"].engine.dialect.name == "postgresql"
+    expected = 11 if postgres else 13
+    assert counts == [expected, expected], "\n".join(s[:70] for s in queries.statements)
 
 
 def test_a_write_the_database_refuses_redoes_the_push_and_rejects_only_that_one(
