@@ -72,7 +72,8 @@ def viewer_key(user: User) -> tuple[Any, ...]:
 
 
 def _staff_alternatives(user: User, now: datetime | Any) -> list[ColumnElement[bool]]:
-    """The rule's alternatives for staff: planner, assigned from dispatch, in scope once started."""
+    """The rule's alternatives for staff: planner, assigned from dispatch, in scope once started
+    (in that order: ``own_work_ids`` takes the first two)."""
     assigned = exists().where(
         InspectionInspector.inspection_id == Inspection.id,
         InspectionInspector.user_id == user.id,
@@ -99,6 +100,16 @@ def visible_ids(user: User, now: datetime | None = None) -> Select[Any]:
     parts = union(*(select(Inspection.id).where(a) for a in _staff_alternatives(user, now)))
     ids = parts.subquery()
     return select(ids.c[0])
+
+
+def own_work_ids(user: User, now: datetime | None = None) -> Select[Any]:
+    """Return a one-column select of the ids of the inspections staff `user` sees as their own
+    work at `now`: the rule's alternatives but the jurisdiction's (planned by them, or on
+    their team from dispatch on), each through its own index. What they may see outside
+    their jurisdiction is exactly these (a street's staff see no other street's)."""
+    now = now or utcnow()
+    own = _staff_alternatives(user, now)[:2]
+    return select(union(*(select(Inspection.id).where(a) for a in own)).subquery().c[0])
 
 
 def visible_inspections(user: User, now: datetime | None = None) -> Select[Any]:

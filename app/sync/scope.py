@@ -40,7 +40,7 @@ from app.hazards.services import serialize_hazard
 from app.hazards.visibility import visibility_clause as hazard_visibility
 from app.inspections.models import Finding, Inspection, InspectionInspector
 from app.inspections.schemas import dump_finding, dump_inspection
-from app.inspections.visibility import ENTERPRISE_FINDINGS_STATES
+from app.inspections.visibility import ENTERPRISE_FINDINGS_STATES, own_work_ids
 from app.inspections.visibility import visible_ids as visible_inspection_ids
 from app.org.models import User
 from app.org.services import is_district_level, scope_filter
@@ -295,7 +295,7 @@ class UserScope:
         inspections = self.db.execute(
             select(Inspection.id)
             .where(
-                Inspection.id.in_(visible_inspection_ids(user, self.now)),
+                Inspection.id.in_(own_work_ids(user, self.now)),
                 Inspection.jurisdiction_code != user.jurisdiction_code,
             )
             .order_by(Inspection.id)
