@@ -463,6 +463,18 @@ def _reconcile(
     stopped: tuple[int, Any] | None = None
     window_of = getattr(scope, "window", None) if windows else None
     remaining = window_rows
+
+    def window_end(part: int, ids: Select[Any]) -> Any:
+        """The last id of ``part``'s window when it uses up the page's rows (the statement
+        stops there), None when the part ends within it."""
+        nonlocal remaining, stopped
+        high, walked = _window(executor, ids, remaining)
+        remaining -= walked
+        if remaining > 0:
+            return None
+        stopped = (part, high)
+        return high
+
     for n, entity_type in enumerate(scope.types):
         if 2 * n + 1 < first:
             continue
@@ -477,12 +489,7 @@ def _reconcile(
         high = None
         if 2 * n >= first and window is not None:
             ids = select(window.column).where(*_in_range(window.column, low, None))
-            high, walked = _window(executor, ids, remaining)
-            remaining -= walked
-            if remaining <= 0:
-                stopped = (2 * n, high)
-            else:
-                high = None  # the part ends within the window
+            high = window_end(2 * n, ids)
         entering = entering.where(*_in_range(vis.c[0], low, high))
         if holds_nothing:
             parts.append(entering.order_by(vis.c[0]).limit(limit).subquery())
@@ -515,12 +522,7 @@ def _reconcile(
                 _known_as_of(known, gen),
                 *_in_range(k.entity_id, low, None),
             )
-            high, walked = _window(executor, held, remaining)
-            remaining -= walked
-            if remaining <= 0:
-                stopped = (2 * n + 1, high)
-            else:
-                high = None
+            high = window_end(2 * n + 1, held)
         still = visible.subquery()
         leaving = (
             select(literal(2 * n + 1, Integer).label("part"), k.entity_id)

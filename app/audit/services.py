@@ -204,14 +204,8 @@ def lock_head(db: Session, chain: int | None = None, numbers: int = 0) -> Head:
         chain = 1
     conn = db.connection()
     numbered = numbers > 0 and conn.dialect.name == "postgresql"
-    lock, values = (
-        (_LOCK_NUMBERED, {"chain_id": chain, "n": numbers})
-        if numbered
-        else (
-            _LOCK_HEAD,
-            {"chain_id": chain},
-        )
-    )
+    lock = _LOCK_NUMBERED if numbered else _LOCK_HEAD
+    values = {"chain_id": chain, "n": numbers}
     rows = conn.execute(lock, values).all()
     if not rows:
         # The very first appends to a chain race to create its head: the loser's insert

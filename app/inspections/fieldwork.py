@@ -24,6 +24,7 @@ The checklist's rules, enforced here (codes in docs/sync.md):
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -227,17 +228,18 @@ def _lock_finding_rows(ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Row[Any]]:
     wanted = sorted(set(ids))
     if not wanted:
         return {}
-    dialect = session.get_bind().dialect.name
-    stmt = _KEPT.get(("finding_rows", dialect))
-    if stmt is None:
-        table = cast(Table, Finding.__table__)
-        stmt = where_ids(
-            session, select(*(table.c[name] for name in _PUT_COLUMNS)), table.c.id
-        ).order_by(table.c.id)
-        if dialect == "postgresql":
-            stmt = stmt.with_for_update(of=table)
-        _KEPT[("finding_rows", dialect)] = stmt
+    stmt = _finding_rows(session.get_bind().dialect.name)
     return {row.id: row for row in session.connection().execute(stmt, {"ids": wanted})}
+
+
+@functools.cache
+def _finding_rows(dialect: str) -> Select[Any]:
+    """The statement :func:`_lock_finding_rows` runs on ``dialect``, built once."""
+    table = cast(Table, Finding.__table__)
+    stmt = where_ids(
+        session, select(*(table.c[name] for name in _PUT_COLUMNS)), table.c.id
+    ).order_by(table.c.id)
+    return stmt.with_for_update(of=table) if dialect == "postgresql" else stmt
 
 
 def checklist_items(inspections: Iterable[Inspection]) -> dict[uuid.UUID, Items | None]:
