@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import uuid
@@ -22,6 +21,7 @@ from sqlalchemy import (
     tuple_,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -172,19 +172,20 @@ _LOCK_NUMBERED = (
     )
     .order_by(literal_column("entry"))
 )
-#: PostgreSQL: the entries' INSERT carries the head's UPDATE for appends of up to this many
-#: (12 parameters an entry, within PostgreSQL's 65,535); a longer one is two statements.
-_MERGED_UP_TO = 5000
-
-
-@functools.lru_cache(maxsize=64)
-def _write_merged(n: int) -> Any:
-    """The INSERT of ``n`` entries (parameters ``<column>_<i>``) with the head's UPDATE."""
-    moved = _MOVE_HEAD.cte("moved")
-    rows = [
-        {c.name: bindparam(f"{c.name}_{i}", type_=c.type) for c in _ENTRIES.c} for i in range(n)
-    ]
-    return insert(_ENTRIES).values(rows).add_cte(moved)
+# PostgreSQL: the entries' INSERT carries the head's UPDATE, one statement for any number of
+# entries: each column's values go as one array parameter and ``unnest`` turns them back into
+# rows. (An INSERT of a list of VALUES rows has no cache key in SQLAlchemy, so it would be
+# compiled anew on every append; this statement is compiled once.)
+_ENTRY_ROWS = (
+    func.unnest(*(bindparam(c.name, type_=ARRAY(c.type)) for c in _ENTRIES.c))
+    .table_valued(*(c.name for c in _ENTRIES.c))
+    .render_derived()
+)
+_WRITE_MOVING_HEAD = (
+    insert(_ENTRIES)
+    .from_select([c.name for c in _ENTRIES.c], select(*_ENTRY_ROWS.c))
+    .add_cte(_MOVE_HEAD.cte("moved"))
+)
 
 
 def lock_head(db: Session, chain: int | None = None, numbers: int = 0) -> Head:
@@ -245,7 +246,7 @@ def append_items(db: Session, head: Head, items: list[tuple[Event, Any]]) -> lis
     """Append ``(event, actor)`` pairs after the locked ``head``, each signed by its own actor.
 
     One INSERT of the entries and one UPDATE of the head, written at once (on PostgreSQL one
-    statement for a few entries); returns the entries' column values as written. The entries
+    statement, however many the entries); returns the entries' column values as written. The entries
     take the numbers the head was locked with, when it was locked with as many.
     """
     if not items:
@@ -281,11 +282,9 @@ def append_items(db: Session, head: Head, items: list[tuple[Event, Any]]) -> lis
         prev = digest
     conn = db.connection()
     moved = {"chain_id": chain, "new_seq": position, "new_hash": prev}
-    if conn.dialect.name == "postgresql" and len(values) <= _MERGED_UP_TO:
-        params = {
-            f"{name}_{i}": value for i, row in enumerate(values) for name, value in row.items()
-        }
-        conn.execute(_write_merged(len(values)), {**params, **moved})
+    if conn.dialect.name == "postgresql":
+        columns = {name: [row[name] for row in values] for name in values[0]}
+        conn.execute(_WRITE_MOVING_HEAD, {**columns, **moved})
     else:
         conn.execute(_INSERT_ENTRIES, values)
         conn.execute(_MOVE_HEAD, moved)
