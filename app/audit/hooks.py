@@ -7,6 +7,7 @@ wrote (see ``app.audit.bindings``), signed by the actor of the transaction's lat
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 from sqlalchemy import event, select
@@ -105,13 +106,22 @@ def _after_transaction_end(db: Session, transaction: SessionTransaction) -> None
         db.info.pop(CHAIN, None)
 
 
+#: The session factories whose sessions run the hooks. Not ``event.contains``: SQLAlchemy keys
+#: its listener registry by ``id()`` of the target, and a factory freed while its session class
+#: lives on (until the garbage collector takes it) leaves the key behind, so a new factory at
+#: the same address would be taken for hooked and commit without any binding.
+_HOOKED_FACTORIES: weakref.WeakSet[sessionmaker[Session]] = weakref.WeakSet()
+
+
 def install_bindings(factory: sessionmaker[Session]) -> None:
     """Make the sessions of ``factory`` bind the covered rows they write when they commit."""
+    if factory in _HOOKED_FACTORIES:
+        return
     for name, fn in (
         ("after_flush", _after_flush),
         ("after_begin", _after_begin),
         ("before_commit", _before_commit),
         ("after_transaction_end", _after_transaction_end),
     ):
-        if not event.contains(factory, name, fn):
-            event.listen(factory, name, fn)
+        event.listen(factory, name, fn)
+    _HOOKED_FACTORIES.add(factory)
