@@ -34,6 +34,7 @@ from sqlalchemy import (
     ARRAY,
     JSON,
     Integer,
+    Row,
     Select,
     Table,
     Text,
@@ -99,6 +100,8 @@ def _recordset_insert(
     shared: tuple[str, ...],
     sql_values: tuple[tuple[str, str], ...],
     on_conflict: OnConflict | None,
+    along: Any = None,
+    returning: tuple[str, ...] = (),
 ) -> Insert:
     source = (
         func.json_to_recordset(cast(bindparam("rows", type_=Text), JSON))
@@ -115,7 +118,12 @@ def _recordset_insert(
         [*names, *shared, *(name for name, _ in sql_values)],
         select(*values).order_by(source.c[_ORDINAL]),
     )
-    return _on_conflict(stmt, on_conflict)  # type: ignore[no-any-return]
+    stmt = _on_conflict(stmt, on_conflict)
+    if returning:
+        stmt = stmt.returning(*(table.c[name] for name in returning))
+    if along is not None:
+        stmt = stmt.add_cte(along.cte("along"))
+    return stmt  # type: ignore[no-any-return]
 
 
 def insert_rows(
@@ -125,16 +133,23 @@ def insert_rows(
     shared: Mapping[str, Any] | None = None,
     sql_values: Mapping[str, str] | None = None,
     on_conflict: OnConflict | None = None,
-) -> None:
+    along: tuple[Any, Mapping[str, Any]] | None = None,
+    returning: tuple[str, ...] = (),
+) -> Sequence[Row[Any]] | None:
     """Insert ``rows`` (mappings with the same keys) into ``table`` in one statement.
 
     ``shared`` holds the values every row has (the push's time, its client): they are sent
     once. ``sql_values`` sets columns to SQL expressions (as text) evaluated by the
     database, such as the writing transaction's id. Rows are inserted in the given order.
-    ``on_conflict`` makes it an upsert.
+    ``on_conflict`` makes it an upsert. ``along`` is another write and its parameters (a
+    statement built once, such as the UPDATE of a counter the rows go with): on PostgreSQL it
+    runs in the same statement, as a CTE; elsewhere just after the insert. ``returning``
+    names columns whose values, as inserted, are returned (on PostgreSQL; elsewhere None).
     """
     if not rows:
-        return
+        if along is not None:
+            executor.execute(*along)
+        return None
     shared = dict(shared or {})
     extra = tuple(sorted((sql_values or {}).items()))
     if dialect_name(executor) != "postgresql":
@@ -142,11 +157,17 @@ def insert_rows(
         if extra:
             plain = plain.values({name: literal_column(sql) for name, sql in extra})
         executor.execute(_on_conflict(plain, on_conflict), [{**shared, **row} for row in rows])
-        return
+        if along is not None:
+            executor.execute(*along)
+        return None
     document = to_json([{**row, _ORDINAL: n} for n, row in enumerate(rows)])
-    stmt = _recordset_insert(table, tuple(rows[0]), tuple(shared), extra, on_conflict)
+    also, also_params = along if along is not None else (None, {})
+    stmt = _recordset_insert(
+        table, tuple(rows[0]), tuple(shared), extra, on_conflict, also, tuple(returning)
+    )
     params = {f"shared_{name}": value for name, value in shared.items()}
-    executor.execute(stmt, {"rows": document, **params})
+    result = executor.execute(stmt, {"rows": document, **params, **also_params})
+    return result.all() if returning else None
 
 
 def where_ids(

@@ -386,14 +386,16 @@ def _apply_push(
     new_results = [_worded(by_id[m.id], translate) for m in fresh]
     if fresh:
         last = fresh[-1].id
+        # The results and the counter's advance: one statement on PostgreSQL.
         insert_rows(
             db,
             tables.results,
             [{"mutation_id": res["id"], "result": res} for res in new_results],
             shared={"client_id": push.client_id, "created_at": now},
-        )
-        db.execute(
-            _advance_statement(tables.clients), {"cid": push.client_id, "last": last, "now": now}
+            along=(
+                _advance_statement(tables.clients),
+                {"cid": push.client_id, "last": last, "now": now},
+            ),
         )
         # The counter travels in the change log after the push's own changes, so a pull
         # reports a last_mutation_id whose effects it has already delivered.

@@ -145,6 +145,9 @@ COVERED: dict[str, tuple[str, ...]] = {
 
 #: session.info key: the (table, id) pairs written in the session's transaction.
 TOUCHED = "audit.touched"
+#: session.info key: digests of touched rows as the statement that wrote them returned them
+#: (:func:`wrote`); dropped for a row written again, and all of them on any rollback.
+WRITTEN = "audit.written"
 
 Key = tuple[str, str]
 
@@ -183,23 +186,56 @@ def touch(db: Session, table: str, ids: Iterable[Any]) -> None:
     """Note rows of ``table`` written around the ORM (Core statements), to bind at commit."""
     if table not in COVERED:
         raise ValueError(f"{table} is not a table bound to the audit chain")
-    db.info.setdefault(TOUCHED, set()).update(_key(table, i) for i in ids)
+    keys = {_key(table, i) for i in ids}
+    db.info.setdefault(TOUCHED, set()).update(keys)
+    _forget_written(db, keys)
+
+
+def wrote(db: Session, table: str, rows: Iterable[Sequence[Any]]) -> None:
+    """Note rows of ``table`` as the statement that wrote them returned them (``RETURNING``
+    the columns of ``COVERED[table]``, in that order), to bind at commit without reading
+    them again.
+
+    Only for rows this transaction inserted: no other writer can reach them before it commits,
+    so what the insert returned is what the commit binds. A later write of one of them
+    (:func:`touch`, a flush) or any rollback makes the commit read it after all.
+    """
+    if table not in COVERED:
+        raise ValueError(f"{table} is not a table bound to the audit chain")
+    digests = {_key(table, row[0]): row_digest(table, row) for row in rows}
+    db.info.setdefault(TOUCHED, set()).update(digests)
+    db.info.setdefault(WRITTEN, {}).update(digests)
+
+
+def _forget_written(db: Session, keys: Iterable[Key]) -> None:
+    written: dict[Key, str] | None = db.info.get(WRITTEN)
+    if written:
+        for key in keys:
+            written.pop(key, None)
+
+
+def forget_all_written(db: Session) -> None:
+    """Drop every digest :func:`wrote` noted: the commit reads those rows (after a rollback)."""
+    db.info.pop(WRITTEN, None)
 
 
 def collect_flushed(db: Session) -> None:
     """Note the covered rows this flush inserted, deleted, or changed in a bound column."""
-    touched: set[Key] = db.info.setdefault(TOUCHED, set())
+    flushed: set[Key] = set()
     for obj in (*db.new, *db.deleted):
         table = getattr(obj, "__tablename__", None)
         if table in COVERED:
-            touched.add(_key(table, obj.id))
+            flushed.add(_key(table, obj.id))
     for obj in db.dirty:
         table = getattr(obj, "__tablename__", None)
         if table not in COVERED:
             continue
         state = inspect(obj)
         if any(state.attrs[name].history.has_changes() for name in COVERED[table]):
-            touched.add(_key(table, obj.id))
+            flushed.add(_key(table, obj.id))
+    if flushed:
+        db.info.setdefault(TOUCHED, set()).update(flushed)
+        _forget_written(db, flushed)
 
 
 def take_touched(db: Session) -> set[Key]:
@@ -224,14 +260,20 @@ def _current_rows(table: str) -> Select[Any]:
 
 
 def current_digests(db: Session, keys: Iterable[Key]) -> list[list[str | None]]:
-    """Return ``[table, id, digest]`` for each key as its row is now (digest None: no row).
+    """Return ``[table, id, digest]`` for each key as its row is now (digest None: no row),
+    in table and id order.
 
-    The rows stay locked against other writers (FOR SHARE) until the transaction ends.
+    The rows are read, and stay locked against other writers (FOR SHARE) until the
+    transaction ends, except those whose digest their insert returned (:func:`wrote`).
     """
+    written: dict[Key, str] = db.info.pop(WRITTEN, None) or {}
     by_table: dict[str, list[str]] = {}
-    for table, row_id in keys:
-        by_table.setdefault(table, []).append(row_id)
     out: list[list[str | None]] = []
+    for key in keys:
+        if key in written:
+            out.append([key[0], key[1], written[key]])
+        else:
+            by_table.setdefault(key[0], []).append(key[1])
     conn = db.connection()
     for table in sorted(by_table):
         stmt = _current_rows(table)
@@ -239,6 +281,8 @@ def current_digests(db: Session, keys: Iterable[Key]) -> list[list[str | None]]:
             rows = conn.execute(stmt, {"ids": [uuid.UUID(i) for i in ids]})
             found = {str(r[0]): row_digest(table, r) for r in rows}
             out.extend([table, i, found.get(i)] for i in ids)
+    if written:
+        out.sort(key=lambda row: (row[0] or "", row[1] or ""))
     return out
 
 

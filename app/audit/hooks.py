@@ -98,9 +98,16 @@ def _after_begin(db: Session, _transaction: SessionTransaction, _connection: Any
     db.info[HOOKED] = True
 
 
+def _after_soft_rollback(db: Session, _previous: SessionTransaction) -> None:
+    # Whatever was rolled back (a savepoint, the whole transaction), what an insert returned
+    # may be gone: the commit reads those rows instead.
+    bindings.forget_all_written(db)
+
+
 def _after_transaction_end(db: Session, transaction: SessionTransaction) -> None:
     if transaction.parent is None:
         db.info.pop(bindings.TOUCHED, None)
+        db.info.pop(bindings.WRITTEN, None)
         db.info.pop(LAST_ACTOR, None)
         db.info.pop(AT_COMMIT, None)
         db.info.pop(CHAIN, None)
@@ -121,6 +128,7 @@ def install_bindings(factory: sessionmaker[Session]) -> None:
         ("after_flush", _after_flush),
         ("after_begin", _after_begin),
         ("before_commit", _before_commit),
+        ("after_soft_rollback", _after_soft_rollback),
         ("after_transaction_end", _after_transaction_end),
     ):
         event.listen(factory, name, fn)

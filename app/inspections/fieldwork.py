@@ -35,7 +35,7 @@ from sqlalchemy import Row, Select, Table, and_, bindparam, exists, select, upda
 from sqlalchemy.orm import lazyload
 from sqlalchemy.orm.util import identity_key
 
-from app.audit.bindings import touch
+from app.audit.bindings import COVERED, touch, wrote
 from app.audit.services import record
 from app.changelog import SCOPE_KEYS, change_row
 from app.checklists.models import ChecklistVersion
@@ -574,9 +574,11 @@ def _write_findings(
             draft.changed.add("media_pending")
 
     new_rows = [d.values for d in drafts.values() if d.new]
+    inserted = None
     if new_rows:
         # A Core insert of the table: one statement, without the ORM's per-row bookkeeping.
-        insert_rows(
+        # It returns the new rows' bound columns, for the audit chain's binding.
+        inserted = insert_rows(
             session,
             cast(Table, Finding.__table__),
             new_rows,
@@ -587,6 +589,7 @@ def _write_findings(
                 "deleted": False,
                 "updated_at": now,
             },
+            returning=COVERED["findings"],
         )
     updates = []
     for fid, draft in drafts.items():
@@ -602,7 +605,10 @@ def _write_findings(
     for rows in shapes.values():
         session.execute(update(Finding), rows)
     # Both bulk statements bypass the ORM: name their rows for the audit chain's binding.
-    touch(session, "findings", (r["id"] for r in new_rows))
+    if inserted is not None:
+        wrote(session, "findings", inserted)
+    else:
+        touch(session, "findings", (r["id"] for r in new_rows))
     touch(session, "findings", (r["id"] for r in updates))
     changes = []
     for fid, draft in drafts.items():
