@@ -290,7 +290,8 @@ def main() -> int:
         print(f"{name:<32}{ms:>9.2f}{ms / live['GET /me (baseline)']:>8.1f}")
     one = live["push, 1 finding"]
     verdict = "PASS" if one <= ONE_FINDING_BAR_MS else "FAIL"
-    print(f"bar             one-finding push <= {ONE_FINDING_BAR_MS:.0f} ms of server CPU: {verdict}")
+    bar = f"one-finding push <= {ONE_FINDING_BAR_MS:.0f} ms of server CPU"
+    print(f"bar             {bar}: {verdict}")
     return 0
 
 
