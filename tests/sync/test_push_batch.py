@@ -87,9 +87,7 @@ def test_new_findings_are_bound_as_stored_also_one_written_again_in_the_push(
         assert verify_chain(session).ok
         for fid in (deleted, kept):
             row = session.execute(
-                select(*(t.c[name] for name in COVERED["findings"])).where(
-                    t.c.id == uuid.UUID(fid)
-                )
+                select(*(t.c[name] for name in COVERED["findings"])).where(t.c.id == uuid.UUID(fid))
             ).one()
             assert _bound(site, fid) == [row_digest("findings", row)]
             assert row.deleted == (fid == deleted)
