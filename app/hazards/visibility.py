@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, or_, select
+from sqlalchemy import ColumnElement, Select, exists, or_, select, union
 
 from app.clock import utcnow
 from app.db import cites_photo, session
@@ -34,13 +34,27 @@ def recheck_assignment(user: User, enterprise_col: Any, now: datetime) -> Column
 def visibility_clause(user: User, now: datetime | None = None) -> ColumnElement[bool]:
     """SQL: the tickets `user` may see (scope, own enterprise, assigned, or on its recheck)."""
     now = now or utcnow()
-    conds: list[ColumnElement[bool]] = [
-        scope_filter(user, Hazard.jurisdiction_code, Hazard.enterprise_id),
-        Hazard.assignee_id == user.id,
-    ]
+    scope = scope_filter(user, Hazard.jurisdiction_code, Hazard.enterprise_id)
+    return or_(scope, *_own_work(user, now))
+
+
+def _own_work(user: User, now: datetime) -> list[ColumnElement[bool]]:
+    """The rule's alternatives besides the user's scope: the tickets assigned to them and, for
+    an inspector, those of the enterprises they are on a live recheck of."""
+    own: list[ColumnElement[bool]] = [Hazard.assignee_id == user.id]
     if user.role == "inspector":
-        conds.append(recheck_assignment(user, Hazard.enterprise_id, now))
-    return or_(*conds)
+        own.append(recheck_assignment(user, Hazard.enterprise_id, now))
+    return own
+
+
+def own_work_ids(user: User, now: datetime | None = None) -> Select[Any]:
+    """Return a one-column select of the ids of the tickets `user` sees as their own work at
+    `now` (:func:`visibility_clause` but the scope), each alternative through its own index.
+    What staff may see outside their scope is exactly these."""
+    parts = [
+        select(Hazard.id).where(alternative) for alternative in _own_work(user, now or utcnow())
+    ]
+    return parts[0] if len(parts) == 1 else select(union(*parts).subquery().c[0])
 
 
 def on_recheck(user: User, hazard: Hazard, now: datetime | None = None) -> bool:

@@ -37,6 +37,7 @@ from app.documents.services import attach_documents, attach_hazard_documents
 from app.hazards.models import Hazard, RecheckItem
 from app.hazards.rechecks import attach_covered
 from app.hazards.services import serialize_hazard
+from app.hazards.visibility import own_work_ids as own_ticket_ids
 from app.hazards.visibility import visibility_clause as hazard_visibility
 from app.inspections.models import Finding, Inspection, InspectionInspector
 from app.inspections.schemas import dump_finding, dump_inspection
@@ -303,7 +304,7 @@ class UserScope:
         tickets = self.db.execute(
             select(Hazard.id)
             .where(
-                hazard_visibility(user, self.now),
+                Hazard.id.in_(own_ticket_ids(user, self.now)),
                 Hazard.jurisdiction_code != user.jurisdiction_code,
             )
             .order_by(Hazard.id)
