@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, array
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DisconnectionError, IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from werkzeug.local import LocalProxy
 
@@ -74,13 +74,22 @@ def new_id() -> uuid.UUID:
     return uuid.uuid4()
 
 
-def make_engine(url: str) -> Engine:
-    """Create the engine for `url`; SQLite gets foreign keys, WAL and a busy timeout."""
+#: A pooled connection idle this long is pinged before it is used again (see make_engine).
+PING_AFTER_IDLE_SECONDS = 5.0
+
+
+def make_engine(url: str, *, ping_after_idle: float = PING_AFTER_IDLE_SECONDS) -> Engine:
+    """Create the engine for `url`; SQLite gets foreign keys, WAL and a busy timeout.
+
+    On a server database a pooled connection idle for ``ping_after_idle`` seconds is pinged
+    when it is taken again, and replaced if the database dropped it meanwhile (a restart, a
+    network cut, an idle timeout): the request then runs on a new one. A connection in steady
+    use is not pinged (``pool_pre_ping`` would, on every request: one round trip more each).
+    """
     kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
     else:
-        kwargs["pool_pre_ping"] = True
         # psycopg prepares a statement run five times on a connection, and PostgreSQL then
         # switches it to a generic plan when that looks no dearer; for the pull's scope queries
         # a generic plan is a nested loop that turns 24 ms into seconds. Every
@@ -94,6 +103,8 @@ def make_engine(url: str) -> Engine:
         }
     engine = create_engine(url, **kwargs)
     _time_statements(engine)
+    if engine.dialect.name != "sqlite":
+        _ping_after_idle(engine, ping_after_idle)
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine, "connect")
@@ -113,6 +124,25 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def _ping_after_idle(engine: Engine, seconds: float) -> None:
+    """Ping a connection taken from the pool after ``seconds`` or more idle in it; if the ping
+    fails, the pool discards it and connects anew (``DisconnectionError``, up to three times)."""
+
+    @event.listens_for(engine, "checkin")
+    def _idle(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _taken(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.pop("idle_since", None)
+        if since is None or time.monotonic() - since < seconds:
+            return  # a new connection, or one in steady use
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise DisconnectionError() from exc
 
 
 def _time_statements(engine: Engine) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 from flask import Flask, current_app, g, jsonify, request
 from flask_limiter.errors import RateLimitExceeded
 from marshmallow import Schema, fields
-from sqlalchemy.exc import DataError, StatementError
+from sqlalchemy.exc import DataError, DBAPIError, StatementError
 from werkzeug.exceptions import HTTPException, RequestHeaderFieldsTooLarge
 from werkzeug.serving import WSGIRequestHandler
 
@@ -275,7 +275,24 @@ def register_error_handlers(app: Flask) -> None:
             return _domain(err.orig)
         if isinstance(err, DataError) or isinstance(err.orig, OverflowError):
             return _unstorable(err)
+        if isinstance(err, DBAPIError) and err.connection_invalidated:
+            return _database_lost(err)
         return _unexpected(err)
+
+    def _database_lost(err: DBAPIError) -> Any:
+        # The database dropped the connection (a restart, a failover): the pool connects anew
+        # and nothing of the request was kept, so the client retries, as after a lost answer.
+        app.logger.warning("database connection lost: %s", err.orig)
+        resp = jsonify(
+            _body(
+                "server.unavailable",
+                503,
+                _("The database is briefly unavailable; retry this request shortly."),
+            )
+        )
+        resp.status_code = 503
+        resp.headers["Retry-After"] = "1"
+        return resp
 
     @app.errorhandler(OverflowError)
     def _unstorable(err: Exception) -> Any:
