@@ -27,9 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
-from typing import Any
 
 HERE = Path(__file__).resolve().parents[1]
 
@@ -38,9 +36,7 @@ def child(batch: int, total: int) -> None:
     """One checkout's side (this file run with that checkout first on ``sys.path``): seed,
     warm up, answer ``ready``; then, for each ``go K`` line, push K times and answer the CPU
     seconds of each push as a JSON list."""
-    from app import create_app
-    from app.checklists.services import get_checklist
-    from bench.request_costs import Device, _now
+    from bench.request_costs import start_fieldwork
     from tests.sync.live import bench_database_url, drop_database, scratch_database, seed
 
     answer = sys.stdout
@@ -49,41 +45,8 @@ def child(batch: int, total: int) -> None:
     url = scratch_database(bench_database_url(), tmp, "turns")
     try:
         world = seed(url, inspections=total * batch // 10 + 4)
-        app = create_app(
-            {
-                "DATABASE_URL": url,
-                "SECRET_KEY": world.secret,
-                "TESTING": True,
-                "MEDIA_ROOT": str(tmp / "media"),
-                "MEDIA_SPOOL": str(tmp / "spool"),
-            }
-        )
-        client = app.test_client()
-        with app.app_context():
-            items = [i for i in get_checklist("gas_catering").content["items"] if not i.get("unit")]
-        device = Device(client, world.token)
-        loc = {"lat": 31.2195, "lon": 121.4265, "accuracy": 6}
-        inspections = list(world.inspections)
-        arrive = [{"inspection_id": str(i), "at": _now(), "location": loc} for i in inspections]
-        for start in range(0, len(arrive), 500):  # at most 1,000 mutations a push
-            device.push([("inspection.check_in", a) for a in arrive[start : start + 500]])
-        free = [(iid, item["code"]) for iid in inspections for item in items]
-
-        def findings() -> list[tuple[str, dict[str, Any]]]:
-            out = []
-            for _ in range(batch):
-                iid, code = free.pop()
-                args = {
-                    "id": str(uuid.uuid4()),
-                    "inspection_id": str(iid),
-                    "item_code": code,
-                    "result": "pass",
-                    "recorded_at": _now(),
-                    "location": loc,
-                }
-                out.append(("finding.put", args))
-            return out
-
+        fieldwork = start_fieldwork(world, tmp)
+        device, findings = fieldwork.device, lambda: fieldwork.findings(batch)
         for _ in range(5):  # warm: statement caches, prepared statements, checklists
             device.push(findings())
         answer.write("ready\n")

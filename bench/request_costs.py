@@ -27,13 +27,13 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
 import statistics
 import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -99,6 +99,59 @@ class Device:
         return resp
 
 
+@dataclass
+class Fieldwork:
+    """An app on a seeded database, driven in-process, with a device checked in at every one
+    of the seed's inspections; ``findings(n)`` gives ``n`` new finding.put mutations."""
+
+    app: Any
+    client: Any
+    device: Device
+    findings: Callable[[int], list[tuple[str, dict[str, Any]]]]
+
+
+def start_fieldwork(world: Any, tmp: Path) -> Fieldwork:
+    """Build the app on ``world`` (``tests/sync/live.seed``) and check its device in everywhere."""
+    from app import create_app
+    from app.checklists.services import get_checklist
+
+    app = create_app(
+        {
+            "DATABASE_URL": world.url,
+            "SECRET_KEY": world.secret,
+            "TESTING": True,
+            "MEDIA_ROOT": str(tmp / "media"),
+            "MEDIA_SPOOL": str(tmp / "spool"),
+        }
+    )
+    client = app.test_client()
+    with app.app_context():
+        items = [i for i in get_checklist("gas_catering").content["items"] if not i.get("unit")]
+    device = Device(client, world.token)
+    loc = {"lat": 31.2195, "lon": 121.4265, "accuracy": 6}
+    arrive = [{"inspection_id": str(i), "at": _now(), "location": loc} for i in world.inspections]
+    for start in range(0, len(arrive), 500):  # at most 1,000 mutations a push
+        device.push([("inspection.check_in", a) for a in arrive[start : start + 500]])
+    free = [(iid, item["code"]) for iid in world.inspections for item in items]
+
+    def findings(n: int) -> list[tuple[str, dict[str, Any]]]:
+        out = []
+        for _ in range(n):
+            iid, code = free.pop()
+            args = {
+                "id": str(uuid.uuid4()),
+                "inspection_id": str(iid),
+                "item_code": code,
+                "result": "pass",
+                "recorded_at": _now(),
+                "location": loc,
+            }
+            out.append(("finding.put", args))
+        return out
+
+    return Fieldwork(app, client, device, findings)
+
+
 def measure(
     name: str, repeat: int, call: Callable[[int], Any], statements: list[int]
 ) -> dict[str, Any]:
@@ -147,8 +200,6 @@ def main() -> int:
 
     from sqlalchemy import event
 
-    from app import create_app
-    from app.checklists.services import get_checklist
     from tests.sync.live import Server, bench_database_url, drop_database, scratch_database, seed
 
     tmp = Path(tempfile.mkdtemp(prefix="fs-costs-"))
@@ -156,14 +207,12 @@ def main() -> int:
     # Enough inspections that every push below records new findings (one per item each).
     try:
         world = seed(url, inspections=repeat * 2 + 2 + live_requests // 10)
-        app = create_app(
-            {
-                "DATABASE_URL": url,
-                "SECRET_KEY": world.secret,
-                "TESTING": True,
-                "MEDIA_ROOT": str(tmp / "media"),
-                "MEDIA_SPOOL": str(tmp / "spool"),
-            }
+        fieldwork = start_fieldwork(world, tmp)
+        app, client, device, findings = (
+            fieldwork.app,
+            fieldwork.client,
+            fieldwork.device,
+            fieldwork.findings,
         )
         statements: list[int] = []
         event.listen(
@@ -171,37 +220,6 @@ def main() -> int:
             "before_cursor_execute",
             lambda *_a, **_k: statements.append(1),
         )
-        client = app.test_client()
-        with app.app_context():
-            items = [i for i in get_checklist("gas_catering").content["items"] if not i.get("unit")]
-        device = Device(client, world.token)
-        loc = {"lat": 31.2195, "lon": 121.4265, "accuracy": 6}
-        device.push(
-            [
-                ("inspection.check_in", {"inspection_id": str(i), "at": _now(), "location": loc})
-                for i in world.inspections
-            ]
-        )
-        free = [(iid, item["code"]) for iid in world.inspections for item in items]
-
-        def findings(n: int) -> list[tuple[str, dict[str, Any]]]:
-            out = []
-            for _ in range(n):
-                iid, code = free.pop()
-                out.append(
-                    (
-                        "finding.put",
-                        {
-                            "id": str(uuid.uuid4()),
-                            "inspection_id": str(iid),
-                            "item_code": code,
-                            "result": "pass",
-                            "recorded_at": _now(),
-                            "location": loc,
-                        },
-                    )
-                )
-            return out
 
         rows = []
         rows.append(
@@ -297,10 +315,11 @@ def main() -> int:
 
 def worker_cpu_seconds(master_pid: int) -> float:
     """The CPU time (user + system) so far of the gunicorn master's one worker."""
+    from bench.media_ingest import cpu_seconds
+
     children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
     assert len(children) == 1, f"expected one worker, found {children}"
-    fields = Path(f"/proc/{children[0]}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return cpu_seconds(int(children[0]))
 
 
 def measure_live(

@@ -146,17 +146,15 @@ def insert_rows(
     runs in the same statement, as a CTE; elsewhere just after the insert. ``returning``
     names columns whose values, as inserted, are returned (on PostgreSQL; elsewhere None).
     """
-    if not rows:
-        if along is not None:
-            executor.execute(*along)
-        return None
     shared = dict(shared or {})
     extra = tuple(sorted((sql_values or {}).items()))
-    if dialect_name(executor) != "postgresql":
-        plain: Any = sqlite.insert(table) if on_conflict else insert(table)
-        if extra:
-            plain = plain.values({name: literal_column(sql) for name, sql in extra})
-        executor.execute(_on_conflict(plain, on_conflict), [{**shared, **row} for row in rows])
+    if not rows or dialect_name(executor) != "postgresql":
+        if rows:
+            plain: Any = sqlite.insert(table) if on_conflict else insert(table)
+            if extra:
+                plain = plain.values({name: literal_column(sql) for name, sql in extra})
+            rows_in = [{**shared, **row} for row in rows]
+            executor.execute(_on_conflict(plain, on_conflict), rows_in)
         if along is not None:
             executor.execute(*along)
         return None

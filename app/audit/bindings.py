@@ -182,10 +182,14 @@ def _key(table: str, row_id: Any) -> Key:
     return table, str(row_id if isinstance(row_id, uuid.UUID) else uuid.UUID(str(row_id)))
 
 
-def touch(db: Session, table: str, ids: Iterable[Any]) -> None:
-    """Note rows of ``table`` written around the ORM (Core statements), to bind at commit."""
+def _check_covered(table: str) -> None:
     if table not in COVERED:
         raise ValueError(f"{table} is not a table bound to the audit chain")
+
+
+def touch(db: Session, table: str, ids: Iterable[Any]) -> None:
+    """Note rows of ``table`` written around the ORM (Core statements), to bind at commit."""
+    _check_covered(table)
     keys = {_key(table, i) for i in ids}
     db.info.setdefault(TOUCHED, set()).update(keys)
     _forget_written(db, keys)
@@ -200,8 +204,7 @@ def wrote(db: Session, table: str, rows: Iterable[Sequence[Any]]) -> None:
     so what the insert returned is what the commit binds. A later write of one of them
     (:func:`touch`, a flush) or any rollback makes the commit read it after all.
     """
-    if table not in COVERED:
-        raise ValueError(f"{table} is not a table bound to the audit chain")
+    _check_covered(table)
     digests = {_key(table, row[0]): row_digest(table, row) for row in rows}
     db.info.setdefault(TOUCHED, set()).update(digests)
     db.info.setdefault(WRITTEN, {}).update(digests)

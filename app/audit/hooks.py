@@ -107,7 +107,7 @@ def _after_soft_rollback(db: Session, _previous: SessionTransaction) -> None:
 def _after_transaction_end(db: Session, transaction: SessionTransaction) -> None:
     if transaction.parent is None:
         db.info.pop(bindings.TOUCHED, None)
-        db.info.pop(bindings.WRITTEN, None)
+        bindings.forget_all_written(db)
         db.info.pop(LAST_ACTOR, None)
         db.info.pop(AT_COMMIT, None)
         db.info.pop(CHAIN, None)
