@@ -52,7 +52,7 @@ from sqlalchemy.sql.dml import Insert
 
 from sync.cursor import Executor, dialect_name
 
-__all__ = ["OnConflict", "insert_rows", "to_json", "where_ids"]
+__all__ = ["OnConflict", "Write", "insert_rows", "insert_write", "to_json", "where_ids"]
 
 _ORDINAL = "_n"
 
@@ -93,6 +93,11 @@ def _on_conflict(stmt: Any, on_conflict: OnConflict | None) -> Any:
     )
 
 
+#: A write built but not run: a statement and its parameters (a mapping, or a list of them
+#: for an executemany), to run together with another (``along``).
+Write = tuple[Any, Any]
+
+
 @lru_cache(maxsize=64)
 def _recordset_insert(
     table: Table,
@@ -100,11 +105,12 @@ def _recordset_insert(
     shared: tuple[str, ...],
     sql_values: tuple[tuple[str, str], ...],
     on_conflict: OnConflict | None,
-    along: Any = None,
+    along: tuple[Any, ...] = (),
     returning: tuple[str, ...] = (),
+    prefix: str = "",
 ) -> Insert:
     source = (
-        func.json_to_recordset(cast(bindparam("rows", type_=Text), JSON))
+        func.json_to_recordset(cast(bindparam(f"{prefix}rows", type_=Text), JSON))
         .table_valued(
             *(column(name, table.c[name].type) for name in names),
             column(_ORDINAL, Integer),
@@ -112,7 +118,7 @@ def _recordset_insert(
         .render_derived(name="r", with_types=True)
     )
     values: list[Any] = [source.c[name] for name in names]
-    values += [bindparam(f"shared_{name}", type_=table.c[name].type) for name in shared]
+    values += [bindparam(f"{prefix}shared_{name}", type_=table.c[name].type) for name in shared]
     values += [literal_column(sql) for _, sql in sql_values]
     stmt = (postgresql.insert(table) if on_conflict else insert(table)).from_select(
         [*names, *shared, *(name for name, _ in sql_values)],
@@ -121,9 +127,38 @@ def _recordset_insert(
     stmt = _on_conflict(stmt, on_conflict)
     if returning:
         stmt = stmt.returning(*(table.c[name] for name in returning))
-    if along is not None:
-        stmt = stmt.add_cte(along.cte("along"))
+    for n, other in enumerate(along):
+        stmt = stmt.add_cte(other.cte(f"along_{n}"))
     return stmt  # type: ignore[no-any-return]
+
+
+def insert_write(
+    executor: Executor,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    shared: Mapping[str, Any] | None = None,
+    sql_values: Mapping[str, str] | None = None,
+    on_conflict: OnConflict | None = None,
+    prefix: str = "",
+) -> Write | None:
+    """The insert :func:`insert_rows` would run, built but not run (None without rows): to go
+    ``along`` with another insert. ``prefix`` starts its parameters' names, which must differ
+    from those of the statement it goes with."""
+    if not rows:
+        return None
+    shared = dict(shared or {})
+    extra = tuple(sorted((sql_values or {}).items()))
+    if dialect_name(executor) != "postgresql":
+        plain: Any = sqlite.insert(table) if on_conflict else insert(table)
+        if extra:
+            plain = plain.values({name: literal_column(sql) for name, sql in extra})
+        return _on_conflict(plain, on_conflict), [{**shared, **row} for row in rows]
+    stmt = _recordset_insert(
+        table, tuple(rows[0]), tuple(shared), extra, on_conflict, prefix=prefix
+    )
+    params = {f"{prefix}shared_{name}": value for name, value in shared.items()}
+    params[f"{prefix}rows"] = to_json([{**row, _ORDINAL: n} for n, row in enumerate(rows)])
+    return stmt, params
 
 
 def insert_rows(
@@ -133,7 +168,7 @@ def insert_rows(
     shared: Mapping[str, Any] | None = None,
     sql_values: Mapping[str, str] | None = None,
     on_conflict: OnConflict | None = None,
-    along: tuple[Any, Mapping[str, Any]] | None = None,
+    along: Sequence[Write | None] = (),
     returning: tuple[str, ...] = (),
 ) -> Sequence[Row[Any]] | None:
     """Insert ``rows`` (mappings with the same keys) into ``table`` in one statement.
@@ -141,30 +176,35 @@ def insert_rows(
     ``shared`` holds the values every row has (the push's time, its client): they are sent
     once. ``sql_values`` sets columns to SQL expressions (as text) evaluated by the
     database, such as the writing transaction's id. Rows are inserted in the given order.
-    ``on_conflict`` makes it an upsert. ``along`` is another write and its parameters (a
-    statement built once, such as the UPDATE of a counter the rows go with): on PostgreSQL it
-    runs in the same statement, as a CTE; elsewhere just after the insert. ``returning``
-    names columns whose values, as inserted, are returned (on PostgreSQL; elsewhere None).
+    ``on_conflict`` makes it an upsert. ``along`` are other writes (each a statement built
+    once and its parameters, such as the UPDATE of a counter the rows go with, or an
+    :func:`insert_write`; a None is skipped): on PostgreSQL they run in the same statement,
+    as CTEs; elsewhere, or when there are no rows, just after the insert. ``returning`` names
+    columns whose values, as inserted, are returned (on PostgreSQL; elsewhere None).
     """
+    others = [w for w in along if w is not None]
+    if not rows or dialect_name(executor) != "postgresql":
+        if write := insert_write(executor, table, rows, shared, sql_values, on_conflict):
+            executor.execute(*write)
+        for other in others:
+            executor.execute(*other)
+        return None
     shared = dict(shared or {})
     extra = tuple(sorted((sql_values or {}).items()))
-    if not rows or dialect_name(executor) != "postgresql":
-        if rows:
-            plain: Any = sqlite.insert(table) if on_conflict else insert(table)
-            if extra:
-                plain = plain.values({name: literal_column(sql) for name, sql in extra})
-            rows_in = [{**shared, **row} for row in rows]
-            executor.execute(_on_conflict(plain, on_conflict), rows_in)
-        if along is not None:
-            executor.execute(*along)
-        return None
-    document = to_json([{**row, _ORDINAL: n} for n, row in enumerate(rows)])
-    also, also_params = along if along is not None else (None, {})
     stmt = _recordset_insert(
-        table, tuple(rows[0]), tuple(shared), extra, on_conflict, also, tuple(returning)
+        table,
+        tuple(rows[0]),
+        tuple(shared),
+        extra,
+        on_conflict,
+        tuple(other for other, _ in others),
+        tuple(returning),
     )
     params = {f"shared_{name}": value for name, value in shared.items()}
-    result = executor.execute(stmt, {"rows": document, **params, **also_params})
+    params["rows"] = to_json([{**row, _ORDINAL: n} for n, row in enumerate(rows)])
+    for _other, other_params in others:
+        params.update(other_params)
+    result = executor.execute(stmt, params)
     return result.all() if returning else None
 
 

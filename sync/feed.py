@@ -61,7 +61,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Row
 
-from sync.bulk import OnConflict, insert_rows
+from sync.bulk import OnConflict, Write, insert_rows, insert_write
 from sync.cursor import (
     Cursor,
     CursorCodec,
@@ -82,6 +82,7 @@ __all__ = [
     "Branch",
     "ChangeRow",
     "branch",
+    "change_write",
     "FeedScope",
     "PullPage",
     "insert_changes",
@@ -116,6 +117,19 @@ def insert_changes(
     executor: Executor, tables: SyncTables, rows: Sequence[ChangeRow], now: datetime
 ) -> None:
     """Append ``rows``, in order, to the change log in the caller's transaction (one statement)."""
+    if write := change_write(executor, tables, rows, now):
+        executor.execute(*write)
+
+
+def change_write(
+    executor: Executor,
+    tables: SyncTables,
+    rows: Sequence[ChangeRow],
+    now: datetime,
+    prefix: str = "",
+) -> Write | None:
+    """The statement :func:`insert_changes` runs, built but not run (None without rows), to go
+    ``along`` with another insert (:func:`sync.bulk.insert_rows`)."""
     keys = tables.scope_keys
     allowed = set(keys)
     out = []
@@ -132,12 +146,13 @@ def insert_changes(
         for key in keys:
             values[key] = r.scope.get(key)
         out.append(values)
-    insert_rows(
+    return insert_write(
         executor,
         tables.changes,
         out,
         shared={"created_at": now},
         sql_values={"xid": _XID} if dialect_name(executor) == "postgresql" else None,
+        prefix=prefix,
     )
 
 

@@ -48,7 +48,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 
 from sync.bulk import insert_rows
 from sync.cursor import Executor, core, dialect_name
-from sync.feed import CLIENT, ChangeRow, insert_changes
+from sync.feed import CLIENT, ChangeRow, change_write, insert_changes
 from sync.models import SyncTables
 from sync.protocol import Mutation, ProtocolError, PushRequest, parse_args
 from sync.text import _l
@@ -386,21 +386,25 @@ def _apply_push(
     new_results = [_worded(by_id[m.id], translate) for m in fresh]
     if fresh:
         last = fresh[-1].id
-        # The results and the counter's advance: one statement on PostgreSQL.
+        # The counter travels in the change log after the push's own changes, so a pull
+        # reports a last_mutation_id whose effects it has already delivered.
+        ctx.changes.append(ChangeRow(CLIENT, push.client_id, "put", last))
+        # The results, the counter's advance and the change rows: one statement on PostgreSQL.
         insert_rows(
             db,
             tables.results,
             [{"mutation_id": res["id"], "result": res} for res in new_results],
             shared={"client_id": push.client_id, "created_at": now},
             along=(
-                _advance_statement(tables.clients),
-                {"cid": push.client_id, "last": last, "now": now},
+                (
+                    _advance_statement(tables.clients),
+                    {"cid": push.client_id, "last": last, "now": now},
+                ),
+                change_write(db, tables, ctx.changes, now, prefix="changes_"),
             ),
         )
-        # The counter travels in the change log after the push's own changes, so a pull
-        # reports a last_mutation_id whose effects it has already delivered.
-        ctx.changes.append(ChangeRow(CLIENT, push.client_id, "put", last))
-    insert_changes(db, tables, ctx.changes, now)
+    else:
+        insert_changes(db, tables, ctx.changes, now)
     results.extend(new_results)
     return PushOutcome(
         last_mutation_id=last,

@@ -48,7 +48,8 @@ def refresh(args: dict[str, Any]) -> Any:
 @blp.response(204)
 def logout() -> None:
     """Revoke the tokens of this login."""
-    services.logout(current_user(), current_token(), now=request_now())
+    token = current_token()
+    services.logout(current_user(), token.family_id, token.device_id, now=request_now())
 
 
 @blp.route("/devices")

@@ -185,10 +185,10 @@ def _revoke_family(family_id: uuid.UUID, now: Any) -> None:
     )
 
 
-def logout(actor: User, tok: Token, *, now: datetime) -> None:
-    """Revoke every token of the caller's login (the family of the token they used)."""
-    _revoke_family(tok.family_id, now)
-    record("auth.logout", "device", tok.device_id, actor=actor)
+def logout(actor: User, family_id: uuid.UUID, device_id: uuid.UUID, *, now: datetime) -> None:
+    """Revoke every token of the caller's login (``family_id``, of the token they used)."""
+    _revoke_family(family_id, now)
+    record("auth.logout", "device", device_id, actor=actor)
 
 
 def list_devices(user_id: uuid.UUID | None) -> Any:
