@@ -21,7 +21,6 @@ from sqlalchemy import (
     tuple_,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -29,6 +28,7 @@ from app.audit import bindings
 from app.audit.models import ENTRY_SEQ, GENESIS, HEADS, AuditEntry, AuditHead
 from app.clock import isoformat, utcnow
 from app.db import session
+from sync.bulk import insert_rows
 
 #: The chain from before partitioning, which from then on holds only the anchors.
 ANCHOR_CHAIN = 0
@@ -156,7 +156,6 @@ _MOVE_HEAD = (
     .where(_HEADS.c.id == bindparam("chain_id"))
     .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
 )
-_INSERT_ENTRIES = insert(_ENTRIES)
 _NEXT_SEQS = select(ENTRY_SEQ.next_value()).select_from(func.generate_series(1, bindparam("n")))
 _TOP_SEQ = select(func.max(_ENTRIES.c.seq))
 # PostgreSQL: the lock and the entry numbers in one statement. A row of the lock's CTE exists
@@ -171,20 +170,6 @@ _LOCK_NUMBERED = (
         )
     )
     .order_by(literal_column("entry"))
-)
-# PostgreSQL: the entries' INSERT carries the head's UPDATE, one statement for any number of
-# entries: each column's values go as one array parameter and ``unnest`` turns them back into
-# rows. (An INSERT of a list of VALUES rows has no cache key in SQLAlchemy, so it would be
-# compiled anew on every append; this statement is compiled once.)
-_ENTRY_ROWS = (
-    func.unnest(*(bindparam(c.name, type_=ARRAY(c.type)) for c in _ENTRIES.c))
-    .table_valued(*(c.name for c in _ENTRIES.c))
-    .render_derived()
-)
-_WRITE_MOVING_HEAD = (
-    insert(_ENTRIES)
-    .from_select([c.name for c in _ENTRIES.c], select(*_ENTRY_ROWS.c))
-    .add_cte(_MOVE_HEAD.cte("moved"))
 )
 
 
@@ -280,14 +265,10 @@ def append_items(db: Session, head: Head, items: list[tuple[Event, Any]]) -> lis
             }
         )
         prev = digest
-    conn = db.connection()
+    # The entries, and the head moved past them: on PostgreSQL one statement, the entries as
+    # one JSON document (sync.bulk), however many they are.
     moved = {"chain_id": chain, "new_seq": position, "new_hash": prev}
-    if conn.dialect.name == "postgresql":
-        columns = {name: [row[name] for row in values] for name in values[0]}
-        conn.execute(_WRITE_MOVING_HEAD, {**columns, **moved})
-    else:
-        conn.execute(_INSERT_ENTRIES, values)
-        conn.execute(_MOVE_HEAD, moved)
+    insert_rows(db.connection(), _ENTRIES, values, along=[(_MOVE_HEAD, moved)])
     db.info[LAST_ACTOR] = items[-1][1]
     return values
 
