@@ -145,20 +145,23 @@ def _kept(user: User, with_items: bool) -> Select[Any]:
         InspectionInspector.inspection_id == Inspection.id,
         InspectionInspector.user_id == user.id,
     )
-    stmt = (
-        where_ids(session, select(Inspection), Inspection.id)
-        .where(assigned, visibility_clause(user, bindparam("now")))
-        .options(lazyload(Inspection.assignments))  # checked above; loaded if ever read
-        .order_by(Inspection.id)
-    )
     if with_items:
-        stmt = stmt.add_columns(ChecklistVersion.digest).outerjoin(
+        # Plain rows of the columns a put reads (no ORM objects: a put never changes them).
+        table = cast(Table, Inspection.__table__)
+        columns = [table.c[name] for name in _PUT_INSPECTION_COLUMNS]
+        stmt = where_ids(session, select(*columns, ChecklistVersion.digest), Inspection.id)
+        stmt = stmt.outerjoin(
             ChecklistVersion,
             and_(
                 ChecklistVersion.industry == Inspection.industry,
                 ChecklistVersion.version == Inspection.checklist_version,
             ),
         )
+    else:
+        stmt = where_ids(session, select(Inspection), Inspection.id).options(
+            lazyload(Inspection.assignments)  # checked below; loaded if ever read
+        )
+    stmt = stmt.where(assigned, visibility_clause(user, bindparam("now"))).order_by(Inspection.id)
     if on_postgresql():
         stmt = stmt.with_for_update(of=Inspection)
     if len(_KEPT) >= _KEPT_LIMIT:
@@ -183,10 +186,26 @@ def workable_inspections(
     return {i.id: i for i in rows}
 
 
+#: The columns of an inspection that recording findings reads: the rules' (type, status), the
+#: pinned checklist, and the change rows' scope (``SCOPE_KEYS["inspection"]``).
+_PUT_INSPECTION_COLUMNS = (
+    "id",
+    "type",
+    "status",
+    "checklist_version",
+    "jurisdiction_code",
+    "enterprise_id",
+)
+
+#: An inspection as recording findings reads it: a row of :data:`_PUT_INSPECTION_COLUMNS`.
+WorkedInspection = Inspection | Row[Any]
+
+
 def workable_with_items(
     user: User, ids: Iterable[uuid.UUID], now: datetime
-) -> tuple[dict[uuid.UUID, Inspection], dict[uuid.UUID, Items | None]]:
-    """:func:`workable_inspections`, and each one's checklist items (as :func:`checklist_items`).
+) -> tuple[dict[uuid.UUID, Row[Any]], dict[uuid.UUID, Items | None]]:
+    """:func:`workable_inspections` as plain rows of :data:`_PUT_INSPECTION_COLUMNS` (locked
+    alike), and each one's checklist items (as :func:`checklist_items`).
 
     One statement: the pinned version's digest comes with each inspection, and its items
     from ``items_by_digest`` (read once per process and version).
@@ -194,11 +213,10 @@ def workable_with_items(
     wanted = sorted(set(ids))
     if not wanted:
         return {}, {}
-    rows = session.execute(_kept(user, True), {"ids": wanted, "now": now}).all()
-    items = items_by_digest({digest for _insp, digest in rows if digest is not None})
-    inspections = {insp.id: insp for insp, _digest in rows}
-    return inspections, {
-        insp.id: items.get(digest) if digest is not None else None for insp, digest in rows
+    rows = session.connection().execute(_kept(user, True), {"ids": wanted, "now": now}).all()
+    items = items_by_digest({row.digest for row in rows if row.digest is not None})
+    return {row.id: row for row in rows}, {
+        row.id: items.get(row.digest) if row.digest is not None else None for row in rows
     }
 
 
@@ -265,7 +283,7 @@ def checklist_items(inspections: Iterable[Inspection]) -> dict[uuid.UUID, Items 
 
 
 def _finding_change(
-    finding_id: uuid.UUID, op: str, version: int, inspection: Inspection
+    finding_id: uuid.UUID, op: str, version: int, inspection: WorkedInspection
 ) -> ChangeRow:
     """Describe a write to a finding whose row is not at hand; it has its inspection's scope."""
     return ChangeRow("finding", finding_id, op, version, scope=SCOPE_KEYS["inspection"](inspection))
@@ -275,7 +293,7 @@ def _location_json(location: Location | None) -> dict[str, Any] | None:
     return None if location is None else location.as_dict()
 
 
-def _may_record(insp: Inspection, finding: StoredFinding | None) -> DomainError | None:
+def _may_record(insp: WorkedInspection, finding: StoredFinding | None) -> DomainError | None:
     """Findings are recorded while in progress, and amended while sent back (needs_info)."""
     if insp.type == "recheck":
         return DomainError(
@@ -404,7 +422,7 @@ def _comparable(name: str, value: Any) -> Any:
 
 def _check_put(
     put: FindingPut,
-    insp: Inspection | None,
+    insp: WorkedInspection | None,
     current: StoredFinding | None,
     draft: _Draft | None,
     codes: Items | None,
@@ -557,7 +575,7 @@ def put_findings(batch: Batch, puts: Sequence[FindingPut]) -> list[Outcome]:
 
 def _write_findings(
     batch: Batch,
-    inspections: dict[uuid.UUID, Inspection],
+    inspections: dict[uuid.UUID, Row[Any]],
     drafts: dict[uuid.UUID, _Draft],
 ) -> None:
     """Write a batch's drafts as bulk statements, with their change rows and audit entries."""

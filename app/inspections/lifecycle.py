@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Row
+
 from app.audit.services import record
 from app.changelog import record_change
 from app.db import session
@@ -79,7 +81,7 @@ def initial_state(dispatch_at: datetime | None, now: datetime) -> str:
     return "planned" if dispatch_at is not None and dispatch_at > now else "dispatched"
 
 
-def allowed_actions(insp: Inspection, who: str = TEAM) -> list[str]:
+def allowed_actions(insp: Inspection | Row[Any], who: str = TEAM) -> list[str]:
     """Return the actions `who` may take on `insp` now, by the transition table."""
     recheck = insp.type == "recheck"
     skip = {"submit", "resubmit", "review_done"} if recheck else {"complete_recheck"}
@@ -90,7 +92,7 @@ def allowed_actions(insp: Inspection, who: str = TEAM) -> list[str]:
     ]
 
 
-def refusal(insp: Inspection, action: str, who: str = TEAM) -> DomainError:
+def refusal(insp: Inspection | Row[Any], action: str, who: str = TEAM) -> DomainError:
     """Return the 409 for an action the table does not allow now, with the possible actions."""
     allowed = allowed_actions(insp, who)
     if insp.status == "cancelled":
