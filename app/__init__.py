@@ -77,6 +77,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.teardown_appcontext(close_session)
 
     limiter.init_app(app)
+    _limits_on_routes_only(app)
     api.ERROR_SCHEMA = ErrorSchema  # document the error body the handlers really send
     api.init_app(app)
     register_error_handlers(app)
@@ -85,6 +86,25 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     _register_cors(app)
     _register_health(app)
     return app
+
+
+def _limits_on_routes_only(app: Flask) -> None:
+    """Take out Flask-Limiter's check of every request before its view.
+
+    Fieldsafe's rate limits are all on their routes (``limiter.limit``: ``app/auth/limits.py``,
+    the public report forms), and each is checked by its own decorator when its view runs;
+    the app-wide check is for default and application-wide limits, which Fieldsafe sets none
+    of, and cost every request about 0.15 ms of CPU. Setting such limits refuses to start
+    rather than have them ignored.
+    """
+    for key in ("RATELIMIT_DEFAULT", "RATELIMIT_APPLICATION"):
+        if app.config.get(key):
+            raise RuntimeError(f"{key} is not supported: put limits on their routes")
+    hooks = app.before_request_funcs[None]
+    checks = [hook for hook in hooks if getattr(hook, "__self__", None) is limiter]
+    if len(checks) != 1:  # Flask-Limiter changed how it hooks in: look again
+        raise RuntimeError(f"expected one before_request hook of the limiter, found {checks}")
+    hooks.remove(checks[0])
 
 
 def _is_public(view: Any) -> bool:

@@ -121,3 +121,17 @@ def test_behind_a_trusted_proxy_the_client_address_is_counted(test_db, tmp_path,
 
     assert [attempt("203.0.113.9").status_code for _ in range(4)] == [401, 401, 401, 429]
     assert attempt("203.0.113.10", "password-123").status_code == 200
+
+
+@pytest.mark.parametrize("key", ["RATELIMIT_DEFAULT", "RATELIMIT_APPLICATION"])
+def test_app_wide_limits_refuse_to_start_rather_than_be_ignored(test_db, tmp_path, key):
+    """Limits are checked by their routes' decorators only (app._limits_on_routes_only)."""
+    with pytest.raises(RuntimeError, match=key):
+        make_test_app(test_db, tmp_path, **{key: "100/minute"})
+
+
+def test_no_request_runs_the_limiters_app_wide_check(shipped):
+    from app.extensions import limiter
+
+    hooks = shipped.application.before_request_funcs[None]
+    assert not [h for h in hooks if getattr(h, "__self__", None) is limiter]
