@@ -153,8 +153,22 @@ def insert_write(
         if extra:
             plain = plain.values({name: literal_column(sql) for name, sql in extra})
         return _on_conflict(plain, on_conflict), [{**shared, **row} for row in rows]
+    return _recordset_write(table, rows, shared, extra, on_conflict, prefix=prefix)
+
+
+def _recordset_write(
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    shared: Mapping[str, Any],
+    sql_values: tuple[tuple[str, str], ...],
+    on_conflict: OnConflict | None,
+    along: tuple[Any, ...] = (),
+    returning: tuple[str, ...] = (),
+    prefix: str = "",
+) -> Write:
+    """The PostgreSQL insert of ``rows`` as one JSON document, and its parameters."""
     stmt = _recordset_insert(
-        table, tuple(rows[0]), tuple(shared), extra, on_conflict, prefix=prefix
+        table, tuple(rows[0]), tuple(shared), sql_values, on_conflict, along, returning, prefix
     )
     params = {f"{prefix}shared_{name}": value for name, value in shared.items()}
     params[f"{prefix}rows"] = to_json([{**row, _ORDINAL: n} for n, row in enumerate(rows)])
@@ -189,19 +203,15 @@ def insert_rows(
         for other in others:
             executor.execute(*other)
         return None
-    shared = dict(shared or {})
-    extra = tuple(sorted((sql_values or {}).items()))
-    stmt = _recordset_insert(
+    stmt, params = _recordset_write(
         table,
-        tuple(rows[0]),
-        tuple(shared),
-        extra,
+        rows,
+        dict(shared or {}),
+        tuple(sorted((sql_values or {}).items())),
         on_conflict,
-        tuple(other for other, _ in others),
-        tuple(returning),
+        along=tuple(other for other, _ in others),
+        returning=tuple(returning),
     )
-    params = {f"shared_{name}": value for name, value in shared.items()}
-    params["rows"] = to_json([{**row, _ORDINAL: n} for n, row in enumerate(rows)])
     for _other, other_params in others:
         params.update(other_params)
     result = executor.execute(stmt, params)

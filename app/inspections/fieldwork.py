@@ -197,7 +197,8 @@ _PUT_INSPECTION_COLUMNS = (
     "enterprise_id",
 )
 
-#: An inspection as recording findings reads it: a row of :data:`_PUT_INSPECTION_COLUMNS`.
+#: An inspection as recording findings reads it: the ORM object, or a row of
+#: :data:`_PUT_INSPECTION_COLUMNS` (what :func:`workable_with_items` returns).
 WorkedInspection = Inspection | Row[Any]
 
 
