@@ -12,7 +12,9 @@ from typing import Any, TypeVar
 from flask import current_app, g, has_app_context, has_request_context
 from sqlalchemy import (
     ColumnElement,
+    DateTime,
     Index,
+    Interval,
     MetaData,
     Select,
     Text,
@@ -20,6 +22,7 @@ from sqlalchemy import (
     create_engine,
     event,
     false,
+    func,
     literal,
     or_,
     select,
@@ -31,6 +34,7 @@ from sqlalchemy.exc import DisconnectionError, IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from werkzeug.local import LocalProxy
 
+from app.clock import CHINA_TZ
 from app.errors import DomainError
 from app.i18n import _
 from sync.models import UTCDateTime as SyncUTCDateTime
@@ -101,7 +105,7 @@ def make_engine(url: str, *, ping_after_idle: float = PING_AFTER_IDLE_SECONDS) -
         kwargs["connect_args"] = {
             "options": f"{given} -c plan_cache_mode=force_custom_plan".strip()
         }
-    engine = create_engine(url, **kwargs)
+    engine = create_engine(url, json_serializer=_json_text, **kwargs)
     _time_statements(engine)
     if engine.dialect.name != "sqlite":
         _ping_after_idle(engine, ping_after_idle)
@@ -124,6 +128,28 @@ def make_engine(url: str, *, ping_after_idle: float = PING_AFTER_IDLE_SECONDS) -
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+class JSONArrayText(list[Any]):
+    """A list that a JSON column stores as the text it was already serialised to.
+
+    For a large value serialised anyway (the 双随机 draw's frozen records, whose canonical JSON
+    is what their digest is taken of): the column stores that text instead of serialising the
+    list a second time. ``text`` must be the list's JSON; neither changes afterwards.
+    """
+
+    __slots__ = ("text",)
+
+    def __init__(self, items: Iterable[Any], text: str) -> None:
+        super().__init__(items)
+        self.text = text
+
+
+def _json_text(value: Any) -> str:
+    """The engine's JSON serialiser: :class:`JSONArrayText` as given, anything else by json."""
+    if isinstance(value, JSONArrayText):
+        return value.text
+    return json.dumps(value)
 
 
 def _ping_after_idle(engine: Engine, seconds: float) -> None:
@@ -271,6 +297,35 @@ def photos_index(table: str) -> Index:
 def on_postgresql() -> bool:
     """Tell whether the request's session is on PostgreSQL (else the embedded SQLite)."""
     return bool(session.get_bind().dialect.name == "postgresql")
+
+
+def uuid_text(column: Any) -> ColumnElement[str]:
+    """SQL: a UUID column as its text, as ``str(uuid.UUID)`` writes it (lower-case, hyphens).
+
+    For a large read that wants the text anyway: the database formats it, Python parses no UUID.
+    """
+    if on_postgresql():
+        return cast(column, Text)
+    # SQLAlchemy keeps a UUID on SQLite as its 32 lower-case hex digits.
+    parts = [
+        func.substr(column, start, n) for start, n in ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12))
+    ]
+    return func.printf("%s-%s-%s-%s-%s", *parts, type_=Text)
+
+
+def china_date_text(column: Any) -> ColumnElement[str]:
+    """SQL: the date in China (``app.clock.CHINA_TZ``) at a UTC timestamp column, as
+    ``YYYY-MM-DD`` (``china_today(value).isoformat()`` in Python); NULL stays NULL."""
+    offset = CHINA_TZ.utcoffset(None)
+    if on_postgresql():
+        # UTC wall time, shifted by China's fixed offset (no zone name, no sign convention).
+        shifted = func.timezone("UTC", column, type_=DateTime) + literal(offset, Interval)
+        return func.to_char(shifted, "YYYY-MM-DD", type_=Text)
+    # SQLite keeps UTC timestamps as text (``YYYY-MM-DD HH:MM:SS.ffffff``); its date functions
+    # take a fixed shift, and round fractions to milliseconds (23:59:59.9999 would be the next
+    # day), so the whole seconds alone are shifted.
+    seconds = func.substr(column, 1, 19)
+    return func.strftime("%Y-%m-%d", seconds, f"{int(offset.total_seconds())} seconds", type_=Text)
 
 
 def cites_photo(column: Any, sha256: str) -> ColumnElement[bool]:

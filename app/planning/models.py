@@ -6,7 +6,17 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, ForeignKey, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Connection,
+    Date,
+    ForeignKey,
+    String,
+    Table,
+    UniqueConstraint,
+    event,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.clock import utcnow
@@ -112,3 +122,31 @@ class SamplingDraw(Base):
     job_heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     plan: Mapped[SamplingPlan] = relationship(back_populates="draws")
+
+
+#: A draw's large columns (12 MB of JSON for 100,000 enterprises) are compressed with LZ4 on a
+#: PostgreSQL that has it (14 and later, built with lz4): its default, pglz, took 0.2 s of a
+#: 100,000-enterprise commit and LZ4 a fifth of that. Elsewhere the server's default stays.
+COMPRESSED_COLUMNS = ("population", "pool", "result")
+
+
+def compress_large_columns(connection: Connection) -> None:
+    """Set LZ4 compression on ``sampling_draws``' large columns, where the server has it."""
+    if connection.dialect.name != "postgresql":
+        return
+    has_lz4 = connection.scalar(
+        text(
+            "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'"
+        )
+    )
+    if not has_lz4:
+        return
+    for column in COMPRESSED_COLUMNS:
+        connection.execute(
+            text(f"ALTER TABLE sampling_draws ALTER COLUMN {column} SET COMPRESSION lz4")
+        )
+
+
+@event.listens_for(SamplingDraw.__table__, "after_create")
+def _compress(_table: Table, connection: Connection, **_kw: object) -> None:
+    compress_large_columns(connection)

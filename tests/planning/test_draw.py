@@ -24,6 +24,7 @@ from app.planning.draw import (
     freeze_pool,
     freeze_population,
     make_record,
+    population_records,
     records_digest,
     seed_commitment,
     verify,
@@ -181,6 +182,26 @@ def test_digests_are_sha256_of_canonical_sorted_records():
     assert result.pool_digest == records_digest(freeze_pool(pool))
     assert freeze_pool(pool)[1]["conflicts"] == ["ent-0001", "ent-0002"]
     assert result.seed_commitment == hashlib.sha256(seed).hexdigest() == seed_commitment(seed)
+
+
+def test_population_records_from_formatted_rows_are_the_frozen_population():
+    pop = make_population(30)
+    rows = [
+        (
+            e.id,
+            e.risk_level,
+            e.jurisdiction,
+            e.last_inspected_at and e.last_inspected_at.isoformat(),
+        )
+        for e in reversed(pop)
+    ]
+    records = population_records(rows)
+    assert records == freeze_population(pop)
+    assert records_digest(records) == draw(seed_for(1), pop, [], params()).population_digest
+    with pytest.raises(DrawInputError, match="duplicate id"):
+        population_records(rows + rows[:1])
+    with pytest.raises(DrawInputError, match="unknown risk level"):
+        population_records([("ent-x", "extreme", JURS[0], None)])
 
 
 @settings(

@@ -8,7 +8,7 @@ import uuid
 from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Text, cast, select
 
 from app.inspections.models import Inspection
 from app.planning import draw as drawlib
@@ -335,6 +335,16 @@ def test_recorded_inspections_and_frozen_population_are_what_verification_recomp
     insp_id = make.inspection(ents[2].id, inspectors[:2], now=datetime(2026, 11, 1, tzinfo=UTC))
     checked_in = datetime(2026, 11, 25, 1, 0, tzinfo=UTC)
     db_session.get(Inspection, insp_id).check_in_received_at = checked_in
+    # China's date at the edges of its midnight (16:00 UTC), the later of the two dates winning.
+    db_session.get(Enterprise, ents[3].id).last_inspected_at = datetime(
+        2026, 11, 10, 15, 59, 59, 999999, tzinfo=UTC
+    )
+    edge = make.inspection(ents[4].id, inspectors[2:4], now=datetime(2026, 11, 1, tzinfo=UTC))
+    db_session.get(Inspection, edge).check_in_received_at = datetime(2026, 11, 30, 16, tzinfo=UTC)
+    db_session.get(Enterprise, ents[4].id).last_inspected_at = datetime(2026, 11, 29, tzinfo=UTC)
+    later = make.inspection(ents[6].id, inspectors[2:4], now=datetime(2026, 10, 1, tzinfo=UTC))
+    db_session.get(Inspection, later).check_in_received_at = datetime(2026, 10, 2, tzinfo=UTC)
+    db_session.get(Enterprise, ents[6].id).last_inspected_at = datetime(2026, 10, 5, tzinfo=UTC)
     db_session.flush()
     headers = login(make.user("planner"))
     _, drawn = create_commit_draw(client, headers, industries=["gas_catering"])
@@ -342,7 +352,13 @@ def test_recorded_inspections_and_frozen_population_are_what_verification_recomp
     stored = db_draw(db_session, pid)
 
     # The frozen population and pool, written out from the registries here (not by the code).
-    last = {ents[1].id: "2026-11-21", ents[2].id: "2026-11-25"}
+    last = {
+        ents[1].id: "2026-11-21",
+        ents[2].id: "2026-11-25",
+        ents[3].id: "2026-11-10",
+        ents[4].id: "2026-12-01",
+        ents[6].id: "2026-10-05",
+    }
     expected_population = sorted(
         (
             {
@@ -371,6 +387,15 @@ def test_recorded_inspections_and_frozen_population_are_what_verification_recomp
         key=lambda r: r["id"],
     )
     assert stored.pool == expected_pool
+    # The columns hold the canonical JSON their digests are taken of, byte for byte.
+    raw = db_session.execute(
+        select(cast(SamplingDraw.population, Text), cast(SamplingDraw.pool, Text)).where(
+            SamplingDraw.id == stored.id
+        )
+    ).one()
+    assert raw[0].encode() == drawlib.canonical_json(expected_population)
+    assert hashlib.sha256(raw[0].encode()).hexdigest() == stored.population_digest
+    assert hashlib.sha256(raw[1].encode()).hexdigest() == stored.pool_digest
 
     # Verification recomputes the stored result bit for bit ...
     record = services.draw_record(stored)
