@@ -37,7 +37,7 @@ from app.settings import get_settings
 from media.evidence import exif_taken_at
 from media.storage import original_key, thumbnail_key
 
-#: The thumbnail a document prints (1600 px on the long side): sharp on A4, small in the PDF.
+#: The thumbnail a document prints (1600–2080 px on the long side): sharp on A4, small in the PDF.
 PRINTED_SIZE = "large"
 
 

@@ -22,7 +22,7 @@ class ExifSchema(Schema):
 
 class ThumbnailsSchema(Schema):
     small = fields.String(metadata={"description": "signed URL, about 320 px"})
-    large = fields.String(metadata={"description": "signed URL, about 1600 px"})
+    large = fields.String(metadata={"description": "signed URL, 1600 to 2080 px on the long side"})
 
 
 class MediaSchema(Schema):

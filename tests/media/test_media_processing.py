@@ -18,7 +18,7 @@ from media.evidence import (
     seconds_apart,
 )
 from media.phash import NEAR_DUPLICATE_BITS, hamming, is_near_duplicate, phash
-from media.processing import GPS, PHASH_VERSION, ExifInfo, process
+from media.processing import GPS, LARGE_SLACK, PHASH_VERSION, ExifInfo, process
 from tests.media.media_samples import (
     HTML,
     SVG,
@@ -101,7 +101,8 @@ def test_a_sideways_12mp_photo_gets_upright_thumbnails_of_both_sizes(write, orie
     data = encode(im, "JPEG", exif=exif_bytes(orientation=orientation), quality=90)
     result = process(write(data))
     assert (result.width, result.height) == (3000, 4000)
-    expected_sizes = {"small": (240, 320), "large": (1200, 1600)}
+    # The large one is the photo as libjpeg decoded it at half scale (within LARGE_SLACK).
+    expected_sizes = {"small": (240, 320), "large": (1500, 2000)}
     for name, size in expected_sizes.items():
         thumb = Image.open(io.BytesIO(result.thumbnails[name])).convert("RGB")
         assert thumb.size == size
@@ -121,7 +122,7 @@ def _hash_samples() -> list[bytes]:
     """Photos of several scenes, sizes, orientations and types: what the hash must be stable on."""
     samples = []
     for seed in range(6):
-        size = (2400, 1800) if seed % 2 else (1600, 1200)
+        size = ((2400, 1800), (1600, 1200), (2000, 1500))[seed % 3]
         for orientation in (1, 3, 6, 8):
             exif = exif_bytes(orientation=orientation)
             samples.append(encode(picture(size, seed), "JPEG", exif=exif, quality=90))
@@ -129,9 +130,9 @@ def _hash_samples() -> list[bytes]:
     return samples
 
 
-def test_phash_version_4_lies_within_two_bits_of_version_1_on_sample_photos(write):
+def test_phash_version_5_lies_within_two_bits_of_version_1_on_sample_photos(write):
     """Photos hashed under version 1 still pair with copies hashed now (see PHASH_VERSION)."""
-    assert PHASH_VERSION == 4
+    assert PHASH_VERSION == 5
     distances = [hamming(process(write(data)).phash, phash_v1(data)) for data in _hash_samples()]
     assert max(distances) <= 2 < NEAR_DUPLICATE_BITS
     assert distances.count(0) >= len(distances) * 3 // 4  # mostly the very same value
@@ -169,7 +170,17 @@ def test_jpeg_thumbnails_use_draft_mode(write, monkeypatch):
     # libjpeg decoded at half scale: 2000×1500 instead of 4000×3000.
     assert calls[0][2] == (2000, 1500)
     assert (result.width, result.height) == (4000, 3000)
-    assert max(Image.open(io.BytesIO(result.thumbnails["large"])).size) == 1600
+    # ... and that is the large thumbnail, not resampled again (2000 <= 1600 × LARGE_SLACK).
+    assert Image.open(io.BytesIO(result.thumbnails["large"])).size == (2000, 1500)
+    assert max(Image.open(io.BytesIO(result.thumbnails["small"])).size) == 320
+
+
+def test_a_large_thumbnail_is_resampled_beyond_the_slack(write):
+    assert 2000 <= 1600 * LARGE_SLACK < 2100
+    wide = process(write(jpeg((2100, 1400))))  # no DCT scale reaches 1600; 2100 > 2080
+    assert Image.open(io.BytesIO(wide.thumbnails["large"])).size == (1600, 1067)
+    within = process(write(jpeg((2080, 1560))))
+    assert Image.open(io.BytesIO(within.thumbnails["large"])).size == (2080, 1560)
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "WEBP", "HEIF"])
