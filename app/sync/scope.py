@@ -435,7 +435,11 @@ class UserScope:
             self.db.execute(
                 select(Hazard)
                 .where(Hazard.id.in_(ids))
-                .options(selectinload(Hazard.enterprise), selectinload(Hazard.assignee))
+                .options(
+                    selectinload(Hazard.enterprise),
+                    selectinload(Hazard.assignee),
+                    selectinload(Hazard.events),  # the timeline the feed sends with each
+                )
             ).scalars()
         )
         attach_hazard_documents(rows)

@@ -281,6 +281,55 @@ def test_a_pull_page_costs_the_same_statements_for_few_entities_as_for_many(
     assert many == few
 
 
+def test_a_supervisor_pull_costs_the_same_statements_for_one_ticket_as_for_many(
+    client: FlaskClient, site: Site, make: Any, login: Any, queries: Any
+) -> None:
+    from flask import current_app
+
+    from app.db import session
+    from app.hazards.services import issue_hazard
+    from app.registry.models import Enterprise
+
+    headers = login(make.user("supervisor", jurisdiction="huayanglu"))
+
+    def issue(n: int) -> None:
+        with client.application.app_context():
+            for _ in range(n):
+                issue_hazard(
+                    source="supervision",
+                    enterprise=session.get(Enterprise, site.enterprise_id),
+                    grade="general",
+                    description="灭火器过期",
+                    actor=None,
+                    now=site.clock.now,
+                )
+            session.commit()
+
+    def first_pull() -> tuple[int, int]:
+        client_id = str(uuid.uuid4())
+        with client.application.app_context():
+            settle(current_app)
+        with queries:
+            resp = client.get(
+                "/api/v1/sync/pull",
+                query_string={"client_id": client_id, "limit": 1000},
+                headers=headers,
+            )
+        assert resp.status_code == 200, resp.json
+        assert not resp.json["has_more"]
+        tickets = [c for c in resp.json["changes"] if c["type"] == "hazard"]
+        assert all(c["data"]["timeline"] for c in tickets)  # each with its timeline
+        return queries.count, len(tickets)
+
+    issue(1)
+    first_pull()  # the log's first reader sets up its epoch
+    few, tickets_few = first_pull()
+    issue(6)
+    many, tickets_many = first_pull()
+    assert (tickets_few, tickets_many) == (1, 7)
+    assert many == few  # no statement a ticket (its timeline comes with all the others')
+
+
 def _caught_up_pull(client: FlaskClient, headers: dict[str, str], queries: Any) -> list[str]:
     """Catch a new device up, pull once more; return the SELECTs of that last pull."""
     client_id = str(uuid.uuid4())
