@@ -250,26 +250,34 @@ def test_handing_out_an_unstarted_inspection_is_audited(client: FlaskClient, sit
         ]
 
 
+def _first_pull(
+    client: FlaskClient, headers: dict[str, str], queries: Any
+) -> tuple[int, list[dict[str, Any]]]:
+    """A new device's first (and only) pull page: its statements and its changes."""
+    from flask import current_app
+
+    client_id = str(uuid.uuid4())
+    with client.application.app_context():
+        settle(current_app)
+    with queries:
+        resp = client.get(
+            "/api/v1/sync/pull",
+            query_string={"client_id": client_id, "limit": 1000},
+            headers=headers,
+        )
+    assert resp.status_code == 200, resp.json
+    assert not resp.json["has_more"]
+    return queries.count, resp.json["changes"]
+
+
 def test_a_pull_page_costs_the_same_statements_for_few_entities_as_for_many(
     client: FlaskClient, site: Site, make: Any, queries: Any
 ) -> None:
-    from flask import current_app
-
     headers = site.headers[site.inspectors[0].username]
 
     def first_pull() -> tuple[int, int]:
-        client_id = str(uuid.uuid4())
-        with client.application.app_context():
-            settle(current_app)
-        with queries:
-            resp = client.get(
-                "/api/v1/sync/pull",
-                query_string={"client_id": client_id, "limit": 1000},
-                headers=headers,
-            )
-        assert resp.status_code == 200, resp.json
-        assert not resp.json["has_more"]
-        return queries.count, len(resp.json["changes"])
+        count, changes = _first_pull(client, headers, queries)
+        return count, len(changes)
 
     first_pull()  # the log's first reader sets up its epoch
     few, sent_few = first_pull()
@@ -284,8 +292,6 @@ def test_a_pull_page_costs_the_same_statements_for_few_entities_as_for_many(
 def test_a_supervisor_pull_costs_the_same_statements_for_one_ticket_as_for_many(
     client: FlaskClient, site: Site, make: Any, login: Any, queries: Any
 ) -> None:
-    from flask import current_app
-
     from app.db import session
     from app.hazards.services import issue_hazard
     from app.registry.models import Enterprise
@@ -306,20 +312,10 @@ def test_a_supervisor_pull_costs_the_same_statements_for_one_ticket_as_for_many(
             session.commit()
 
     def first_pull() -> tuple[int, int]:
-        client_id = str(uuid.uuid4())
-        with client.application.app_context():
-            settle(current_app)
-        with queries:
-            resp = client.get(
-                "/api/v1/sync/pull",
-                query_string={"client_id": client_id, "limit": 1000},
-                headers=headers,
-            )
-        assert resp.status_code == 200, resp.json
-        assert not resp.json["has_more"]
-        tickets = [c for c in resp.json["changes"] if c["type"] == "hazard"]
+        count, changes = _first_pull(client, headers, queries)
+        tickets = [c for c in changes if c["type"] == "hazard"]
         assert all(c["data"]["timeline"] for c in tickets)  # each with its timeline
-        return queries.count, len(tickets)
+        return count, len(tickets)
 
     issue(1)
     first_pull()  # the log's first reader sets up its epoch
