@@ -47,8 +47,11 @@ from sqlalchemy import (
     Integer,
     Select,
     Table,
+    Text,
+    Uuid,
     and_,
     bindparam,
+    cast,
     column,
     delete,
     exists,
@@ -546,18 +549,23 @@ def _reconcile(
             # the average device's few (42 where a supervisor held 3,253) and probed the
             # visible ids once a row: 45-70 ms instead of 5 (docs/scaling.md, "A page of
             # tickets, 2026-12-06").
-            held_ids = list(executor.execute(held.order_by(k.entity_id).limit(remaining)).scalars())
-            remaining -= len(held_ids)
-            if remaining <= 0:
-                stopped = (2 * n + 1, held_ids[-1])
+            # (As text, both ways: up to 5,000 of them, parsed and printed by the database.)
+            as_text = held.with_only_columns(cast(k.entity_id, Text))
+            held_ids = list(
+                executor.execute(as_text.order_by(k.entity_id).limit(remaining)).scalars()
+            )
             if not held_ids:  # it holds none of the type here: nothing can leave
                 continue
+            held_last = uuid.UUID(held_ids[-1])
+            remaining -= len(held_ids)
+            if remaining <= 0:
+                stopped = (2 * n + 1, held_last)
+            array = cast(bindparam(f"held_{n}", held_ids, type_=ARRAY(Text)), ARRAY(Uuid))
             mine = (
-                func.unnest(bindparam(f"held_{n}", held_ids, type_=ARRAY(k.entity_id.type)))
+                func.unnest(array)
                 .table_valued(column("entity_id", k.entity_id.type))
                 .render_derived(name=f"held_{n}")
             )
-            held_last = held_ids[-1]
             leaving = (
                 select(literal(2 * n + 1, Integer).label("part"), mine.c.entity_id)
                 .where(
