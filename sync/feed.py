@@ -443,6 +443,40 @@ def _window(executor: Executor, ids: Select[Any], rows: int) -> tuple[Any, int]:
     return (None, 0) if row is None else (row[0], int(row[1]))
 
 
+def _held_window(executor: Executor, held: Select[Any], rows: int) -> list[str]:
+    """The first ``rows`` ids ``held`` (a device's known ids of one type) reads, in order, as
+    text: a leaving window's ids for :func:`_leaving_held` (PostgreSQL)."""
+    column_ = held.selected_columns[0]
+    as_text = held.with_only_columns(cast(column_, Text)).order_by(column_).limit(rows)
+    return list(executor.execute(as_text).scalars())
+
+
+def _leaving_held(
+    part: int, held_ids: list[str], still: Any, low: Any, high: Any, limit: int
+) -> Select[Any]:
+    """The leaving part over a window's held ids given as one array (PostgreSQL): those of
+    them the visible ids ``still`` (read in the same range) no longer hold.
+
+    Read from the known set inside the statement, PostgreSQL plans for the average device's
+    few held rows (42 where a supervisor held 3,253) and probed the visible ids once a row:
+    45-70 ms where a hash takes 5 (docs/scaling.md, "A page of tickets, 2026-12-06"). An
+    array's length is what a custom plan sees. (As text both ways: up to 5,000 ids, parsed
+    and printed by the database.)
+    """
+    array = cast(bindparam(f"held_{part}", held_ids, type_=ARRAY(Text)), ARRAY(Uuid))
+    mine = (
+        func.unnest(array)
+        .table_valued(column("entity_id", Uuid()))
+        .render_derived(name=f"held_{part}")
+    )
+    return (
+        select(literal(part, Integer).label("part"), mine.c.entity_id)
+        .where(~exists().where(still.c[0] == mine.c.entity_id, *_in_range(still.c[0], low, high)))
+        .order_by(mine.c.entity_id)
+        .limit(limit)
+    )
+
+
 def _reconcile(
     executor: Executor,
     scope: FeedScope,
@@ -485,16 +519,20 @@ def _reconcile(
     remaining = window_rows
     postgresql = dialect_name(executor) == "postgresql"
 
-    def window_end(part: int, ids: Select[Any]) -> Any:
-        """The last id of ``part``'s window when it uses up the page's rows (the statement
-        stops there), None when the part ends within it."""
+    def used(part: int, high: Any, walked: int) -> Any:
+        """Count a window of ``walked`` rows ending at ``high`` against the page's rows: its
+        last id when it uses them up (the statement stops there), else None."""
         nonlocal remaining, stopped
-        high, walked = _window(executor, ids, remaining)
         remaining -= walked
         if remaining > 0:
             return None
         stopped = (part, high)
         return high
+
+    def window_end(part: int, ids: Select[Any]) -> Any:
+        """The last id of ``part``'s window when it uses up the page's rows (the statement
+        stops there), None when the part ends within it."""
+        return used(part, *_window(executor, ids, remaining))
 
     for n, entity_type in enumerate(scope.types):
         if 2 * n + 1 < first:
@@ -537,55 +575,28 @@ def _reconcile(
         low = after if 2 * n + 1 == first else None
         high = None
         still = visible.subquery()
-        held = select(k.entity_id).where(
+        holds = [  # the ids the device holds of the type, as of gen, after low
             k.client_id == client_id,
             k.entity_type == entity_type,
             _known_as_of(known, gen),
             *_in_range(k.entity_id, low, None),
-        )
+        ]
+        held = select(k.entity_id).where(*holds)
         if window is not None and postgresql:
-            # The window's held ids themselves, as one array: PostgreSQL then plans the
-            # comparison for as many rows as there are. Read from the known set, it expects
-            # the average device's few (42 where a supervisor held 3,253) and probed the
-            # visible ids once a row: 45-70 ms instead of 5 (docs/scaling.md, "A page of
-            # tickets, 2026-12-06").
-            # (As text, both ways: up to 5,000 of them, parsed and printed by the database.)
-            as_text = held.with_only_columns(cast(k.entity_id, Text))
-            held_ids = list(
-                executor.execute(as_text.order_by(k.entity_id).limit(remaining)).scalars()
-            )
+            held_ids = _held_window(executor, held, remaining)
             if not held_ids:  # it holds none of the type here: nothing can leave
                 continue
             held_last = uuid.UUID(held_ids[-1])
-            remaining -= len(held_ids)
-            if remaining <= 0:
-                stopped = (2 * n + 1, held_last)
-            array = cast(bindparam(f"held_{n}", held_ids, type_=ARRAY(Text)), ARRAY(Uuid))
-            mine = (
-                func.unnest(array)
-                .table_valued(column("entity_id", k.entity_id.type))
-                .render_derived(name=f"held_{n}")
-            )
-            leaving = (
-                select(literal(2 * n + 1, Integer).label("part"), mine.c.entity_id)
-                .where(
-                    ~exists().where(
-                        still.c[0] == mine.c.entity_id, *_in_range(still.c[0], low, held_last)
-                    )
-                )
-                .order_by(mine.c.entity_id)
-                .limit(limit)
-            )
+            used(2 * n + 1, held_last, len(held_ids))
+            leaving = _leaving_held(2 * n + 1, held_ids, still, low, held_last, limit)
         else:
             if window is not None:
                 high = window_end(2 * n + 1, held)
             leaving = (
                 select(literal(2 * n + 1, Integer).label("part"), k.entity_id)
                 .where(
-                    k.client_id == client_id,
-                    k.entity_type == entity_type,
-                    _known_as_of(known, gen),
-                    *_in_range(k.entity_id, low, high),
+                    *holds,
+                    *_in_range(k.entity_id, None, high),
                     ~exists().where(still.c[0] == k.entity_id, *_in_range(still.c[0], low, high)),
                 )
                 .order_by(k.entity_id)
